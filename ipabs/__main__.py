@@ -1,0 +1,3 @@
+from ipabs.cli import main
+
+main()

@@ -1,0 +1,225 @@
+"""The `ipabs` command line: a thin layer over the Python API (`ipabs.api`).
+
+Exit codes: 0 success, 1 internal error, 2 bad input (file, option or scenario), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ipabs import __version__
+from ipabs.errors import UserError
+
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+def _stdout() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 140, highlight=False, soft_wrap=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ipabs")
+def cli() -> None:
+    """ipabs: Monte Carlo structuring for IP-backed ABS, ABN and trusts."""
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--paths", type=int, help="Monte Carlo paths (overrides simulation.paths).")
+@click.option("--seed", type=int, help="Random seed (overrides simulation.seed).")
+@click.option("--block-size", type=int, help="Paths per block (overrides simulation.block_size); never changes results.")
+@click.option("--threads", type=int, help="Worker threads (default: all cores); never changes results.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: runs/<scenario name>).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG/SVG charts.")
+@click.option("--allow-large", is_flag=True, help="Run even when the estimated memory or time exceeds the limits.")
+def run(
+    scenario: Path,
+    paths: int | None,
+    seed: int | None,
+    block_size: int | None,
+    threads: int | None,
+    out_dir: Path | None,
+    quiet: bool,
+    as_json: bool,
+    no_charts: bool,
+    allow_large: bool,
+) -> None:
+    """Simulate SCENARIO, print the tranche table and write the output folder."""
+    from ipabs.api import load, simulate
+    from ipabs.outputs.writer import check_out_dir
+
+    sc = load(scenario)
+    out_dir = out_dir or Path("runs") / scenario.stem
+    check_out_dir(out_dir)
+    show_progress = not quiet and not as_json and sys.stderr.isatty()
+    with _LazyProgress(enabled=show_progress) as progress:
+        results = simulate(
+            sc,
+            paths=paths,
+            seed=seed,
+            block_size=block_size,
+            threads=threads,
+            allow_large=allow_large,
+            progress=progress.update,
+        )
+    results = dataclasses.replace(results, source=scenario)
+    results.write(out_dir, charts=not no_charts, scenario_bytes=scenario.read_bytes())
+    if as_json:
+        payload = {
+            "deal": sc.deal.name,
+            "paths": results.paths_run,
+            "seed": results.scenario.simulation.seed,
+            "out": str(out_dir),
+            "tranches": results.summary_records(),
+            "pool": {k: v for k, v in results.pool.iloc[0].items()},
+        }
+        click.echo(json.dumps(payload, indent=2, default=float))
+    elif not quiet:
+        _print_summary(results, out_dir)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario FILES; report every problem, exit 2 if any file is invalid."""
+    from ipabs.api import load
+
+    failed = 0
+    err = _stderr()
+    for path in files:
+        try:
+            sc = load(path)
+        except UserError as exc:
+            failed += 1
+            err.print(f"[red]error[/]: {exc.render()}", markup=True, highlight=False)
+            continue
+        click.echo(f"{path}: ok ({sc.deal.name}: {len(sc.assets)} assets, {len(sc.licensees)} licensees, {len(sc.tranches)} tranches)")
+    if failed:
+        raise SystemExit(2)
+
+
+@cli.command()
+@click.option("--markdown", is_flag=True, help="Print the key reference table of docs/scenario-format.md instead.")
+def schema(markdown: bool) -> None:
+    """Print the scenario JSON Schema (for editor completion)."""
+    if markdown:
+        from ipabs.scenario.reference import markdown as reference
+
+        click.echo(reference())
+        return
+    from ipabs.scenario.model import Scenario
+
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+def _print_summary(results, out_dir: Path) -> None:
+    sc = results.scenario
+    s = results.summary
+    console = _stdout()
+    table = Table(title=f"{sc.deal.name} — {results.paths_run:,} paths, seed {sc.simulation.seed}", title_justify="left")
+    for col in ("tranche", "balance", "coupon", "exp. loss", "± se", "P(loss)", "WAL y", "IRR mean", "IRR p05", "price % par", "mod. dur."):
+        table.add_column(col, justify="left" if col == "tranche" else "right")
+    for _, r in s.iterrows():
+        table.add_row(
+            str(r["tranche"]),
+            f"{r['balance']:,.0f}",
+            f"{r['coupon']:.2%}",
+            f"{r['expected_loss']:.4%}",
+            f"{r['expected_loss_se']:.4%}",
+            f"{r['prob_loss']:.2%}",
+            f"{r['wal_years']:.2f}",
+            f"{r['irr_mean']:.2%}",
+            f"{r['irr_p05']:.2%}",
+            f"{r['price_pct_par']:.3f}",
+            f"{r['modified_duration']:.2f}",
+        )
+    console.print(table)
+    p = results.pool.iloc[0]
+    cur = sc.deal.currency
+    console.print(
+        f"pool: expected collections {p['expected_collections']:,.0f} {cur} (± {p['expected_collections_se']:,.0f}); "
+        f"income lost to defaults {p['expected_pool_loss_pct']:.2%} expected, {p['pool_loss_pct_p99']:.2%} at the 99th percentile"
+    )
+    console.print(f"written to {out_dir}/ in {results.wall_seconds:.2f} s of simulation")
+
+
+class _LazyProgress:
+    """A progress bar on stderr that appears only once a run has taken over a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task = None
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._done, self._total = 0, None
+
+    def __enter__(self) -> _LazyProgress:
+        if self.enabled:
+            self._timer = threading.Timer(PROGRESS_AFTER_SECONDS, self._start)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def _start(self) -> None:
+        with self._lock:
+            self._progress = Progress(
+                TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=_stderr(), transient=True,
+            )  # fmt: skip
+            self._task = self._progress.add_task("paths", total=self._total, completed=self._done)
+            self._progress.start()
+
+    def update(self, done: int, total: int) -> None:
+        with self._lock:
+            self._done, self._total = done, total
+            if self._progress is not None:
+                self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ipabs", standalone_mode=False)
+    except click.exceptions.Abort:
+        _stderr().print("interrupted; nothing was written")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except UserError as exc:
+        _stderr().print(f"[red]error[/]: {exc.render()}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _stderr().print("interrupted; nothing was written")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception:
+        traceback.print_exc()
+        _stderr().print("internal error: this is a bug in ipabs; please report it with the traceback above")
+        sys.exit(1)
+    sys.exit(0)

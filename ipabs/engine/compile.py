@@ -1,0 +1,47 @@
+"""Compile a validated scenario to the flat arrays the kernels read (no Python objects in kernels)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from ipabs.calendar import time_grid
+from ipabs.pool.compile import PoolArrays, compile_pool
+from ipabs.scenario.model import Scenario
+from ipabs.structures.waterfall import WaterfallArrays, compile_waterfall
+
+
+@dataclass(frozen=True)
+class CompiledDeal:
+    scenario: Scenario
+    dates: list[dt.date]
+    t_years: np.ndarray
+    dt_years: np.ndarray
+    pool: PoolArrays
+    waterfall: WaterfallArrays
+    tranche_names: tuple[str, ...]
+    discount_rate: float
+
+    @property
+    def n_periods(self) -> int:
+        return len(self.dates)
+
+    @property
+    def n_tranches(self) -> int:
+        return len(self.tranche_names)
+
+
+def compile_scenario(sc: Scenario) -> CompiledDeal:
+    dates, t_years, dt_years, accrual = time_grid(sc.deal)
+    return CompiledDeal(
+        scenario=sc,
+        dates=dates,
+        t_years=t_years,
+        dt_years=dt_years,
+        pool=compile_pool(sc, t_years, dt_years),
+        waterfall=compile_waterfall(sc, dates, accrual),
+        tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
+        discount_rate=sc.pricing.discount_rate,
+    )

@@ -1,0 +1,57 @@
+"""Estimate a run's memory and time before starting it, and refuse runs past the documented limits.
+
+Limits (docs/scenario-format.md, "Resource limits"): 8 GiB of result memory or 30 minutes of
+estimated simulation time. Both are overridable (`--allow-large`, `allow_large=True`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS
+from ipabs.errors import Problem, ResourceLimitError
+
+MAX_MEMORY_BYTES = 8 * 2**30
+MAX_SECONDS = 30 * 60
+# Single-thread cost of one (draw + update) per path, period and random variate, in seconds; an
+# upper figure from benchmarks/README.md so that the estimate errs on the side of refusing.
+SECONDS_PER_VARIATE = 6e-9
+# per path and tranche: the kernel's outputs plus the path table built from them (about 3 copies)
+BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    memory_bytes: float
+    seconds: float
+
+    def describe(self) -> str:
+        return f"about {self.memory_bytes / 2**30:.2f} GiB of memory and {self.seconds / 60:.1f} minutes"
+
+
+def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int) -> Estimate:
+    pool = deal.pool
+    variates = pool.factor_chol.shape[0] + pool.licensee_threshold.shape[0] + pool.asset_income_weight.shape[0]
+    seconds = paths * deal.n_periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
+    sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + 2) * 8
+    memory = paths * (deal.n_tranches * BYTES_PER_PATH_TRANCHE + 2 * 8 * len(POOL_FIELDS)) + sample
+    return Estimate(memory, seconds)
+
+
+def check_limits(est: Estimate, *, paths: int) -> None:
+    problems = []
+    if est.memory_bytes > MAX_MEMORY_BYTES:
+        problems.append(
+            Problem("simulation.paths", f"needs {est.memory_bytes / 2**30:.2f} GiB, above the {MAX_MEMORY_BYTES / 2**30:.0f} GiB limit", paths, True)
+        )
+    if est.seconds > MAX_SECONDS:
+        problems.append(
+            Problem("simulation.paths", f"needs about {est.seconds / 60:.0f} minutes, above the {MAX_SECONDS / 60:.0f}-minute limit", paths, True)
+        )
+    if problems:
+        raise ResourceLimitError(
+            f"run refused: estimated {est.describe()}. Use fewer paths, or pass --allow-large "
+            "(allow_large=True in Python) to run it anyway",
+            problems=tuple(problems),
+        )

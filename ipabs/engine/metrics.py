@@ -1,0 +1,76 @@
+"""Per-path investor metrics, computed in the kernel from one path's tranche cash flows.
+
+Conventions (docs/model.md, section "Metrics"): times t_k are ACT/365F years from closing; rates
+are annual effective, so a cash flow at t_k is discounted by (1 + r)^-t_k.
+    price         P = sum_k CF_k (1 + r)^-t_k               (per unit of original balance: x100 = % of par)
+    duration      D_mod = sum_k t_k CF_k (1 + r)^-t_k / ((1 + r) P)
+    IRR           y solves sum_k CF_k (1 + y)^-t_k = B0      (buying at par at closing)
+    WAL           sum_k t_k PRIN_k / sum_k PRIN_k            (principal actually received)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_IRR_TOL = 1e-12
+
+
+@njit(cache=True)
+def discount_factors(t_years, rate):
+    return (1.0 + rate) ** (-t_years)
+
+
+@njit(cache=True)
+def irr(cash_flows, t_years, price):
+    """Annual effective y with sum_k CF_k (1+y)^-t_k = price, for CF_k >= 0 and price > 0.
+
+    The present value falls strictly in y, so the root is unique; Newton's method safeguarded by
+    bisection on ln(1+y). Returns -1.0 (a total loss) when every cash flow is zero.
+    """
+    total = 0.0
+    for k in range(cash_flows.shape[0]):
+        total += cash_flows[k]
+    if total <= 0.0:
+        return -1.0
+    # work in u = ln(1+y): pv(u) = sum CF exp(-u t) is smooth, decreasing and convex
+    lo, hi = -50.0, 50.0
+    u = 0.0
+    for _ in range(200):
+        pv = 0.0
+        slope = 0.0
+        for k in range(cash_flows.shape[0]):
+            c = cash_flows[k]
+            if c != 0.0:
+                w = c * np.exp(-u * t_years[k])
+                pv += w
+                slope -= t_years[k] * w
+        f = pv - price
+        if abs(f) <= _IRR_TOL * price:
+            break
+        if f > 0.0:
+            lo = u
+        else:
+            hi = u
+        step = u - f / slope if slope < 0.0 else 0.5 * (lo + hi)
+        u = step if lo < step < hi else 0.5 * (lo + hi)
+        if hi - lo < 1e-15:
+            break
+    return np.expm1(u)
+
+
+@njit(cache=True)
+def tranche_path_metrics(cash_flows, principal, t_years, discount, balance0, rate):
+    """(wal_years, irr, pv, duration numerator sum t CF DF / (1+r)) for one tranche on one path."""
+    principal_total = 0.0
+    principal_time = 0.0
+    pv = 0.0
+    pv_time = 0.0
+    for k in range(cash_flows.shape[0]):
+        principal_total += principal[k]
+        principal_time += t_years[k] * principal[k]
+        w = cash_flows[k] * discount[k]
+        pv += w
+        pv_time += t_years[k] * w
+    wal = principal_time / principal_total if principal_total > 0.0 else np.nan
+    return wal, irr(cash_flows, t_years, balance0), pv, pv_time / (1.0 + rate)

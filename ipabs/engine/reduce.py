@@ -1,0 +1,147 @@
+"""Reduce per-path results to Monte Carlo estimates with standard errors, and per-period bands.
+
+All reductions run over arrays in path order, after every block has finished, so they are as
+deterministic as the per-path numbers themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, RawResults
+
+IRR_QUANTILES = (0.01, 0.05, 0.50, 0.95, 0.99)
+POOL_LOSS_QUANTILES = (0.50, 0.95, 0.99, 0.999)
+BANDS = (0.05, 0.50, 0.95)
+LOSS_TOLERANCE = 1e-9  # a loss below this fraction of the balance is rounding, not a loss
+
+
+def mean_se(x: np.ndarray) -> tuple[float, float]:
+    """Sample mean and its standard error s / sqrt(n) (NaN entries dropped)."""
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n == 0:
+        return np.nan, np.nan
+    if n == 1:
+        return float(x[0]), np.nan
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(n))
+
+
+def ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    """mean(num) / mean(den) and its delta-method standard error."""
+    ratio = num.mean() / den.mean()
+    n = num.size
+    if n < 2:
+        return float(ratio), np.nan
+    return float(ratio), float((num - ratio * den).std(ddof=1) / (np.sqrt(n) * abs(den.mean())))
+
+
+def quantile_se(x: np.ndarray, q: float) -> tuple[float, float]:
+    """The q-quantile and a distribution-free standard error from the order statistics that bound
+    a 95% confidence interval (ranks n q -/+ 1.96 sqrt(n q (1-q))), divided by 2 x 1.96."""
+    x = np.sort(x[~np.isnan(x)])
+    n = x.size
+    if n == 0:
+        return np.nan, np.nan
+    value = float(np.quantile(x, q))
+    z = norm.ppf(0.975)
+    half = z * np.sqrt(n * q * (1 - q))
+    lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
+    hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
+    return value, float((x[hi] - x[lo]) / (2 * z))
+
+
+def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+    field = {name: i for i, name in enumerate(TRANCHE_FIELDS)}
+    rows = []
+    for t, tranche in enumerate(deal.scenario.tranches_by_rank()):
+        data = raw.tranche[:, t, :]
+        b0 = tranche.balance
+        loss = data[:, field["principal_loss"]] / b0
+        has_loss = loss > LOSS_TOLERANCE
+        irr = data[:, field["irr"]]
+        pv = data[:, field["pv"]]
+        row: dict[str, object] = {"tranche": tranche.name, "rank": tranche.rank, "balance": b0, "coupon": tranche.coupon}
+        row["expected_loss"], row["expected_loss_se"] = mean_se(loss)
+        row["prob_loss"], row["prob_loss_se"] = mean_se(has_loss.astype(float))
+        row["loss_given_loss"], row["loss_given_loss_se"] = mean_se(loss[has_loss])
+        row["wal_years"], row["wal_years_se"] = mean_se(data[:, field["wal_years"]])
+        row["irr_mean"], row["irr_mean_se"] = mean_se(irr)
+        for q in IRR_QUANTILES:
+            key = f"irr_p{round(q * 100):02d}"
+            row[key], row[f"{key}_se"] = quantile_se(irr, q)
+        price, price_se = mean_se(pv / b0)
+        row["price_pct_par"], row["price_pct_par_se"] = 100 * price, 100 * price_se
+        row["modified_duration"], row["modified_duration_se"] = ratio_se(data[:, field["pv_time"]], pv)
+        row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = mean_se(data[:, field["unpaid_interest"]])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+    """One row of pool estimates: expected collections and income lost to defaults, loss quantiles."""
+    field = {name: i for i, name in enumerate(POOL_FIELDS)}
+    collections = raw.pool[:, field["collections"]]
+    lost = raw.pool[:, field["lost_income"]]
+    due = collections + lost
+    loss_pct = np.divide(lost, due, out=np.zeros_like(lost), where=due > 0)
+    row: dict[str, float] = {}
+    row["expected_collections"], row["expected_collections_se"] = mean_se(collections)
+    row["expected_lost_income"], row["expected_lost_income_se"] = mean_se(lost)
+    row["expected_pool_loss_pct"], row["expected_pool_loss_pct_se"] = mean_se(loss_pct)
+    for q in POOL_LOSS_QUANTILES:
+        key = f"pool_loss_pct_p{q * 100:g}".replace(".", "_")
+        row[key], row[f"{key}_se"] = quantile_se(loss_pct, q)
+    row["expected_licensee_defaults"], row["expected_licensee_defaults_se"] = mean_se(raw.pool[:, field["licensee_defaults"]])
+    for name in ("fees_paid", "reserve_draw", "reserve_topup", "residual"):
+        row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
+    return pd.DataFrame([row])
+
+
+def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+    """5/50/95% bands (and mean) per period, from the first `sample_paths` paths."""
+    frame: dict[str, object] = {
+        "period": np.arange(1, deal.n_periods + 1),
+        "date": pd.to_datetime(deal.dates),
+        "t_years": deal.t_years,
+    }
+
+    def add(prefix: str, values: np.ndarray) -> None:
+        frame[f"{prefix}_mean"] = values.mean(axis=0)
+        for q, band in zip(BANDS, np.quantile(values, BANDS, axis=0), strict=True):
+            frame[f"{prefix}_p{round(q * 100):02d}"] = band
+
+    add("collections", raw.sample_collections)
+    for t, name in enumerate(deal.tranche_names):
+        add(f"balance_{name}", raw.sample_balances[:, t, :])
+    add("reserve", raw.sample_reserve)
+    return pd.DataFrame(frame)
+
+
+def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+    """One row per path and tranche."""
+    n_paths, n_tranches, _ = raw.tranche.shape
+    columns: dict[str, object] = {
+        "path": np.repeat(np.arange(n_paths, dtype=np.int64), n_tranches),
+        "tranche": pd.Categorical.from_codes(np.tile(np.arange(n_tranches), n_paths), list(deal.tranche_names)),
+    }
+    flat = raw.tranche.reshape(n_paths * n_tranches, -1)
+    balance0 = np.tile(deal.waterfall.balance0, n_paths)
+    for i, name in enumerate(TRANCHE_FIELDS):
+        if name == "pv":
+            columns["price_pct_par"] = 100 * flat[:, i] / balance0
+        elif name != "pv_time":
+            columns[name] = flat[:, i]
+    columns["loss_fraction"] = flat[:, TRANCHE_FIELDS.index("principal_loss")] / balance0
+    return pd.DataFrame(columns)
+
+
+def pool_path_table(raw: RawResults) -> pd.DataFrame:
+    """One row per path: the pool's totals over the deal's life."""
+    frame = pd.DataFrame(raw.pool, columns=list(POOL_FIELDS))
+    frame["licensee_defaults"] = frame["licensee_defaults"].astype(np.int64)
+    frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
+    return frame

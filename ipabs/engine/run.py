@@ -1,0 +1,197 @@
+"""Run a compiled deal over blocks of paths, in parallel and deterministically.
+
+Paths are cut into blocks of `block_size`; a Numba `prange` hands blocks to threads. Path p's
+random stream is keyed by (seed, p) alone (see `ipabs.engine.rng`) and every per-path result is
+written to row p, so the numbers are the same for any thread count, block size or block order.
+Memory is O(paths x tranches) for per-path metrics plus O(sample_paths x periods) for the bands:
+it never grows with paths x periods x assets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.metrics import discount_factors, tranche_path_metrics
+from ipabs.engine.rng import seed_stream
+from ipabs.pool.kernels import simulate_pool_path
+from ipabs.structures.waterfall import pay_waterfall
+
+TRANCHE_FIELDS = (
+    "principal_loss",
+    "unpaid_interest",
+    "interest_received",
+    "principal_received",
+    "residual_received",
+    "wal_years",
+    "irr",
+    "pv",
+    "pv_time",
+)
+POOL_FIELDS = (
+    "collections",
+    "lost_income",
+    "licensee_defaults",
+    "fees_paid",
+    "reserve_draw",
+    "reserve_topup",
+    "residual",
+)
+(T_LOSS, T_UNPAID_INT, T_INTEREST, T_PRINCIPAL, T_RESIDUAL, T_WAL, T_IRR, T_PV, T_PV_TIME) = range(len(TRANCHE_FIELDS))
+(P_COLL, P_LOST, P_DEFAULTS, P_FEES, P_DRAW, P_TOPUP, P_RESIDUAL) = range(len(POOL_FIELDS))
+
+
+@dataclass(frozen=True)
+class RawResults:
+    """What the kernels return: per-path arrays and the per-period sample."""
+
+    tranche: np.ndarray  # (paths, tranches, len(TRANCHE_FIELDS))
+    pool: np.ndarray  # (paths, len(POOL_FIELDS))
+    sample_collections: np.ndarray  # (sample, periods)
+    sample_balances: np.ndarray  # (sample, tranches, periods)
+    sample_reserve: np.ndarray  # (sample, periods)
+
+
+@njit(cache=True, parallel=True)
+def _run_blocks(
+    first_block,
+    n_blocks,
+    block_size,
+    n_paths,
+    seed,
+    t_years,
+    discount,
+    rate,
+    pool,
+    wf,
+    tranche_out,
+    pool_out,
+    sample_collections,
+    sample_balances,
+    sample_reserve,
+):
+    n_factors = pool.factor_chol.shape[0]
+    n_assets, n_periods = pool.asset_income_weight.shape
+    n_licensees = pool.licensee_threshold.shape[0]
+    n_tranches = wf.balance0.shape[0]
+    n_sample = sample_collections.shape[0]
+    for b in prange(n_blocks):
+        start = (first_block + b) * block_size
+        stop = min(start + block_size, n_paths)
+        state = np.empty(4, np.uint64)
+        spare = np.zeros(2)
+        collections = np.empty(n_periods)
+        lost = np.empty(n_periods)
+        default_period = np.empty(n_licensees, np.int64)
+        shocks = np.empty(n_factors)
+        factor_z = np.empty(n_factors)
+        log_level = np.empty(n_assets)
+        fees = np.empty(n_periods)
+        interest = np.empty((n_tranches, n_periods))
+        principal = np.empty((n_tranches, n_periods))
+        residual = np.empty(n_periods)
+        draw = np.empty(n_periods)
+        topup = np.empty(n_periods)
+        balance = np.empty((n_tranches, n_periods))
+        reserve = np.empty(n_periods)
+        unpaid = np.empty(n_tranches)
+        cash_flows = np.empty(n_periods)
+        sub = n_tranches - 1
+        for p in range(start, stop):
+            seed_stream(state, spare, seed, p)
+            n_defaults = simulate_pool_path(
+                state, spare, pool.factor_chol, pool.asset_factor, pool.asset_loading,
+                pool.asset_licensee, pool.asset_log_drift, pool.asset_log_vol,
+                pool.asset_income_weight, pool.licensee_factor, pool.licensee_loading,
+                pool.licensee_threshold, pool.licensee_recovery,
+                collections, lost, default_period, shocks, factor_z, log_level,
+            )  # fmt: skip
+            pay_waterfall(
+                collections, wf.accrual, wf.balance0, wf.coupon, wf.has_schedule,
+                wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
+                wf.reserve_initial, wf.reserve_target,
+                fees, interest, principal, residual, draw, topup, balance, reserve, unpaid,
+            )  # fmt: skip
+            for t in range(n_tranches):
+                interest_total = 0.0
+                principal_total = 0.0
+                residual_total = 0.0
+                for k in range(n_periods):
+                    cf = interest[t, k] + principal[t, k]
+                    interest_total += interest[t, k]
+                    principal_total += principal[t, k]
+                    if t == sub:
+                        cf += residual[k]
+                        residual_total += residual[k]
+                    cash_flows[k] = cf
+                wal, y, pv, pv_time = tranche_path_metrics(
+                    cash_flows, principal[t], t_years, discount, wf.balance0[t], rate
+                )
+                out = tranche_out[p, t]
+                out[0] = balance[t, n_periods - 1]
+                out[1] = unpaid[t]
+                out[2] = interest_total
+                out[3] = principal_total
+                out[4] = residual_total
+                out[5] = wal
+                out[6] = y
+                out[7] = pv
+                out[8] = pv_time
+            po = pool_out[p]
+            po[0] = collections.sum()
+            po[1] = lost.sum()
+            po[2] = n_defaults
+            po[3] = fees.sum()
+            po[4] = draw.sum()
+            po[5] = topup.sum()
+            po[6] = residual.sum()
+            if p < n_sample:
+                sample_collections[p] = collections
+                sample_balances[p] = balance
+                sample_reserve[p] = reserve
+
+
+def run_paths(
+    deal: CompiledDeal,
+    *,
+    paths: int,
+    seed: int,
+    block_size: int,
+    sample_paths: int,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RawResults:
+    """Simulate `paths` paths; `progress(done_paths)` is called as blocks finish."""
+    n_tranches, n_periods = deal.n_tranches, deal.n_periods
+    n_sample = min(sample_paths, paths)
+    tranche_out = np.empty((paths, n_tranches, len(TRANCHE_FIELDS)))
+    pool_out = np.empty((paths, len(POOL_FIELDS)))
+    sample_collections = np.empty((n_sample, n_periods))
+    sample_balances = np.empty((n_sample, n_tranches, n_periods))
+    sample_reserve = np.empty((n_sample, n_periods))
+    discount = discount_factors(deal.t_years, deal.discount_rate)
+
+    n_blocks = -(-paths // block_size)
+    previous_threads = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        # several blocks per call keeps every thread busy; calls are cut only to report progress
+        per_call = max(numba.get_num_threads() * 4, -(-16384 // block_size))
+        for first in range(0, n_blocks, per_call):
+            count = min(per_call, n_blocks - first)
+            _run_blocks(
+                first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
+                deal.pool, deal.waterfall, tranche_out, pool_out,
+                sample_collections, sample_balances, sample_reserve,
+            )  # fmt: skip
+            if progress is not None:
+                progress(min((first + count) * block_size, paths))
+    finally:
+        numba.set_num_threads(previous_threads)
+    return RawResults(tranche_out, pool_out, sample_collections, sample_balances, sample_reserve)

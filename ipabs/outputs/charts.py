@@ -1,0 +1,101 @@
+"""Charts drawn from `Results`: each plot function draws on an Axes and returns it; plotting
+lives beside the maths, never inside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ipabs.results import Results
+
+_MILLIONS = 1e6
+
+
+def _new_axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=(7, 4))
+    return ax
+
+
+def plot_tranche_losses(results: Results, ax: Axes | None = None) -> Axes:
+    """Exceedance curve per tranche: P(principal loss > x% of original balance)."""
+    ax = _new_axes(ax)
+    paths = results.paths
+    n = results.paths_run
+    for name in results.deal.tranche_names:
+        loss = np.sort(paths.loc[paths["tranche"] == name, "loss_fraction"].to_numpy() * 100)
+        exceed = 1.0 - np.arange(1, n + 1) / n
+        positive = loss > 0
+        if positive.any():
+            ax.step(loss[positive], np.maximum(exceed[positive], 0.5 / n), where="post", label=name)
+        else:
+            ax.plot([], [], label=f"{name} (no loss in {n:,} paths)")
+    ax.set_yscale("log")
+    ax.set_xlabel("principal loss, % of original balance")
+    ax.set_ylabel("probability of a larger loss")
+    ax.set_title("Tranche loss distributions")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_collections_fan(results: Results, ax: Axes | None = None) -> Axes:
+    """Collections per period: 5-95% band, median and mean."""
+    ax = _new_axes(ax)
+    p = results.periods
+    cur = results.scenario.deal.currency
+    ax.fill_between(p["date"], p["collections_p05"] / _MILLIONS, p["collections_p95"] / _MILLIONS, alpha=0.3, label="5-95%")
+    ax.plot(p["date"], p["collections_p50"] / _MILLIONS, label="median")
+    ax.plot(p["date"], p["collections_mean"] / _MILLIONS, linestyle="--", label="mean")
+    ax.set_ylabel(f"collections per period, {cur} m")
+    ax.set_title("Pool collections")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_balance_bands(results: Results, ax: Axes | None = None) -> Axes:
+    """Each tranche's balance after each payment date: 5-95% band and median."""
+    ax = _new_axes(ax)
+    p = results.periods
+    cur = results.scenario.deal.currency
+    for name in results.deal.tranche_names:
+        col = f"balance_{name}"
+        line = ax.plot(p["date"], p[f"{col}_p50"] / _MILLIONS, label=name)[0]
+        ax.fill_between(p["date"], p[f"{col}_p05"] / _MILLIONS, p[f"{col}_p95"] / _MILLIONS, color=line.get_color(), alpha=0.2)
+    ax.set_ylabel(f"balance, {cur} m")
+    ax.set_title("Tranche balances (median, 5-95%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax
+
+
+CHARTS = {
+    "tranche_losses": plot_tranche_losses,
+    "collections_fan": plot_collections_fan,
+    "tranche_balances": plot_balance_bands,
+}
+
+
+def write_charts(results: Results, folder: Path) -> list[Path]:
+    """Save every chart as PNG and SVG into `folder`."""
+    from matplotlib.figure import Figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in CHARTS.items():
+        fig = Figure(figsize=(7, 4), layout="constrained")
+        draw(results, fig.add_subplot())
+        for ext in ("png", "svg"):
+            path = folder / f"{name}.{ext}"
+            fig.savefig(path, dpi=110, metadata={"Date": None} if ext == "svg" else None)
+            written.append(path)
+    return written

@@ -1,0 +1,123 @@
+"""Write a run's output folder atomically: everything goes to a hidden temporary folder beside the
+target, which is renamed into place only when complete. An interrupted or failed run leaves
+nothing half-written (the temporary folder is removed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numba
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ipabs.errors import UserError
+
+if TYPE_CHECKING:
+    from ipabs.results import Results
+
+MANIFEST_KEY = b"ipabs_manifest"
+
+
+def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
+    from ipabs import __version__
+
+    sc = results.scenario
+    sim = sc.simulation
+    return {
+        "ipabs_version": __version__,
+        "scenario_file": str(results.source) if results.source else None,
+        "scenario_sha256": hashlib.sha256(scenario_bytes).hexdigest() if scenario_bytes is not None else None,
+        "resolved_scenario": sc.model_dump(mode="json"),
+        "seed": sim.seed,
+        "paths": results.paths_run,
+        "block_size": sim.block_size,
+        "sample_paths": min(sim.sample_paths, results.paths_run),
+        "threads": results.threads,
+        "wall_seconds": round(results.wall_seconds, 4),
+        "platform": {
+            "python": sys.version.split()[0],
+            "machine": platform.machine(),
+            "system": platform.platform(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "pandas": pd.__version__,
+            "pyarrow": pa.__version__,
+        },
+    }
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, meta: bytes) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), MANIFEST_KEY: meta})
+    pq.write_table(table, path, compression="zstd")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse to replace a folder that is not an earlier ipabs run (it might hold anything)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "manifest.json").is_file())):
+        raise UserError(
+            "output folder exists and is not an ipabs run folder (no manifest.json); "
+            "choose a new folder or remove it first",
+            source=out_dir,
+        )
+
+
+def write_run(results: Results, out_dir: Path, *, charts: bool = True, scenario_bytes: bytes | None = None) -> Path:
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir)
+    if scenario_bytes is None and results.source is not None:
+        scenario_bytes = results.source.read_bytes()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        tmp.chmod(0o777 & ~_umask())
+        info = manifest(results, scenario_bytes)
+        meta = json.dumps(info, sort_keys=True).encode()
+        _write_parquet(results.summary, tmp / "summary.parquet", meta)
+        _write_parquet(results.pool, tmp / "pool.parquet", meta)
+        _write_parquet(results.paths, tmp / "paths.parquet", meta)
+        _write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
+        _write_parquet(results.periods, tmp / "periods.parquet", meta)
+        if charts:
+            from ipabs.outputs.charts import write_charts
+
+            write_charts(results, tmp / "charts")
+        (tmp / "manifest.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move `new` to `target`; an existing target is swapped out first and removed after."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.replace(target, old / "previous")
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old / "previous", target)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)

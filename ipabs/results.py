@@ -1,0 +1,107 @@
+"""`Results`: the one object that leaves the engine and feeds the notebook, the CLI and the writers."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.reduce import path_table, period_bands, pool_path_table, pool_summary, tranche_summary
+from ipabs.engine.run import RawResults
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    deal: CompiledDeal
+    raw: RawResults = field(repr=False)
+    threads: int
+    wall_seconds: float
+    source: Path | None = None
+
+    @property
+    def scenario(self):
+        return self.deal.scenario
+
+    @property
+    def paths_run(self) -> int:
+        return self.raw.pool.shape[0]
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """One row per tranche (by rank): each Monte Carlo estimate with its standard error (`_se`)."""
+        return tranche_summary(self.deal, self.raw)
+
+    @cached_property
+    def pool(self) -> pd.DataFrame:
+        """One row: expected collections, income lost to licensee defaults and its quantiles."""
+        return pool_summary(self.deal, self.raw)
+
+    @cached_property
+    def periods(self) -> pd.DataFrame:
+        """One row per payment date: mean and 5/50/95% bands of collections, balances and reserve."""
+        return period_bands(self.deal, self.raw)
+
+    @cached_property
+    def paths(self) -> pd.DataFrame:
+        """One row per path and tranche."""
+        return path_table(self.deal, self.raw)
+
+    @cached_property
+    def pool_paths(self) -> pd.DataFrame:
+        """One row per path: pool totals."""
+        return pool_path_table(self.raw)
+
+    # -- plots: each returns the matplotlib Axes it drew on ------------------------------------
+
+    def plot_losses(self, ax: Axes | None = None) -> Axes:
+        from ipabs.outputs.charts import plot_tranche_losses
+
+        return plot_tranche_losses(self, ax)
+
+    def plot_collections(self, ax: Axes | None = None) -> Axes:
+        from ipabs.outputs.charts import plot_collections_fan
+
+        return plot_collections_fan(self, ax)
+
+    def plot_balances(self, ax: Axes | None = None) -> Axes:
+        from ipabs.outputs.charts import plot_balance_bands
+
+        return plot_balance_bands(self, ax)
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def write(self, out_dir: str | Path, *, charts: bool = True, scenario_bytes: bytes | None = None) -> Path:
+        """Write summary/paths/periods Parquet, manifest.json and charts/ atomically to `out_dir`."""
+        from ipabs.outputs.writer import write_run
+
+        return write_run(self, Path(out_dir), charts=charts, scenario_bytes=scenario_bytes)
+
+    def summary_records(self) -> list[dict[str, Any]]:
+        return [{k: _plain(v) for k, v in row.items()} for row in self.summary.to_dict(orient="records")]
+
+    def _repr_html_(self) -> str:
+        sc = self.scenario
+        cols = ["tranche", "balance", "coupon", "expected_loss", "expected_loss_se", "prob_loss", "wal_years", "irr_mean", "price_pct_par", "modified_duration"]
+        table = self.summary[cols].to_html(index=False, float_format=lambda v: f"{v:,.6g}", escape=True)
+        head = html.escape(f"{sc.deal.name}: {self.paths_run:,} paths, seed {sc.simulation.seed}")
+        return f"<div><strong>{head}</strong>{table}</div>"
+
+    def __repr__(self) -> str:
+        sc = self.scenario
+        return f"<ipabs.Results {sc.deal.name!r}: {self.paths_run:,} paths, seed {sc.simulation.seed}, {len(self.deal.tranche_names)} tranches>"
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    return v

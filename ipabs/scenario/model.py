@@ -1,0 +1,214 @@
+"""The scenario schema, format v1: immutable typed objects validated once, at the boundary.
+
+Every field carries its description, unit and default; `docs/scenario-format.md` is generated
+from these (see `ipabs.scenario.reference`) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+
+
+def _field(default: Any = ..., *, unit: str = "", description: str, **kw: Any) -> Any:
+    extra = {"unit": unit} if unit else None
+    return Field(default, description=description, json_schema_extra=extra, **kw)
+
+
+class Spec(BaseModel):
+    """Base of every scenario table: frozen, unknown keys refused, no NaN or infinity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
+Amount = Annotated[float, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Loading = Annotated[float, Field(ge=0, le=1)]
+
+
+class PaymentFrequency(StrEnum):
+    monthly = "monthly"
+    quarterly = "quarterly"
+
+    @property
+    def per_year(self) -> int:
+        return 12 if self is PaymentFrequency.monthly else 4
+
+
+class DayCount(StrEnum):
+    act_365f = "ACT/365F"
+    act_360 = "ACT/360"
+    thirty_360 = "30/360"
+
+
+class IPType(StrEnum):
+    patent = "patent"
+    trademark = "trademark"
+    copyright = "copyright"
+    plant_variety = "plant_variety"
+    data_rights = "data_rights"
+    geographical_indication = "geographical_indication"
+    ic_layout = "ic_layout"
+
+
+class Deal(Spec):
+    name: str = _field(description="Deal name, shown in tables, charts and the manifest.", min_length=1)
+    currency: str = _field(
+        "CNY", description="ISO 4217 currency code of every amount in the file.", pattern=r"^[A-Z]{3}$"
+    )
+    closing_date: dt.date = _field(description="Closing date; time zero of the simulation.")
+    payment_frequency: PaymentFrequency = _field(
+        PaymentFrequency.quarterly,
+        description="Payment dates fall every month or every quarter after closing, on the closing day of month (end of month if shorter).",
+    )
+    legal_final_date: dt.date = _field(
+        description="Legal final maturity: the last payment date; principal unpaid after it is a loss."
+    )
+    day_count: DayCount = _field(
+        DayCount.act_365f, description="Day count for coupon and fee accrual: ACT/365F, ACT/360 or 30/360."
+    )
+
+
+class Simulation(Spec):
+    paths: int = _field(10_000, unit="paths", description="Number of Monte Carlo paths.", ge=1)
+    seed: int = _field(
+        20_220_826, description="Seed of the random streams; path p always gets the stream keyed by (seed, p).", ge=0, lt=2**63
+    )
+    block_size: int = _field(
+        1024,
+        unit="paths",
+        description="Paths per work block handed to a thread. Changes speed only, never results.",
+        ge=1,
+        le=1_048_576,
+    )
+    sample_paths: int = _field(
+        10_000,
+        unit="paths",
+        description="Paths (the first ones) whose per-period cash flows are kept for the per-period bands and fan charts; per-path metrics always use every path.",
+        ge=1,
+        le=200_000,
+    )
+
+
+class Factors(Spec):
+    names: tuple[Identifier, ...] = _field(
+        ("market",), description="Systematic factors (e.g. sectors); assets and licensees load on one each.", min_length=1
+    )
+    correlation: tuple[tuple[float, ...], ...] | None = _field(
+        None,
+        description="Correlation matrix of the factors' per-period shocks, one row per factor; symmetric, unit diagonal, positive semi-definite. Default: identity.",
+    )
+
+
+class IPAsset(Spec):
+    id: Identifier = _field(description="Unique asset id.")
+    type: IPType = _field(
+        description="IP type: patent, trademark, copyright, plant_variety, data_rights, geographical_indication or ic_layout."
+    )
+    licensee: Identifier = _field(description="Id of the licensee that pays this asset's income.")
+    base_annual_income: Amount = _field(
+        unit="currency/year", description="Licence income per year at closing (the level the income process starts from)."
+    )
+    growth_rate: float = _field(
+        0.0, unit="1/year", description="Expected growth of income per year, continuously compounded; negative for decay.", ge=-1, le=1
+    )
+    volatility: float = _field(
+        0.0, unit="1/sqrt(year)", description="Lognormal volatility of the income level.", ge=0, le=2
+    )
+    factor: Identifier | None = _field(
+        None, description="Factor whose shocks drive this asset's income. Default: the first factor."
+    )
+    factor_loading: Loading = _field(
+        0.0, description="Weight b of the factor in the income shock: X = b*Z + sqrt(1-b^2)*e."
+    )
+    remaining_legal_life_years: float = _field(
+        unit="years", description="Years from closing until the right expires; income stops then.", gt=0, le=200
+    )
+    licence_term_years: float | None = _field(
+        None,
+        unit="years",
+        description="Years from closing until the licence ends; income stops then. Default: the remaining legal life.",
+        gt=0,
+        le=200,
+    )
+
+
+class Licensee(Spec):
+    id: Identifier = _field(description="Unique licensee id.")
+    annual_default_probability: Probability = _field(
+        description="Probability of default within one year (constant hazard)."
+    )
+    recovery_rate: Probability = _field(
+        0.0, description="Share of the income due in the default period that is still collected."
+    )
+    factor: Identifier | None = _field(None, description="Factor this licensee's default loads on. Default: the first factor.")
+    factor_loading: Loading = _field(
+        0.0, description="Weight a of the factor in the default latent: A = a*Z + sqrt(1-a^2)*e (asset correlation a^2)."
+    )
+
+
+class ScheduledPrincipal(Spec):
+    date: dt.date = _field(description="Date the payment is scheduled; applies on the first payment date on or after it.")
+    principal: Amount = _field(unit="currency", description="Principal scheduled for that date.")
+
+
+class Tranche(Spec):
+    name: Identifier = _field(description="Unique tranche name (e.g. A, B, sub).")
+    balance: float = _field(unit="currency", description="Original principal balance.", gt=0)
+    coupon: float = _field(0.0, unit="1/year", description="Fixed coupon rate, accrued on the period's opening balance.", ge=0, le=1)
+    rank: int = _field(description="Payment rank: 1 is most senior; ranks must be distinct.", ge=1)
+    amortisation: tuple[ScheduledPrincipal, ...] | None = _field(
+        None,
+        description="Scheduled principal payments. Without one the tranche takes all cash left in its turn (turbo). All principal is due at legal final.",
+    )
+
+
+class Fees(Spec):
+    fixed_per_year: Amount = _field(0.0, unit="currency/year", description="Senior fees per year, accrued by the deal's day count.")
+    pct_of_notes_per_year: float = _field(
+        0.0, unit="1/year", description="Senior fees as a rate on the notes' opening balance.", ge=0, le=0.2
+    )
+
+
+class Reserve(Spec):
+    initial_balance: Amount = _field(0.0, unit="currency", description="Cash reserve funded at closing.")
+    target: Amount = _field(
+        0.0, unit="currency", description="Balance the reserve is topped up to from excess cash while notes are outstanding."
+    )
+
+
+class Pricing(Spec):
+    discount_rate: float = _field(
+        unit="1/year",
+        description="Annual effective rate that prices each tranche: a cash flow at t years (ACT/365F) is discounted by (1 + r)^-t.",
+        ge=-0.05,
+        le=1,
+    )
+
+
+class Scenario(Spec):
+    format_version: Literal[1] = _field(1, description="Scenario format version; 1 for this reference.")
+    deal: Deal = _field(description="The deal's identity and calendar.")
+    simulation: Simulation = _field(Simulation(), description="Monte Carlo settings.")
+    factors: Factors = _field(Factors(), description="Systematic factors.")
+    assets: tuple[IPAsset, ...] = _field(description="The IP assets that earn the pool's licence income.", min_length=1)
+    licensees: tuple[Licensee, ...] = _field(description="The licensees that pay the income.", min_length=1)
+    tranches: tuple[Tranche, ...] = _field(
+        description="Note classes; the lowest rank is the subordinated class and takes the residual.", min_length=1
+    )
+    fees: Fees = _field(Fees(), description="Senior fees, paid first.")
+    reserve: Reserve = _field(Reserve(), description="Cash reserve that covers fee and interest shortfalls.")
+    pricing: Pricing = _field(description="Pricing inputs.")
+
+    def factor_index(self, name: str | None) -> int:
+        return 0 if name is None else self.factors.names.index(name)
+
+    def tranches_by_rank(self) -> tuple[Tranche, ...]:
+        return tuple(sorted(self.tranches, key=lambda t: t.rank))

@@ -1,0 +1,164 @@
+"""Sequential ABS/ABN waterfall v1: compile the notes to arrays, and the kernel that pays one path.
+
+Order of payments each period (docs/model.md, section "Waterfall"):
+    1. senior fees (fixed + rate on the notes' opening balance, plus any unpaid fees),
+    2. interest by rank (coupon on the opening balance, plus unpaid interest, not compounded),
+       -- a shortfall in 1 or 2 is drawn from the cash reserve --
+    3. reserve top-up to its target (target 0 once the notes are repaid; released at legal final),
+    4. principal by rank: a scheduled tranche to its target balance, a turbo tranche all cash once
+       every more senior tranche is repaid; everything is due at legal final,
+    5. residual to the subordinated (lowest-ranked) class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ipabs.scenario.model import Scenario
+
+
+class WaterfallArrays(NamedTuple):
+    """The notes and deal accounts as arrays, tranches ordered by rank (T tranches, K periods)."""
+
+    accrual: np.ndarray  # (K,) coupon and fee accrual fraction in the deal's day count
+    balance0: np.ndarray  # (T,)
+    coupon: np.ndarray  # (T,)
+    has_schedule: np.ndarray  # (T,) bool
+    target_balance: np.ndarray  # (T, K) balance after period k's scheduled principal
+    fee_fixed_per_year: float
+    fee_pct_of_notes: float
+    reserve_initial: float
+    reserve_target: float
+
+
+def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
+    tranches = sc.tranches_by_rank()
+    n_periods = len(dates)
+    target = np.empty((len(tranches), n_periods))
+    for t, tranche in enumerate(tranches):
+        scheduled = np.zeros(n_periods)
+        for item in tranche.amortisation or ():
+            # a payment dated between payment dates falls on the next payment date
+            k = next(i for i, d in enumerate(dates) if d >= item.date)
+            scheduled[k] += item.principal
+        target[t] = np.maximum(tranche.balance - np.cumsum(scheduled), 0.0)
+    return WaterfallArrays(
+        accrual=np.ascontiguousarray(accrual, dtype=float),
+        balance0=np.array([t.balance for t in tranches]),
+        coupon=np.array([t.coupon for t in tranches]),
+        has_schedule=np.array([bool(t.amortisation) for t in tranches]),
+        target_balance=target,
+        fee_fixed_per_year=float(sc.fees.fixed_per_year),
+        fee_pct_of_notes=float(sc.fees.pct_of_notes_per_year),
+        reserve_initial=float(sc.reserve.initial_balance),
+        reserve_target=float(sc.reserve.target),
+    )
+
+
+@njit(cache=True)
+def pay_waterfall(
+    collections,
+    accrual,
+    balance0,
+    coupon,
+    has_schedule,
+    target_balance,
+    fee_fixed_per_year,
+    fee_pct_of_notes,
+    reserve_initial,
+    reserve_target,
+    fees_paid,
+    interest_paid,
+    principal_paid,
+    residual,
+    reserve_draw,
+    reserve_topup,
+    balance_end,
+    reserve_end,
+    unpaid_interest,
+):
+    """Run the sequential waterfall over one path's collections, writing every flow per period.
+
+    Per period: collections + reserve_draw = fees + interest + principal + reserve_topup + residual.
+    On return `balance_end[:, -1]` is each tranche's principal loss and `unpaid_interest` its
+    interest still owed at legal final.
+    """
+    n_tranches = balance0.shape[0]
+    n_periods = collections.shape[0]
+    last = n_periods - 1
+    balance = balance0.copy()
+    for t in range(n_tranches):
+        unpaid_interest[t] = 0.0
+    unpaid_fees = 0.0
+    reserve = reserve_initial
+    for k in range(n_periods):
+        cash = collections[k]
+        drawn = 0.0
+        notes_outstanding = 0.0
+        for t in range(n_tranches):
+            notes_outstanding += balance[t]
+
+        # 1. senior fees, shortfall from the reserve
+        fee_due = unpaid_fees + accrual[k] * (fee_fixed_per_year + fee_pct_of_notes * notes_outstanding)
+        paid = min(cash, fee_due)
+        cash -= paid
+        draw = min(reserve, fee_due - paid)
+        reserve -= draw
+        drawn += draw
+        paid += draw
+        unpaid_fees = fee_due - paid
+        fees_paid[k] = paid
+
+        # 2. interest by rank, shortfall from the reserve
+        for t in range(n_tranches):
+            due = unpaid_interest[t] + balance[t] * coupon[t] * accrual[k]
+            paid = min(cash, due)
+            cash -= paid
+            draw = min(reserve, due - paid)
+            reserve -= draw
+            drawn += draw
+            paid += draw
+            unpaid_interest[t] = due - paid
+            interest_paid[t, k] = paid
+
+        # 3. reserve: release at legal final or above target, else top up from cash
+        target = reserve_target if notes_outstanding > 0.0 and k < last else 0.0
+        topup = 0.0
+        if reserve > target:
+            release = reserve - target
+            reserve = target
+            drawn += release
+            cash += release
+        else:
+            topup = min(cash, target - reserve)
+            cash -= topup
+            reserve += topup
+        reserve_topup[k] = topup
+        reserve_draw[k] = drawn
+
+        # 4. principal by rank
+        seniors_repaid = True
+        for t in range(n_tranches):
+            if k == last:
+                due = balance[t]
+            elif has_schedule[t]:
+                due = max(balance[t] - target_balance[t, k], 0.0)
+            elif seniors_repaid:
+                due = balance[t]
+            else:
+                due = 0.0
+            paid = min(cash, due)
+            cash -= paid
+            balance[t] -= paid
+            principal_paid[t, k] = paid
+            balance_end[t, k] = balance[t]
+            if balance[t] > 0.0:
+                seniors_repaid = False
+
+        # 5. residual to the subordinated class
+        residual[k] = cash
+        reserve_end[k] = reserve
