@@ -1,22 +1,39 @@
 """ipabs: Monte Carlo structuring modeller for securitisations and trusts backed by IP.
 
-    import ipabs
-    scenario = ipabs.load("scenarios/zgc_patent_licence_abs_2022.toml")
-    results = ipabs.simulate(scenario, paths=20_000, seed=1)
-    results.summary          # one row per tranche, estimates with standard errors
-    results.plot_losses()    # matplotlib Axes
+import ipabs
+scenario = ipabs.load("scenarios/zgc_patent_licence_abs_2022.toml")
+results = ipabs.simulate(scenario, paths=20_000, seed=1)
+results.summary          # one row per tranche, estimates with standard errors
+results.plot_losses()    # matplotlib Axes
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("ipabs")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-from ipabs.api import load, simulate  # noqa: E402
-from ipabs.errors import ResourceLimitError, ScenarioError, UserError  # noqa: E402
-from ipabs.results import Results  # noqa: E402
-from ipabs.scenario.model import Scenario  # noqa: E402
+# The public surface, imported on first use so that `ipabs --help` and `ipabs validate` start fast.
+_EXPORTS = {
+    "load": "ipabs.api",
+    "simulate": "ipabs.api",
+    "Results": "ipabs.results",
+    "Scenario": "ipabs.scenario.model",
+    "ScenarioError": "ipabs.errors",
+    "ResourceLimitError": "ipabs.errors",
+    "UserError": "ipabs.errors",
+}
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
-__all__ = ["ResourceLimitError", "Results", "Scenario", "ScenarioError", "UserError", "__version__", "load", "simulate"]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'ipabs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

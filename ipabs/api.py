@@ -35,7 +35,8 @@ def with_simulation(scenario: Scenario, **overrides: Any) -> Scenario:
         simulation = Simulation.model_validate({**scenario.simulation.model_dump(), **given})
     except pydantic.ValidationError as exc:
         problems = tuple(
-            Problem("simulation." + format_path(e["loc"]), e["msg"], e.get("input"), True) for e in exc.errors()
+            Problem("simulation." + format_path(e["loc"]), e["msg"], e.get("input"), True)
+            for e in exc.errors()
         )
         raise UserError("invalid simulation setting", problems=problems) from None
     return scenario.model_copy(update={"simulation": simulation})
@@ -61,7 +62,9 @@ def simulate(
     if not isinstance(scenario, Scenario):
         source = Path(scenario)
         scenario = load(source)
-    scenario = with_simulation(scenario, paths=paths, seed=seed, block_size=block_size, sample_paths=sample_paths)
+    scenario = with_simulation(
+        scenario, paths=paths, seed=seed, block_size=block_size, sample_paths=sample_paths
+    )
     threads = resolve_threads(threads)
     sim = scenario.simulation
     deal = compile_scenario(scenario)

@@ -50,5 +50,7 @@ def time_grid(deal: Deal) -> tuple[list[dt.date], np.ndarray, np.ndarray, np.nda
     starts = [deal.closing_date, *dates[:-1]]
     t_years = np.array([(d - deal.closing_date).days / 365.0 for d in dates])
     dt_years = np.array([(e - s).days / 365.0 for s, e in zip(starts, dates, strict=True)])
-    accrual = np.array([year_fraction(s, e, deal.day_count) for s, e in zip(starts, dates, strict=True)])
+    accrual = np.array(
+        [year_fraction(s, e, deal.day_count) for s, e in zip(starts, dates, strict=True)]
+    )
     return dates, t_years, dt_years, accrual

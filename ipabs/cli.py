@@ -9,7 +9,6 @@ import dataclasses
 import json
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 
@@ -42,13 +41,28 @@ def cli() -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--paths", type=int, help="Monte Carlo paths (overrides simulation.paths).")
 @click.option("--seed", type=int, help="Random seed (overrides simulation.seed).")
-@click.option("--block-size", type=int, help="Paths per block (overrides simulation.block_size); never changes results.")
-@click.option("--threads", type=int, help="Worker threads (default: all cores); never changes results.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: runs/<scenario name>).")
+@click.option(
+    "--block-size",
+    type=int,
+    help="Paths per block (overrides simulation.block_size); never changes results.",
+)
+@click.option(
+    "--threads", type=int, help="Worker threads (default: all cores); never changes results."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: runs/<scenario name>).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG/SVG charts.")
-@click.option("--allow-large", is_flag=True, help="Run even when the estimated memory or time exceeds the limits.")
+@click.option(
+    "--allow-large",
+    is_flag=True,
+    help="Run even when the estimated memory or time exceeds the limits.",
+)
 def run(
     scenario: Path,
     paths: int | None,
@@ -62,12 +76,14 @@ def run(
     allow_large: bool,
 ) -> None:
     """Simulate SCENARIO, print the tranche table and write the output folder."""
-    from ipabs.api import load, simulate
-    from ipabs.outputs.writer import check_out_dir
+    from ipabs.outputs.folder import check_out_dir
+    from ipabs.scenario.load import load
 
-    sc = load(scenario)
+    sc = load(scenario)  # validate before the heavy imports: bad input fails fast
     out_dir = out_dir or Path("runs") / scenario.stem
     check_out_dir(out_dir)
+    from ipabs.api import simulate
+
     show_progress = not quiet and not as_json and sys.stderr.isatty()
     with _LazyProgress(enabled=show_progress) as progress:
         results = simulate(
@@ -99,7 +115,7 @@ def run(
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check scenario FILES; report every problem, exit 2 if any file is invalid."""
-    from ipabs.api import load
+    from ipabs.scenario.load import load
 
     failed = 0
     err = _stderr()
@@ -110,13 +126,19 @@ def validate(files: tuple[Path, ...]) -> None:
             failed += 1
             err.print(f"[red]error[/]: {exc.render()}", markup=True, highlight=False)
             continue
-        click.echo(f"{path}: ok ({sc.deal.name}: {len(sc.assets)} assets, {len(sc.licensees)} licensees, {len(sc.tranches)} tranches)")
+        click.echo(
+            f"{path}: ok ({sc.deal.name}: {len(sc.assets)} assets, {len(sc.licensees)} licensees, {len(sc.tranches)} tranches)"
+        )
     if failed:
         raise SystemExit(2)
 
 
 @cli.command()
-@click.option("--markdown", is_flag=True, help="Print the key reference table of docs/scenario-format.md instead.")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the key reference table of docs/scenario-format.md instead.",
+)
 def schema(markdown: bool) -> None:
     """Print the scenario JSON Schema (for editor completion)."""
     if markdown:
@@ -133,8 +155,23 @@ def _print_summary(results, out_dir: Path) -> None:
     sc = results.scenario
     s = results.summary
     console = _stdout()
-    table = Table(title=f"{sc.deal.name} — {results.paths_run:,} paths, seed {sc.simulation.seed}", title_justify="left")
-    for col in ("tranche", "balance", "coupon", "exp. loss", "± se", "P(loss)", "WAL y", "IRR mean", "IRR p05", "price % par", "mod. dur."):
+    table = Table(
+        title=f"{sc.deal.name} — {results.paths_run:,} paths, seed {sc.simulation.seed}",
+        title_justify="left",
+    )
+    for col in (
+        "tranche",
+        "balance",
+        "coupon",
+        "exp. loss",
+        "± se",
+        "P(loss)",
+        "WAL y",
+        "IRR mean",
+        "IRR p05",
+        "price % par",
+        "mod. dur.",
+    ):
         table.add_column(col, justify="left" if col == "tranche" else "right")
     for _, r in s.iterrows():
         table.add_row(
@@ -220,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except Exception:
         traceback.print_exc()
-        _stderr().print("internal error: this is a bug in ipabs; please report it with the traceback above")
+        _stderr().print(
+            "internal error: this is a bug in ipabs; please report it with the traceback above"
+        )
         sys.exit(1)
     sys.exit(0)

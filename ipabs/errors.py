@@ -32,7 +32,9 @@ class UserError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, source: Path | str | None = None, problems: tuple[Problem, ...] = ()):
+    def __init__(
+        self, message: str, *, source: Path | str | None = None, problems: tuple[Problem, ...] = ()
+    ):
         super().__init__(message)
         self.message = message
         self.source = str(source) if source is not None else None

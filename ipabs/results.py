@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ipabs.engine.compile import CompiledDeal
-from ipabs.engine.reduce import path_table, period_bands, pool_path_table, pool_summary, tranche_summary
+from ipabs.engine.reduce import (
+    path_table,
+    period_bands,
+    pool_path_table,
+    pool_summary,
+    tranche_summary,
+)
 from ipabs.engine.run import RawResults
 
 if TYPE_CHECKING:
@@ -78,19 +84,36 @@ class Results:
 
     # -- output ----------------------------------------------------------------------------------
 
-    def write(self, out_dir: str | Path, *, charts: bool = True, scenario_bytes: bytes | None = None) -> Path:
+    def write(
+        self, out_dir: str | Path, *, charts: bool = True, scenario_bytes: bytes | None = None
+    ) -> Path:
         """Write summary/paths/periods Parquet, manifest.json and charts/ atomically to `out_dir`."""
         from ipabs.outputs.writer import write_run
 
         return write_run(self, Path(out_dir), charts=charts, scenario_bytes=scenario_bytes)
 
     def summary_records(self) -> list[dict[str, Any]]:
-        return [{k: _plain(v) for k, v in row.items()} for row in self.summary.to_dict(orient="records")]
+        return [
+            {k: _plain(v) for k, v in row.items()} for row in self.summary.to_dict(orient="records")
+        ]
 
     def _repr_html_(self) -> str:
         sc = self.scenario
-        cols = ["tranche", "balance", "coupon", "expected_loss", "expected_loss_se", "prob_loss", "wal_years", "irr_mean", "price_pct_par", "modified_duration"]
-        table = self.summary[cols].to_html(index=False, float_format=lambda v: f"{v:,.6g}", escape=True)
+        cols = [
+            "tranche",
+            "balance",
+            "coupon",
+            "expected_loss",
+            "expected_loss_se",
+            "prob_loss",
+            "wal_years",
+            "irr_mean",
+            "price_pct_par",
+            "modified_duration",
+        ]
+        table = self.summary[cols].to_html(
+            index=False, float_format=lambda v: f"{v:,.6g}", escape=True
+        )
         head = html.escape(f"{sc.deal.name}: {self.paths_run:,} paths, seed {sc.simulation.seed}")
         return f"<div><strong>{head}</strong>{table}</div>"
 

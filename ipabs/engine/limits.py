@@ -32,7 +32,11 @@ class Estimate:
 
 def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int) -> Estimate:
     pool = deal.pool
-    variates = pool.factor_chol.shape[0] + pool.licensee_threshold.shape[0] + pool.asset_income_weight.shape[0]
+    variates = (
+        pool.factor_chol.shape[0]
+        + pool.licensee_threshold.shape[0]
+        + pool.asset_income_weight.shape[0]
+    )
     seconds = paths * deal.n_periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
     sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + 2) * 8
     memory = paths * (deal.n_tranches * BYTES_PER_PATH_TRANCHE + 2 * 8 * len(POOL_FIELDS)) + sample
@@ -43,11 +47,21 @@ def check_limits(est: Estimate, *, paths: int) -> None:
     problems = []
     if est.memory_bytes > MAX_MEMORY_BYTES:
         problems.append(
-            Problem("simulation.paths", f"needs {est.memory_bytes / 2**30:.2f} GiB, above the {MAX_MEMORY_BYTES / 2**30:.0f} GiB limit", paths, True)
+            Problem(
+                "simulation.paths",
+                f"needs {est.memory_bytes / 2**30:.2f} GiB, above the {MAX_MEMORY_BYTES / 2**30:.0f} GiB limit",
+                paths,
+                True,
+            )
         )
     if est.seconds > MAX_SECONDS:
         problems.append(
-            Problem("simulation.paths", f"needs about {est.seconds / 60:.0f} minutes, above the {MAX_SECONDS / 60:.0f}-minute limit", paths, True)
+            Problem(
+                "simulation.paths",
+                f"needs about {est.seconds / 60:.0f} minutes, above the {MAX_SECONDS / 60:.0f}-minute limit",
+                paths,
+                True,
+            )
         )
     if problems:
         raise ResourceLimitError(

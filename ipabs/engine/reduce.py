@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, RawResults
@@ -47,7 +47,7 @@ def quantile_se(x: np.ndarray, q: float) -> tuple[float, float]:
     if n == 0:
         return np.nan, np.nan
     value = float(np.quantile(x, q))
-    z = norm.ppf(0.975)
+    z = ndtri(0.975)
     half = z * np.sqrt(n * q * (1 - q))
     lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
     hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
@@ -64,7 +64,12 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
         has_loss = loss > LOSS_TOLERANCE
         irr = data[:, field["irr"]]
         pv = data[:, field["pv"]]
-        row: dict[str, object] = {"tranche": tranche.name, "rank": tranche.rank, "balance": b0, "coupon": tranche.coupon}
+        row: dict[str, object] = {
+            "tranche": tranche.name,
+            "rank": tranche.rank,
+            "balance": b0,
+            "coupon": tranche.coupon,
+        }
         row["expected_loss"], row["expected_loss_se"] = mean_se(loss)
         row["prob_loss"], row["prob_loss_se"] = mean_se(has_loss.astype(float))
         row["loss_given_loss"], row["loss_given_loss_se"] = mean_se(loss[has_loss])
@@ -75,8 +80,12 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
             row[key], row[f"{key}_se"] = quantile_se(irr, q)
         price, price_se = mean_se(pv / b0)
         row["price_pct_par"], row["price_pct_par_se"] = 100 * price, 100 * price_se
-        row["modified_duration"], row["modified_duration_se"] = ratio_se(data[:, field["pv_time"]], pv)
-        row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = mean_se(data[:, field["unpaid_interest"]])
+        row["modified_duration"], row["modified_duration_se"] = ratio_se(
+            data[:, field["pv_time"]], pv
+        )
+        row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = mean_se(
+            data[:, field["unpaid_interest"]]
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -95,7 +104,9 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     for q in POOL_LOSS_QUANTILES:
         key = f"pool_loss_pct_p{q * 100:g}".replace(".", "_")
         row[key], row[f"{key}_se"] = quantile_se(loss_pct, q)
-    row["expected_licensee_defaults"], row["expected_licensee_defaults_se"] = mean_se(raw.pool[:, field["licensee_defaults"]])
+    row["expected_licensee_defaults"], row["expected_licensee_defaults_se"] = mean_se(
+        raw.pool[:, field["licensee_defaults"]]
+    )
     for name in ("fees_paid", "reserve_draw", "reserve_topup", "residual"):
         row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
     return pd.DataFrame([row])
@@ -126,7 +137,9 @@ def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     n_paths, n_tranches, _ = raw.tranche.shape
     columns: dict[str, object] = {
         "path": np.repeat(np.arange(n_paths, dtype=np.int64), n_tranches),
-        "tranche": pd.Categorical.from_codes(np.tile(np.arange(n_tranches), n_paths), list(deal.tranche_names)),
+        "tranche": pd.Categorical.from_codes(
+            np.tile(np.arange(n_tranches), n_paths), list(deal.tranche_names)
+        ),
     }
     flat = raw.tranche.reshape(n_paths * n_tranches, -1)
     balance0 = np.tile(deal.waterfall.balance0, n_paths)

@@ -52,7 +52,13 @@ def plot_collections_fan(results: Results, ax: Axes | None = None) -> Axes:
     ax = _new_axes(ax)
     p = results.periods
     cur = results.scenario.deal.currency
-    ax.fill_between(p["date"], p["collections_p05"] / _MILLIONS, p["collections_p95"] / _MILLIONS, alpha=0.3, label="5-95%")
+    ax.fill_between(
+        p["date"],
+        p["collections_p05"] / _MILLIONS,
+        p["collections_p95"] / _MILLIONS,
+        alpha=0.3,
+        label="5-95%",
+    )
     ax.plot(p["date"], p["collections_p50"] / _MILLIONS, label="median")
     ax.plot(p["date"], p["collections_mean"] / _MILLIONS, linestyle="--", label="mean")
     ax.set_ylabel(f"collections per period, {cur} m")
@@ -70,7 +76,13 @@ def plot_balance_bands(results: Results, ax: Axes | None = None) -> Axes:
     for name in results.deal.tranche_names:
         col = f"balance_{name}"
         line = ax.plot(p["date"], p[f"{col}_p50"] / _MILLIONS, label=name)[0]
-        ax.fill_between(p["date"], p[f"{col}_p05"] / _MILLIONS, p[f"{col}_p95"] / _MILLIONS, color=line.get_color(), alpha=0.2)
+        ax.fill_between(
+            p["date"],
+            p[f"{col}_p05"] / _MILLIONS,
+            p[f"{col}_p95"] / _MILLIONS,
+            color=line.get_color(),
+            alpha=0.2,
+        )
     ax.set_ylabel(f"balance, {cur} m")
     ax.set_title("Tranche balances (median, 5-95%)")
     ax.grid(True, alpha=0.3)

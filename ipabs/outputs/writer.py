@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ipabs.errors import UserError
+from ipabs.outputs.folder import check_out_dir
 
 if TYPE_CHECKING:
     from ipabs.results import Results
@@ -36,7 +36,9 @@ def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
     return {
         "ipabs_version": __version__,
         "scenario_file": str(results.source) if results.source else None,
-        "scenario_sha256": hashlib.sha256(scenario_bytes).hexdigest() if scenario_bytes is not None else None,
+        "scenario_sha256": hashlib.sha256(scenario_bytes).hexdigest()
+        if scenario_bytes is not None
+        else None,
         "resolved_scenario": sc.model_dump(mode="json"),
         "seed": sim.seed,
         "paths": results.paths_run,
@@ -62,18 +64,9 @@ def _write_parquet(frame: pd.DataFrame, path: Path, meta: bytes) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Refuse to replace a folder that is not an earlier ipabs run (it might hold anything)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "manifest.json").is_file())):
-        raise UserError(
-            "output folder exists and is not an ipabs run folder (no manifest.json); "
-            "choose a new folder or remove it first",
-            source=out_dir,
-        )
-
-
-def write_run(results: Results, out_dir: Path, *, charts: bool = True, scenario_bytes: bytes | None = None) -> Path:
+def write_run(
+    results: Results, out_dir: Path, *, charts: bool = True, scenario_bytes: bytes | None = None
+) -> Path:
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     if scenario_bytes is None and results.source is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from ipabs.scenario.model import Scenario
 
@@ -19,7 +19,9 @@ class PoolArrays(NamedTuple):
     asset_licensee: np.ndarray  # (A,) int64
     asset_log_drift: np.ndarray  # (A, K) (g - sigma^2/2) * dt_k
     asset_log_vol: np.ndarray  # (A, K) sigma * sqrt(dt_k)
-    asset_income_weight: np.ndarray  # (A, K) base * dt_k * share of period k within the income's life
+    asset_income_weight: (
+        np.ndarray
+    )  # (A, K) base * dt_k * share of period k within the income's life
     licensee_factor: np.ndarray  # (L,) int64
     licensee_loading: np.ndarray  # (L,) a
     licensee_threshold: np.ndarray  # (L, K) Phi^-1(q_k), q_k = 1 - (1 - PD)^dt_k
@@ -38,7 +40,11 @@ def factor_root(correlation: np.ndarray) -> np.ndarray:
 
 def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
     n_factors = len(sc.factors.names)
-    corr = np.eye(n_factors) if sc.factors.correlation is None else np.asarray(sc.factors.correlation, float)
+    corr = (
+        np.eye(n_factors)
+        if sc.factors.correlation is None
+        else np.asarray(sc.factors.correlation, float)
+    )
     licensee_index = {lic.id: i for i, lic in enumerate(sc.licensees)}
     period_start = t_years - dt_years
 
@@ -54,7 +60,7 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
 
     pd_annual = np.array([lic.annual_default_probability for lic in sc.licensees])[:, None]
     q = 1.0 - (1.0 - pd_annual) ** dt_years[None, :]
-    threshold = norm.ppf(q)  # -inf where PD = 0, +inf where PD = 1: the comparison stays exact
+    threshold = ndtri(q)  # -inf where PD = 0, +inf where PD = 1: the comparison stays exact
 
     return PoolArrays(
         factor_chol=np.ascontiguousarray(factor_root(corr)),
@@ -64,7 +70,9 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         asset_log_drift=np.ascontiguousarray((growth - 0.5 * vol**2) * dt_years[None, :]),
         asset_log_vol=np.ascontiguousarray(vol * np.sqrt(dt_years)[None, :]),
         asset_income_weight=np.ascontiguousarray(base * dt_years[None, :] * live_share),
-        licensee_factor=np.array([sc.factor_index(lic.factor) for lic in sc.licensees], dtype=np.int64),
+        licensee_factor=np.array(
+            [sc.factor_index(lic.factor) for lic in sc.licensees], dtype=np.int64
+        ),
         licensee_loading=np.array([lic.factor_loading for lic in sc.licensees]),
         licensee_threshold=np.ascontiguousarray(threshold),
         licensee_recovery=np.array([lic.recovery_rate for lic in sc.licensees]),

@@ -91,4 +91,3 @@ def simulate_pool_path(
         collections[k] = collected
         lost_income[k] = lost
     return n_defaults
-

@@ -71,7 +71,9 @@ def validate(data: dict[str, Any], *, source: str | Path = "<scenario>") -> Scen
 
 def _invalid(source: str | Path, problems: tuple[Problem, ...]) -> ScenarioError:
     n = len(problems)
-    return ScenarioError(f"invalid scenario ({n} problem{'s' if n != 1 else ''})", source=source, problems=problems)
+    return ScenarioError(
+        f"invalid scenario ({n} problem{'s' if n != 1 else ''})", source=source, problems=problems
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +90,10 @@ def format_path(loc: Iterable[Any], data: Any = None) -> str:
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             if isinstance(node, dict):
-                label = next((f'{k} = "{node[k]}"' for k in _LABEL_KEYS if isinstance(node.get(k), str)), label)
+                label = next(
+                    (f'{k} = "{node[k]}"' for k in _LABEL_KEYS if isinstance(node.get(k), str)),
+                    label,
+                )
         else:
             out += f".{part}" if out else str(part)
             node = node.get(part) if isinstance(node, dict) else None
@@ -101,7 +106,9 @@ def _problems_from_pydantic(exc: pydantic.ValidationError, data: Any) -> Iterabl
     for err in errors:
         loc = tuple(err["loc"])
         # pydantic adds "tuple too short" on a parent whose items failed; it is noise
-        if err["type"] == "too_short" and any(len(f) > len(loc) and f[: len(loc)] == loc for f in failing):
+        if err["type"] == "too_short" and any(
+            len(f) > len(loc) and f[: len(loc)] == loc for f in failing
+        ):
             continue
         path = format_path(loc, data)
         if err["type"] == "extra_forbidden":
@@ -127,7 +134,10 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        if not (isinstance(model, type) and issubclass(model, Spec)) or part not in model.model_fields:
+        if (
+            not (isinstance(model, type) and issubclass(model, Spec))
+            or part not in model.model_fields
+        ):
             return []
         model = _inner_model(model.model_fields[part].annotation)
     if isinstance(model, type) and issubclass(model, Spec):
@@ -171,12 +181,21 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
     licensee_ids = [lic.id for lic in sc.licensees]
     for i, asset in enumerate(sc.assets):
         if asset.licensee not in licensee_ids:
-            yield _unknown_reference(f'assets[{i}].licensee (id = "{asset.id}")', asset.licensee, licensee_ids, "licensee")
+            yield _unknown_reference(
+                f'assets[{i}].licensee (id = "{asset.id}")',
+                asset.licensee,
+                licensee_ids,
+                "licensee",
+            )
         if asset.factor is not None and asset.factor not in sc.factors.names:
-            yield _unknown_reference(f'assets[{i}].factor (id = "{asset.id}")', asset.factor, sc.factors.names, "factor")
+            yield _unknown_reference(
+                f'assets[{i}].factor (id = "{asset.id}")', asset.factor, sc.factors.names, "factor"
+            )
     for i, lic in enumerate(sc.licensees):
         if lic.factor is not None and lic.factor not in sc.factors.names:
-            yield _unknown_reference(f'licensees[{i}].factor (id = "{lic.id}")', lic.factor, sc.factors.names, "factor")
+            yield _unknown_reference(
+                f'licensees[{i}].factor (id = "{lic.id}")', lic.factor, sc.factors.names, "factor"
+            )
 
     for i, tranche in enumerate(sc.tranches):
         if not tranche.amortisation:
@@ -214,7 +233,10 @@ def _duplicates_of(table: str, values: list[Any], key: str) -> Iterable[Problem]
     for i, v in enumerate(values):
         if v in first:
             yield Problem(
-                f"{table}[{i}].{key}", f"duplicate {key}; already used by {table}[{first[v]}]", value=v, has_value=True
+                f"{table}[{i}].{key}",
+                f"duplicate {key}; already used by {table}[{first[v]}]",
+                value=v,
+                has_value=True,
             )
         else:
             first[v] = i
@@ -237,17 +259,28 @@ def _check_correlation(sc: Scenario) -> Iterable[Problem]:
     n = len(sc.factors.names)
     path = "factors.correlation"
     if len(corr) != n or any(len(row) != n for row in corr):
-        yield Problem(path, f"must be a {n}x{n} matrix (one row and column per factor in factors.names)")
+        yield Problem(
+            path, f"must be a {n}x{n} matrix (one row and column per factor in factors.names)"
+        )
         return
     m = np.asarray(corr, dtype=float)
     for i in range(n):
         if m[i, i] != 1.0:
-            yield Problem(f"{path}[{i}][{i}]", "diagonal entries must be 1", value=m[i, i], has_value=True)
+            yield Problem(
+                f"{path}[{i}][{i}]", "diagonal entries must be 1", value=m[i, i], has_value=True
+            )
         for j in range(n):
             if not -1.0 <= m[i, j] <= 1.0:
-                yield Problem(f"{path}[{i}][{j}]", "must lie in [-1, 1]", value=m[i, j], has_value=True)
+                yield Problem(
+                    f"{path}[{i}][{j}]", "must lie in [-1, 1]", value=m[i, j], has_value=True
+                )
             elif j > i and m[i, j] != m[j, i]:
-                yield Problem(f"{path}[{i}][{j}]", f"matrix must be symmetric; [{j}][{i}] is {m[j, i]}", value=m[i, j], has_value=True)
+                yield Problem(
+                    f"{path}[{i}][{j}]",
+                    f"matrix must be symmetric; [{j}][{i}] is {m[j, i]}",
+                    value=m[i, j],
+                    has_value=True,
+                )
     if np.allclose(m, m.T):
         smallest = float(np.linalg.eigvalsh(m).min())
         if smallest < -1e-10:

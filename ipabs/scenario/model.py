@@ -59,9 +59,13 @@ class IPType(StrEnum):
 
 
 class Deal(Spec):
-    name: str = _field(description="Deal name, shown in tables, charts and the manifest.", min_length=1)
+    name: str = _field(
+        description="Deal name, shown in tables, charts and the manifest.", min_length=1
+    )
     currency: str = _field(
-        "CNY", description="ISO 4217 currency code of every amount in the file.", pattern=r"^[A-Z]{3}$"
+        "CNY",
+        description="ISO 4217 currency code of every amount in the file.",
+        pattern=r"^[A-Z]{3}$",
     )
     closing_date: dt.date = _field(description="Closing date; time zero of the simulation.")
     payment_frequency: PaymentFrequency = _field(
@@ -72,14 +76,18 @@ class Deal(Spec):
         description="Legal final maturity: the last payment date; principal unpaid after it is a loss."
     )
     day_count: DayCount = _field(
-        DayCount.act_365f, description="Day count for coupon and fee accrual: ACT/365F, ACT/360 or 30/360."
+        DayCount.act_365f,
+        description="Day count for coupon and fee accrual: ACT/365F, ACT/360 or 30/360.",
     )
 
 
 class Simulation(Spec):
     paths: int = _field(10_000, unit="paths", description="Number of Monte Carlo paths.", ge=1)
     seed: int = _field(
-        20_220_826, description="Seed of the random streams; path p always gets the stream keyed by (seed, p).", ge=0, lt=2**63
+        20_220_826,
+        description="Seed of the random streams; path p always gets the stream keyed by (seed, p).",
+        ge=0,
+        lt=2**63,
     )
     block_size: int = _field(
         1024,
@@ -99,7 +107,9 @@ class Simulation(Spec):
 
 class Factors(Spec):
     names: tuple[Identifier, ...] = _field(
-        ("market",), description="Systematic factors (e.g. sectors); assets and licensees load on one each.", min_length=1
+        ("market",),
+        description="Systematic factors (e.g. sectors); assets and licensees load on one each.",
+        min_length=1,
     )
     correlation: tuple[tuple[float, ...], ...] | None = _field(
         None,
@@ -114,22 +124,35 @@ class IPAsset(Spec):
     )
     licensee: Identifier = _field(description="Id of the licensee that pays this asset's income.")
     base_annual_income: Amount = _field(
-        unit="currency/year", description="Licence income per year at closing (the level the income process starts from)."
+        unit="currency/year",
+        description="Licence income per year at closing (the level the income process starts from).",
     )
     growth_rate: float = _field(
-        0.0, unit="1/year", description="Expected growth of income per year, continuously compounded; negative for decay.", ge=-1, le=1
+        0.0,
+        unit="1/year",
+        description="Expected growth of income per year, continuously compounded; negative for decay.",
+        ge=-1,
+        le=1,
     )
     volatility: float = _field(
-        0.0, unit="1/sqrt(year)", description="Lognormal volatility of the income level.", ge=0, le=2
+        0.0,
+        unit="1/sqrt(year)",
+        description="Lognormal volatility of the income level.",
+        ge=0,
+        le=2,
     )
     factor: Identifier | None = _field(
-        None, description="Factor whose shocks drive this asset's income. Default: the first factor."
+        None,
+        description="Factor whose shocks drive this asset's income. Default: the first factor.",
     )
     factor_loading: Loading = _field(
         0.0, description="Weight b of the factor in the income shock: X = b*Z + sqrt(1-b^2)*e."
     )
     remaining_legal_life_years: float = _field(
-        unit="years", description="Years from closing until the right expires; income stops then.", gt=0, le=200
+        unit="years",
+        description="Years from closing until the right expires; income stops then.",
+        gt=0,
+        le=200,
     )
     licence_term_years: float | None = _field(
         None,
@@ -148,21 +171,32 @@ class Licensee(Spec):
     recovery_rate: Probability = _field(
         0.0, description="Share of the income due in the default period that is still collected."
     )
-    factor: Identifier | None = _field(None, description="Factor this licensee's default loads on. Default: the first factor.")
+    factor: Identifier | None = _field(
+        None, description="Factor this licensee's default loads on. Default: the first factor."
+    )
     factor_loading: Loading = _field(
-        0.0, description="Weight a of the factor in the default latent: A = a*Z + sqrt(1-a^2)*e (asset correlation a^2)."
+        0.0,
+        description="Weight a of the factor in the default latent: A = a*Z + sqrt(1-a^2)*e (asset correlation a^2).",
     )
 
 
 class ScheduledPrincipal(Spec):
-    date: dt.date = _field(description="Date the payment is scheduled; applies on the first payment date on or after it.")
+    date: dt.date = _field(
+        description="Date the payment is scheduled; applies on the first payment date on or after it."
+    )
     principal: Amount = _field(unit="currency", description="Principal scheduled for that date.")
 
 
 class Tranche(Spec):
     name: Identifier = _field(description="Unique tranche name (e.g. A, B, sub).")
     balance: float = _field(unit="currency", description="Original principal balance.", gt=0)
-    coupon: float = _field(0.0, unit="1/year", description="Fixed coupon rate, accrued on the period's opening balance.", ge=0, le=1)
+    coupon: float = _field(
+        0.0,
+        unit="1/year",
+        description="Fixed coupon rate, accrued on the period's opening balance.",
+        ge=0,
+        le=1,
+    )
     rank: int = _field(description="Payment rank: 1 is most senior; ranks must be distinct.", ge=1)
     amortisation: tuple[ScheduledPrincipal, ...] | None = _field(
         None,
@@ -171,16 +205,28 @@ class Tranche(Spec):
 
 
 class Fees(Spec):
-    fixed_per_year: Amount = _field(0.0, unit="currency/year", description="Senior fees per year, accrued by the deal's day count.")
+    fixed_per_year: Amount = _field(
+        0.0,
+        unit="currency/year",
+        description="Senior fees per year, accrued by the deal's day count.",
+    )
     pct_of_notes_per_year: float = _field(
-        0.0, unit="1/year", description="Senior fees as a rate on the notes' opening balance.", ge=0, le=0.2
+        0.0,
+        unit="1/year",
+        description="Senior fees as a rate on the notes' opening balance.",
+        ge=0,
+        le=0.2,
     )
 
 
 class Reserve(Spec):
-    initial_balance: Amount = _field(0.0, unit="currency", description="Cash reserve funded at closing.")
+    initial_balance: Amount = _field(
+        0.0, unit="currency", description="Cash reserve funded at closing."
+    )
     target: Amount = _field(
-        0.0, unit="currency", description="Balance the reserve is topped up to from excess cash while notes are outstanding."
+        0.0,
+        unit="currency",
+        description="Balance the reserve is topped up to from excess cash while notes are outstanding.",
     )
 
 
@@ -194,17 +240,26 @@ class Pricing(Spec):
 
 
 class Scenario(Spec):
-    format_version: Literal[1] = _field(1, description="Scenario format version; 1 for this reference.")
+    format_version: Literal[1] = _field(
+        1, description="Scenario format version; 1 for this reference."
+    )
     deal: Deal = _field(description="The deal's identity and calendar.")
     simulation: Simulation = _field(Simulation(), description="Monte Carlo settings.")
     factors: Factors = _field(Factors(), description="Systematic factors.")
-    assets: tuple[IPAsset, ...] = _field(description="The IP assets that earn the pool's licence income.", min_length=1)
-    licensees: tuple[Licensee, ...] = _field(description="The licensees that pay the income.", min_length=1)
+    assets: tuple[IPAsset, ...] = _field(
+        description="The IP assets that earn the pool's licence income.", min_length=1
+    )
+    licensees: tuple[Licensee, ...] = _field(
+        description="The licensees that pay the income.", min_length=1
+    )
     tranches: tuple[Tranche, ...] = _field(
-        description="Note classes; the lowest rank is the subordinated class and takes the residual.", min_length=1
+        description="Note classes; the lowest rank is the subordinated class and takes the residual.",
+        min_length=1,
     )
     fees: Fees = _field(Fees(), description="Senior fees, paid first.")
-    reserve: Reserve = _field(Reserve(), description="Cash reserve that covers fee and interest shortfalls.")
+    reserve: Reserve = _field(
+        Reserve(), description="Cash reserve that covers fee and interest shortfalls."
+    )
     pricing: Pricing = _field(description="Pricing inputs.")
 
     def factor_index(self, name: str | None) -> int:

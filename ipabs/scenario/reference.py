@@ -36,7 +36,9 @@ def _type_name(annotation: Any) -> str:
         return "string"
     if isinstance(annotation, type) and issubclass(annotation, Spec):
         return "table"
-    return {int: "integer", float: "float", str: "string", bool: "boolean"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return {int: "integer", float: "float", str: "string", bool: "boolean"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def _default(info: FieldInfo) -> str:
@@ -92,12 +94,18 @@ def key_paths(model: type[Spec] = Scenario, prefix: str = "") -> list[tuple[str,
 def markdown() -> str:
     lines = [BEGIN, "", "| key | type | unit | default | meaning |", "|---|---|---|---|---|"]
     for path, info in key_paths():
-        unit = (info.json_schema_extra or {}).get("unit", "") if isinstance(info.json_schema_extra, dict) else ""
+        unit = (
+            (info.json_schema_extra or {}).get("unit", "")
+            if isinstance(info.json_schema_extra, dict)
+            else ""
+        )
         desc = (info.description or "").replace("|", "\\|")
         constraints = _constraints(info)
         if constraints:
             desc += f" Allowed: {constraints}."
-        lines.append(f"| `{path}` | {_type_name(info.annotation)} | {unit} | {_default(info)} | {desc} |")
+        lines.append(
+            f"| `{path}` | {_type_name(info.annotation)} | {unit} | {_default(info)} | {desc} |"
+        )
     lines += ["", END]
     return "\n".join(lines)
 
@@ -108,11 +116,20 @@ def _constraints(info: FieldInfo) -> str:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             v = getattr(item, attr, None)
             if v is not None:
-                parts.append(f"{sym} {v:_}" if isinstance(v, int) and abs(v) >= 10_000 else f"{sym} {v}")
+                parts.append(
+                    f"{sym} {v:_}" if isinstance(v, int) and abs(v) >= 10_000 else f"{sym} {v}"
+                )
         if getattr(item, "pattern", None) == IDENTIFIER_PATTERN:
             parts.append("letters, digits, _ . - (at most 64)")
-        if getattr(item, "min_length", None) and getattr(item, "pattern", None) != IDENTIFIER_PATTERN:
-            parts.append(f"at least {item.min_length} item(s)" if _is_array(info.annotation) else f"length >= {item.min_length}")
+        if (
+            getattr(item, "min_length", None)
+            and getattr(item, "pattern", None) != IDENTIFIER_PATTERN
+        ):
+            parts.append(
+                f"at least {item.min_length} item(s)"
+                if _is_array(info.annotation)
+                else f"length >= {item.min_length}"
+            )
     ann = info.annotation
     for arg in (ann, *typing.get_args(ann)):
         if isinstance(arg, type) and issubclass(arg, enum.Enum):

@@ -103,7 +103,9 @@ def pay_waterfall(
             notes_outstanding += balance[t]
 
         # 1. senior fees, shortfall from the reserve
-        fee_due = unpaid_fees + accrual[k] * (fee_fixed_per_year + fee_pct_of_notes * notes_outstanding)
+        fee_due = unpaid_fees + accrual[k] * (
+            fee_fixed_per_year + fee_pct_of_notes * notes_outstanding
+        )
         paid = min(cash, fee_due)
         cash -= paid
         draw = min(reserve, fee_due - paid)

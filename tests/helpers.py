@@ -1,0 +1,155 @@
+"""Test helpers: small scenarios as dicts, a minimal TOML writer, and a CLI runner."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+FLAGSHIP = REPO / "scenarios" / "zgc_patent_licence_abs_2022.toml"
+
+
+def small_deal(**sections: Any) -> dict[str, Any]:
+    """A small valid deal: 3 licensees, 4 assets, 3 tranches, quarterly over 3 years."""
+    base: dict[str, Any] = {
+        "deal": {
+            "name": "test deal",
+            "currency": "CNY",
+            "closing_date": dt.date(2024, 1, 15),
+            "payment_frequency": "quarterly",
+            "legal_final_date": dt.date(2027, 1, 15),
+        },
+        "simulation": {"paths": 200, "seed": 7, "block_size": 64},
+        "factors": {"names": ["tech", "media"], "correlation": [[1.0, 0.3], [0.3, 1.0]]},
+        "licensees": [
+            {
+                "id": "L1",
+                "annual_default_probability": 0.05,
+                "recovery_rate": 0.3,
+                "factor": "tech",
+                "factor_loading": 0.4,
+            },
+            {
+                "id": "L2",
+                "annual_default_probability": 0.03,
+                "recovery_rate": 0.2,
+                "factor": "media",
+                "factor_loading": 0.3,
+            },
+            {"id": "L3", "annual_default_probability": 0.08, "factor_loading": 0.5},
+        ],
+        "assets": [
+            {
+                "id": "P1",
+                "type": "patent",
+                "licensee": "L1",
+                "base_annual_income": 4_000_000,
+                "volatility": 0.2,
+                "factor": "tech",
+                "factor_loading": 0.3,
+                "remaining_legal_life_years": 10,
+                "licence_term_years": 3,
+            },
+            {
+                "id": "P2",
+                "type": "patent",
+                "licensee": "L1",
+                "base_annual_income": 2_000_000,
+                "growth_rate": -0.05,
+                "volatility": 0.1,
+                "remaining_legal_life_years": 2.5,
+            },
+            {
+                "id": "C1",
+                "type": "copyright",
+                "licensee": "L2",
+                "base_annual_income": 3_000_000,
+                "volatility": 0.3,
+                "factor": "media",
+                "factor_loading": 0.5,
+                "remaining_legal_life_years": 40,
+            },
+            {
+                "id": "T1",
+                "type": "trademark",
+                "licensee": "L3",
+                "base_annual_income": 1_500_000,
+                "remaining_legal_life_years": 8,
+            },
+        ],
+        "tranches": [
+            {"name": "A", "balance": 18_000_000, "coupon": 0.03, "rank": 1},
+            {"name": "B", "balance": 6_000_000, "coupon": 0.045, "rank": 2},
+            {"name": "sub", "balance": 2_000_000, "coupon": 0.0, "rank": 3},
+        ],
+        "fees": {"fixed_per_year": 100_000, "pct_of_notes_per_year": 0.001},
+        "reserve": {"initial_balance": 300_000, "target": 300_000},
+        "pricing": {"discount_rate": 0.035},
+    }
+    data = copy.deepcopy(base)
+    data.update(copy.deepcopy(sections))
+    return data
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        if isinstance(v, float) and math.isnan(v):
+            return "nan"
+        if isinstance(v, float) and math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(type(v))
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Enough TOML for scenarios: top-level scalars, tables, and arrays of tables."""
+    lines: list[str] = []
+    for key, value in data.items():
+        if not isinstance(value, dict | list):
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            for item in value:
+                lines.append(f"\n[[{key}]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_scenario(folder: Path, data: dict[str, Any], name: str = "deal.toml") -> Path:
+    path = folder / name
+    path.write_text(to_toml(data))
+    return path
+
+
+def run_cli(
+    *args: str | os.PathLike[str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m ipabs ARGS` as a user would, capturing output."""
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run(
+        [sys.executable, "-m", "ipabs", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )

@@ -1,0 +1,197 @@
+"""The engine end to end: a deterministic deal against a hand-worked schedule and QuantLib,
+determinism across threads and block sizes, and the pool against closed forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+import QuantLib as ql
+from helpers import small_deal
+from scipy import stats
+
+import ipabs
+from ipabs.calendar import add_months
+from ipabs.scenario.load import validate
+
+CLOSING = dt.date(2024, 1, 15)
+
+
+def deterministic_deal(**overrides):
+    """One licensee that never defaults, one asset with no volatility: every path is the same."""
+    data = small_deal(
+        deal={
+            "name": "deterministic",
+            "closing_date": CLOSING,
+            "payment_frequency": "quarterly",
+            "legal_final_date": dt.date(2026, 1, 15),
+        },
+        simulation={"paths": 3, "seed": 1, "block_size": 2},
+        factors={"names": ["m"]},
+        licensees=[{"id": "L", "annual_default_probability": 0.0, "factor_loading": 0.5}],
+        assets=[
+            {"id": "P", "type": "patent", "licensee": "L", "base_annual_income": 60.0, "growth_rate": 0.02,
+             "volatility": 0.0, "factor_loading": 0.7, "remaining_legal_life_years": 10.0},
+        ],
+        tranches=[
+            {"name": "A", "balance": 80.0, "coupon": 0.03, "rank": 1},
+            {"name": "sub", "balance": 20.0, "coupon": 0.0, "rank": 2},
+        ],
+        fees={},
+        reserve={},
+        pricing={"discount_rate": 0.04},
+    )
+    data.update(overrides)
+    return validate(data)
+
+
+def hand_worked_cash_flows():
+    """The deterministic deal worked by hand: dates, income, and the two classes' cash flows."""
+    dates = [add_months(CLOSING, 3 * n) for n in range(1, 9)]
+    prev = CLOSING
+    a_balance, a_flows, sub_flows, a_principal = 80.0, [], [], []
+    for d in dates:
+        t = (d - CLOSING).days / 365.0
+        period = (d - prev).days / 365.0
+        cash = 60.0 * math.exp(0.02 * t) * period  # income level at the date times the period
+        interest = a_balance * 0.03 * period  # ACT/365F accrual
+        cash -= interest
+        principal = min(cash, a_balance)
+        if d == dates[-1]:
+            principal = a_balance
+        a_balance -= principal
+        cash -= principal
+        sub_principal = 20.0 if d == dates[-1] else 0.0  # sub is repaid at legal final, then residual
+        a_flows.append(interest + principal)
+        a_principal.append(principal)
+        sub_flows.append(cash)  # sub principal + residual
+        prev = d
+    assert a_balance == 0.0 and sub_principal == 20.0
+    return dates, np.array(a_flows), np.array(a_principal), np.array(sub_flows)
+
+
+def quantlib_metrics(dates, flows, price_rate, price):
+    ql.Settings.instance().evaluationDate = ql.Date(CLOSING.day, CLOSING.month, CLOSING.year)
+    leg = ql.Leg([ql.SimpleCashFlow(float(c), ql.Date(d.day, d.month, d.year)) for d, c in zip(dates, flows, strict=True)])
+    settle = ql.Date(CLOSING.day, CLOSING.month, CLOSING.year)
+    rate = ql.InterestRate(price_rate, ql.Actual365Fixed(), ql.Compounded, ql.Annual)
+    npv = ql.CashFlows.npv(leg, rate, False, settle, settle)
+    duration = ql.CashFlows.duration(leg, price_rate, ql.Actual365Fixed(), ql.Compounded, ql.Annual, ql.Duration.Modified, False, settle, settle)
+    yld = ql.CashFlows.yieldRate(leg, price, ql.Actual365Fixed(), ql.Compounded, ql.Annual, False, settle, settle, 1e-12, 200, 0.03)
+    return npv, duration, yld
+
+
+def test_deterministic_deal_matches_hand_worked_schedule_and_quantlib():
+    res = ipabs.simulate(deterministic_deal())
+    dates, a_flows, a_principal, sub_flows = hand_worked_cash_flows()
+    assert res.deal.dates == dates
+    s = res.summary.set_index("tranche")
+    paths = res.paths.set_index(["path", "tranche"])
+    # every path identical and equal to the hand-worked flows
+    for p in range(3):
+        row_a = paths.loc[(p, "A")]
+        assert row_a["interest_received"] + row_a["principal_received"] == pytest.approx(a_flows.sum(), rel=1e-12)
+        assert row_a["principal_loss"] == 0.0
+        row_sub = paths.loc[(p, "sub")]
+        assert row_sub["principal_received"] + row_sub["residual_received"] == pytest.approx(sub_flows.sum(), rel=1e-12)
+    t = np.array([(d - CLOSING).days / 365.0 for d in dates])
+    assert s.loc["A", "wal_years"] == pytest.approx((t * a_principal).sum() / 80.0, rel=1e-12)
+    assert s.loc["A", "expected_loss"] == 0.0 and s.loc["A", "prob_loss"] == 0.0
+    assert s.loc["A", "expected_loss_se"] == 0.0
+
+    for name, flows, balance in (("A", a_flows, 80.0), ("sub", sub_flows, 20.0)):
+        npv, duration, yld = quantlib_metrics(dates, flows, 0.04, balance)
+        assert s.loc[name, "price_pct_par"] == pytest.approx(100 * npv / balance, rel=1e-10)
+        assert s.loc[name, "modified_duration"] == pytest.approx(duration, rel=1e-9)
+        assert s.loc[name, "irr_mean"] == pytest.approx(yld, abs=1e-9)
+        assert s.loc[name, "irr_p50"] == pytest.approx(yld, abs=1e-9)
+
+
+def test_certain_default_collects_only_the_recovery_of_the_first_period():
+    sc = deterministic_deal(licensees=[{"id": "L", "annual_default_probability": 1.0, "recovery_rate": 0.4}])
+    res = ipabs.simulate(sc)
+    t1 = (add_months(CLOSING, 3) - CLOSING).days / 365.0
+    due1 = 60.0 * math.exp(0.02 * t1) * t1
+    pool = res.pool_paths
+    np.testing.assert_allclose(pool["collections"], 0.4 * due1, rtol=1e-12)
+    assert (pool["licensee_defaults"] == 1).all()
+    s = res.summary.set_index("tranche")
+    assert s.loc["A", "prob_loss"] == 1.0 and s.loc["sub", "expected_loss"] == 1.0
+
+
+def _arrays(res):
+    return res.raw.tranche, res.raw.pool, res.raw.sample_collections, res.raw.sample_balances
+
+
+def test_same_seed_same_numbers_for_any_thread_count_or_block_size():
+    sc = validate(small_deal(simulation={"paths": 1500, "seed": 11, "block_size": 128, "sample_paths": 700}))
+    base = _arrays(ipabs.simulate(sc, threads=1))
+    for kwargs in ({"threads": 2}, {"block_size": 7, "threads": 2}, {"block_size": 4096, "threads": 1}):
+        other = _arrays(ipabs.simulate(sc, **kwargs))
+        for a, b in zip(base, other, strict=True):
+            assert np.array_equal(a, b, equal_nan=True), kwargs
+    different = ipabs.simulate(sc, seed=12)
+    assert not np.array_equal(base[1], different.raw.pool)
+    # a longer run extends a shorter one: path p does not depend on how many paths there are
+    longer = ipabs.simulate(sc, paths=2000)
+    assert np.array_equal(longer.raw.tranche[:1500], base[0], equal_nan=True)
+
+
+def test_expected_income_matches_the_lognormal_mean():
+    """No defaults: E[collections] = sum_k base e^(g t_k) dt_k (the volatility drift correction
+    makes the level a martingale times e^(g t)). Compared within 4 standard errors."""
+    sc = deterministic_deal(
+        assets=[
+            {"id": "P", "type": "patent", "licensee": "L", "base_annual_income": 60.0, "growth_rate": -0.05,
+             "volatility": 0.35, "factor_loading": 0.6, "remaining_legal_life_years": 1.3},
+        ],
+        simulation={"paths": 20_000, "seed": 3},
+    )
+    res = ipabs.simulate(sc)
+    t, dt_ = res.deal.t_years, res.deal.dt_years
+    live = np.clip((1.3 - (t - dt_)) / dt_, 0.0, 1.0)  # income stops at 1.3 years
+    expected = (60.0 * np.exp(-0.05 * t) * dt_ * live).sum()
+    est, se = res.pool.loc[0, "expected_collections"], res.pool.loc[0, "expected_collections_se"]
+    assert abs(est - expected) < 4 * se, (est, expected, se)
+    assert res.periods["collections_mean"].iloc[-1] == 0.0  # nothing after expiry
+
+
+def test_default_counts_match_the_binomial_at_zero_correlation():
+    """20 independent licensees with PD 4%/year over 2 years: the count of defaults per path is
+    Binomial(20, 1 - 0.96^T). Chi-square goodness of fit at significance 0.001."""
+    n, pd_annual = 20, 0.04
+    licensees = [{"id": f"L{i}", "annual_default_probability": pd_annual, "factor_loading": 0.0} for i in range(n)]
+    assets = [
+        {"id": f"P{i}", "type": "patent", "licensee": f"L{i}", "base_annual_income": 1.0, "remaining_legal_life_years": 5.0}
+        for i in range(n)
+    ]
+    sc = deterministic_deal(licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 5})
+    res = ipabs.simulate(sc)
+    horizon = res.deal.t_years[-1]
+    p = 1.0 - (1.0 - pd_annual) ** horizon
+    counts = np.bincount(res.pool_paths["licensee_defaults"].to_numpy(), minlength=n + 1)
+    expected = stats.binom.pmf(np.arange(n + 1), n, p) * counts.sum()
+    # merge the upper tail so that every bin expects at least 5
+    cut = int(np.nonzero(expected >= 5)[0].max())
+    obs = np.append(counts[:cut], counts[cut:].sum())
+    exp = np.append(expected[:cut], expected[cut:].sum())
+    chi2, pvalue = stats.chisquare(obs, exp)
+    assert pvalue > 0.001, (obs, exp, chi2)
+
+
+def test_correlation_widens_the_default_count_distribution():
+    """With factor loading a > 0 the counts are over-dispersed against the binomial (same mean)."""
+    n = 20
+    licensees = [{"id": f"L{i}", "annual_default_probability": 0.04, "factor_loading": 0.6} for i in range(n)]
+    assets = [
+        {"id": f"P{i}", "type": "patent", "licensee": f"L{i}", "base_annual_income": 1.0, "remaining_legal_life_years": 5.0}
+        for i in range(n)
+    ]
+    res = ipabs.simulate(deterministic_deal(licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 6}))
+    counts = res.pool_paths["licensee_defaults"].to_numpy()
+    p = 1.0 - 0.96 ** res.deal.t_years[-1]
+    mean_se = counts.std() / math.sqrt(counts.size)
+    assert abs(counts.mean() - n * p) < 4 * mean_se
+    assert counts.var() > 1.5 * n * p * (1 - p)

@@ -1,0 +1,183 @@
+"""Waterfall v1: hand-worked schedules, and properties on random deals (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ipabs.structures.waterfall import pay_waterfall
+
+
+def run(collections, balances, coupons, *, accrual=None, fee_fixed=0.0, fee_pct=0.0, reserve0=0.0, target=0.0, targets=None):
+    collections = np.asarray(collections, float)
+    k, t = collections.size, len(balances)
+    accrual = np.full(k, 0.25) if accrual is None else np.asarray(accrual, float)
+    has_schedule = np.array([targets is not None and targets[i] is not None for i in range(t)])
+    target_balance = np.zeros((t, k))
+    for i in range(t):
+        if has_schedule[i]:
+            target_balance[i] = targets[i]
+    out = {
+        "fees": np.zeros(k),
+        "interest": np.zeros((t, k)),
+        "principal": np.zeros((t, k)),
+        "residual": np.zeros(k),
+        "draw": np.zeros(k),
+        "topup": np.zeros(k),
+        "balance": np.zeros((t, k)),
+        "reserve": np.zeros(k),
+        "unpaid": np.zeros(t),
+    }
+    pay_waterfall(
+        collections, accrual, np.asarray(balances, float), np.asarray(coupons, float), has_schedule, target_balance,
+        fee_fixed, fee_pct, reserve0, target, *out.values(),
+    )  # fmt: skip
+    return out
+
+
+def test_hand_worked_turbo_schedule():
+    # A 100 at 4%, B 20 at 0; fee 4 a year; reserve 2 (target 2); quarterly accrual 0.25
+    out = run([30.0, 10.0, 90.0], [100.0, 20.0], [0.04, 0.0], fee_fixed=4.0, reserve0=2.0, target=2.0)
+    np.testing.assert_allclose(out["fees"], [1.0, 1.0, 1.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["interest"][0], [1.0, 0.72, 0.6372], atol=1e-12)
+    np.testing.assert_allclose(out["interest"][1], [0.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(out["principal"][0], [28.0, 8.28, 63.72], atol=1e-12)
+    np.testing.assert_allclose(out["principal"][1], [0.0, 0.0, 20.0], atol=1e-12)
+    np.testing.assert_allclose(out["draw"], [0.0, 0.0, 2.0], atol=1e-12)  # released at legal final
+    np.testing.assert_allclose(out["residual"], [0.0, 0.0, 90 - 1 - 0.6372 + 2 - 63.72 - 20], atol=1e-12)
+    np.testing.assert_allclose(out["balance"][:, -1], [0.0, 0.0], atol=1e-12)
+
+
+def test_hand_worked_shortfalls_reserve_and_loss():
+    out = run([0.5, 0.0, 5.0], [100.0, 20.0], [0.04, 0.0], fee_fixed=4.0, reserve0=2.0, target=2.0)
+    # period 1: fee 1 = 0.5 cash + 0.5 reserve; interest 1 from reserve; nothing to top up with
+    np.testing.assert_allclose(out["draw"], [1.5, 0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(out["reserve"], [0.5, 0.0, 0.0], atol=1e-12)
+    # period 2: fee 1 gets 0.5 (the rest of the reserve); interest 1 unpaid, carried, not compounded
+    np.testing.assert_allclose(out["fees"], [1.0, 0.5, 1.5], atol=1e-12)
+    np.testing.assert_allclose(out["interest"][0], [1.0, 0.0, 2.0], atol=1e-12)
+    # period 3 (legal final): 5 - 1.5 fees - 2 interest = 1.5 principal; the rest is a loss
+    np.testing.assert_allclose(out["principal"][0], [0.0, 0.0, 1.5], atol=1e-12)
+    np.testing.assert_allclose(out["balance"][:, -1], [98.5, 20.0], atol=1e-12)
+    np.testing.assert_allclose(out["unpaid"], [0.0, 0.0], atol=1e-12)
+
+
+def test_hand_worked_scheduled_amortisation_and_pct_fee():
+    # A scheduled 30 then 30 (targets 70, 40), then all at final; B turbo only once A is repaid
+    out = run(
+        [40.0, 20.0, 100.0], [100.0, 10.0], [0.04, 0.06], fee_pct=0.04, targets=[np.array([70.0, 40.0, 0.0]), None]
+    )
+    # period 1: fee 0.01 * 110 = 1.1; interest 1 + 0.15; principal A 30; residual 40 - 1.1 - 1.15 - 30
+    np.testing.assert_allclose(out["fees"][0], 1.1, atol=1e-12)
+    np.testing.assert_allclose(out["interest"][:, 0], [1.0, 0.15], atol=1e-12)
+    np.testing.assert_allclose(out["principal"][:, 0], [30.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(out["residual"][0], 40 - 1.1 - 1.15 - 30, atol=1e-12)
+    # period 2: fee 0.8, interest 0.7 + 0.15, scheduled 30 but only 18.35 left: shortfall carried
+    np.testing.assert_allclose(out["principal"][:, 1], [20 - 0.8 - 0.85, 0.0], atol=1e-12)
+    np.testing.assert_allclose(out["residual"][1], 0.0, atol=1e-12)
+    # period 3 (final): everything due
+    a_left = 70.0 - 18.35
+    fee3 = 0.01 * (a_left + 10.0)
+    int3 = a_left * 0.01 + 10.0 * 0.015
+    np.testing.assert_allclose(out["principal"][:, 2], [a_left, 10.0], atol=1e-12)
+    np.testing.assert_allclose(out["residual"][2], 100 - fee3 - int3 - a_left - 10.0, atol=1e-12)
+
+
+@st.composite
+def deals(draw, schedules: bool):
+    n_tranches = draw(st.integers(1, 4))
+    n_periods = draw(st.integers(1, 12))
+    balances = draw(st.lists(st.floats(1.0, 1e6), min_size=n_tranches, max_size=n_tranches))
+    coupons = draw(st.lists(st.floats(0.0, 0.15), min_size=n_tranches, max_size=n_tranches))
+    amount = st.one_of(st.just(0.0), st.floats(0.0, 5e5))
+    collections = draw(st.lists(amount, min_size=n_periods, max_size=n_periods))
+    accrual = draw(st.lists(st.floats(0.01, 1.0), min_size=n_periods, max_size=n_periods))
+    targets = None
+    if schedules:
+        targets = []
+        for b in balances:
+            if draw(st.booleans()):
+                cuts = np.sort(draw(st.lists(st.floats(0.0, 1.0), min_size=n_periods, max_size=n_periods)))
+                targets.append(b * (1.0 - cuts))
+            else:
+                targets.append(None)
+    return {
+        "collections": collections,
+        "balances": balances,
+        "coupons": coupons,
+        "accrual": accrual,
+        "fee_fixed": draw(st.floats(0.0, 5e4)),
+        "fee_pct": draw(st.floats(0.0, 0.02)),
+        "reserve0": draw(st.floats(0.0, 1e5)),
+        "target": draw(st.floats(0.0, 1e5)),
+        "targets": targets,
+    }
+
+
+def _check_invariants(d, out):
+    coll = np.asarray(d["collections"])
+    b0 = np.asarray(d["balances"])
+    inflow = coll + out["draw"]
+    outflow = out["fees"] + out["interest"].sum(0) + out["principal"].sum(0) + out["topup"] + out["residual"]
+    scale = np.maximum(np.maximum(inflow, outflow), 1.0)
+    assert np.all(np.abs(inflow - outflow) <= 1e-9 * scale), "cash is not conserved in some period"
+    for arr in (out["fees"], out["interest"], out["principal"], out["residual"], out["draw"], out["topup"], out["reserve"]):
+        assert np.all(arr >= 0.0)
+    # reserve account: opening + top-ups - draws = closing
+    np.testing.assert_allclose(d["reserve0"] + out["topup"].sum() - out["draw"].sum(), out["reserve"][-1], atol=1e-6)
+    assert out["reserve"][-1] == 0.0, "reserve is released at legal final"
+    # nothing overpaid: principal up to the balance, interest up to what accrued
+    opening = np.concatenate([b0[:, None], out["balance"][:, :-1]], axis=1)
+    assert np.all(out["principal"].sum(1) <= b0 * (1 + 1e-12))
+    assert np.all(out["balance"] >= 0.0)
+    accrued = (opening * np.asarray(d["coupons"])[:, None] * np.asarray(d["accrual"])[None, :]).sum(1)
+    assert np.all(out["interest"].sum(1) <= accrued * (1 + 1e-12) + 1e-9)
+    np.testing.assert_allclose(out["interest"].sum(1) + out["unpaid"], accrued, rtol=1e-9, atol=1e-6)
+    notes = opening.sum(0)
+    fees_accrued = (np.asarray(d["accrual"]) * (d["fee_fixed"] + d["fee_pct"] * notes)).sum()
+    assert out["fees"].sum() <= fees_accrued * (1 + 1e-12) + 1e-9
+    # residual only once the interest and fees due that period are paid
+    return opening
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deals(schedules=False))
+def test_turbo_sequential_properties(d):
+    out = run(**d)
+    _check_invariants(d, out)
+    loss = out["balance"][:, -1] / np.asarray(d["balances"])
+    # a junior tranche never loses less (as a share of its balance) than a senior one on a path
+    assert np.all(np.diff(loss) >= -1e-12), loss
+    # and gets no principal while a senior tranche is outstanding
+    for t in range(1, len(d["balances"])):
+        paid_while_senior_out = out["principal"][t] * (out["balance"][:t].sum(0) > 0)
+        assert np.all(paid_while_senior_out == 0.0)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deals(schedules=True))
+def test_scheduled_properties(d):
+    out = run(**d)
+    opening = _check_invariants(d, out)
+    k_last = len(d["collections"]) - 1
+    # a junior class is paid principal in a period only if every senior class got its due
+    for t in range(1, len(d["balances"])):
+        for k in range(k_last):
+            if out["principal"][t, k] > 0.0:
+                for s in range(t):
+                    if d["targets"] is not None and d["targets"][s] is not None:
+                        due = max(opening[s, k] - d["targets"][s][k], 0.0)
+                    elif out["balance"][:s, k].sum() == 0.0:
+                        due = opening[s, k]  # turbo: all of it, once every senior class is repaid
+                    else:
+                        due = 0.0
+                    assert out["principal"][s, k] >= due * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("coupon", [0.0, 0.05])
+def test_everything_paid_when_cash_is_ample(coupon):
+    out = run([1e9, 1e9], [100.0, 50.0], [coupon, coupon], fee_fixed=1.0, reserve0=1.0, target=1.0)
+    np.testing.assert_allclose(out["balance"][:, -1], 0.0, atol=0)
+    np.testing.assert_allclose(out["unpaid"], 0.0, atol=0)
