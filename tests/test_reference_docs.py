@@ -1,0 +1,28 @@
+"""docs/scenario-format.md stays in step with the schema: its key table is the generated one."""
+
+from __future__ import annotations
+
+from helpers import REPO, run_cli
+
+from ipabs.scenario.reference import BEGIN, END, key_paths, markdown
+
+DOC = REPO / "docs" / "scenario-format.md"
+
+
+def test_docs_key_reference_is_the_generated_one():
+    text = DOC.read_text()
+    assert BEGIN in text and END in text
+    committed = text[text.index(BEGIN) : text.index(END) + len(END)]
+    assert committed == markdown(), "regenerate: ipabs schema --markdown (see docs/scenario-format.md)"
+
+
+def test_every_key_is_documented_with_a_meaning():
+    table = markdown()
+    for path, info in key_paths():
+        assert f"| `{path}` |" in table
+        assert info.description, f"{path} has no description"
+
+
+def test_schema_markdown_command_prints_the_table():
+    proc = run_cli("schema", "--markdown")
+    assert proc.returncode == 0 and proc.stdout.strip() == markdown().strip()
