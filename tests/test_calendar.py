@@ -49,5 +49,15 @@ def test_month_end_roll_and_stub_to_legal_final():
         dt.date(2025, 1, 31),
         dt.date(2025, 2, 15),  # short last period to legal final
     ]
-    monthly = Deal.model_validate({**deal.model_dump(), "payment_frequency": "monthly", "legal_final_date": dt.date(2024, 4, 30)})
-    assert payment_dates(monthly) == [dt.date(2024, 2, 29), dt.date(2024, 3, 31), dt.date(2024, 4, 30)]
+    monthly = Deal.model_validate(
+        {
+            **deal.model_dump(),
+            "payment_frequency": "monthly",
+            "legal_final_date": dt.date(2024, 4, 30),
+        }
+    )
+    assert payment_dates(monthly) == [
+        dt.date(2024, 2, 29),
+        dt.date(2024, 3, 31),
+        dt.date(2024, 4, 30),
+    ]

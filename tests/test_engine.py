@@ -32,8 +32,16 @@ def deterministic_deal(**overrides):
         factors={"names": ["m"]},
         licensees=[{"id": "L", "annual_default_probability": 0.0, "factor_loading": 0.5}],
         assets=[
-            {"id": "P", "type": "patent", "licensee": "L", "base_annual_income": 60.0, "growth_rate": 0.02,
-             "volatility": 0.0, "factor_loading": 0.7, "remaining_legal_life_years": 10.0},
+            {
+                "id": "P",
+                "type": "patent",
+                "licensee": "L",
+                "base_annual_income": 60.0,
+                "growth_rate": 0.02,
+                "volatility": 0.0,
+                "factor_loading": 0.7,
+                "remaining_legal_life_years": 10.0,
+            },
         ],
         tranches=[
             {"name": "A", "balance": 80.0, "coupon": 0.03, "rank": 1},
@@ -63,7 +71,9 @@ def hand_worked_cash_flows():
             principal = a_balance
         a_balance -= principal
         cash -= principal
-        sub_principal = 20.0 if d == dates[-1] else 0.0  # sub is repaid at legal final, then residual
+        sub_principal = (
+            20.0 if d == dates[-1] else 0.0
+        )  # sub is repaid at legal final, then residual
         a_flows.append(interest + principal)
         a_principal.append(principal)
         sub_flows.append(cash)  # sub principal + residual
@@ -74,12 +84,39 @@ def hand_worked_cash_flows():
 
 def quantlib_metrics(dates, flows, price_rate, price):
     ql.Settings.instance().evaluationDate = ql.Date(CLOSING.day, CLOSING.month, CLOSING.year)
-    leg = ql.Leg([ql.SimpleCashFlow(float(c), ql.Date(d.day, d.month, d.year)) for d, c in zip(dates, flows, strict=True)])
+    leg = ql.Leg(
+        [
+            ql.SimpleCashFlow(float(c), ql.Date(d.day, d.month, d.year))
+            for d, c in zip(dates, flows, strict=True)
+        ]
+    )
     settle = ql.Date(CLOSING.day, CLOSING.month, CLOSING.year)
     rate = ql.InterestRate(price_rate, ql.Actual365Fixed(), ql.Compounded, ql.Annual)
     npv = ql.CashFlows.npv(leg, rate, False, settle, settle)
-    duration = ql.CashFlows.duration(leg, price_rate, ql.Actual365Fixed(), ql.Compounded, ql.Annual, ql.Duration.Modified, False, settle, settle)
-    yld = ql.CashFlows.yieldRate(leg, price, ql.Actual365Fixed(), ql.Compounded, ql.Annual, False, settle, settle, 1e-12, 200, 0.03)
+    duration = ql.CashFlows.duration(
+        leg,
+        price_rate,
+        ql.Actual365Fixed(),
+        ql.Compounded,
+        ql.Annual,
+        ql.Duration.Modified,
+        False,
+        settle,
+        settle,
+    )
+    yld = ql.CashFlows.yieldRate(
+        leg,
+        price,
+        ql.Actual365Fixed(),
+        ql.Compounded,
+        ql.Annual,
+        False,
+        settle,
+        settle,
+        1e-12,
+        200,
+        0.03,
+    )
     return npv, duration, yld
 
 
@@ -92,10 +129,14 @@ def test_deterministic_deal_matches_hand_worked_schedule_and_quantlib():
     # every path identical and equal to the hand-worked flows
     for p in range(3):
         row_a = paths.loc[(p, "A")]
-        assert row_a["interest_received"] + row_a["principal_received"] == pytest.approx(a_flows.sum(), rel=1e-12)
+        assert row_a["interest_received"] + row_a["principal_received"] == pytest.approx(
+            a_flows.sum(), rel=1e-12
+        )
         assert row_a["principal_loss"] == 0.0
         row_sub = paths.loc[(p, "sub")]
-        assert row_sub["principal_received"] + row_sub["residual_received"] == pytest.approx(sub_flows.sum(), rel=1e-12)
+        assert row_sub["principal_received"] + row_sub["residual_received"] == pytest.approx(
+            sub_flows.sum(), rel=1e-12
+        )
     t = np.array([(d - CLOSING).days / 365.0 for d in dates])
     assert s.loc["A", "wal_years"] == pytest.approx((t * a_principal).sum() / 80.0, rel=1e-12)
     assert s.loc["A", "expected_loss"] == 0.0 and s.loc["A", "prob_loss"] == 0.0
@@ -110,7 +151,9 @@ def test_deterministic_deal_matches_hand_worked_schedule_and_quantlib():
 
 
 def test_certain_default_collects_only_the_recovery_of_the_first_period():
-    sc = deterministic_deal(licensees=[{"id": "L", "annual_default_probability": 1.0, "recovery_rate": 0.4}])
+    sc = deterministic_deal(
+        licensees=[{"id": "L", "annual_default_probability": 1.0, "recovery_rate": 0.4}]
+    )
     res = ipabs.simulate(sc)
     t1 = (add_months(CLOSING, 3) - CLOSING).days / 365.0
     due1 = 60.0 * math.exp(0.02 * t1) * t1
@@ -126,9 +169,15 @@ def _arrays(res):
 
 
 def test_same_seed_same_numbers_for_any_thread_count_or_block_size():
-    sc = validate(small_deal(simulation={"paths": 1500, "seed": 11, "block_size": 128, "sample_paths": 700}))
+    sc = validate(
+        small_deal(simulation={"paths": 1500, "seed": 11, "block_size": 128, "sample_paths": 700})
+    )
     base = _arrays(ipabs.simulate(sc, threads=1))
-    for kwargs in ({"threads": 2}, {"block_size": 7, "threads": 2}, {"block_size": 4096, "threads": 1}):
+    for kwargs in (
+        {"threads": 2},
+        {"block_size": 7, "threads": 2},
+        {"block_size": 4096, "threads": 1},
+    ):
         other = _arrays(ipabs.simulate(sc, **kwargs))
         for a, b in zip(base, other, strict=True):
             assert np.array_equal(a, b, equal_nan=True), kwargs
@@ -144,8 +193,16 @@ def test_expected_income_matches_the_lognormal_mean():
     makes the level a martingale times e^(g t)). Compared within 4 standard errors."""
     sc = deterministic_deal(
         assets=[
-            {"id": "P", "type": "patent", "licensee": "L", "base_annual_income": 60.0, "growth_rate": -0.05,
-             "volatility": 0.35, "factor_loading": 0.6, "remaining_legal_life_years": 1.3},
+            {
+                "id": "P",
+                "type": "patent",
+                "licensee": "L",
+                "base_annual_income": 60.0,
+                "growth_rate": -0.05,
+                "volatility": 0.35,
+                "factor_loading": 0.6,
+                "remaining_legal_life_years": 1.3,
+            },
         ],
         simulation={"paths": 20_000, "seed": 3},
     )
@@ -162,12 +219,23 @@ def test_default_counts_match_the_binomial_at_zero_correlation():
     """20 independent licensees with PD 4%/year over 2 years: the count of defaults per path is
     Binomial(20, 1 - 0.96^T). Chi-square goodness of fit at significance 0.001."""
     n, pd_annual = 20, 0.04
-    licensees = [{"id": f"L{i}", "annual_default_probability": pd_annual, "factor_loading": 0.0} for i in range(n)]
-    assets = [
-        {"id": f"P{i}", "type": "patent", "licensee": f"L{i}", "base_annual_income": 1.0, "remaining_legal_life_years": 5.0}
+    licensees = [
+        {"id": f"L{i}", "annual_default_probability": pd_annual, "factor_loading": 0.0}
         for i in range(n)
     ]
-    sc = deterministic_deal(licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 5})
+    assets = [
+        {
+            "id": f"P{i}",
+            "type": "patent",
+            "licensee": f"L{i}",
+            "base_annual_income": 1.0,
+            "remaining_legal_life_years": 5.0,
+        }
+        for i in range(n)
+    ]
+    sc = deterministic_deal(
+        licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 5}
+    )
     res = ipabs.simulate(sc)
     horizon = res.deal.t_years[-1]
     p = 1.0 - (1.0 - pd_annual) ** horizon
@@ -184,12 +252,24 @@ def test_default_counts_match_the_binomial_at_zero_correlation():
 def test_correlation_widens_the_default_count_distribution():
     """With factor loading a > 0 the counts are over-dispersed against the binomial (same mean)."""
     n = 20
-    licensees = [{"id": f"L{i}", "annual_default_probability": 0.04, "factor_loading": 0.6} for i in range(n)]
+    licensees = [
+        {"id": f"L{i}", "annual_default_probability": 0.04, "factor_loading": 0.6} for i in range(n)
+    ]
     assets = [
-        {"id": f"P{i}", "type": "patent", "licensee": f"L{i}", "base_annual_income": 1.0, "remaining_legal_life_years": 5.0}
+        {
+            "id": f"P{i}",
+            "type": "patent",
+            "licensee": f"L{i}",
+            "base_annual_income": 1.0,
+            "remaining_legal_life_years": 5.0,
+        }
         for i in range(n)
     ]
-    res = ipabs.simulate(deterministic_deal(licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 6}))
+    res = ipabs.simulate(
+        deterministic_deal(
+            licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 6}
+        )
+    )
     counts = res.pool_paths["licensee_defaults"].to_numpy()
     p = 1.0 - 0.96 ** res.deal.t_years[-1]
     mean_se = counts.std() / math.sqrt(counts.size)

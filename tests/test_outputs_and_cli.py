@@ -29,26 +29,58 @@ def test_run_prints_the_table_and_writes_the_folder(flagship_run):
     out, proc = flagship_run
     assert "senior_A" in proc.stdout and "senior_B" in proc.stdout and "subordinated" in proc.stdout
     assert "exp. loss" in proc.stdout and "price % par" in proc.stdout
-    expected = {"summary.parquet", "paths.parquet", "periods.parquet", "pool.parquet", "pool_paths.parquet", "manifest.json", "charts"}
+    expected = {
+        "summary.parquet",
+        "paths.parquet",
+        "periods.parquet",
+        "pool.parquet",
+        "pool_paths.parquet",
+        "manifest.json",
+        "charts",
+    }
     assert expected == {p.name for p in out.iterdir()}
     charts = {p.name for p in (out / "charts").iterdir()}
     for name in ("tranche_losses", "collections_fan", "tranche_balances"):
         assert {f"{name}.png", f"{name}.svg"} <= charts
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "no temporary folders left"
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], (
+        "no temporary folders left"
+    )
 
 
 def test_summary_and_tables_have_the_documented_columns(flagship_run):
     out, _ = flagship_run
     summary = pd.read_parquet(out / "summary.parquet")
-    for col in ("tranche", "expected_loss", "expected_loss_se", "prob_loss", "wal_years", "price_pct_par", "loss_given_loss",
-                "irr_mean", "irr_p01", "irr_p05", "irr_p50", "irr_p95", "irr_p99", "modified_duration"):
+    for col in (
+        "tranche",
+        "expected_loss",
+        "expected_loss_se",
+        "prob_loss",
+        "wal_years",
+        "price_pct_par",
+        "loss_given_loss",
+        "irr_mean",
+        "irr_p01",
+        "irr_p05",
+        "irr_p50",
+        "irr_p95",
+        "irr_p99",
+        "modified_duration",
+    ):
         assert col in summary.columns
     assert list(summary["tranche"]) == ["senior_A", "senior_B", "subordinated"]
     paths = pd.read_parquet(out / "paths.parquet")
-    assert len(paths) == 2000 * 3 and {"path", "tranche", "loss_fraction", "irr"} <= set(paths.columns)
+    assert len(paths) == 2000 * 3 and {"path", "tranche", "loss_fraction", "irr"} <= set(
+        paths.columns
+    )
     periods = pd.read_parquet(out / "periods.parquet")
     assert len(periods) == 12  # quarterly over three years
-    for col in ("collections_p05", "collections_p50", "collections_p95", "balance_senior_A_p95", "reserve_p50"):
+    for col in (
+        "collections_p05",
+        "collections_p50",
+        "collections_p95",
+        "balance_senior_A_p95",
+        "reserve_p50",
+    ):
         assert col in periods.columns
     # bands are ordered
     assert (periods["collections_p05"] <= periods["collections_p50"]).all()
@@ -69,21 +101,42 @@ def test_manifest_records_what_produced_the_run(flagship_run):
 
 
 def test_json_output_and_thread_independence(tmp_path):
-    scenario = write_scenario(tmp_path, small_deal(simulation={"paths": 600, "seed": 9, "block_size": 50}))
-    one = run_cli("run", scenario, "--threads", "1", "--json", "--out", tmp_path / "t1", "--no-charts")
-    two = run_cli("run", scenario, "--threads", "2", "--block-size", "333", "--json", "--out", tmp_path / "t2", "--no-charts")
+    scenario = write_scenario(
+        tmp_path, small_deal(simulation={"paths": 600, "seed": 9, "block_size": 50})
+    )
+    one = run_cli(
+        "run", scenario, "--threads", "1", "--json", "--out", tmp_path / "t1", "--no-charts"
+    )
+    two = run_cli(
+        "run",
+        scenario,
+        "--threads",
+        "2",
+        "--block-size",
+        "333",
+        "--json",
+        "--out",
+        tmp_path / "t2",
+        "--no-charts",
+    )
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
     a, b = json.loads(one.stdout), json.loads(two.stdout)
     assert a["tranches"] == b["tranches"] and a["pool"] == b["pool"]
     assert [t["tranche"] for t in a["tranches"]] == ["A", "B", "sub"]
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t1" / "paths.parquet"), pd.read_parquet(tmp_path / "t2" / "paths.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "t1" / "paths.parquet"),
+        pd.read_parquet(tmp_path / "t2" / "paths.parquet"),
+    )
 
 
 def test_rerun_replaces_a_run_folder_but_never_a_foreign_one(tmp_path):
     scenario = write_scenario(tmp_path, small_deal(simulation={"paths": 100}))
     out = tmp_path / "out"
     assert run_cli("run", scenario, "--out", out, "--quiet", "--no-charts").returncode == 0
-    assert run_cli("run", scenario, "--out", out, "--quiet", "--no-charts", "--seed", "99").returncode == 0
+    assert (
+        run_cli("run", scenario, "--out", out, "--quiet", "--no-charts", "--seed", "99").returncode
+        == 0
+    )
     assert json.loads((out / "manifest.json").read_text())["seed"] == 99
     foreign = tmp_path / "mine"
     foreign.mkdir()
@@ -136,7 +189,12 @@ def test_python_api_for_notebooks(tmp_path):
 
 
 def test_html_display_escapes_scenario_text():
-    sc = validate(small_deal(deal={**small_deal()["deal"], "name": "<script>alert(1)</script>"}, simulation={"paths": 20}))
+    sc = validate(
+        small_deal(
+            deal={**small_deal()["deal"], "name": "<script>alert(1)</script>"},
+            simulation={"paths": 20},
+        )
+    )
     html = ipabs.simulate(sc)._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
 

@@ -13,7 +13,9 @@ def test_docs_key_reference_is_the_generated_one():
     text = DOC.read_text()
     assert BEGIN in text and END in text
     committed = text[text.index(BEGIN) : text.index(END) + len(END)]
-    assert committed == markdown(), "regenerate: ipabs schema --markdown (see docs/scenario-format.md)"
+    assert committed == markdown(), (
+        "regenerate: ipabs schema --markdown (see docs/scenario-format.md)"
+    )
 
 
 def test_every_key_is_documented_with_a_meaning():

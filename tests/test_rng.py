@@ -37,3 +37,14 @@ def test_streams_of_neighbouring_paths_are_uncorrelated_and_repeatable():
     other_seed = np.empty(n)
     fill_normals(100, 17, other_seed)
     assert not np.array_equal(other_seed, draws[17])
+
+
+def test_ziggurat_tails_have_the_right_mass():
+    """The tail and wedge branches are rare; check their mass: P(|Z| > 3) and P(|Z| > 3.6) (the
+    tail block starts at 3.44) against the exact values, within 5 binomial standard deviations."""
+    x = np.empty(4_000_000)
+    fill_normals(2024, 1, x)
+    for cut in (1.0, 3.0, 3.6):
+        p = 2 * stats.norm.sf(cut)
+        count = np.count_nonzero(np.abs(x) > cut)
+        assert abs(count - p * x.size) < 5 * np.sqrt(x.size * p * (1 - p)), (cut, count, p * x.size)

@@ -10,7 +10,18 @@ from hypothesis import strategies as st
 from ipabs.structures.waterfall import pay_waterfall
 
 
-def run(collections, balances, coupons, *, accrual=None, fee_fixed=0.0, fee_pct=0.0, reserve0=0.0, target=0.0, targets=None):
+def run(
+    collections,
+    balances,
+    coupons,
+    *,
+    accrual=None,
+    fee_fixed=0.0,
+    fee_pct=0.0,
+    reserve0=0.0,
+    target=0.0,
+    targets=None,
+):
     collections = np.asarray(collections, float)
     k, t = collections.size, len(balances)
     accrual = np.full(k, 0.25) if accrual is None else np.asarray(accrual, float)
@@ -39,14 +50,18 @@ def run(collections, balances, coupons, *, accrual=None, fee_fixed=0.0, fee_pct=
 
 def test_hand_worked_turbo_schedule():
     # A 100 at 4%, B 20 at 0; fee 4 a year; reserve 2 (target 2); quarterly accrual 0.25
-    out = run([30.0, 10.0, 90.0], [100.0, 20.0], [0.04, 0.0], fee_fixed=4.0, reserve0=2.0, target=2.0)
+    out = run(
+        [30.0, 10.0, 90.0], [100.0, 20.0], [0.04, 0.0], fee_fixed=4.0, reserve0=2.0, target=2.0
+    )
     np.testing.assert_allclose(out["fees"], [1.0, 1.0, 1.0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(out["interest"][0], [1.0, 0.72, 0.6372], atol=1e-12)
     np.testing.assert_allclose(out["interest"][1], [0.0, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(out["principal"][0], [28.0, 8.28, 63.72], atol=1e-12)
     np.testing.assert_allclose(out["principal"][1], [0.0, 0.0, 20.0], atol=1e-12)
     np.testing.assert_allclose(out["draw"], [0.0, 0.0, 2.0], atol=1e-12)  # released at legal final
-    np.testing.assert_allclose(out["residual"], [0.0, 0.0, 90 - 1 - 0.6372 + 2 - 63.72 - 20], atol=1e-12)
+    np.testing.assert_allclose(
+        out["residual"], [0.0, 0.0, 90 - 1 - 0.6372 + 2 - 63.72 - 20], atol=1e-12
+    )
     np.testing.assert_allclose(out["balance"][:, -1], [0.0, 0.0], atol=1e-12)
 
 
@@ -67,7 +82,11 @@ def test_hand_worked_shortfalls_reserve_and_loss():
 def test_hand_worked_scheduled_amortisation_and_pct_fee():
     # A scheduled 30 then 30 (targets 70, 40), then all at final; B turbo only once A is repaid
     out = run(
-        [40.0, 20.0, 100.0], [100.0, 10.0], [0.04, 0.06], fee_pct=0.04, targets=[np.array([70.0, 40.0, 0.0]), None]
+        [40.0, 20.0, 100.0],
+        [100.0, 10.0],
+        [0.04, 0.06],
+        fee_pct=0.04,
+        targets=[np.array([70.0, 40.0, 0.0]), None],
     )
     # period 1: fee 0.01 * 110 = 1.1; interest 1 + 0.15; principal A 30; residual 40 - 1.1 - 1.15 - 30
     np.testing.assert_allclose(out["fees"][0], 1.1, atol=1e-12)
@@ -99,7 +118,9 @@ def deals(draw, schedules: bool):
         targets = []
         for b in balances:
             if draw(st.booleans()):
-                cuts = np.sort(draw(st.lists(st.floats(0.0, 1.0), min_size=n_periods, max_size=n_periods)))
+                cuts = np.sort(
+                    draw(st.lists(st.floats(0.0, 1.0), min_size=n_periods, max_size=n_periods))
+                )
                 targets.append(b * (1.0 - cuts))
             else:
                 targets.append(None)
@@ -120,21 +141,41 @@ def _check_invariants(d, out):
     coll = np.asarray(d["collections"])
     b0 = np.asarray(d["balances"])
     inflow = coll + out["draw"]
-    outflow = out["fees"] + out["interest"].sum(0) + out["principal"].sum(0) + out["topup"] + out["residual"]
+    outflow = (
+        out["fees"]
+        + out["interest"].sum(0)
+        + out["principal"].sum(0)
+        + out["topup"]
+        + out["residual"]
+    )
     scale = np.maximum(np.maximum(inflow, outflow), 1.0)
     assert np.all(np.abs(inflow - outflow) <= 1e-9 * scale), "cash is not conserved in some period"
-    for arr in (out["fees"], out["interest"], out["principal"], out["residual"], out["draw"], out["topup"], out["reserve"]):
+    for arr in (
+        out["fees"],
+        out["interest"],
+        out["principal"],
+        out["residual"],
+        out["draw"],
+        out["topup"],
+        out["reserve"],
+    ):
         assert np.all(arr >= 0.0)
     # reserve account: opening + top-ups - draws = closing
-    np.testing.assert_allclose(d["reserve0"] + out["topup"].sum() - out["draw"].sum(), out["reserve"][-1], atol=1e-6)
+    np.testing.assert_allclose(
+        d["reserve0"] + out["topup"].sum() - out["draw"].sum(), out["reserve"][-1], atol=1e-6
+    )
     assert out["reserve"][-1] == 0.0, "reserve is released at legal final"
     # nothing overpaid: principal up to the balance, interest up to what accrued
     opening = np.concatenate([b0[:, None], out["balance"][:, :-1]], axis=1)
     assert np.all(out["principal"].sum(1) <= b0 * (1 + 1e-12))
     assert np.all(out["balance"] >= 0.0)
-    accrued = (opening * np.asarray(d["coupons"])[:, None] * np.asarray(d["accrual"])[None, :]).sum(1)
+    accrued = (opening * np.asarray(d["coupons"])[:, None] * np.asarray(d["accrual"])[None, :]).sum(
+        1
+    )
     assert np.all(out["interest"].sum(1) <= accrued * (1 + 1e-12) + 1e-9)
-    np.testing.assert_allclose(out["interest"].sum(1) + out["unpaid"], accrued, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        out["interest"].sum(1) + out["unpaid"], accrued, rtol=1e-9, atol=1e-6
+    )
     notes = opening.sum(0)
     fees_accrued = (np.asarray(d["accrual"]) * (d["fee_fixed"] + d["fee_pct"] * notes)).sum()
     assert out["fees"].sum() <= fees_accrued * (1 + 1e-12) + 1e-9

@@ -34,8 +34,8 @@ def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int)
     pool = deal.pool
     variates = (
         pool.factor_chol.shape[0]
-        + pool.licensee_threshold.shape[0]
-        + pool.asset_income_weight.shape[0]
+        + pool.licensee_threshold.shape[1]
+        + pool.asset_income_weight.shape[1]
     )
     seconds = paths * deal.n_periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
     sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + 2) * 8

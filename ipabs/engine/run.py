@@ -78,15 +78,14 @@ def _run_blocks(
     sample_reserve,
 ):
     n_factors = pool.factor_chol.shape[0]
-    n_assets, n_periods = pool.asset_income_weight.shape
-    n_licensees = pool.licensee_threshold.shape[0]
+    n_periods, n_assets = pool.asset_income_weight.shape
+    n_licensees = pool.licensee_threshold.shape[1]
     n_tranches = wf.balance0.shape[0]
     n_sample = sample_collections.shape[0]
     for b in prange(n_blocks):
         start = (first_block + b) * block_size
         stop = min(start + block_size, n_paths)
         state = np.empty(4, np.uint64)
-        spare = np.zeros(2)
         collections = np.empty(n_periods)
         lost = np.empty(n_periods)
         default_period = np.empty(n_licensees, np.int64)
@@ -105,12 +104,12 @@ def _run_blocks(
         cash_flows = np.empty(n_periods)
         sub = n_tranches - 1
         for p in range(start, stop):
-            seed_stream(state, spare, seed, p)
+            seed_stream(state, seed, p)
             n_defaults = simulate_pool_path(
-                state, spare, pool.factor_chol, pool.asset_factor, pool.asset_loading,
-                pool.asset_licensee, pool.asset_log_drift, pool.asset_log_vol,
+                state, pool.factor_chol, pool.asset_factor, pool.asset_loading,
+                pool.asset_idiosyncratic, pool.asset_licensee, pool.asset_log_drift, pool.asset_log_vol,
                 pool.asset_income_weight, pool.licensee_factor, pool.licensee_loading,
-                pool.licensee_threshold, pool.licensee_recovery,
+                pool.licensee_idiosyncratic, pool.licensee_threshold, pool.licensee_recovery,
                 collections, lost, default_period, shocks, factor_z, log_level,
             )  # fmt: skip
             pay_waterfall(

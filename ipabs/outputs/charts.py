@@ -33,9 +33,11 @@ def plot_tranche_losses(results: Results, ax: Axes | None = None) -> Axes:
     for name in results.deal.tranche_names:
         loss = np.sort(paths.loc[paths["tranche"] == name, "loss_fraction"].to_numpy() * 100)
         exceed = 1.0 - np.arange(1, n + 1) / n
-        positive = loss > 0
-        if positive.any():
-            ax.step(loss[positive], np.maximum(exceed[positive], 0.5 / n), where="post", label=name)
+        positive = np.nonzero(loss > 0)[0]
+        if positive.size:
+            # at most ~2,000 steps are drawn; the curve looks the same and the SVG stays small
+            keep = np.append(positive[:: max(1, positive.size // 2000)], positive[-1])
+            ax.step(loss[keep], np.maximum(exceed[keep], 0.5 / n), where="post", label=name)
         else:
             ax.plot([], [], label=f"{name} (no loss in {n:,} paths)")
     ax.set_yscale("log")
@@ -104,7 +106,10 @@ def write_charts(results: Results, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, draw in CHARTS.items():
-        fig = Figure(figsize=(7, 4), layout="constrained")
+        fig = Figure(figsize=(7, 4))
+        fig.subplots_adjust(
+            left=0.11, right=0.97, top=0.91, bottom=0.13
+        )  # fixed: a layout engine costs ~1 s
         draw(results, fig.add_subplot())
         for ext in ("png", "svg"):
             path = folder / f"{name}.{ext}"

@@ -16,6 +16,7 @@ class PoolArrays(NamedTuple):
     factor_chol: np.ndarray  # (F, F) lower factor of the correlation matrix: Z = factor_chol @ e
     asset_factor: np.ndarray  # (A,) int64
     asset_loading: np.ndarray  # (A,) b
+    asset_idiosyncratic: np.ndarray  # (A,) sqrt(1 - b^2)
     asset_licensee: np.ndarray  # (A,) int64
     asset_log_drift: np.ndarray  # (A, K) (g - sigma^2/2) * dt_k
     asset_log_vol: np.ndarray  # (A, K) sigma * sqrt(dt_k)
@@ -24,7 +25,8 @@ class PoolArrays(NamedTuple):
     )  # (A, K) base * dt_k * share of period k within the income's life
     licensee_factor: np.ndarray  # (L,) int64
     licensee_loading: np.ndarray  # (L,) a
-    licensee_threshold: np.ndarray  # (L, K) Phi^-1(q_k), q_k = 1 - (1 - PD)^dt_k
+    licensee_idiosyncratic: np.ndarray  # (L,) sqrt(1 - a^2)
+    licensee_threshold: np.ndarray  # (K, L) Phi^-1(q_k), q_k = 1 - (1 - PD)^dt_k
     licensee_recovery: np.ndarray  # (L,)
 
 
@@ -62,18 +64,22 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
     q = 1.0 - (1.0 - pd_annual) ** dt_years[None, :]
     threshold = ndtri(q)  # -inf where PD = 0, +inf where PD = 1: the comparison stays exact
 
+    asset_loading = np.array([a.factor_loading for a in assets])
+    licensee_loading = np.array([lic.factor_loading for lic in sc.licensees])
     return PoolArrays(
         factor_chol=np.ascontiguousarray(factor_root(corr)),
         asset_factor=np.array([sc.factor_index(a.factor) for a in assets], dtype=np.int64),
-        asset_loading=np.array([a.factor_loading for a in assets]),
+        asset_loading=asset_loading,
+        asset_idiosyncratic=np.sqrt(1.0 - asset_loading**2),
         asset_licensee=np.array([licensee_index[a.licensee] for a in assets], dtype=np.int64),
-        asset_log_drift=np.ascontiguousarray((growth - 0.5 * vol**2) * dt_years[None, :]),
-        asset_log_vol=np.ascontiguousarray(vol * np.sqrt(dt_years)[None, :]),
-        asset_income_weight=np.ascontiguousarray(base * dt_years[None, :] * live_share),
+        asset_log_drift=np.ascontiguousarray(((growth - 0.5 * vol**2) * dt_years[None, :]).T),
+        asset_log_vol=np.ascontiguousarray((vol * np.sqrt(dt_years)[None, :]).T),
+        asset_income_weight=np.ascontiguousarray((base * dt_years[None, :] * live_share).T),
         licensee_factor=np.array(
             [sc.factor_index(lic.factor) for lic in sc.licensees], dtype=np.int64
         ),
-        licensee_loading=np.array([lic.factor_loading for lic in sc.licensees]),
-        licensee_threshold=np.ascontiguousarray(threshold),
+        licensee_loading=licensee_loading,
+        licensee_idiosyncratic=np.sqrt(1.0 - licensee_loading**2),
+        licensee_threshold=np.ascontiguousarray(threshold.T),
         licensee_recovery=np.array([lic.recovery_rate for lic in sc.licensees]),
     )

@@ -21,16 +21,17 @@ from ipabs.engine.rng import normal
 @njit(cache=True)
 def simulate_pool_path(
     state,
-    spare,
     factor_chol,
     asset_factor,
     asset_loading,
+    asset_idiosyncratic,
     asset_licensee,
     asset_log_drift,
     asset_log_vol,
     asset_income_weight,
     licensee_factor,
     licensee_loading,
+    licensee_idiosyncratic,
     licensee_threshold,
     licensee_recovery,
     collections,
@@ -44,8 +45,8 @@ def simulate_pool_path(
     because its licensee defaulted, net of recovery). `default_period[l]` gets the period of
     licensee l's default, or -1. The last three arguments are scratch. Returns the default count."""
     n_factors = factor_chol.shape[0]
-    n_assets, n_periods = asset_income_weight.shape
-    n_licensees = licensee_threshold.shape[0]
+    n_periods, n_assets = asset_income_weight.shape
+    n_licensees = licensee_threshold.shape[1]
     for i in range(n_assets):
         log_level[i] = 0.0
     for j in range(n_licensees):
@@ -53,28 +54,29 @@ def simulate_pool_path(
     n_defaults = 0
     for k in range(n_periods):
         for f in range(n_factors):
-            shocks[f] = normal(state, spare)
+            shocks[f] = normal(state)
         for f in range(n_factors):
             z = 0.0
             for g in range(n_factors):
                 z += factor_chol[f, g] * shocks[g]
             factor_z[f] = z
         for j in range(n_licensees):
-            e = normal(state, spare)
+            e = normal(state)
             if default_period[j] < 0:
-                a = licensee_loading[j]
-                latent = a * factor_z[licensee_factor[j]] + np.sqrt(1.0 - a * a) * e
-                if latent < licensee_threshold[j, k]:
+                latent = (
+                    licensee_loading[j] * factor_z[licensee_factor[j]]
+                    + licensee_idiosyncratic[j] * e
+                )
+                if latent < licensee_threshold[k, j]:
                     default_period[j] = k
                     n_defaults += 1
         collected = 0.0
         lost = 0.0
         for i in range(n_assets):
-            e = normal(state, spare)
-            b = asset_loading[i]
-            x = b * factor_z[asset_factor[i]] + np.sqrt(1.0 - b * b) * e
-            log_level[i] += asset_log_drift[i, k] + asset_log_vol[i, k] * x
-            weight = asset_income_weight[i, k]
+            e = normal(state)
+            x = asset_loading[i] * factor_z[asset_factor[i]] + asset_idiosyncratic[i] * e
+            log_level[i] += asset_log_drift[k, i] + asset_log_vol[k, i] * x
+            weight = asset_income_weight[k, i]
             if weight == 0.0:
                 continue
             due = weight * np.exp(log_level[i])

@@ -1,0 +1,160 @@
+"""Engine benchmark: throughput, peak memory and JIT compile time, against the machine's limit.
+
+    python benchmarks/run.py                       # 10k, 100k, 1M paths of benchmarks/standard.toml
+    python benchmarks/run.py --paths 10000 100000  # fewer sizes
+
+Prints one table and writes benchmarks/results/latest.json. Each measurement that needs a clean
+process (peak memory, cold compile) runs in a child Python process. Figures go into
+benchmarks/README.md by hand, with the command that produced them.
+
+The machine's limit is a minimal Numba kernel doing, per asset-period-path, one normal draw, one
+uniform draw, one exp and one add with NumPy's PCG64 generator (nogil, an independent stream per
+block, one thread per core). The engine's rate is reported as a fraction of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+STANDARD = HERE / "standard.toml"
+FLAGSHIP = REPO / "scenarios" / "zgc_patent_licence_abs_2022.toml"
+
+
+def _child(code: str, env: dict[str, str] | None = None) -> dict:
+    """Run `code` in a fresh interpreter; it prints one JSON line last."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+ENGINE_RUN = """
+import json, resource, time
+import ipabs
+sc = ipabs.load({scenario!r})
+ipabs.simulate(sc, paths=256)  # compile or load the cache first
+res = ipabs.simulate(sc, paths={paths})
+summary = res.summary  # reduce: the engine's results, as a user gets them
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+d = res.deal
+print(json.dumps({{"paths": {paths}, "wall_s": res.wall_seconds, "peak_rss_mib": peak_kib / 1024,
+    "assets": d.pool.asset_income_weight.shape[1], "periods": d.n_periods}}))
+"""
+
+COMPILE_RUN = """
+import json, time
+t0 = time.perf_counter()
+import ipabs
+sc = ipabs.load({scenario!r})
+t1 = time.perf_counter()
+ipabs.simulate(sc, paths=64)
+t2 = time.perf_counter()
+print(json.dumps({{"import_s": t1 - t0, "first_simulate_s": t2 - t1}}))
+"""
+
+
+def machine_limit(n_per_thread: int = 50_000_000) -> dict:
+    """Rate of the minimal kernel on every core (operations per second)."""
+    import numpy as np
+    from numba import njit
+
+    @njit(nogil=True, cache=False)
+    def minimal(rng, n):
+        acc = 0.0
+        for _ in range(n):
+            acc += np.exp(0.1 * rng.standard_normal()) + rng.random()
+        return acc
+
+    threads = os.cpu_count() or 1
+    minimal(np.random.default_rng(0), 10)  # compile
+    streams = [
+        np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(1).spawn(threads)
+    ]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda g: minimal(g, n_per_thread), streams))
+    wall = time.perf_counter() - t
+    return {"threads": threads, "ops_per_s": threads * n_per_thread / wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--paths", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    args = parser.parse_args()
+
+    report: dict = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+        }
+    }
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        cold = _child(COMPILE_RUN.format(scenario=str(STANDARD)), env)
+        warm = _child(COMPILE_RUN.format(scenario=str(STANDARD)), env)
+    report["compile"] = {"cold_cache": cold, "warm_cache": warm}
+    print(
+        f"JIT: first simulate {cold['first_simulate_s']:.1f} s with a cold cache, {warm['first_simulate_s']:.2f} s warm "
+        f"(import {warm['import_s']:.2f} s)"
+    )
+
+    limit = machine_limit()
+    report["machine_limit"] = limit
+    print(
+        f"machine limit: {limit['ops_per_s'] / 1e6:.0f} M ops/s on {limit['threads']} threads "
+        "(normal + uniform + exp + add, PCG64, nogil)"
+    )
+
+    runs = []
+    print(
+        f"{'paths':>10} {'wall s':>8} {'M asset-period-paths/s':>24} {'of limit':>9} {'peak MiB':>9}"
+    )
+    for n in args.paths:
+        r = _child(ENGINE_RUN.format(scenario=str(STANDARD), paths=n))
+        r["rate"] = n * r["periods"] * r["assets"] / r["wall_s"]
+        r["fraction_of_limit"] = r["rate"] / limit["ops_per_s"]
+        runs.append(r)
+        print(
+            f"{n:>10,} {r['wall_s']:>8.2f} {r['rate'] / 1e6:>24.1f} {r['fraction_of_limit']:>9.2f} {r['peak_rss_mib']:>9.0f}"
+        )
+    report["engine"] = runs
+
+    flag = _child(ENGINE_RUN.format(scenario=str(FLAGSHIP), paths=10_000))
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run(
+            [sys.executable, "-m", "ipabs", "run", str(FLAGSHIP), "--out", f"{out}/run", "--quiet"],
+            check=True,
+        )
+    cli_wall = time.perf_counter() - t
+    report["flagship"] = {"simulate_wall_s": flag["wall_s"], "cli_wall_s": cli_wall}
+    print(
+        f"flagship, 10,000 paths: simulate {flag['wall_s']:.3f} s (warm cache); "
+        f"`ipabs run` end to end {cli_wall:.2f} s (imports, Parquet, charts)"
+    )
+
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
