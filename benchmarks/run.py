@@ -48,7 +48,7 @@ import json, resource, time
 import ipabs
 sc = ipabs.load({scenario!r})
 ipabs.simulate(sc, paths=256)  # compile or load the cache first
-res = ipabs.simulate(sc, paths={paths})
+res = min((ipabs.simulate(sc, paths={paths}) for _ in range({repeats})), key=lambda r: r.wall_seconds)
 summary = res.summary  # reduce: the engine's results, as a user gets them
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 d = res.deal
@@ -129,7 +129,7 @@ def main() -> None:
         f"{'paths':>10} {'wall s':>8} {'M asset-period-paths/s':>24} {'of limit':>9} {'peak MiB':>9}"
     )
     for n in args.paths:
-        r = _child(ENGINE_RUN.format(scenario=str(STANDARD), paths=n))
+        r = _child(ENGINE_RUN.format(scenario=str(STANDARD), paths=n, repeats=3 if n <= 100_000 else 1))
         r["rate"] = n * r["periods"] * r["assets"] / r["wall_s"]
         r["fraction_of_limit"] = r["rate"] / limit["ops_per_s"]
         runs.append(r)
@@ -138,7 +138,7 @@ def main() -> None:
         )
     report["engine"] = runs
 
-    flag = _child(ENGINE_RUN.format(scenario=str(FLAGSHIP), paths=10_000))
+    flag = _child(ENGINE_RUN.format(scenario=str(FLAGSHIP), paths=10_000, repeats=3))
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         subprocess.run(

@@ -16,7 +16,7 @@ MAX_MEMORY_BYTES = 8 * 2**30
 MAX_SECONDS = 30 * 60
 # Single-thread cost of one (draw + update) per path, period and random variate, in seconds; an
 # upper figure from benchmarks/README.md so that the estimate errs on the side of refusing.
-SECONDS_PER_VARIATE = 6e-9
+SECONDS_PER_VARIATE = 15e-9
 # per path and tranche: the kernel's outputs plus the path table built from them (about 3 copies)
 BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
 

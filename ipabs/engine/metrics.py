@@ -29,13 +29,16 @@ def irr(cash_flows, t_years, price):
     bisection on ln(1+y). Returns -1.0 (a total loss) when every cash flow is zero.
     """
     total = 0.0
+    timed = 0.0
     for k in range(cash_flows.shape[0]):
         total += cash_flows[k]
+        timed += cash_flows[k] * t_years[k]
     if total <= 0.0:
         return -1.0
-    # work in u = ln(1+y): pv(u) = sum CF exp(-u t) is smooth, decreasing and convex
+    # work in u = ln(1+y): pv(u) = sum CF exp(-u t) is smooth, decreasing and convex. Start from
+    # the root for all cash at the CF-weighted mean time (exact for a single cash flow).
     lo, hi = -50.0, 50.0
-    u = 0.0
+    u = min(max(np.log(total / price) / (timed / total), lo), hi) if timed > 0.0 else 0.0
     for _ in range(200):
         pv = 0.0
         slope = 0.0

@@ -134,23 +134,23 @@ def _run_blocks(
                     cash_flows, principal[t], t_years, discount, wf.balance0[t], rate
                 )
                 out = tranche_out[p, t]
-                out[0] = balance[t, n_periods - 1]
-                out[1] = unpaid[t]
-                out[2] = interest_total
-                out[3] = principal_total
-                out[4] = residual_total
-                out[5] = wal
-                out[6] = y
-                out[7] = pv
-                out[8] = pv_time
+                out[T_LOSS] = balance[t, n_periods - 1]
+                out[T_UNPAID_INT] = unpaid[t]
+                out[T_INTEREST] = interest_total
+                out[T_PRINCIPAL] = principal_total
+                out[T_RESIDUAL] = residual_total
+                out[T_WAL] = wal
+                out[T_IRR] = y
+                out[T_PV] = pv
+                out[T_PV_TIME] = pv_time
             po = pool_out[p]
-            po[0] = collections.sum()
-            po[1] = lost.sum()
-            po[2] = n_defaults
-            po[3] = fees.sum()
-            po[4] = draw.sum()
-            po[5] = topup.sum()
-            po[6] = residual.sum()
+            po[P_COLL] = collections.sum()
+            po[P_LOST] = lost.sum()
+            po[P_DEFAULTS] = n_defaults
+            po[P_FEES] = fees.sum()
+            po[P_DRAW] = draw.sum()
+            po[P_TOPUP] = topup.sum()
+            po[P_RESIDUAL] = residual.sum()
             if p < n_sample:
                 sample_collections[p] = collections
                 sample_balances[p] = balance
