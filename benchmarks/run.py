@@ -129,7 +129,9 @@ def main() -> None:
         f"{'paths':>10} {'wall s':>8} {'M asset-period-paths/s':>24} {'of limit':>9} {'peak MiB':>9}"
     )
     for n in args.paths:
-        r = _child(ENGINE_RUN.format(scenario=str(STANDARD), paths=n, repeats=3 if n <= 100_000 else 1))
+        r = _child(
+            ENGINE_RUN.format(scenario=str(STANDARD), paths=n, repeats=3 if n <= 100_000 else 1)
+        )
         r["rate"] = n * r["periods"] * r["assets"] / r["wall_s"]
         r["fraction_of_limit"] = r["rate"] / limit["ops_per_s"]
         runs.append(r)

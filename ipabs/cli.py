@@ -85,7 +85,7 @@ def run(
     from ipabs.api import simulate
 
     show_progress = not quiet and not as_json and sys.stderr.isatty()
-    with _LazyProgress(enabled=show_progress) as progress:
+    with _LazyProgress(enabled=show_progress, total=paths or sc.simulation.paths) as progress:
         results = simulate(
             sc,
             paths=paths,
@@ -200,17 +200,26 @@ def _print_summary(results, out_dir: Path) -> None:
 class _LazyProgress:
     """A progress bar on stderr that appears only once a run has taken over a second."""
 
-    def __init__(self, enabled: bool):
+    def __init__(
+        self,
+        enabled: bool,
+        total: int,
+        *,
+        console: Console | None = None,
+        after_seconds: float = PROGRESS_AFTER_SECONDS,
+    ):
         self.enabled = enabled
+        self._console = console
+        self._after = after_seconds
         self._progress: Progress | None = None
         self._task = None
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
-        self._done, self._total = 0, None
+        self._done, self._total = 0, total
 
     def __enter__(self) -> _LazyProgress:
         if self.enabled:
-            self._timer = threading.Timer(PROGRESS_AFTER_SECONDS, self._start)
+            self._timer = threading.Timer(self._after, self._start)
             self._timer.daemon = True
             self._timer.start()
         return self
@@ -219,7 +228,7 @@ class _LazyProgress:
         with self._lock:
             self._progress = Progress(
                 TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=_stderr(), transient=True,
+                TimeElapsedColumn(), TimeRemainingColumn(), console=self._console or _stderr(), transient=True,
             )  # fmt: skip
             self._task = self._progress.add_task("paths", total=self._total, completed=self._done)
             self._progress.start()

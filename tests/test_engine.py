@@ -296,18 +296,33 @@ def random_deals(draw):
         for i in range(draw(st.integers(1, 5)))
     ]  # fmt: skip
     tranches = [
-        {"name": f"T{r}", "balance": draw(st.floats(1e4, 1e7)), "coupon": draw(st.floats(0.0, 0.12)), "rank": r}
+        {
+            "name": f"T{r}",
+            "balance": draw(st.floats(1e4, 1e7)),
+            "coupon": draw(st.floats(0.0, 0.12)),
+            "rank": r,
+        }
         for r in range(1, draw(st.integers(1, 4)) + 1)
     ]
     return small_deal(
-        simulation={"paths": 40, "seed": draw(st.integers(0, 2**32)), "block_size": draw(st.integers(1, 64))},
+        simulation={
+            "paths": 40,
+            "seed": draw(st.integers(0, 2**32)),
+            "block_size": draw(st.integers(1, 64)),
+        },
         factors={"names": ["m"]},
         licensees=licensees,
         assets=assets,
         tranches=tranches,
-        fees={"fixed_per_year": draw(st.floats(0, 2e5)), "pct_of_notes_per_year": draw(st.floats(0, 0.01))},
+        fees={
+            "fixed_per_year": draw(st.floats(0, 2e5)),
+            "pct_of_notes_per_year": draw(st.floats(0, 0.01)),
+        },
         reserve={"initial_balance": draw(st.floats(0, 5e5)), "target": draw(st.floats(0, 5e5))},
-        deal={**small_deal()["deal"], "payment_frequency": draw(st.sampled_from(["monthly", "quarterly"]))},
+        deal={
+            **small_deal()["deal"],
+            "payment_frequency": draw(st.sampled_from(["monthly", "quarterly"])),
+        },
     )
 
 
@@ -317,12 +332,22 @@ def test_every_path_conserves_cash_and_respects_ranks(data):
     res = ipabs.simulate(validate(data))
     tranche = res.paths
     pool = res.pool_paths
-    by_path = tranche.groupby("path", observed=True)[["interest_received", "principal_received"]].sum()
+    by_path = tranche.groupby("path", observed=True)[
+        ["interest_received", "principal_received"]
+    ].sum()
     inflow = pool["collections"] + pool["reserve_draw"]
-    outflow = pool["fees_paid"] + by_path["interest_received"] + by_path["principal_received"] + pool["reserve_topup"] + pool["residual"]
+    outflow = (
+        pool["fees_paid"]
+        + by_path["interest_received"]
+        + by_path["principal_received"]
+        + pool["reserve_topup"]
+        + pool["residual"]
+    )
     assert np.all(np.abs(inflow - outflow) <= 1e-9 * np.maximum(inflow, 1.0))
     balances = np.array([t["balance"] for t in data["tranches"]])
     received = tranche["principal_received"].to_numpy().reshape(-1, len(balances))
     assert np.all(received <= balances * (1 + 1e-12)), "no tranche is repaid more than its balance"
     loss = tranche["loss_fraction"].to_numpy().reshape(-1, len(balances))
-    assert np.all(np.diff(loss, axis=1) >= -1e-12), "a junior tranche never loses less than a senior one"
+    assert np.all(np.diff(loss, axis=1) >= -1e-12), (
+        "a junior tranche never loses less than a senior one"
+    )

@@ -214,3 +214,26 @@ def test_console_script_and_module_entry_point(tmp_path):
     proc = subprocess.run([exe, "validate", str(FLAGSHIP)], capture_output=True, text=True)
     assert proc.returncode == 0 and "ok" in proc.stdout
     assert run_cli("--version").stdout.strip() == f"ipabs, version {ipabs.__version__}"
+
+
+def test_progress_bar_renders_before_and_after_the_first_block():
+    """Regression: the bar used to crash rendering a total of None before the first block ended."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from ipabs.cli import _LazyProgress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    with _LazyProgress(enabled=True, total=200_000, console=console, after_seconds=0.0) as bar:
+        for _ in range(100):
+            if bar._progress is not None:
+                break
+            time.sleep(0.01)
+        bar._progress.refresh()  # render in this thread so that an error would surface here
+        assert "0/200,000 paths" in buf.getvalue()
+        bar.update(65_536, 200_000)
+        bar._progress.refresh()
+        assert "65,536/200,000 paths" in buf.getvalue()
