@@ -125,6 +125,7 @@ def main() -> None:
     )
 
     runs = []
+    print("engine on benchmarks/standard.toml (best of 3 runs up to 100,000 paths):")
     print(
         f"{'paths':>10} {'wall s':>8} {'M asset-period-paths/s':>24} {'of limit':>9} {'peak MiB':>9}"
     )

@@ -104,9 +104,9 @@ def run(
             "seed": results.scenario.simulation.seed,
             "out": str(out_dir),
             "tranches": results.summary_records(),
-            "pool": {k: v for k, v in results.pool.iloc[0].items()},
+            "pool": results.pool_record(),
         }
-        click.echo(json.dumps(payload, indent=2, default=float))
+        click.echo(json.dumps(payload, indent=2, allow_nan=False))
     elif not quiet:
         _print_summary(results, out_dir)
 
