@@ -93,9 +93,14 @@ class Results:
         return write_run(self, Path(out_dir), charts=charts, scenario_bytes=scenario_bytes)
 
     def summary_records(self) -> list[dict[str, Any]]:
+        """The tranche summary as plain JSON-ready dicts (NaN becomes None)."""
         return [
             {k: _plain(v) for k, v in row.items()} for row in self.summary.to_dict(orient="records")
         ]
+
+    def pool_record(self) -> dict[str, Any]:
+        """The pool summary as a plain JSON-ready dict (NaN becomes None)."""
+        return {k: _plain(v) for k, v in self.pool.iloc[0].items()}
 
     def _repr_html_(self) -> str:
         sc = self.scenario
