@@ -82,14 +82,15 @@ def machine_limit(n_per_thread: int = 50_000_000) -> dict:
 
     threads = os.cpu_count() or 1
     minimal(np.random.default_rng(0), 10)  # compile
-    streams = [
-        np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(1).spawn(threads)
-    ]
-    t = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda g: minimal(g, n_per_thread), streams))
-    wall = time.perf_counter() - t
-    return {"threads": threads, "ops_per_s": threads * n_per_thread / wall}
+    walls = []
+    for _ in range(3):  # best of three: this machine's timings vary from run to run
+        seeds = np.random.SeedSequence(1).spawn(threads)
+        streams = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
+        t = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda g: minimal(g, n_per_thread), streams))
+        walls.append(time.perf_counter() - t)
+    return {"threads": threads, "ops_per_s": threads * n_per_thread / min(walls)}
 
 
 def main() -> None:
