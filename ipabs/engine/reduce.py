@@ -31,7 +31,10 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
 
 
 def ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
-    """mean(num) / mean(den) and its delta-method standard error."""
+    """mean(num) / mean(den) and its delta-method standard error (NaN when mean(den) is 0,
+    e.g. the duration of a tranche that is never paid anything)."""
+    if den.mean() == 0.0:
+        return np.nan, np.nan
     ratio = num.mean() / den.mean()
     n = num.size
     if n < 2:
