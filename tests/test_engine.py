@@ -217,28 +217,28 @@ def test_expected_income_matches_the_lognormal_mean():
     assert res.periods["collections_mean"].iloc[-1] == 0.0  # nothing after expiry
 
 
+def licensee_pool(n, pd_annual, loading, *, paths, seed):
+    """n identical licensees, each paying one asset: the default count is the thing to test."""
+    licensees = [
+        {"id": f"L{i}", "annual_default_probability": pd_annual, "factor_loading": loading}
+        for i in range(n)
+    ]
+    assets = [
+        {"id": f"P{i}", "type": "patent", "licensee": f"L{i}", "base_annual_income": 1.0,
+         "remaining_legal_life_years": 5.0}
+        for i in range(n)
+    ]  # fmt: skip
+    sc = deterministic_deal(
+        licensees=licensees, assets=assets, simulation={"paths": paths, "seed": seed}
+    )
+    return ipabs.simulate(sc)
+
+
 def test_default_counts_match_the_binomial_at_zero_correlation():
     """20 independent licensees with PD 4%/year over 2 years: the count of defaults per path is
     Binomial(20, 1 - 0.96^T). Chi-square goodness of fit at significance 0.001."""
     n, pd_annual = 20, 0.04
-    licensees = [
-        {"id": f"L{i}", "annual_default_probability": pd_annual, "factor_loading": 0.0}
-        for i in range(n)
-    ]
-    assets = [
-        {
-            "id": f"P{i}",
-            "type": "patent",
-            "licensee": f"L{i}",
-            "base_annual_income": 1.0,
-            "remaining_legal_life_years": 5.0,
-        }
-        for i in range(n)
-    ]
-    sc = deterministic_deal(
-        licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 5}
-    )
-    res = ipabs.simulate(sc)
+    res = licensee_pool(n, pd_annual, 0.0, paths=20_000, seed=5)
     horizon = res.deal.t_years[-1]
     p = 1.0 - (1.0 - pd_annual) ** horizon
     counts = np.bincount(res.pool_paths["licensee_defaults"].to_numpy(), minlength=n + 1)
@@ -254,24 +254,7 @@ def test_default_counts_match_the_binomial_at_zero_correlation():
 def test_correlation_widens_the_default_count_distribution():
     """With factor loading a > 0 the counts are over-dispersed against the binomial (same mean)."""
     n = 20
-    licensees = [
-        {"id": f"L{i}", "annual_default_probability": 0.04, "factor_loading": 0.6} for i in range(n)
-    ]
-    assets = [
-        {
-            "id": f"P{i}",
-            "type": "patent",
-            "licensee": f"L{i}",
-            "base_annual_income": 1.0,
-            "remaining_legal_life_years": 5.0,
-        }
-        for i in range(n)
-    ]
-    res = ipabs.simulate(
-        deterministic_deal(
-            licensees=licensees, assets=assets, simulation={"paths": 20_000, "seed": 6}
-        )
-    )
+    res = licensee_pool(n, 0.04, 0.6, paths=20_000, seed=6)
     counts = res.pool_paths["licensee_defaults"].to_numpy()
     p = 1.0 - 0.96 ** res.deal.t_years[-1]
     mean_se = counts.std() / math.sqrt(counts.size)

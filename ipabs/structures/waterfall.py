@@ -59,6 +59,13 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
     )
 
 
+@njit(cache=True, inline="always")
+def _pay_from_cash_then_reserve(cash, reserve, due):
+    """(paid from cash, drawn from the reserve) towards an amount due: cash first."""
+    from_cash = min(cash, due)
+    return from_cash, min(reserve, due - from_cash)
+
+
 @njit(cache=True)
 def pay_waterfall(
     collections,
@@ -106,24 +113,22 @@ def pay_waterfall(
         fee_due = unpaid_fees + accrual[k] * (
             fee_fixed_per_year + fee_pct_of_notes * notes_outstanding
         )
-        paid = min(cash, fee_due)
-        cash -= paid
-        draw = min(reserve, fee_due - paid)
+        from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, fee_due)
+        cash -= from_cash
         reserve -= draw
         drawn += draw
-        paid += draw
+        paid = from_cash + draw
         unpaid_fees = fee_due - paid
         fees_paid[k] = paid
 
         # 2. interest by rank, shortfall from the reserve
         for t in range(n_tranches):
             due = unpaid_interest[t] + balance[t] * coupon[t] * accrual[k]
-            paid = min(cash, due)
-            cash -= paid
-            draw = min(reserve, due - paid)
+            from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, due)
+            cash -= from_cash
             reserve -= draw
             drawn += draw
-            paid += draw
+            paid = from_cash + draw
             unpaid_interest[t] = due - paid
             interest_paid[t, k] = paid
 
