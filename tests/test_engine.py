@@ -19,6 +19,8 @@ from ipabs.calendar import add_months
 from ipabs.scenario.load import validate
 
 CLOSING = dt.date(2024, 1, 15)
+# switch off the IP type's default hazards (lapse, invalidation, obsolescence) and annuity costs
+NO_EVENTS = {"lapse_hazard": 0.0, "invalidation_hazard": 0.0, "obsolescence_hazard": 0.0}
 
 
 def deterministic_deal(**overrides):
@@ -43,6 +45,7 @@ def deterministic_deal(**overrides):
                 "volatility": 0.0,
                 "factor_loading": 0.7,
                 "remaining_legal_life_years": 10.0,
+                **NO_EVENTS,
             },
         ],
         tranches=[
@@ -204,6 +207,7 @@ def test_expected_income_matches_the_lognormal_mean():
                 "volatility": 0.35,
                 "factor_loading": 0.6,
                 "remaining_legal_life_years": 1.3,
+                **NO_EVENTS,
             },
         ],
         simulation={"paths": 20_000, "seed": 3},

@@ -107,10 +107,16 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     for q in POOL_LOSS_QUANTILES:
         key = f"pool_loss_pct_p{q * 100:g}".replace(".", "_")
         row[key], row[f"{key}_se"] = quantile_se(loss_pct, q)
-    row["expected_licensee_defaults"], row["expected_licensee_defaults_se"] = mean_se(
-        raw.pool[:, field["licensee_defaults"]]
-    )
-    for name in ("fees_paid", "reserve_draw", "reserve_topup", "residual"):
+    for name in (
+        "licensee_defaults",
+        "ip_rights_lost",
+        "annuity_fees_paid",
+        "income_after_legal_final",
+        "fees_paid",
+        "reserve_draw",
+        "reserve_topup",
+        "residual",
+    ):
         row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
     return pd.DataFrame([row])
 
@@ -158,6 +164,7 @@ def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
 def pool_path_table(raw: RawResults) -> pd.DataFrame:
     """One row per path: the pool's totals over the deal's life."""
     frame = pd.DataFrame(raw.pool, columns=list(POOL_FIELDS))
-    frame["licensee_defaults"] = frame["licensee_defaults"].astype(np.int64)
+    for count in ("licensee_defaults", "ip_rights_lost"):
+        frame[count] = frame[count].astype(np.int64)
     frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
     return frame

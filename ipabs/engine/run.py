@@ -37,6 +37,9 @@ POOL_FIELDS = (
     "collections",
     "lost_income",
     "licensee_defaults",
+    "ip_rights_lost",
+    "annuity_fees_paid",
+    "income_after_legal_final",
     "fees_paid",
     "reserve_draw",
     "reserve_topup",
@@ -45,7 +48,18 @@ POOL_FIELDS = (
 (T_LOSS, T_UNPAID_INT, T_INTEREST, T_PRINCIPAL, T_RESIDUAL, T_WAL, T_IRR, T_PV, T_PV_TIME) = range(
     len(TRANCHE_FIELDS)
 )
-(P_COLL, P_LOST, P_DEFAULTS, P_FEES, P_DRAW, P_TOPUP, P_RESIDUAL) = range(len(POOL_FIELDS))
+(
+    P_COLL,
+    P_LOST,
+    P_DEFAULTS,
+    P_RIGHTS_LOST,
+    P_ANNUITIES,
+    P_AFTER_FINAL,
+    P_FEES,
+    P_DRAW,
+    P_TOPUP,
+    P_RESIDUAL,
+) = range(len(POOL_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,8 @@ def _run_blocks(
         shocks = np.empty(n_factors)
         factor_z = np.empty(n_factors)
         log_level = np.empty(n_assets)
+        alive = np.empty(n_assets, np.bool_)
+        costs = np.empty(n_periods)
         fees = np.empty(n_periods)
         interest = np.empty((n_tranches, n_periods))
         principal = np.empty((n_tranches, n_periods))
@@ -105,13 +121,18 @@ def _run_blocks(
         sub = n_tranches - 1
         for p in range(start, stop):
             seed_stream(state, seed, p)
-            n_defaults = simulate_pool_path(
-                state, pool.factor_chol, pool.asset_factor, pool.asset_loading,
-                pool.asset_idiosyncratic, pool.asset_licensee, pool.asset_log_drift, pool.asset_log_vol,
-                pool.asset_income_weight, pool.licensee_factor, pool.licensee_loading,
-                pool.licensee_idiosyncratic, pool.licensee_threshold, pool.licensee_recovery,
-                collections, lost, default_period, shocks, factor_z, log_level,
-            )  # fmt: skip
+            n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
+                state,
+                pool,
+                collections,
+                lost,
+                default_period,
+                shocks,
+                factor_z,
+                log_level,
+                alive,
+                costs,
+            )
             pay_waterfall(
                 collections, wf.accrual, wf.balance0, wf.coupon, wf.has_schedule,
                 wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
@@ -147,6 +168,9 @@ def _run_blocks(
             po[P_COLL] = collections.sum()
             po[P_LOST] = lost.sum()
             po[P_DEFAULTS] = n_defaults
+            po[P_RIGHTS_LOST] = rights_lost
+            po[P_ANNUITIES] = annuities
+            po[P_AFTER_FINAL] = after_final
             po[P_FEES] = fees.sum()
             po[P_DRAW] = draw.sum()
             po[P_TOPUP] = topup.sum()

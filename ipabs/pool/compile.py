@@ -5,28 +5,37 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import ndtri, stdtrit
 
+from ipabs.pool.assets import ResolvedAsset, resolve_asset
 from ipabs.scenario.model import Scenario
 
 
 class PoolArrays(NamedTuple):
-    """Everything the pool kernel needs, as arrays (F factors, A assets, L licensees, K periods)."""
+    """Everything the pool kernel needs, as arrays (F factors, A assets, L licensees, K periods).
+    Per-period arrays are (K, A) or (K, L): the kernel walks assets within a period."""
 
-    factor_chol: np.ndarray  # (F, F) lower factor of the correlation matrix: Z = factor_chol @ e
+    factor_chol: np.ndarray  # (F, F) Z = factor_chol @ e
+    copula_dof: int  # 0: Gaussian copula; nu > 0: Student t with nu degrees of freedom
     asset_factor: np.ndarray  # (A,) int64
     asset_loading: np.ndarray  # (A,) b
     asset_idiosyncratic: np.ndarray  # (A,) sqrt(1 - b^2)
     asset_licensee: np.ndarray  # (A,) int64
-    asset_log_drift: np.ndarray  # (A, K) (g - sigma^2/2) * dt_k
-    asset_log_vol: np.ndarray  # (A, K) sigma * sqrt(dt_k)
-    asset_income_weight: (
-        np.ndarray
-    )  # (A, K) base * dt_k * share of period k within the income's life
+    asset_lag: np.ndarray  # (A,) int64, collection lag in periods
+    asset_log_drift: np.ndarray  # (K, A) G(t_k) - G(t_k-1) - sigma^2 dt_k / 2 (+ log(1 - cliff))
+    asset_log_vol: np.ndarray  # (K, A) sigma * sqrt(dt_k)
+    asset_income_weight: np.ndarray  # (K, A) base * dt_k * share of period k before income ends
+    asset_event_prob: np.ndarray  # (K, A) P(obsolescence, invalidation or lapse in period k)
+    asset_obsolescence_cut: np.ndarray  # (A,) share of events that are obsolescence jumps
+    asset_invalidation_cut: np.ndarray  # (A,) ... plus invalidations (the rest are lapses)
+    asset_log_keep: np.ndarray  # (A,) log(1 - obsolescence severity)
+    asset_renewal_share: np.ndarray  # (K, A) share of period k before a renewal date; -1: none
+    asset_renewal_prob: np.ndarray  # (A,)
+    asset_annuity_cost: np.ndarray  # (K, A) annual fee * dt_k while pre-paid
     licensee_factor: np.ndarray  # (L,) int64
     licensee_loading: np.ndarray  # (L,) a
     licensee_idiosyncratic: np.ndarray  # (L,) sqrt(1 - a^2)
-    licensee_threshold: np.ndarray  # (K, L) Phi^-1(q_k), q_k = 1 - (1 - PD)^dt_k
+    licensee_threshold: np.ndarray  # (K, L) F^-1(q_k), q_k = 1 - (1 - PD)^dt_k
     licensee_recovery: np.ndarray  # (L,)
 
 
@@ -40,6 +49,34 @@ def factor_root(correlation: np.ndarray) -> np.ndarray:
         return vectors * np.sqrt(np.clip(values, 0.0, None))
 
 
+def _log_keep(severity: float) -> float:
+    return -np.inf if severity >= 1.0 else float(np.log1p(-severity))
+
+
+def _asset_columns(
+    r: ResolvedAsset, base: float, t_years: np.ndarray, dt_years: np.ndarray
+) -> dict:
+    start = t_years - dt_years
+    growth = r.integrated_growth(t_years) - r.integrated_growth(start)
+    drift = growth - 0.5 * r.volatility**2 * dt_years
+    in_period = (start < r.cliff_years) & (r.cliff_years <= t_years)
+    drift = np.where(in_period, drift + _log_keep(r.cliff_severity), drift)
+    live = np.clip((r.income_end_years - start) / dt_years, 0.0, 1.0)
+    hazard = r.obsolescence_hazard + r.invalidation_hazard + r.lapse_hazard
+    renewal_share = np.full(t_years.size, -1.0)
+    for point in r.renewal_points(t_years[-1]):
+        k = int(np.searchsorted(t_years, point, side="left"))
+        renewal_share[k] = (point - start[k]) / dt_years[k]
+    return {
+        "drift": drift,
+        "vol": r.volatility * np.sqrt(dt_years),
+        "weight": base * dt_years * live,
+        "event": -np.expm1(-hazard * dt_years),
+        "renewal": renewal_share,
+        "annuity": r.annual_fee * dt_years * live,
+    }
+
+
 def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
     n_factors = len(sc.factors.names)
     corr = (
@@ -48,38 +85,54 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         else np.asarray(sc.factors.correlation, float)
     )
     licensee_index = {lic.id: i for i, lic in enumerate(sc.licensees)}
-    period_start = t_years - dt_years
+    resolved = [resolve_asset(a, sc.deal.closing_date) for a in sc.assets]
+    columns = [
+        _asset_columns(r, a.base_annual_income, t_years, dt_years)
+        for r, a in zip(resolved, sc.assets, strict=True)
+    ]
 
-    assets = sc.assets
-    growth = np.array([a.growth_rate for a in assets])[:, None]
-    vol = np.array([a.volatility for a in assets])[:, None]
-    base = np.array([a.base_annual_income for a in assets])[:, None]
-    end = np.array(
-        [min(a.remaining_legal_life_years, a.licence_term_years or np.inf) for a in assets]
-    )[:, None]
-    # share of each period that lies before the income stops (legal expiry or licence end)
-    live_share = np.clip((end - period_start[None, :]) / dt_years[None, :], 0.0, 1.0)
+    def stack(key: str) -> np.ndarray:
+        return np.ascontiguousarray(np.stack([c[key] for c in columns], axis=1))
 
-    pd_annual = np.array([lic.annual_default_probability for lic in sc.licensees])[:, None]
-    q = 1.0 - (1.0 - pd_annual) ** dt_years[None, :]
-    threshold = ndtri(q)  # -inf where PD = 0, +inf where PD = 1: the comparison stays exact
+    hazards = np.array(
+        [[r.obsolescence_hazard, r.invalidation_hazard, r.lapse_hazard] for r in resolved]
+    )
+    total = hazards.sum(axis=1)
+    safe_total = np.where(total > 0, total, 1.0)
+    obsolescence_cut = np.where(total > 0, hazards[:, 0] / safe_total, 0.0)
+    invalidation_cut = np.where(total > 0, (hazards[:, 0] + hazards[:, 1]) / safe_total, 0.0)
 
-    asset_loading = np.array([a.factor_loading for a in assets])
+    dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
+    pd_annual = np.array([lic.annual_default_probability for lic in sc.licensees])[None, :]
+    with np.errstate(divide="ignore"):  # PD = 1 gives log(0) = -inf and so q = 1, as it should
+        q = -np.expm1(np.log1p(-pd_annual) * dt_years[:, None])
+    # -inf where PD = 0 and +inf where PD = 1: the comparison in the kernel stays exact
+    threshold = stdtrit(dof, q) if dof else ndtri(q)
+    asset_loading = np.array([a.factor_loading for a in sc.assets])
     licensee_loading = np.array([lic.factor_loading for lic in sc.licensees])
     return PoolArrays(
         factor_chol=np.ascontiguousarray(factor_root(corr)),
-        asset_factor=np.array([sc.factor_index(a.factor) for a in assets], dtype=np.int64),
+        copula_dof=int(dof),
+        asset_factor=np.array([sc.factor_index(a.factor) for a in sc.assets], dtype=np.int64),
         asset_loading=asset_loading,
         asset_idiosyncratic=np.sqrt(1.0 - asset_loading**2),
-        asset_licensee=np.array([licensee_index[a.licensee] for a in assets], dtype=np.int64),
-        asset_log_drift=np.ascontiguousarray(((growth - 0.5 * vol**2) * dt_years[None, :]).T),
-        asset_log_vol=np.ascontiguousarray((vol * np.sqrt(dt_years)[None, :]).T),
-        asset_income_weight=np.ascontiguousarray((base * dt_years[None, :] * live_share).T),
+        asset_licensee=np.array([licensee_index[a.licensee] for a in sc.assets], dtype=np.int64),
+        asset_lag=np.array([r.collection_lag_periods for r in resolved], dtype=np.int64),
+        asset_log_drift=stack("drift"),
+        asset_log_vol=stack("vol"),
+        asset_income_weight=stack("weight"),
+        asset_event_prob=stack("event"),
+        asset_obsolescence_cut=obsolescence_cut,
+        asset_invalidation_cut=invalidation_cut,
+        asset_log_keep=np.array([_log_keep(r.obsolescence_severity) for r in resolved]),
+        asset_renewal_share=stack("renewal"),
+        asset_renewal_prob=np.array([r.renewal_probability for r in resolved]),
+        asset_annuity_cost=stack("annuity"),
         licensee_factor=np.array(
             [sc.factor_index(lic.factor) for lic in sc.licensees], dtype=np.int64
         ),
         licensee_loading=licensee_loading,
         licensee_idiosyncratic=np.sqrt(1.0 - licensee_loading**2),
-        licensee_threshold=np.ascontiguousarray(threshold.T),
+        licensee_threshold=np.ascontiguousarray(threshold),
         licensee_recovery=np.array([lic.recovery_rate for lic in sc.licensees]),
     )

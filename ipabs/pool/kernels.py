@@ -1,13 +1,17 @@
-"""Pool kernel: one path of licence income, licensee defaults and recoveries.
+"""Pool kernel: one path of licence income, IP events, licensee defaults and recoveries.
 
-Per period k (equations in docs/model.md, section "Pool"):
+Per period k (equations in docs/model.md, section 3):
     Z_k = R e_k                                   correlated factor shocks, R R^T = C
-    A_lk = a_l Z_f(l),k + sqrt(1 - a_l^2) e_lk    licensee l defaults in k if A_lk < Phi^-1(q_lk)
+    S_k = 1, or sqrt(nu / chi2_nu) for the Student t copula (one draw per period)
+    A_lk = S_k (a_l Z_f(l),k + sqrt(1 - a_l^2) e_lk)   licensee l defaults if A_lk < F^-1(q_lk)
     X_ik = b_i Z_f(i),k + sqrt(1 - b_i^2) e_ik
-    log L_ik = log L_i,k-1 + (g_i - s_i^2/2) dt_k + s_i sqrt(dt_k) X_ik
-    due_ik = base_i * L_ik * dt_k * live_share_ik
-The draws per period are always F + L + A normals, whether or not a licensee has defaulted, so a
-path keeps the same random numbers under any change of parameters (common random numbers).
+    log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
+    one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
+    hazards), and one more at a renewal date decides the renewal
+    due_ik = base_i * L_ik * dt_k * live_share_ik, collected lag_i periods later
+The draws per period are F (+ nu) + L + A normals and A uniforms (+ one per renewal date),
+whether or not anything has defaulted or lapsed, so a path keeps its random numbers under any
+change of parameters that keeps the calendar (common random numbers).
 """
 
 from __future__ import annotations
@@ -15,81 +19,107 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ipabs.engine.rng import normal
+from ipabs.engine.rng import normal, uniform
 
 
 @njit(cache=True)
 def simulate_pool_path(
-    state,
-    factor_chol,
-    asset_factor,
-    asset_loading,
-    asset_idiosyncratic,
-    asset_licensee,
-    asset_log_drift,
-    asset_log_vol,
-    asset_income_weight,
-    licensee_factor,
-    licensee_loading,
-    licensee_idiosyncratic,
-    licensee_threshold,
-    licensee_recovery,
-    collections,
-    lost_income,
-    default_period,
-    shocks,
-    factor_z,
-    log_level,
+    state, pool, collections, lost_income, default_period, shocks, factor_z, log_level, alive, costs
 ):
-    """Simulate one path into `collections[k]` and `lost_income[k]` (income due but not collected
-    because its licensee defaulted, net of recovery). `default_period[l]` gets the period of
-    licensee l's default, or -1. The last three arguments are scratch. Returns the default count."""
-    n_factors = factor_chol.shape[0]
-    n_periods, n_assets = asset_income_weight.shape
-    n_licensees = licensee_threshold.shape[1]
+    """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
+    (income due but not collected because its licensee defaulted, net of recovery).
+    `default_period[l]` gets the period of licensee l's default, or -1. The other arrays are
+    scratch. Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
+    n_factors = pool.factor_chol.shape[0]
+    n_periods, n_assets = pool.asset_income_weight.shape
+    n_licensees = pool.licensee_threshold.shape[1]
+    dof = pool.copula_dof
     for i in range(n_assets):
         log_level[i] = 0.0
+        alive[i] = True
     for j in range(n_licensees):
         default_period[j] = -1
+    for k in range(n_periods):
+        collections[k] = 0.0
+        lost_income[k] = 0.0
+        costs[k] = 0.0
     n_defaults = 0
+    rights_lost = 0
+    after_final = 0.0
     for k in range(n_periods):
         for f in range(n_factors):
             shocks[f] = normal(state)
         for f in range(n_factors):
             z = 0.0
             for g in range(n_factors):
-                z += factor_chol[f, g] * shocks[g]
+                z += pool.factor_chol[f, g] * shocks[g]
             factor_z[f] = z
+        scale = 1.0
+        if dof > 0:
+            chi2 = 0.0
+            for _ in range(dof):
+                e = normal(state)
+                chi2 += e * e
+            scale = np.sqrt(dof / chi2)
         for j in range(n_licensees):
             e = normal(state)
             if default_period[j] < 0:
                 latent = (
-                    licensee_loading[j] * factor_z[licensee_factor[j]]
-                    + licensee_idiosyncratic[j] * e
+                    pool.licensee_loading[j] * factor_z[pool.licensee_factor[j]]
+                    + pool.licensee_idiosyncratic[j] * e
                 )
-                if latent < licensee_threshold[k, j]:
+                if scale * latent < pool.licensee_threshold[k, j]:
                     default_period[j] = k
                     n_defaults += 1
-        collected = 0.0
-        lost = 0.0
         for i in range(n_assets):
             e = normal(state)
-            x = asset_loading[i] * factor_z[asset_factor[i]] + asset_idiosyncratic[i] * e
-            log_level[i] += asset_log_drift[k, i] + asset_log_vol[k, i] * x
-            weight = asset_income_weight[k, i]
+            u = uniform(state)
+            renewal_share = pool.asset_renewal_share[k, i]
+            r = uniform(state) if renewal_share >= 0.0 else 0.0
+            x = (
+                pool.asset_loading[i] * factor_z[pool.asset_factor[i]]
+                + pool.asset_idiosyncratic[i] * e
+            )
+            log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
+            if not alive[i]:
+                continue
+            share = 1.0
+            event_prob = pool.asset_event_prob[k, i]
+            if u < event_prob:
+                v = u / event_prob
+                if v < pool.asset_obsolescence_cut[i]:
+                    log_level[i] += pool.asset_log_keep[i]
+                else:  # invalidated or lapsed: no income from this period on
+                    alive[i] = False
+                    rights_lost += 1
+                    share = 0.0
+            if alive[i] and renewal_share >= 0.0 and r >= pool.asset_renewal_prob[i]:
+                alive[i] = False  # not renewed: income up to the expiry date only
+                rights_lost += 1
+                share = renewal_share
+            costs[k] += pool.asset_annuity_cost[k, i] * share
+            weight = pool.asset_income_weight[k, i] * share
             if weight == 0.0:
                 continue
             due = weight * np.exp(log_level[i])
-            j = asset_licensee[i]
+            j = pool.asset_licensee[i]
             defaulted_in = default_period[j]
             if defaulted_in < 0:
-                collected += due
+                collected = due
             elif defaulted_in == k:
-                recovered = licensee_recovery[j] * due
-                collected += recovered
-                lost += due - recovered
+                collected = pool.licensee_recovery[j] * due
+                lost_income[k] += due - collected
             else:
-                lost += due
-        collections[k] = collected
-        lost_income[k] = lost
-    return n_defaults
+                collected = 0.0
+                lost_income[k] += due
+            paid_in = k + pool.asset_lag[i]
+            if paid_in < n_periods:
+                collections[paid_in] += collected
+            else:
+                after_final += collected
+    annuities = 0.0
+    for k in range(n_periods):
+        paid = min(collections[k], costs[k])
+        collections[k] -= paid
+        annuities += paid
+    return n_defaults, rights_lost, annuities, after_final

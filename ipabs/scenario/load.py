@@ -178,8 +178,10 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
     yield from _duplicates_of("tranches", [t.name for t in sc.tranches], "name")
     yield from _duplicates_of("tranches", [t.rank for t in sc.tranches], "rank")
 
+    yield from _check_copula(sc)
     licensee_ids = [lic.id for lic in sc.licensees]
     for i, asset in enumerate(sc.assets):
+        yield from _check_asset_terms(i, asset, deal.closing_date)
         if asset.licensee not in licensee_ids:
             yield _unknown_reference(
                 f'assets[{i}].licensee (id = "{asset.id}")',
@@ -218,6 +220,77 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                 base,
                 f"scheduled principal adds up to {total:,.2f}, more than the balance {tranche.balance:,.2f}",
             )
+
+
+def _check_copula(sc: Scenario) -> Iterable[Problem]:
+    f = sc.factors
+    if f.copula == "student_t" and f.degrees_of_freedom is None:
+        yield Problem(
+            "factors.degrees_of_freedom", "required key is missing: the student_t copula needs it"
+        )
+    if f.copula == "gaussian" and f.degrees_of_freedom is not None:
+        yield Problem(
+            "factors.degrees_of_freedom",
+            'only used with copula = "student_t"; remove it or set the copula',
+            value=f.degrees_of_freedom,
+            has_value=True,
+        )
+
+
+def _check_asset_terms(i: int, asset: Any, closing: Any) -> Iterable[Problem]:
+    from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+
+    where = f"assets[{i}]"
+    label = f'(id = "{asset.id}")'
+    term = asset.legal_term_years or IP_TYPE_DEFAULTS[asset.type].legal_term_years
+    if asset.remaining_legal_life_years is None and term is not None:
+        if asset.protection_start_date is None:
+            yield Problem(
+                f"{where} {label}",
+                f"a {asset.type.value} has a legal term: give remaining_legal_life_years, or protection_start_date "
+                f"(the term of {term:g} years runs from it)",
+            )
+        elif asset.protection_start_date > closing:
+            yield Problem(
+                f"{where}.protection_start_date {label}",
+                f"must be on or before the closing date ({closing})",
+                value=asset.protection_start_date,
+                has_value=True,
+            )
+        elif (closing - asset.protection_start_date).days / 365.0 >= term and not _renewable(asset):
+            yield Problem(
+                f"{where}.protection_start_date {label}",
+                f"the {term:g}-year term has ended before closing ({closing})",
+                value=asset.protection_start_date,
+                has_value=True,
+            )
+    if (
+        asset.type.value == "data_rights"
+        and asset.licence_term_years is None
+        and asset.remaining_legal_life_years is None
+    ):
+        yield Problem(
+            f"{where} {label}",
+            "data rights have no statutory term: give licence_term_years (the contract's term)",
+        )
+    if asset.growth_rate is not None and asset.growth_curve is not None:
+        yield Problem(f"{where}.growth_curve {label}", "give growth_rate or growth_curve, not both")
+    if (asset.cliff_date is None) != (asset.cliff_severity == 0.0):
+        yield Problem(f"{where} {label}", "cliff_date and a cliff_severity above 0 go together")
+    elif asset.cliff_date is not None and asset.cliff_date <= closing:
+        yield Problem(
+            f"{where}.cliff_date {label}",
+            f"must be after closing ({closing})",
+            value=asset.cliff_date,
+            has_value=True,
+        )
+
+
+def _renewable(asset: Any) -> bool:
+    from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+
+    d = IP_TYPE_DEFAULTS[asset.type]
+    return (asset.renewal_term_years or d.renewal_term_years) is not None
 
 
 def _duplicates(path: str, values: Iterable[Any]) -> Iterable[Problem]:

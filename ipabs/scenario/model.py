@@ -48,6 +48,11 @@ class DayCount(StrEnum):
     thirty_360 = "30/360"
 
 
+class Copula(StrEnum):
+    gaussian = "gaussian"
+    student_t = "student_t"
+
+
 class IPType(StrEnum):
     patent = "patent"
     trademark = "trademark"
@@ -115,6 +120,16 @@ class Factors(Spec):
         None,
         description="Correlation matrix of the factors' per-period shocks, one row per factor; symmetric, unit diagonal, positive semi-definite. Default: identity.",
     )
+    copula: Copula = _field(
+        Copula.gaussian,
+        description="Default dependence: gaussian, or student_t (fatter joint tails; the same shocks scaled by one chi-square draw per period).",
+    )
+    degrees_of_freedom: int | None = _field(
+        None,
+        description="Degrees of freedom of the student_t copula (required with it, not allowed without).",
+        ge=1,
+        le=200,
+    )
 
 
 class IPAsset(Spec):
@@ -127,17 +142,23 @@ class IPAsset(Spec):
         unit="currency/year",
         description="Licence income per year at closing (the level the income process starts from).",
     )
-    growth_rate: float = _field(
-        0.0,
+    growth_rate: float | None = _field(
+        None,
         unit="1/year",
-        description="Expected growth of income per year, continuously compounded; negative for decay.",
+        description="Expected growth of income per year, continuously compounded; negative for decay. Default: the IP type's (docs/model.md).",
         ge=-1,
         le=1,
     )
-    volatility: float = _field(
-        0.0,
+    growth_curve: tuple[Annotated[float, Field(ge=-1, le=1)], ...] | None = _field(
+        None,
+        unit="1/year",
+        description="Growth rate for each year after closing (year 1, 2, ...); the last applies after. Replaces growth_rate.",
+        min_length=1,
+    )
+    volatility: float | None = _field(
+        None,
         unit="1/sqrt(year)",
-        description="Lognormal volatility of the income level.",
+        description="Lognormal volatility of the income level. Default: the IP type's.",
         ge=0,
         le=2,
     )
@@ -148,18 +169,87 @@ class IPAsset(Spec):
     factor_loading: Loading = _field(
         0.0, description="Weight b of the factor in the income shock: X = b*Z + sqrt(1-b^2)*e."
     )
-    remaining_legal_life_years: float = _field(
+    remaining_legal_life_years: float | None = _field(
+        None,
         unit="years",
-        description="Years from closing until the right expires; income stops then.",
+        description="Years from closing until the right expires (or, for a renewable right, until its next renewal). Default: from protection_start_date and the legal term; none for types without expiry.",
         gt=0,
         le=200,
+    )
+    protection_start_date: dt.date | None = _field(
+        None,
+        description="Date the legal term runs from (filing, registration, grant or publication, by type); used when remaining_legal_life_years is not given.",
+    )
+    legal_term_years: float | None = _field(
+        None,
+        unit="years",
+        description="Statutory term from protection_start_date. Default: the IP type's (patent 20, trademark 10, ...).",
+        gt=0,
+        le=200,
+    )
+    renewal_term_years: float | None = _field(
+        None,
+        unit="years",
+        description="Length of each renewal of a renewable right. Default: the IP type's (trademark 10; others not renewable).",
+        gt=0,
+        le=100,
+    )
+    renewal_probability: Probability | None = _field(
+        None,
+        description="Probability that the right is renewed at each expiry before the licence ends. Default: the IP type's (trademark 0.9).",
     )
     licence_term_years: float | None = _field(
         None,
         unit="years",
-        description="Years from closing until the licence ends; income stops then. Default: the remaining legal life.",
+        description="Years from closing until the licence ends; income stops then. Default: no end before the right expires.",
         gt=0,
         le=200,
+    )
+    obsolescence_hazard: float | None = _field(
+        None,
+        unit="1/year",
+        description="Hazard of an obsolescence jump, which cuts the income level by obsolescence_severity. Default: the IP type's.",
+        ge=0,
+        le=10,
+    )
+    obsolescence_severity: Probability | None = _field(
+        None, description="Share of income lost at each obsolescence jump. Default: the IP type's."
+    )
+    cliff_date: dt.date | None = _field(
+        None, description="Date of a known income cliff (e.g. generic entry, a competing standard)."
+    )
+    cliff_severity: Probability = _field(
+        0.0, description="Share of income lost at cliff_date (1 ends the income)."
+    )
+    invalidation_hazard: float | None = _field(
+        None,
+        unit="1/year",
+        description="Hazard that the right is invalidated; income stops. Default: the IP type's.",
+        ge=0,
+        le=10,
+    )
+    lapse_hazard: float | None = _field(
+        None,
+        unit="1/year",
+        description="Hazard that the right lapses for unpaid annual fees; income stops. Zero while annuities_prepaid. Default: the IP type's (patent 0.055).",
+        ge=0,
+        le=10,
+    )
+    annuities_prepaid: bool = _field(
+        False,
+        description="Annual fees are pre-paid out of collections (as the pilot proposes for pledged patents): no lapse, at the cost annual_fee.",
+    )
+    annual_fee: Amount | None = _field(
+        None,
+        unit="currency/year",
+        description="Annual fee paid from collections while annuities_prepaid and the right is alive. Default: the IP type's.",
+    )
+    collection_lag_periods: int = _field(
+        0,
+        unit="periods",
+        description="Payment periods between the period income is earned and the one it is collected in; income collected after legal final is lost to the deal.",
+        ge=0,
+        le=24,
     )
 
 

@@ -135,3 +135,19 @@ def _constraints(info: FieldInfo) -> str:
         if isinstance(arg, type) and issubclass(arg, enum.Enum):
             parts.append("one of " + ", ".join(f'"{m.value}"' for m in arg))
     return ", ".join(parts)
+
+
+def replace_block(text: str, begin: str, end: str, block: str) -> str:
+    """`text` with the part from `begin` to `end` (markers included) replaced by `block`."""
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + block + text[stop:]
+
+
+if __name__ == "__main__":
+    # python -m ipabs.scenario.reference docs/scenario-format.md : regenerate the key table in place
+    import sys
+    from pathlib import Path
+
+    for name in sys.argv[1:]:
+        doc = Path(name)
+        doc.write_text(replace_block(doc.read_text(), BEGIN, END, markdown()))
