@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from ipabs import __version__
-from ipabs.errors import UserError
+from ipabs.errors import Problem, UserError
 
 PROGRESS_AFTER_SECONDS = 1.0
 
@@ -109,6 +109,89 @@ def run(
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
     elif not quiet:
         _print_summary(results, out_dir)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--discount-rate", type=float, help="Valuation rate (overrides valuation.discount_rate)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: runs/<scenario name>-valuation).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout.")
+def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_json: bool) -> None:
+    """Value each IP asset of SCENARIO at closing by the income (relief-from-royalty) method."""
+    from ipabs.outputs.folder import check_out_dir
+    from ipabs.scenario.load import load
+
+    sc = load(scenario)
+    out_dir = out_dir or Path("runs") / f"{scenario.stem}-valuation"
+    check_out_dir(out_dir)
+    if discount_rate is not None and not 0.0 <= discount_rate <= 1.0:
+        raise UserError(
+            "--discount-rate must lie in [0, 1]",
+            problems=(Problem("valuation.discount_rate", "out of range", discount_rate, True),),
+        )
+    from ipabs.outputs.writer import scenario_manifest, write_valuation
+    from ipabs.pool.valuation import value_assets
+
+    table = value_assets(sc, discount_rate)
+    write_valuation(table, scenario_manifest(sc, scenario, command="value"), out_dir)
+    if as_json:
+        records = [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in table.to_dict(orient="records")
+        ]
+        click.echo(
+            json.dumps(
+                {"deal": sc.deal.name, "out": str(out_dir), "assets": records},
+                indent=2,
+                allow_nan=False,
+            )
+        )
+        return
+    cur = sc.deal.currency
+    t = Table(
+        title=f"{sc.deal.name}: IP values at {sc.deal.closing_date} (income method, {table['discount_rate'].iloc[0]:.1%})",
+        title_justify="left",
+    )
+    for col in (
+        "asset",
+        "type",
+        "licensee",
+        f"income / year {cur}",
+        "life y",
+        f"value {cur}",
+        "value / income",
+    ):
+        t.add_column(col, justify="left" if col in ("asset", "type", "licensee") else "right")
+    for _, r in table.iterrows():
+        t.add_row(
+            r["asset"],
+            r["type"],
+            r["licensee"],
+            f"{r['base_annual_income']:,.0f}",
+            f"{r['economic_life_years']:.1f}",
+            f"{r['value']:,.0f}",
+            f"{r['value_to_income']:.2f}",
+        )
+    t.add_row(
+        "total",
+        "",
+        "",
+        f"{table['base_annual_income'].sum():,.0f}",
+        "",
+        f"{table['value'].sum():,.0f}",
+        "",
+        end_section=True,
+    )
+    console = _stdout()
+    console.print(t)
+    console.print(f"written to {out_dir}/valuation.parquet")
 
 
 @cli.command()

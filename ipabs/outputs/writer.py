@@ -11,6 +11,8 @@ import platform
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,37 +26,56 @@ from ipabs.outputs.folder import check_out_dir
 
 if TYPE_CHECKING:
     from ipabs.results import Results
+    from ipabs.scenario.model import Scenario
 
 MANIFEST_KEY = b"ipabs_manifest"
 
 
-def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
+def _platform() -> dict[str, str]:
+    return {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "system": platform.platform(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pa.__version__,
+    }
+
+
+def scenario_manifest(
+    sc: Scenario, source: Path | None, *, command: str, scenario_bytes: bytes | None = None
+) -> dict[str, Any]:
+    """What identifies an output: the command, ipabs version, scenario file and hash, the
+    resolved scenario and the platform."""
     from ipabs import __version__
 
-    sc = results.scenario
-    sim = sc.simulation
+    if scenario_bytes is None and source is not None:
+        scenario_bytes = Path(source).read_bytes()
     return {
+        "command": command,
         "ipabs_version": __version__,
-        "scenario_file": str(results.source) if results.source else None,
+        "scenario_file": str(source) if source else None,
         "scenario_sha256": hashlib.sha256(scenario_bytes).hexdigest()
         if scenario_bytes is not None
         else None,
         "resolved_scenario": sc.model_dump(mode="json"),
+        "platform": _platform(),
+    }
+
+
+def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
+    sim = results.scenario.simulation
+    return {
+        **scenario_manifest(
+            results.scenario, results.source, command="run", scenario_bytes=scenario_bytes
+        ),
         "seed": sim.seed,
         "paths": results.paths_run,
         "block_size": sim.block_size,
         "sample_paths": min(sim.sample_paths, results.paths_run),
         "threads": results.threads,
         "wall_seconds": round(results.wall_seconds, 4),
-        "platform": {
-            "python": sys.version.split()[0],
-            "machine": platform.machine(),
-            "system": platform.platform(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "pandas": pd.__version__,
-            "pyarrow": pa.__version__,
-        },
     }
 
 
@@ -64,19 +85,33 @@ def _write_parquet(frame: pd.DataFrame, path: Path, meta: bytes) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def write_run(
-    results: Results, out_dir: Path, *, charts: bool = True, scenario_bytes: bytes | None = None
-) -> Path:
+@contextmanager
+def atomic_folder(out_dir: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `out_dir`; on success it replaces `out_dir`, on any error
+    or interrupt it is removed and `out_dir` is left as it was."""
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
-    if scenario_bytes is None and results.source is not None:
-        scenario_bytes = results.source.read_bytes()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
         tmp.chmod(0o777 & ~_umask())
-        info = manifest(results, scenario_bytes)
-        meta = json.dumps(info, sort_keys=True).encode()
+        yield tmp
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_manifest(folder: Path, info: dict[str, Any]) -> None:
+    (folder / "manifest.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def write_run(
+    results: Results, out_dir: Path, *, charts: bool = True, scenario_bytes: bytes | None = None
+) -> Path:
+    info = manifest(results, scenario_bytes)
+    meta = json.dumps(info, sort_keys=True).encode()
+    with atomic_folder(out_dir) as tmp:
         _write_parquet(results.summary, tmp / "summary.parquet", meta)
         _write_parquet(results.pool, tmp / "pool.parquet", meta)
         _write_parquet(results.paths, tmp / "paths.parquet", meta)
@@ -86,12 +121,17 @@ def write_run(
             from ipabs.outputs.charts import write_charts
 
             write_charts(results, tmp / "charts")
-        (tmp / "manifest.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+        write_manifest(tmp, info)
+    return Path(out_dir)
+
+
+def write_valuation(table: pd.DataFrame, info: dict[str, Any], out_dir: Path) -> Path:
+    """`ipabs value` output: valuation.parquet and manifest.json, written atomically."""
+    meta = json.dumps(info, sort_keys=True).encode()
+    with atomic_folder(out_dir) as tmp:
+        _write_parquet(table, tmp / "valuation.parquet", meta)
+        write_manifest(tmp, info)
+    return Path(out_dir)
 
 
 def _umask() -> int:

@@ -244,6 +244,13 @@ class IPAsset(Spec):
         unit="currency/year",
         description="Annual fee paid from collections while annuities_prepaid and the right is alive. Default: the IP type's.",
     )
+    economic_life_years: float | None = _field(
+        None,
+        unit="years",
+        description="Caps the remaining life used to value the asset (ipabs value, collateral). Default: its legal life (no cap for rights that do not expire, up to 100 years).",
+        gt=0,
+        le=100,
+    )
     collection_lag_periods: int = _field(
         0,
         unit="periods",
@@ -329,6 +336,16 @@ class Pricing(Spec):
     )
 
 
+class Valuation(Spec):
+    discount_rate: float = _field(
+        0.15,
+        unit="1/year",
+        description="Annual effective rate for the income-method value of each IP asset (ILLUSTRATIVE default: IP is valued at equity-like rates).",
+        ge=0,
+        le=1,
+    )
+
+
 class Scenario(Spec):
     format_version: Literal[1] = _field(
         1, description="Scenario format version; 1 for this reference."
@@ -351,6 +368,7 @@ class Scenario(Spec):
         Reserve(), description="Cash reserve that covers fee and interest shortfalls."
     )
     pricing: Pricing = _field(description="Pricing inputs.")
+    valuation: Valuation = _field(Valuation(), description="IP valuation inputs (income method).")
 
     def factor_index(self, name: str | None) -> int:
         return 0 if name is None else self.factors.names.index(name)
