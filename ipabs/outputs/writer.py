@@ -52,6 +52,8 @@ def scenario_manifest(
 
     if scenario_bytes is None and source is not None:
         scenario_bytes = Path(source).read_bytes()
+    base = Path(source).parent if source is not None else Path(".")
+    tapes = {t.path: hashlib.sha256((base / t.path).read_bytes()).hexdigest() for t in sc.tapes}
     return {
         "command": command,
         "ipabs_version": __version__,
@@ -59,6 +61,7 @@ def scenario_manifest(
         "scenario_sha256": hashlib.sha256(scenario_bytes).hexdigest()
         if scenario_bytes is not None
         else None,
+        "tape_sha256": tapes,
         "resolved_scenario": sc.model_dump(mode="json"),
         "platform": _platform(),
     }

@@ -6,6 +6,7 @@ matrix checks a schema cannot express. Past this boundary the code trusts the sc
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import tomllib
@@ -20,6 +21,7 @@ import pydantic
 
 from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.model import Scenario, Spec
+from ipabs.scenario.tapes import expand_tapes, locate
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _LABEL_KEYS = ("id", "name")
@@ -51,19 +53,27 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load(path: str | Path) -> Scenario:
-    """Load and validate a scenario file."""
+    """Load and validate a scenario file (tapes are read relative to its folder)."""
     path = Path(path)
-    return validate(read_toml(path), source=path)
+    return validate(read_toml(path), source=path, base_dir=path.parent)
 
 
-def validate(data: dict[str, Any], *, source: str | Path = "<scenario>") -> Scenario:
+def validate(
+    data: dict[str, Any], *, source: str | Path = "<scenario>", base_dir: str | Path = "."
+) -> Scenario:
     """Validate a scenario given as a plain mapping (as parsed from TOML)."""
+    data = copy.deepcopy(data)
+    try:
+        origins = expand_tapes(data, Path(base_dir))
+    except ScenarioError as exc:
+        exc.source = exc.source or str(source)
+        raise
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = tuple(_problems_from_pydantic(exc, data))
+        problems = tuple(locate(p, origins) for p in _problems_from_pydantic(exc, data))
         raise _invalid(source, problems) from None
-    problems = tuple(check_consistency(scenario))
+    problems = tuple(locate(p, origins) for p in check_consistency(scenario))
     if problems:
         raise _invalid(source, problems)
     return scenario

@@ -346,6 +346,16 @@ class Valuation(Spec):
     )
 
 
+class Tape(Spec):
+    kind: Literal["assets", "licensees"] = _field(
+        description="What each row is: an [[assets]] or a [[licensees]] entry; the columns are that table's keys."
+    )
+    path: str = _field(
+        description="CSV (header row, UTF-8) or Parquet file, relative to the scenario file. Empty cells take the default; list cells are JSON ([0.1, 0.05]).",
+        min_length=1,
+    )
+
+
 class Scenario(Spec):
     format_version: Literal[1] = _field(
         1, description="Scenario format version; 1 for this reference."
@@ -353,6 +363,9 @@ class Scenario(Spec):
     deal: Deal = _field(description="The deal's identity and calendar.")
     simulation: Simulation = _field(Simulation(), description="Monte Carlo settings.")
     factors: Factors = _field(Factors(), description="Systematic factors.")
+    tapes: tuple[Tape, ...] = _field(
+        (), description="Asset or licensee tapes whose rows are added to the inline tables."
+    )
     assets: tuple[IPAsset, ...] = _field(
         description="The IP assets that earn the pool's licence income.", min_length=1
     )
