@@ -103,8 +103,14 @@ def test_misspelt_key_suggests_the_right_one(tmp_path):
     message, _ = _run_bad(tmp_path, data)
     assert "assets[1].licencee" in message
     assert "unknown key; did you mean 'licensee'?" in message
-    # the missing real key is reported too
-    assert "assets[1].licensee" in message and "required key is missing" in message
+
+
+def test_asset_without_licensee_must_be_pledged(tmp_path):
+    data = small_deal()
+    del data["assets"][1]["licensee"]
+    message, _ = _run_bad(tmp_path, data)
+    assert 'assets[1].licensee (id = "P2"): required key is missing' in message
+    assert "must be pledged by a loan" in message
 
 
 def test_misspelt_table_suggests_the_right_one(tmp_path):

@@ -137,6 +137,6 @@ def test_tape_unknown_column_and_missing_file(tmp_path):
     )
     proc = run_cli(
         "validate",
-        write_scenario(tmp_path, small_deal(tapes=[{"kind": "loans", "path": "pool.csv"}])),
+        write_scenario(tmp_path, small_deal(tapes=[{"kind": "borrowers", "path": "pool.csv"}])),
     )
     assert proc.returncode == 2 and "tapes[0].kind" in proc.stderr

@@ -9,6 +9,7 @@ import numpy as np
 
 from ipabs.calendar import time_grid
 from ipabs.pool.compile import PoolArrays, compile_pool
+from ipabs.pool.loans import LoanArrays, compile_loans
 from ipabs.scenario.model import Scenario
 from ipabs.structures.waterfall import WaterfallArrays, compile_waterfall
 
@@ -20,6 +21,7 @@ class CompiledDeal:
     t_years: np.ndarray
     dt_years: np.ndarray
     pool: PoolArrays
+    loans: LoanArrays
     waterfall: WaterfallArrays
     tranche_names: tuple[str, ...]
     discount_rate: float
@@ -41,6 +43,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         t_years=t_years,
         dt_years=dt_years,
         pool=compile_pool(sc, t_years, dt_years),
+        loans=compile_loans(sc, dates, t_years, dt_years, accrual),
         waterfall=compile_waterfall(sc, dates, accrual),
         tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
         discount_rate=sc.pricing.discount_rate,

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ipabs.engine.compile import CompiledDeal
-from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, RawResults
+from ipabs.engine.run import LOAN_FIELDS_START, POOL_FIELDS, TRANCHE_FIELDS, RawResults
 
 IRR_QUANTILES = (0.01, 0.05, 0.50, 0.95, 0.99)
 POOL_LOSS_QUANTILES = (0.50, 0.95, 0.99, 0.999)
@@ -118,6 +118,16 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
         "residual",
     ):
         row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
+    loan_total = float(deal.loans.balance0.sum())
+    if loan_total > 0:
+        for name in POOL_FIELDS[LOAN_FIELDS_START:]:
+            row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
+        # the loss left with the lender (the deal) after recoveries and loss-sharing, per unit of loans
+        net = raw.pool[:, field["loan_net_loss"]] / loan_total
+        row["expected_loan_loss_pct"], row["expected_loan_loss_pct_se"] = mean_se(net)
+        for q in POOL_LOSS_QUANTILES:
+            key = f"loan_loss_pct_p{q * 100:g}".replace(".", "_")
+            row[key], row[f"{key}_se"] = quantile_se(net, q)
     return pd.DataFrame([row])
 
 
@@ -164,7 +174,13 @@ def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
 def pool_path_table(raw: RawResults) -> pd.DataFrame:
     """One row per path: the pool's totals over the deal's life."""
     frame = pd.DataFrame(raw.pool, columns=list(POOL_FIELDS))
-    for count in ("licensee_defaults", "ip_rights_lost"):
+    for count in (
+        "licensee_defaults",
+        "ip_rights_lost",
+        "loan_defaults",
+        "loans_prepaid",
+        "loans_renewed",
+    ):
         frame[count] = frame[count].astype(np.int64)
     frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
     return frame

@@ -20,6 +20,7 @@ from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.metrics import discount_factors, tranche_path_metrics
 from ipabs.engine.rng import seed_stream
 from ipabs.pool.kernels import simulate_pool_path
+from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
 from ipabs.structures.waterfall import pay_waterfall
 
 TRANCHE_FIELDS = (
@@ -44,7 +45,20 @@ POOL_FIELDS = (
     "reserve_draw",
     "reserve_topup",
     "residual",
+    # loans: totals over the deal's life (see ipabs.pool.loan_kernel for the slots)
+    "loan_defaults",
+    "loan_recoveries",
+    "loan_gross_loss",
+    "guarantor_paid",
+    "fund_paid",
+    "insurer_paid",
+    "loan_net_loss",
+    "loans_prepaid",
+    "loans_renewed",
+    "loan_balance_at_legal_final",
+    "loan_cash_after_legal_final",
 )
+LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
 (T_LOSS, T_UNPAID_INT, T_INTEREST, T_PRINCIPAL, T_RESIDUAL, T_WAL, T_IRR, T_PV, T_PV_TIME) = range(
     len(TRANCHE_FIELDS)
 )
@@ -59,7 +73,7 @@ POOL_FIELDS = (
     P_DRAW,
     P_TOPUP,
     P_RESIDUAL,
-) = range(len(POOL_FIELDS))
+) = range(LOAN_FIELDS_START)
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ def _run_blocks(
     discount,
     rate,
     pool,
+    loans,
     wf,
     tranche_out,
     pool_out,
@@ -108,6 +123,19 @@ def _run_blocks(
         log_level = np.empty(n_assets)
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
+        n_loans = loans.balance0.shape[0]
+        record = n_loans > 0
+        factor_path = np.empty((n_periods, n_factors))
+        scale_path = np.ones(n_periods)
+        level_path = np.zeros((n_periods, n_assets))
+        alive_path = np.zeros((n_periods, n_assets), np.bool_)
+        loan_balance = np.empty(n_loans)
+        loan_accrued = np.empty(n_loans)
+        loan_status = np.empty(n_loans, np.int64)
+        loan_maturity = np.empty(n_loans, np.int64)
+        loan_io = np.empty(n_loans, np.bool_)
+        fund_used = np.zeros((n_periods + 240) // loans.periods_per_year + 2)
+        loan_totals = np.zeros(N_LOAN_TOTALS)
         fees = np.empty(n_periods)
         interest = np.empty((n_tranches, n_periods))
         principal = np.empty((n_tranches, n_periods))
@@ -122,17 +150,14 @@ def _run_blocks(
         for p in range(start, stop):
             seed_stream(state, seed, p)
             n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
-                state,
-                pool,
-                collections,
-                lost,
-                default_period,
-                shocks,
-                factor_z,
-                log_level,
-                alive,
-                costs,
-            )
+                state, pool, collections, lost, default_period, shocks, factor_z, log_level, alive, costs,
+                record, factor_path, scale_path, level_path, alive_path,
+            )  # fmt: skip
+            if record:
+                simulate_loans_path(
+                    state, loans, wf.accrual, factor_path, scale_path, level_path, alive_path, collections,
+                    loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
+                )  # fmt: skip
             pay_waterfall(
                 collections, wf.accrual, wf.balance0, wf.coupon, wf.has_schedule,
                 wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
@@ -175,6 +200,8 @@ def _run_blocks(
             po[P_DRAW] = draw.sum()
             po[P_TOPUP] = topup.sum()
             po[P_RESIDUAL] = residual.sum()
+            for j in range(N_LOAN_TOTALS):
+                po[LOAN_FIELDS_START + j] = loan_totals[j] if record else 0.0
             if p < n_sample:
                 sample_collections[p] = collections
                 sample_balances[p] = balance
@@ -212,7 +239,7 @@ def run_paths(
             count = min(per_call, n_blocks - first)
             _run_blocks(
                 first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
-                deal.pool, deal.waterfall, tranche_out, pool_out,
+                deal.pool, deal.loans, deal.waterfall, tranche_out, pool_out,
                 sample_collections, sample_balances, sample_reserve,
             )  # fmt: skip
             if progress is not None:

@@ -79,6 +79,7 @@ def _asset_columns(
 
 def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
     n_factors = len(sc.factors.names)
+    n_periods = t_years.size
     corr = (
         np.eye(n_factors)
         if sc.factors.correlation is None
@@ -86,37 +87,48 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
     )
     licensee_index = {lic.id: i for i, lic in enumerate(sc.licensees)}
     resolved = [resolve_asset(a, sc.deal.closing_date) for a in sc.assets]
-    columns = [
-        _asset_columns(r, a.base_annual_income, t_years, dt_years)
-        for r, a in zip(resolved, sc.assets, strict=True)
-    ]
+    columns = []
+    for r, a in zip(resolved, sc.assets, strict=True):
+        c = _asset_columns(r, a.base_annual_income, t_years, dt_years)
+        if (
+            a.licensee is None
+        ):  # pledged collateral: simulated for its value, earns nothing for the deal
+            c["weight"] = np.zeros(n_periods)
+            c["annuity"] = np.zeros(n_periods)
+        columns.append(c)
 
     def stack(key: str) -> np.ndarray:
+        if not columns:
+            return np.zeros((n_periods, 0))
         return np.ascontiguousarray(np.stack([c[key] for c in columns], axis=1))
 
     hazards = np.array(
         [[r.obsolescence_hazard, r.invalidation_hazard, r.lapse_hazard] for r in resolved]
-    )
+    ).reshape(-1, 3)
     total = hazards.sum(axis=1)
     safe_total = np.where(total > 0, total, 1.0)
     obsolescence_cut = np.where(total > 0, hazards[:, 0] / safe_total, 0.0)
     invalidation_cut = np.where(total > 0, (hazards[:, 0] + hazards[:, 1]) / safe_total, 0.0)
 
     dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
-    pd_annual = np.array([lic.annual_default_probability for lic in sc.licensees])[None, :]
+    pd_annual = np.array(
+        [lic.annual_default_probability for lic in sc.licensees], dtype=float
+    ).reshape(1, -1)
     with np.errstate(divide="ignore"):  # PD = 1 gives log(0) = -inf and so q = 1, as it should
         q = -np.expm1(np.log1p(-pd_annual) * dt_years[:, None])
     # -inf where PD = 0 and +inf where PD = 1: the comparison in the kernel stays exact
     threshold = stdtrit(dof, q) if dof else ndtri(q)
-    asset_loading = np.array([a.factor_loading for a in sc.assets])
-    licensee_loading = np.array([lic.factor_loading for lic in sc.licensees])
+    asset_loading = np.array([a.factor_loading for a in sc.assets], dtype=float)
+    licensee_loading = np.array([lic.factor_loading for lic in sc.licensees], dtype=float)
     return PoolArrays(
         factor_chol=np.ascontiguousarray(factor_root(corr)),
         copula_dof=int(dof),
         asset_factor=np.array([sc.factor_index(a.factor) for a in sc.assets], dtype=np.int64),
         asset_loading=asset_loading,
         asset_idiosyncratic=np.sqrt(1.0 - asset_loading**2),
-        asset_licensee=np.array([licensee_index[a.licensee] for a in sc.assets], dtype=np.int64),
+        asset_licensee=np.array(
+            [licensee_index.get(a.licensee, -1) for a in sc.assets], dtype=np.int64
+        ),
         asset_lag=np.array([r.collection_lag_periods for r in resolved], dtype=np.int64),
         asset_log_drift=stack("drift"),
         asset_log_vol=stack("vol"),
@@ -124,9 +136,11 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         asset_event_prob=stack("event"),
         asset_obsolescence_cut=obsolescence_cut,
         asset_invalidation_cut=invalidation_cut,
-        asset_log_keep=np.array([_log_keep(r.obsolescence_severity) for r in resolved]),
+        asset_log_keep=np.array(
+            [_log_keep(r.obsolescence_severity) for r in resolved], dtype=float
+        ),
         asset_renewal_share=stack("renewal"),
-        asset_renewal_prob=np.array([r.renewal_probability for r in resolved]),
+        asset_renewal_prob=np.array([r.renewal_probability for r in resolved], dtype=float),
         asset_annuity_cost=stack("annuity"),
         licensee_factor=np.array(
             [sc.factor_index(lic.factor) for lic in sc.licensees], dtype=np.int64
@@ -134,5 +148,5 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         licensee_loading=licensee_loading,
         licensee_idiosyncratic=np.sqrt(1.0 - licensee_loading**2),
         licensee_threshold=np.ascontiguousarray(threshold),
-        licensee_recovery=np.array([lic.recovery_rate for lic in sc.licensees]),
+        licensee_recovery=np.array([lic.recovery_rate for lic in sc.licensees], dtype=float),
     )

@@ -24,12 +24,15 @@ from ipabs.engine.rng import normal, uniform
 
 @njit(cache=True)
 def simulate_pool_path(
-    state, pool, collections, lost_income, default_period, shocks, factor_z, log_level, alive, costs
-):
+    state, pool, collections, lost_income, default_period, shocks, factor_z, log_level, alive, costs,
+    record, factor_path, scale_path, level_path, alive_path,
+):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
     (income due but not collected because its licensee defaulted, net of recovery).
     `default_period[l]` gets the period of licensee l's default, or -1. The other arrays are
-    scratch. Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
+    scratch. With `record`, the factor shocks, the t-copula scale and each asset's log level and
+    status per period are kept (for the loan kernel, which values pledged IP at default).
+    Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
@@ -61,6 +64,10 @@ def simulate_pool_path(
                 e = normal(state)
                 chi2 += e * e
             scale = np.sqrt(dof / chi2)
+        if record:
+            scale_path[k] = scale
+            for f in range(n_factors):
+                factor_path[k, f] = factor_z[f]
         for j in range(n_licensees):
             e = normal(state)
             if default_period[j] < 0:
@@ -82,6 +89,8 @@ def simulate_pool_path(
             )
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
             if not alive[i]:
+                if record:
+                    alive_path[k, i] = False
                 continue
             share = 1.0
             event_prob = pool.asset_event_prob[k, i]
@@ -97,6 +106,9 @@ def simulate_pool_path(
                 alive[i] = False  # not renewed: income up to the expiry date only
                 rights_lost += 1
                 share = renewal_share
+            if record:
+                level_path[k, i] = log_level[i]
+                alive_path[k, i] = alive[i]
             costs[k] += pool.asset_annuity_cost[k, i] * share
             weight = pool.asset_income_weight[k, i] * share
             if weight == 0.0:

@@ -53,6 +53,48 @@ def asset_value(asset: IPAsset, closing, rate: float) -> dict[str, float]:
     }
 
 
+def remaining_value_factors(
+    asset: IPAsset, closing, rate: float, t_years: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each payment date t_k: (income factor F_k, fee PV P_k) such that the asset's value at
+    t_k, given it is alive with income level L, is B L F_k - P_k: the same integral as
+    `asset_value`, started at t_k, with the path's level in place of its expectation."""
+    r = resolve_asset(asset, closing)
+    life = economic_life_years(asset, closing)
+    n = max(math.ceil(life * STEPS_PER_YEAR), 1)
+    edges = np.minimum(np.arange(n + 1) / STEPS_PER_YEAR, life)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    width = np.diff(edges)
+    log_level = r.integrated_growth(mid) - r.obsolescence_hazard * r.obsolescence_severity * mid
+    log_surv = -(r.invalidation_hazard + r.lapse_hazard) * mid
+    renewal_points = np.array(r.renewal_points(MAX_LIFE_YEARS + 1.0))
+    income_factor = np.zeros(t_years.size)
+    fee_pv = np.zeros(t_years.size)
+    for k, t0 in enumerate(t_years):
+        ahead = mid > t0
+        if not ahead.any():
+            continue
+        g0 = (
+            r.integrated_growth(np.array([t0]))[0]
+            - r.obsolescence_hazard * r.obsolescence_severity * t0
+        )
+        s0 = -(r.invalidation_hazard + r.lapse_hazard) * t0
+        cliff = np.where(
+            (mid[ahead] >= r.cliff_years) & (t0 < r.cliff_years), 1.0 - r.cliff_severity, 1.0
+        )
+        renewals = np.searchsorted(renewal_points, mid[ahead], side="right") - np.searchsorted(
+            renewal_points, t0, side="right"
+        )
+        survival = np.exp(log_surv[ahead] - s0) * r.renewal_probability**renewals
+        discount = (1.0 + rate) ** (-(mid[ahead] - t0))
+        w = width[ahead]
+        income_factor[k] = float(
+            (np.exp(log_level[ahead] - g0) * cliff * survival * discount * w).sum()
+        )
+        fee_pv[k] = float((r.annual_fee * survival * discount * w).sum())
+    return income_factor, fee_pv
+
+
 def value_assets(sc: Scenario, rate: float | None = None) -> pd.DataFrame:
     """One row per asset: its value at closing and what it rests on."""
     rate = sc.valuation.discount_rate if rate is None else rate

@@ -7,10 +7,10 @@ matrix checks a schema cannot express. Past this boundary the code trusts the sc
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
 import re
 import tomllib
-import types
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -112,17 +112,18 @@ def format_path(loc: Iterable[Any], data: Any = None) -> str:
 
 def _problems_from_pydantic(exc: pydantic.ValidationError, data: Any) -> Iterable[Problem]:
     errors = exc.errors()
-    failing = [tuple(e["loc"]) for e in errors]
+    failing = [_clean_loc(tuple(e["loc"]))[0] for e in errors]
     for err in errors:
-        loc = tuple(err["loc"])
+        loc, model = _clean_loc(tuple(err["loc"]))
         # pydantic adds "tuple too short" on a parent whose items failed; it is noise
         if err["type"] == "too_short" and any(
             len(f) > len(loc) and f[: len(loc)] == loc for f in failing
         ):
             continue
         path = format_path(loc, data)
+        ctx = err.get("ctx") or {}
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = list(model.model_fields) if model is not None else []
             key = str(loc[-1])
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             msg = "unknown key"
@@ -131,41 +132,66 @@ def _problems_from_pydantic(exc: pydantic.ValidationError, data: Any) -> Iterabl
             yield Problem(path, msg)
         elif err["type"] == "missing":
             yield Problem(path, "required key is missing")
+        elif err["type"] == "union_tag_invalid":
+            key = str(ctx.get("discriminator", "kind")).strip("'")
+            yield Problem(
+                format_path((*loc, key), data),
+                f"must be one of {ctx.get('expected_tags')}",
+                ctx.get("tag"),
+                True,
+            )
         else:
             message = err["msg"]
-            ctx = err.get("ctx") or {}
             if "expected" in ctx and err["type"] in ("enum", "literal_error"):
                 message = f"must be one of {ctx['expected']}"
             yield Problem(path, message, value=err.get("input"), has_value=True)
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """Drop the tags pydantic inserts for tagged unions (loss_sharing[0].guarantee.share) and
+    return the cleaned location with the model that holds its last key."""
     model: Any = Scenario
+    holder: Any = Scenario
+    clean: list[Any] = []
     for part in loc:
         if isinstance(part, int):
+            clean.append(part)
             continue
-        if (
-            not (isinstance(model, type) and issubclass(model, Spec))
-            or part not in model.model_fields
-        ):
-            return []
-        model = _inner_model(model.model_fields[part].annotation)
-    if isinstance(model, type) and issubclass(model, Spec):
-        return list(model.model_fields)
-    return []
+        if isinstance(model, list):  # a tagged union: this part names the variant
+            variant = next((m for m in model if _tag(m) == part), None)
+            if variant is not None:
+                model = variant
+                continue
+            model = None
+        clean.append(part)
+        holder = model
+        if isinstance(model, type) and issubclass(model, Spec) and part in model.model_fields:
+            model = _inner_models(model.model_fields[part].annotation)
+        else:
+            model = None
+    return tuple(clean), holder if isinstance(holder, type) else None
 
 
-def _inner_model(annotation: Any) -> Any:
-    """Unwrap Optional[...] and tuple[X, ...] down to a model class, if there is one."""
-    if isinstance(annotation, type) and issubclass(annotation, Spec):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType, tuple):
-        for arg in typing.get_args(annotation):
-            found = _inner_model(arg)
-            if found is not None:
-                return found
-    return None
+def _tag(model: type[Spec]) -> Any:
+    field = model.model_fields.get("kind")
+    args = typing.get_args(field.annotation) if field is not None else ()
+    return args[0] if args else None
+
+
+def _inner_models(annotation: Any) -> Any:
+    """The model class (or list of union variants) a field holds, through Optional and tuples."""
+    found = []
+
+    def walk(a: Any) -> None:
+        if isinstance(a, type) and issubclass(a, Spec):
+            found.append(a)
+        for arg in typing.get_args(a):
+            walk(arg)
+
+    walk(annotation)
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,9 +216,26 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
 
     yield from _check_copula(sc)
     licensee_ids = [lic.id for lic in sc.licensees]
+    pledged = {a for loan in sc.loans for a in loan.pledged_assets}
+    yield from _check_loans(sc)
+    if not sc.loans and not any(a.licensee for a in sc.assets):
+        yield Problem("assets", "the pool is empty: give assets with a licensee, or loans")
     for i, asset in enumerate(sc.assets):
         yield from _check_asset_terms(i, asset, deal.closing_date)
-        if asset.licensee not in licensee_ids:
+        if asset.licensee is None:
+            if asset.id not in pledged:
+                yield Problem(
+                    f'assets[{i}].licensee (id = "{asset.id}")',
+                    "required key is missing: an asset without a licensee must be pledged by a loan",
+                )
+        elif asset.id in pledged:
+            yield Problem(
+                f'assets[{i}].licensee (id = "{asset.id}")',
+                "a pledged asset's income belongs to its borrower: remove the licensee or the pledge",
+                value=asset.licensee,
+                has_value=True,
+            )
+        elif asset.licensee not in licensee_ids:
             yield _unknown_reference(
                 f'assets[{i}].licensee (id = "{asset.id}")',
                 asset.licensee,
@@ -230,6 +273,82 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                 base,
                 f"scheduled principal adds up to {total:,.2f}, more than the balance {tranche.balance:,.2f}",
             )
+
+
+def _check_loans(sc: Scenario) -> Iterable[Problem]:
+    yield from _duplicates_of("loans", [loan.id for loan in sc.loans], "id")
+    asset_ids = [a.id for a in sc.assets]
+    closing = sc.deal.closing_date
+    for i, loan in enumerate(sc.loans):
+        where, label = f"loans[{i}]", f'(id = "{loan.id}")'
+        if loan.rate_type == "fixed" and loan.rate is None:
+            yield Problem(
+                f"{where}.rate {label}", "required key is missing: a fixed-rate loan needs its rate"
+            )
+        if loan.rate_type == "lpr":
+            if loan.rate is not None:
+                yield Problem(
+                    f"{where}.rate {label}", "an LPR loan takes spread, not rate", loan.rate, True
+                )
+            if not sc.rates.lpr_1y:
+                yield Problem(
+                    "rates.lpr_1y",
+                    f"required key is missing: loan {loan.id} floats on the 1-year LPR",
+                )
+        if (loan.annual_default_probability is None) == (loan.default_probability_curve is None):
+            yield Problem(
+                f"{where} {label}",
+                "give annual_default_probability or default_probability_curve (one of them)",
+            )
+        if (loan.amortisation == "custom") != (loan.schedule is not None):
+            yield Problem(
+                f"{where}.schedule {label}",
+                'a schedule goes with amortisation = "custom" and only with it',
+            )
+        if loan.schedule:
+            maturity = closing + dt.timedelta(days=round(loan.term_years * 365))
+            for j, item in enumerate(loan.schedule):
+                if not closing < item.date <= maturity:
+                    yield Problem(
+                        f"{where}.schedule[{j}].date {label}",
+                        f"must be after closing and no later than maturity ({maturity})",
+                        item.date,
+                        True,
+                    )
+            if sum(x.principal for x in loan.schedule) > loan.balance * (1 + 1e-12):
+                yield Problem(
+                    f"{where}.schedule {label}",
+                    "scheduled principal adds up to more than the balance",
+                )
+        if loan.collateral_value is not None and loan.ltv is not None:
+            yield Problem(f"{where} {label}", "give collateral_value or ltv, not both")
+        if loan.collateral_value is None and loan.ltv is None and not loan.pledged_assets:
+            yield Problem(
+                f"{where}.pledged_assets {label}",
+                "a loan needs pledged_assets, collateral_value or ltv to value its pledge",
+            )
+        for j, asset_id in enumerate(loan.pledged_assets):
+            if asset_id not in asset_ids:
+                yield _unknown_reference(
+                    f"{where}.pledged_assets[{j}] {label}", asset_id, asset_ids, "asset"
+                )
+        if loan.factor is not None and loan.factor not in sc.factors.names:
+            yield _unknown_reference(
+                f"{where}.factor {label}", loan.factor, sc.factors.names, "factor"
+            )
+    kinds = [layer.kind for layer in sc.loss_sharing]
+    for i, kind in enumerate(kinds):
+        if kind in kinds[:i]:
+            yield Problem(
+                f"loss_sharing[{i}].kind", "each kind of layer may appear once", kind, True
+            )
+        layer = sc.loss_sharing[i]
+        if getattr(layer, "factor", None) is not None and layer.factor not in sc.factors.names:
+            yield _unknown_reference(
+                f"loss_sharing[{i}].factor", layer.factor, sc.factors.names, "factor"
+            )
+    if sc.loss_sharing and not sc.loans:
+        yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
 
 
 def _check_copula(sc: Scenario) -> Iterable[Problem]:

@@ -137,7 +137,10 @@ class IPAsset(Spec):
     type: IPType = _field(
         description="IP type: patent, trademark, copyright, plant_variety, data_rights, geographical_indication or ic_layout."
     )
-    licensee: Identifier = _field(description="Id of the licensee that pays this asset's income.")
+    licensee: Identifier | None = _field(
+        None,
+        description="Id of the licensee that pays this asset's income to the deal. None: the asset only serves as pledged collateral for loans.",
+    )
     base_annual_income: Amount = _field(
         unit="currency/year",
         description="Licence income per year at closing (the level the income process starts from).",
@@ -346,9 +349,165 @@ class Valuation(Spec):
     )
 
 
+class RatePoint(Spec):
+    date: dt.date = _field(description="Date from which the rate applies (until the next point).")
+    rate: float = _field(unit="1/year", description="The rate from that date.", ge=-0.05, le=1)
+
+
+class Rates(Spec):
+    lpr_1y: tuple[RatePoint, ...] = _field(
+        (),
+        description="1-year Loan Prime Rate path, a step function: each point applies from its date; the first also before it. Required by floating-rate loans.",
+    )
+
+
+class RateType(StrEnum):
+    fixed = "fixed"
+    lpr = "lpr"
+
+
+class Amortisation(StrEnum):
+    bullet = "bullet"
+    interest_only = "interest_only"
+    level = "level"
+    custom = "custom"
+
+
+class Loan(Spec):
+    id: Identifier = _field(description="Unique loan id.")
+    balance: float = _field(unit="currency", description="Outstanding principal at closing.", gt=0)
+    rate_type: RateType = _field(
+        RateType.fixed,
+        description="fixed (rate), or lpr (1-year LPR from [rates] plus spread, reset each period).",
+    )
+    rate: float | None = _field(
+        None, unit="1/year", description="Fixed interest rate (rate_type fixed).", ge=0, le=1
+    )
+    spread: float = _field(
+        0.0,
+        unit="1/year",
+        description="Spread over the 1-year LPR (rate_type lpr).",
+        ge=-0.05,
+        le=0.5,
+    )
+    term_years: float = _field(
+        unit="years", description="Remaining term from closing to maturity.", gt=0, le=30
+    )
+    amortisation: Amortisation = _field(
+        Amortisation.interest_only,
+        description="bullet (principal and all interest at maturity), interest_only (interest each period, principal at maturity), level (equal payments each period), custom (schedule).",
+    )
+    schedule: tuple[ScheduledPrincipal, ...] | None = _field(
+        None,
+        description="Principal payments of a custom amortisation; what is left is due at maturity.",
+    )
+    annual_default_probability: Probability | None = _field(
+        None, description="Probability of default within one year (constant hazard)."
+    )
+    default_probability_curve: tuple[Probability, ...] | None = _field(
+        None,
+        description="Annual default probabilities for year 1, 2, ... after closing (the last applies after); instead of annual_default_probability.",
+        min_length=1,
+    )
+    prepayment_rate: Probability = _field(
+        0.0, unit="1/year", description="Annual probability that the loan is repaid early in full."
+    )
+    renewal_probability: Probability = _field(
+        0.0,
+        description="Probability that the principal due at maturity is rolled into a new interest-only loan of the same term instead of being repaid (renewal without principal repayment).",
+    )
+    pledged_assets: tuple[Identifier, ...] = _field(
+        (), description="Ids of the [[assets]] pledged for this loan (several: a combined pledge)."
+    )
+    collateral_value: Amount | None = _field(
+        None,
+        unit="currency",
+        description="A given valuation of the pledge, used at default instead of the simulated value of the pledged assets.",
+    )
+    ltv: float | None = _field(
+        None,
+        description="Loan-to-value at origination: the pledge's valuation is balance / ltv (instead of collateral_value).",
+        gt=0,
+        le=2,
+    )
+    disposal_haircut: Probability = _field(
+        0.5, description="Share of the pledge's value lost in disposal (ILLUSTRATIVE default)."
+    )
+    disposal_lag_months: int = _field(
+        12,
+        unit="months",
+        description="Months from default to the disposal proceeds (rounded up to payment periods).",
+        ge=0,
+        le=120,
+    )
+    buyout_floor: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Price at which an institution buys the pledged IP out for operation, a floor under disposal proceeds.",
+    )
+    factor: Identifier | None = _field(
+        None, description="Factor the borrower's default loads on. Default: the first factor."
+    )
+    factor_loading: Loading = _field(
+        0.0, description="Weight of the factor in the borrower's default latent."
+    )
+
+
+class Guarantee(Spec):
+    kind: Literal["guarantee"] = _field(
+        description="A guarantor pays a share of each loss; it can default."
+    )
+    share: Probability = _field(description="Share of the remaining loss the guarantor pays.")
+    guarantor_default_probability: Probability = _field(
+        0.0,
+        description="Annual default probability of the guarantor; after its default it pays nothing.",
+    )
+    factor: Identifier | None = _field(
+        None, description="Factor the guarantor's default loads on. Default: the first."
+    )
+    factor_loading: Loading = _field(
+        0.0, description="Weight of the factor in the guarantor's default latent."
+    )
+
+
+class RiskCompensationFund(Spec):
+    kind: Literal["risk_compensation_fund"] = _field(
+        description="A public fund that reimburses a share of each loss, with a per-loan cap and an annual budget."
+    )
+    share: Probability = _field(description="Share of the remaining loss the fund reimburses.")
+    per_loan_cap: Amount | None = _field(
+        None, unit="currency", description="Most the fund pays for one loan. Default: no cap."
+    )
+    annual_budget: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most the fund pays across the pool in each year after closing; claims beyond it go unpaid. Default: no limit.",
+    )
+
+
+class Insurance(Spec):
+    kind: Literal["insurance"] = _field(
+        description="Credit insurance of each loan's loss, after a deductible and up to a limit."
+    )
+    share: Probability = _field(
+        1.0, description="Share of the loss above the deductible that is insured."
+    )
+    deductible: Amount = _field(
+        0.0, unit="currency", description="Loss per loan the insurer does not cover."
+    )
+    limit: Amount | None = _field(
+        None, unit="currency", description="Most the insurer pays per loan. Default: no limit."
+    )
+
+
+LossSharingLayer = Annotated[
+    Guarantee | RiskCompensationFund | Insurance, Field(discriminator="kind")
+]
+
+
 class Tape(Spec):
-    kind: Literal["assets", "licensees"] = _field(
-        description="What each row is: an [[assets]] or a [[licensees]] entry; the columns are that table's keys."
+    kind: Literal["assets", "licensees", "loans"] = _field(
+        description="What each row is: an [[assets]], [[licensees]] or [[loans]] entry; the columns are that table's keys."
     )
     path: str = _field(
         description="CSV (header row, UTF-8) or Parquet file, relative to the scenario file. Empty cells take the default; list cells are JSON ([0.1, 0.05]).",
@@ -367,11 +526,18 @@ class Scenario(Spec):
         (), description="Asset or licensee tapes whose rows are added to the inline tables."
     )
     assets: tuple[IPAsset, ...] = _field(
-        description="The IP assets that earn the pool's licence income.", min_length=1
+        (),
+        description="The IP assets: licensed ones earn the pool's income; others are pledged collateral.",
     )
-    licensees: tuple[Licensee, ...] = _field(
-        description="The licensees that pay the income.", min_length=1
+    loans: tuple[Loan, ...] = _field(
+        (), description="IP-pledged loans whose repayments the deal collects."
     )
+    loss_sharing: tuple[LossSharingLayer, ...] = _field(
+        (),
+        description="Loss-sharing layers applied to each defaulted loan's loss, in this order.",
+    )
+    rates: Rates = _field(Rates(), description="Reference rate paths (1-year LPR).")
+    licensees: tuple[Licensee, ...] = _field((), description="The licensees that pay the income.")
     tranches: tuple[Tranche, ...] = _field(
         description="Note classes; the lowest rank is the subordinated class and takes the residual.",
         min_length=1,

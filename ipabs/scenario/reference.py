@@ -25,7 +25,7 @@ def _type_name(annotation: Any) -> str:
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in args if a is not type(None)]
-        return " | ".join(names)
+        return " | ".join(dict.fromkeys(names))
     if origin is tuple:
         return f"array of {_type_name(args[0])}"
     if origin is typing.Annotated:
@@ -36,6 +36,8 @@ def _type_name(annotation: Any) -> str:
         return "string"
     if isinstance(annotation, type) and issubclass(annotation, Spec):
         return "table"
+    if origin is typing.Annotated:
+        return _type_name(args[0])
     return {int: "integer", float: "float", str: "string", bool: "boolean"}.get(
         annotation, getattr(annotation, "__name__", str(annotation))
     )
@@ -62,32 +64,39 @@ def _default(info: FieldInfo) -> str:
     return f"`{value}`"
 
 
-def _inner_spec(annotation: Any) -> type[Spec] | None:
-    if isinstance(annotation, type) and issubclass(annotation, Spec):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _inner_spec(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def _is_array(annotation: Any) -> bool:
     if typing.get_origin(annotation) is tuple:
         return True
     return any(_is_array(a) for a in typing.get_args(annotation))
 
 
+def _specs(annotation: Any) -> list[type[Spec]]:
+    found: list[type[Spec]] = []
+
+    def walk(a: Any) -> None:
+        if isinstance(a, type) and issubclass(a, Spec):
+            found.append(a)
+        for arg in typing.get_args(a):
+            walk(arg)
+
+    walk(annotation)
+    return found
+
+
 def key_paths(model: type[Spec] = Scenario, prefix: str = "") -> list[tuple[str, FieldInfo]]:
-    """Every key of the format as a dotted path, arrays of tables written `name[]`."""
+    """Every key of the format as a dotted path, arrays of tables written `name[]`, and the
+    variants of a tagged table written `name[kind = "..."]`."""
     out: list[tuple[str, FieldInfo]] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
-        inner = _inner_spec(info.annotation)
         out.append((path, info))
-        if inner is not None:
+        specs = _specs(info.annotation)
+        if len(specs) == 1:
             sep = "[]." if _is_array(info.annotation) else "."
-            out.extend(key_paths(inner, path + sep))
+            out.extend(key_paths(specs[0], path + sep))
+        for variant in specs if len(specs) > 1 else ():
+            tag = typing.get_args(variant.model_fields["kind"].annotation)[0]
+            out.extend(key_paths(variant, f'{path}[kind = "{tag}"].'))
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ipabs.errors import Problem, ScenarioError
 
-TAPE_KINDS = ("assets", "licensees")
+TAPE_KINDS = ("assets", "licensees", "loans")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def expand_tapes(data: dict[str, Any], base_dir: Path) -> dict[tuple[str, int], 
     return origins
 
 
-_ITEM = re.compile(r"^(assets|licensees)\[(\d+)\](?:\.([A-Za-z_]+))?(.*)$")
+_ITEM = re.compile(r"^(assets|licensees|loans)\[(\d+)\](?:\.([A-Za-z_]+))?(.*)$")
 
 
 def locate(problem: Problem, origins: dict[tuple[str, int], RowOrigin]) -> Problem:

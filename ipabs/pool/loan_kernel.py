@@ -1,0 +1,154 @@
+"""Loan kernel: one path of IP-pledged loan repayments, defaults, disposals and loss-sharing.
+
+Runs after the pool kernel on the same path, reading the factor shocks and the pledged assets'
+simulated income levels it recorded. Per period k and loan n (docs/model.md, section 3.8):
+    default if S_k (a_n Z_f(n),k + sqrt(1 - a_n^2) e_nk) < F^-1(q_nk)
+    else prepaid in full with probability p_nk, else scheduled interest and principal;
+    at maturity: renewed (interest-only for another term) with probability r_n, else repaid.
+At default: exposure = balance + unpaid interest; pledge value V_k (given, or the pledged assets'
+remaining income value at their simulated level); proceeds max(V_k (1 - haircut), floor) after
+the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
+in order. Draws per period: 1 (guarantor) + 3 per loan, always, for common random numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ipabs.engine.rng import normal, uniform
+
+# slots of the per-path loan totals
+(L_DEFAULTS, L_RECOVERIES, L_GROSS_LOSS, L_GUARANTOR, L_FUND, L_INSURER, L_NET_LOSS, L_PREPAID, L_RENEWED,
+ L_OUTSTANDING, L_AFTER_FINAL) = range(11)  # fmt: skip
+N_LOAN_TOTALS = 11
+
+_GUARANTEE, _FUND, _INSURANCE = 0, 1, 2
+
+
+@njit(cache=True)
+def pledge_value(loans, n, k, level_path, alive_path):
+    """Value of loan n's pledge at the end of period k."""
+    if loans.given_value[n] >= 0.0:
+        return loans.given_value[n]
+    value = 0.0
+    for p in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
+        i = loans.pledge_asset[p]
+        if alive_path[k, i]:
+            v = (
+                loans.asset_base[i] * np.exp(level_path[k, i]) * loans.asset_value_factor[k, i]
+                - loans.asset_fee_pv[k, i]
+            )
+            value += max(v, 0.0)
+    return value
+
+
+@njit(cache=True)
+def share_loss(loans, loss, guarantor_alive, pay_period, fund_used, out):
+    """Apply the loss-sharing layers in order to one loan's loss; returns what investors keep."""
+    remaining = loss
+    year = pay_period // loans.periods_per_year
+    for m in range(loans.layer_kind.shape[0]):
+        kind = loans.layer_kind[m]
+        if kind == _GUARANTEE:
+            paid = loans.layer_share[m] * remaining if guarantor_alive else 0.0
+            out[L_GUARANTOR] += paid
+        elif kind == _FUND:
+            paid = min(loans.layer_share[m] * remaining, loans.layer_cap[m])
+            if year < fund_used.shape[0]:
+                paid = min(paid, max(loans.fund_budget - fund_used[year], 0.0))
+                fund_used[year] += paid
+            out[L_FUND] += paid
+        else:
+            covered = max(remaining - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
+            paid = min(covered, loans.layer_cap[m])
+            out[L_INSURER] += paid
+        remaining -= paid
+    return remaining
+
+
+@njit(cache=True)
+def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_path, alive_path, collections, balance, accrued, status, maturity, interest_only, fund_used, out):  # fmt: skip
+    """Add one path's loan cash flows to `collections[k]` and its totals to `out`. Scratch:
+    balance, accrued, status (0 performing, 1 defaulted, 2 prepaid, 3 repaid), maturity,
+    interest_only (after a renewal), fund_used (per year)."""
+    n_periods, n_loans = loans.threshold.shape
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for y in range(fund_used.shape[0]):
+        fund_used[y] = 0.0
+    for n in range(n_loans):
+        balance[n] = loans.balance0[n]
+        accrued[n] = 0.0
+        status[n] = 0
+        maturity[n] = loans.maturity_period[n]
+        interest_only[n] = False
+    guarantor_alive = True
+    g_idio = np.sqrt(1.0 - loans.guarantor_loading * loans.guarantor_loading)
+    for k in range(n_periods):
+        scale = scale_path[k]
+        e = normal(state)
+        g_latent = loans.guarantor_loading * factor_path[k, loans.guarantor_factor] + g_idio * e
+        if guarantor_alive and scale * g_latent < loans.guarantor_threshold[k]:
+            guarantor_alive = False
+        for n in range(n_loans):
+            e = normal(state)
+            u_prepay = uniform(state)
+            u_renew = uniform(state)
+            if status[n] != 0:
+                continue
+            interest = balance[n] * loans.rate[k, n] * accrual[k]
+            latent = loans.loading[n] * factor_path[k, loans.factor[n]] + loans.idiosyncratic[n] * e
+            if scale * latent < loans.threshold[k, n]:
+                status[n] = 1
+                exposure = balance[n] + accrued[n] + interest
+                value = pledge_value(loans, n, k, level_path, alive_path)
+                proceeds = max(value * (1.0 - loans.haircut[n]), loans.floor[n])
+                recovery = min(proceeds, exposure)
+                pay_period = k + loans.lag_periods[n]
+                kept = share_loss(
+                    loans, exposure - recovery, guarantor_alive, pay_period, fund_used, out
+                )
+                received = exposure - kept  # recovery and what the layers paid
+                if pay_period < n_periods:
+                    collections[pay_period] += received
+                else:
+                    out[L_AFTER_FINAL] += received
+                out[L_DEFAULTS] += 1.0
+                out[L_RECOVERIES] += recovery
+                out[L_GROSS_LOSS] += exposure - recovery
+                out[L_NET_LOSS] += kept
+                balance[n] = 0.0
+                continue
+            if u_prepay < loans.prepay_prob[k, n]:
+                collections[k] += balance[n] + accrued[n] + interest
+                out[L_PREPAID] += 1.0
+                status[n] = 2
+                balance[n] = 0.0
+                continue
+            if k == maturity[n]:
+                if u_renew < loans.renewal_prob[n]:
+                    collections[k] += (
+                        interest + accrued[n]
+                    )  # rolled over: interest paid, principal not
+                    accrued[n] = 0.0
+                    maturity[n] += loans.term_periods[n]
+                    interest_only[n] = True
+                    out[L_RENEWED] += 1.0
+                else:
+                    collections[k] += balance[n] + accrued[n] + interest
+                    balance[n] = 0.0
+                    status[n] = 3
+                continue
+            code = loans.amortisation[n]
+            if code == 0 and not interest_only[n]:  # bullet: interest accrues to maturity
+                accrued[n] += interest
+            else:
+                collections[k] += interest
+            if (code == 2 or code == 3) and not interest_only[n]:
+                principal = min(loans.scheduled_principal[k, n], balance[n])
+                balance[n] -= principal
+                collections[k] += principal
+    for n in range(n_loans):
+        if status[n] == 0:
+            out[L_OUTSTANDING] += balance[n] + accrued[n]

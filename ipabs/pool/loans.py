@@ -1,0 +1,221 @@
+"""Compile IP-pledged loans and the loss-sharing layers to flat arrays for the loan kernel.
+
+Equations in docs/model.md, section 3.8. N loans, K periods, A assets, M layers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import ndtri, stdtrit
+
+from ipabs.pool.valuation import remaining_value_factors
+from ipabs.scenario.model import Guarantee, Insurance, Scenario
+
+AMORTISATION_CODES = {"bullet": 0, "interest_only": 1, "level": 2, "custom": 3}
+LAYER_CODES = {"guarantee": 0, "risk_compensation_fund": 1, "insurance": 2}
+
+
+class LoanArrays(NamedTuple):
+    balance0: np.ndarray  # (N,)
+    rate: (
+        np.ndarray
+    )  # (K, N) annual rate in period k (fixed, or LPR at the period's start + spread)
+    amortisation: np.ndarray  # (N,) int code
+    scheduled_principal: np.ndarray  # (K, N) level or custom principal, original schedule
+    maturity_period: np.ndarray  # (N,) int: period of maturity; K or more if after legal final
+    term_periods: np.ndarray  # (N,) int: periods a renewal adds
+    threshold: np.ndarray  # (K, N) default threshold F^-1(q_kn)
+    prepay_prob: np.ndarray  # (K, N)
+    renewal_prob: np.ndarray  # (N,)
+    factor: np.ndarray  # (N,) int
+    loading: np.ndarray  # (N,)
+    idiosyncratic: np.ndarray  # (N,)
+    given_value: np.ndarray  # (N,) pledge valuation if given, else -1 (simulated pledged assets)
+    pledge_start: np.ndarray  # (N + 1,) CSR pointers into pledge_asset
+    pledge_asset: np.ndarray  # (P,) asset indices
+    asset_value_factor: np.ndarray  # (K, A) income factor of the remaining value at t_k
+    asset_fee_pv: np.ndarray  # (K, A) pre-paid fee PV from t_k
+    asset_base: np.ndarray  # (A,)
+    haircut: np.ndarray  # (N,)
+    lag_periods: np.ndarray  # (N,) int
+    floor: np.ndarray  # (N,) buy-out floor, 0 if none
+    layer_kind: np.ndarray  # (M,) int code, in the order applied
+    layer_share: np.ndarray  # (M,)
+    layer_cap: np.ndarray  # (M,) per-loan cap (fund) or limit (insurance); inf if none
+    layer_deductible: np.ndarray  # (M,) insurance deductible
+    fund_budget: float  # annual budget of the risk compensation fund; inf if none
+    guarantor_threshold: np.ndarray  # (K,) default threshold of the guarantor (-inf: never)
+    guarantor_factor: int
+    guarantor_loading: float
+    periods_per_year: int
+
+
+def _period_probability(annual: np.ndarray, dt_years: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):  # a probability of 1 gives log(0) = -inf and q = 1
+        return -np.expm1(np.log1p(-annual) * dt_years)
+
+
+def _curve_hazard(curve: tuple[float, ...], start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Default probability in each period for a per-year curve of annual PDs (piecewise hazard)."""
+    with np.errstate(divide="ignore"):
+        hazard = -np.log1p(-np.asarray(curve, float))  # per year; inf where PD = 1
+    years = np.arange(len(curve))
+    covered = np.clip(end[:, None] - years[None, :], 0.0, 1.0) - np.clip(
+        start[:, None] - years[None, :], 0.0, 1.0
+    )
+    covered[:, -1] = np.maximum(end - years[-1], 0.0) - np.maximum(start - years[-1], 0.0)
+    with np.errstate(invalid="ignore"):
+        integrated = np.where(covered > 0, covered * hazard[None, :], 0.0).sum(axis=1)
+    return -np.expm1(-integrated)
+
+
+def _lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
+    points = sorted(sc.rates.lpr_1y, key=lambda p: p.date)
+    out = np.empty(len(dates))
+    for k, d in enumerate(dates):
+        applicable = [p.rate for p in points if p.date <= d]
+        out[k] = applicable[-1] if applicable else points[0].rate
+    return out
+
+
+def _threshold(q: np.ndarray, dof: int) -> np.ndarray:
+    return stdtrit(dof, q) if dof else ndtri(q)
+
+
+def compile_loans(
+    sc: Scenario,
+    dates: list[dt.date],
+    t_years: np.ndarray,
+    dt_years: np.ndarray,
+    accrual: np.ndarray,
+) -> LoanArrays:
+    n_periods = len(dates)
+    loans = sc.loans
+    closing = sc.deal.closing_date
+    per_year = sc.deal.payment_frequency.per_year
+    dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
+    starts = [closing, *dates[:-1]]
+    asset_index = {a.id: i for i, a in enumerate(sc.assets)}
+    n = len(loans)
+
+    rate = np.zeros((n_periods, n))
+    scheduled = np.zeros((n_periods, n))
+    threshold = np.zeros((n_periods, n))
+    prepay = np.zeros((n_periods, n))
+    maturity = np.zeros(n, dtype=np.int64)
+    term_periods = np.zeros(n, dtype=np.int64)
+    lpr = _lpr_at(sc, starts) if sc.rates.lpr_1y else np.zeros(n_periods)
+    for j, loan in enumerate(loans):
+        rate[:, j] = loan.rate if loan.rate_type == "fixed" else lpr + loan.spread
+        maturity_date = closing + dt.timedelta(days=round(loan.term_years * 365))
+        later = [k for k, d in enumerate(dates) if d >= maturity_date]
+        maturity[j] = (
+            later[0]
+            if later
+            else n_periods + math.ceil((maturity_date - dates[-1]).days / 365 * per_year)
+        )
+        term_periods[j] = max(1, round(loan.term_years * per_year))
+        if loan.amortisation == "level":
+            m = int(maturity[j]) + 1  # payments in periods 0..maturity
+            i = (loan.rate if loan.rate is not None else lpr[0] + loan.spread) / per_year
+            balance = loan.balance
+            # annuity payment; below 1e-12 a period the formula loses all precision (0/0)
+            payment = balance / m if i < 1e-12 else balance * i / -math.expm1(-m * math.log1p(i))
+            for k in range(min(m, n_periods)):
+                principal = payment - balance * i
+                scheduled[k, j] = principal
+                balance -= principal
+        elif loan.amortisation == "custom":
+            for item in loan.schedule or ():
+                k = next((k for k, d in enumerate(dates) if d >= item.date), None)
+                if k is not None:
+                    scheduled[k, j] += item.principal
+        if loan.default_probability_curve is not None:
+            q = _curve_hazard(loan.default_probability_curve, t_years - dt_years, t_years)
+        else:
+            q = _period_probability(np.full(n_periods, loan.annual_default_probability), dt_years)
+        threshold[:, j] = _threshold(q, dof)
+        prepay[:, j] = _period_probability(np.full(n_periods, loan.prepayment_rate), dt_years)
+
+    pledge_start = np.zeros(n + 1, dtype=np.int64)
+    pledge_asset = []
+    given = np.full(n, -1.0)
+    for j, loan in enumerate(loans):
+        if loan.collateral_value is not None:
+            given[j] = loan.collateral_value
+        elif loan.ltv is not None:
+            given[j] = loan.balance / loan.ltv
+        else:
+            pledge_asset += [asset_index[a] for a in loan.pledged_assets]
+        pledge_start[j + 1] = len(pledge_asset)
+
+    n_assets = len(sc.assets)
+    value_factor = np.zeros((n_periods, n_assets))
+    fee_pv = np.zeros((n_periods, n_assets))
+    for i in sorted(set(pledge_asset)):
+        value_factor[:, i], fee_pv[:, i] = remaining_value_factors(
+            sc.assets[i], closing, sc.valuation.discount_rate, t_years
+        )
+
+    kinds, shares, caps, deductibles = [], [], [], []
+    budget = math.inf
+    g_threshold = np.full(n_periods, -np.inf)
+    g_factor, g_loading = 0, 0.0
+    for layer in sc.loss_sharing:
+        kinds.append(LAYER_CODES[layer.kind])
+        shares.append(layer.share)
+        deductibles.append(layer.deductible if isinstance(layer, Insurance) else 0.0)
+        if isinstance(layer, Insurance):
+            caps.append(math.inf if layer.limit is None else layer.limit)
+        elif isinstance(layer, Guarantee):
+            caps.append(math.inf)
+            q = _period_probability(
+                np.full(n_periods, layer.guarantor_default_probability), dt_years
+            )
+            g_threshold = _threshold(q, dof)
+            g_factor, g_loading = sc.factor_index(layer.factor), layer.factor_loading
+        else:
+            caps.append(math.inf if layer.per_loan_cap is None else layer.per_loan_cap)
+            budget = math.inf if layer.annual_budget is None else layer.annual_budget
+
+    loading = np.array([loan.factor_loading for loan in loans])
+    return LoanArrays(
+        balance0=np.array([loan.balance for loan in loans]),
+        rate=np.ascontiguousarray(rate),
+        amortisation=np.array(
+            [AMORTISATION_CODES[loan.amortisation.value] for loan in loans], dtype=np.int64
+        ),
+        scheduled_principal=np.ascontiguousarray(scheduled),
+        maturity_period=maturity,
+        term_periods=term_periods,
+        threshold=np.ascontiguousarray(threshold),
+        prepay_prob=np.ascontiguousarray(prepay),
+        renewal_prob=np.array([loan.renewal_probability for loan in loans]),
+        factor=np.array([sc.factor_index(loan.factor) for loan in loans], dtype=np.int64),
+        loading=loading,
+        idiosyncratic=np.sqrt(1.0 - loading**2),
+        given_value=given,
+        pledge_start=pledge_start,
+        pledge_asset=np.array(pledge_asset, dtype=np.int64),
+        asset_value_factor=np.ascontiguousarray(value_factor),
+        asset_fee_pv=np.ascontiguousarray(fee_pv),
+        asset_base=np.array([a.base_annual_income for a in sc.assets]),
+        haircut=np.array([loan.disposal_haircut for loan in loans]),
+        lag_periods=np.array(
+            [math.ceil(loan.disposal_lag_months * per_year / 12) for loan in loans], dtype=np.int64
+        ),
+        floor=np.array([loan.buyout_floor or 0.0 for loan in loans]),
+        layer_kind=np.array(kinds, dtype=np.int64),
+        layer_share=np.array(shares, dtype=float),
+        layer_cap=np.array(caps, dtype=float),
+        layer_deductible=np.array(deductibles, dtype=float),
+        fund_budget=float(budget),
+        guarantor_threshold=np.ascontiguousarray(g_threshold),
+        guarantor_factor=int(g_factor),
+        guarantor_loading=float(g_loading),
+        periods_per_year=per_year,
+    )
