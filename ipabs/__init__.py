@@ -11,6 +11,8 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from ipabs import _kernel_cache  # noqa: F401  (must run before any kernel is compiled)
+
 try:
     __version__ = version("ipabs")
 except PackageNotFoundError:  # running from a source tree that was not installed

@@ -174,8 +174,11 @@ def test_default_recovery_and_loss_sharing_by_hand():
     )
     assert pool["loan_net_loss"] == pytest.approx(net)
     c = res.raw.sample_collections[0]
-    assert c[2] == pytest.approx(exposure - net)  # two quarters after default: proceeds + layers
-    assert np.count_nonzero(c) == 1
+    assert c[0] == pytest.approx(guarantor)  # the guarantor compensates at default
+    assert c[2] == pytest.approx(
+        exposure - net - guarantor
+    )  # two quarters on: proceeds, fund, insurer
+    assert np.count_nonzero(c) == 2
 
 
 def test_fund_budget_runs_out_and_a_defaulted_guarantor_pays_nothing():

@@ -48,3 +48,16 @@ def test_ziggurat_tails_have_the_right_mass():
         p = 2 * stats.norm.sf(cut)
         count = np.count_nonzero(np.abs(x) > cut)
         assert abs(count - p * x.size) < 5 * np.sqrt(x.size * p * (1 - p)), (cut, count, p * x.size)
+
+
+def test_kernel_cache_is_keyed_by_the_package_source():
+    """Numba's cache checks only the caller's file; ipabs keys the cache folder by a hash of all
+    of its source so that an edited callee is never served stale."""
+    import numba
+
+    from ipabs import _kernel_cache
+    from ipabs.engine.run import _run_blocks
+
+    assert numba.config.CACHE_DIR == str(_kernel_cache.CACHE_DIR)
+    assert _kernel_cache.source_hash() in str(_kernel_cache.CACHE_DIR)
+    assert str(_run_blocks._cache._cache_path).startswith(str(_kernel_cache.CACHE_DIR))

@@ -8,7 +8,7 @@ simulated income levels it recorded. Per period k and loan n (docs/model.md, sec
 At default: exposure = balance + unpaid interest; pledge value V_k (given, or the pledged assets'
 remaining income value at their simulated level); proceeds max(V_k (1 - haircut), floor) after
 the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
-in order. Draws per period: 1 (guarantor) + 3 per loan, always, for common random numbers.
+in order. The guarantor pays its share at default; recovery, fund and insurer at disposal. Draws per period: 1 (guarantor) + 3 per loan, always, for common random numbers.
 """
 
 from __future__ import annotations
@@ -45,14 +45,17 @@ def pledge_value(loans, n, k, level_path, alive_path):
 
 @njit(cache=True)
 def share_loss(loans, loss, guarantor_alive, pay_period, fund_used, out):
-    """Apply the loss-sharing layers in order to one loan's loss; returns what investors keep."""
+    """Apply the loss-sharing layers in order to one loan's loss; returns (what investors keep,
+    what the guarantor pays)."""
     remaining = loss
+    guaranteed = 0.0
     year = pay_period // loans.periods_per_year
     for m in range(loans.layer_kind.shape[0]):
         kind = loans.layer_kind[m]
         if kind == _GUARANTEE:
             paid = loans.layer_share[m] * remaining if guarantor_alive else 0.0
             out[L_GUARANTOR] += paid
+            guaranteed += paid
         elif kind == _FUND:
             paid = min(loans.layer_share[m] * remaining, loans.layer_cap[m])
             if year < fund_used.shape[0]:
@@ -64,7 +67,7 @@ def share_loss(loans, loss, guarantor_alive, pay_period, fund_used, out):
             paid = min(covered, loans.layer_cap[m])
             out[L_INSURER] += paid
         remaining -= paid
-    return remaining
+    return remaining, guaranteed
 
 
 @njit(cache=True)
@@ -106,14 +109,17 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
                 proceeds = max(value * (1.0 - loans.haircut[n]), loans.floor[n])
                 recovery = min(proceeds, exposure)
                 pay_period = k + loans.lag_periods[n]
-                kept = share_loss(
+                kept, guaranteed = share_loss(
                     loans, exposure - recovery, guarantor_alive, pay_period, fund_used, out
                 )
-                received = exposure - kept  # recovery and what the layers paid
+                # the guarantor compensates at default (and is subrogated to its share of the
+                # recovery); the recovery, the fund and the insurer pay at disposal
+                collections[k] += guaranteed
+                later = exposure - kept - guaranteed
                 if pay_period < n_periods:
-                    collections[pay_period] += received
+                    collections[pay_period] += later
                 else:
-                    out[L_AFTER_FINAL] += received
+                    out[L_AFTER_FINAL] += later
                 out[L_DEFAULTS] += 1.0
                 out[L_RECOVERIES] += recovery
                 out[L_GROSS_LOSS] += exposure - recovery
