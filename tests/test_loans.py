@@ -174,10 +174,11 @@ def test_default_recovery_and_loss_sharing_by_hand():
     )
     assert pool["loan_net_loss"] == pytest.approx(net)
     c = res.raw.sample_collections[0]
-    assert c[0] == pytest.approx(guarantor)  # the guarantor compensates at default
-    assert c[2] == pytest.approx(
-        exposure - net - guarantor
-    )  # two quarters on: proceeds, fund, insurer
+    # the guarantor compensates at default: its loss share and half the recovery in advance
+    assert c[0] == pytest.approx(guarantor + 0.5 * 500.0)
+    # two quarters on: the other half of the proceeds, the fund and the insurer
+    assert c[2] == pytest.approx(0.5 * 500.0 + fund + insurer)
+    assert c[0] + c[2] == pytest.approx(exposure - net)
     assert np.count_nonzero(c) == 2
 
 

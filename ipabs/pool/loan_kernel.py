@@ -8,7 +8,8 @@ simulated income levels it recorded. Per period k and loan n (docs/model.md, sec
 At default: exposure = balance + unpaid interest; pledge value V_k (given, or the pledged assets'
 remaining income value at their simulated level); proceeds max(V_k (1 - haircut), floor) after
 the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
-in order. The guarantor pays its share at default; recovery, fund and insurer at disposal. Draws per period: 1 (guarantor) + 3 per loan, always, for common random numbers.
+in order. The guarantor pays at default (its loss share, and its share of the recovery in
+advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal. Draws per period: 1 (guarantor) + 3 per loan, always, for common random numbers.
 """
 
 from __future__ import annotations
@@ -112,10 +113,12 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
                 kept, guaranteed = share_loss(
                     loans, exposure - recovery, guarantor_alive, pay_period, fund_used, out
                 )
-                # the guarantor compensates at default (and is subrogated to its share of the
-                # recovery); the recovery, the fund and the insurer pay at disposal
-                collections[k] += guaranteed
-                later = exposure - kept - guaranteed
+                # the guarantor compensates at default: its share of the loss plus an advance of
+                # its share of the recovery, which it is repaid from the disposal (subrogation);
+                # the rest of the recovery, the fund and the insurer pay at disposal
+                advance = loans.guarantee_share * recovery if guarantor_alive else 0.0
+                collections[k] += guaranteed + advance
+                later = exposure - kept - guaranteed - advance
                 if pay_period < n_periods:
                     collections[pay_period] += later
                 else:

@@ -48,6 +48,9 @@ class LoanArrays(NamedTuple):
     layer_cap: np.ndarray  # (M,) per-loan cap (fund) or limit (insurance); inf if none
     layer_deductible: np.ndarray  # (M,) insurance deductible
     fund_budget: float  # annual budget of the risk compensation fund; inf if none
+    guarantee_share: (
+        float  # share of each loss (and advance of recovery) the guarantor pays; 0: none
+    )
     guarantor_threshold: np.ndarray  # (K,) default threshold of the guarantor (-inf: never)
     guarantor_factor: int
     guarantor_loading: float
@@ -164,7 +167,7 @@ def compile_loans(
     kinds, shares, caps, deductibles = [], [], [], []
     budget = math.inf
     g_threshold = np.full(n_periods, -np.inf)
-    g_factor, g_loading = 0, 0.0
+    g_factor, g_loading, g_share = 0, 0.0, 0.0
     for layer in sc.loss_sharing:
         kinds.append(LAYER_CODES[layer.kind])
         shares.append(layer.share)
@@ -177,7 +180,11 @@ def compile_loans(
                 np.full(n_periods, layer.guarantor_default_probability), dt_years
             )
             g_threshold = _threshold(q, dof)
-            g_factor, g_loading = sc.factor_index(layer.factor), layer.factor_loading
+            g_factor, g_loading, g_share = (
+                sc.factor_index(layer.factor),
+                layer.factor_loading,
+                layer.share,
+            )
         else:
             caps.append(math.inf if layer.per_loan_cap is None else layer.per_loan_cap)
             budget = math.inf if layer.annual_budget is None else layer.annual_budget
@@ -214,6 +221,7 @@ def compile_loans(
         layer_cap=np.array(caps, dtype=float),
         layer_deductible=np.array(deductibles, dtype=float),
         fund_budget=float(budget),
+        guarantee_share=float(g_share),
         guarantor_threshold=np.ascontiguousarray(g_threshold),
         guarantor_factor=int(g_factor),
         guarantor_loading=float(g_loading),
