@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import threading
 import traceback
@@ -137,22 +138,19 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
             problems=(Problem("valuation.discount_rate", "out of range", discount_rate, True),),
         )
     from ipabs.outputs.writer import scenario_manifest, write_valuation
-    from ipabs.pool.valuation import value_assets
+    from ipabs.pool.valuation import loan_to_value, value_assets
 
     table = value_assets(sc, discount_rate)
-    write_valuation(table, scenario_manifest(sc, scenario, command="value"), out_dir)
+    loans = loan_to_value(sc, table)
+    write_valuation(table, loans, scenario_manifest(sc, scenario, command="value"), out_dir)
     if as_json:
-        records = [
-            {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-            for r in table.to_dict(orient="records")
-        ]
-        click.echo(
-            json.dumps(
-                {"deal": sc.deal.name, "out": str(out_dir), "assets": records},
-                indent=2,
-                allow_nan=False,
-            )
-        )
+        payload = {
+            "deal": sc.deal.name,
+            "out": str(out_dir),
+            "assets": _records(table),
+            "loans": _records(loans),
+        }
+        click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return
     cur = sc.deal.currency
     t = Table(
@@ -191,7 +189,22 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
     )
     console = _stdout()
     console.print(t)
-    console.print(f"written to {out_dir}/valuation.parquet")
+    if len(loans):
+        lt = Table(title="Pledged loans: loan-to-value at closing", title_justify="left")
+        for col in ("loan", f"balance {cur}", f"pledge value {cur}", "basis", "LTV"):
+            lt.add_column(col, justify="left" if col in ("loan", "basis") else "right")
+        for _, r in loans.iterrows():
+            lt.add_row(
+                r["loan"],
+                f"{r['balance']:,.0f}",
+                f"{r['pledge_value']:,.0f}",
+                r["value_basis"],
+                f"{r['ltv']:.1%}",
+            )
+        console.print(lt)
+    console.print(
+        f"written to {out_dir}/valuation.parquet" + (" and loans.parquet" if len(loans) else "")
+    )
 
 
 @cli.command()
@@ -234,6 +247,14 @@ def schema(markdown: bool) -> None:
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
+def _records(frame) -> list[dict]:
+    """A DataFrame as JSON-ready dicts: NaN and infinity become None."""
+    return [
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+        for r in frame.to_dict(orient="records")
+    ]
+
+
 def _print_summary(results, out_dir: Path) -> None:
     sc = results.scenario
     s = results.summary
@@ -274,9 +295,20 @@ def _print_summary(results, out_dir: Path) -> None:
     p = results.pool.iloc[0]
     cur = sc.deal.currency
     console.print(
-        f"pool: expected collections {p['expected_collections']:,.0f} {cur} (± {p['expected_collections_se']:,.0f}); "
-        f"income lost to defaults {p['expected_pool_loss_pct']:.2%} expected, {p['pool_loss_pct_p99']:.2%} at the 99th percentile"
+        f"pool: expected collections {p['expected_collections']:,.0f} {cur} (± {p['expected_collections_se']:,.0f})"
     )
+    if any(a.licensee for a in sc.assets):
+        console.print(
+            f"licence income lost to defaults: {p['expected_pool_loss_pct']:.2%} expected, "
+            f"{p['pool_loss_pct_p99']:.2%} at the 99th percentile"
+        )
+    if sc.loans:
+        console.print(
+            f"loans: {p['expected_loan_defaults']:.2f} defaults expected; loss left with the deal "
+            f"{p['expected_loan_loss_pct']:.2%} of the loans expected, {p['loan_loss_pct_p99']:.2%} at the 99th "
+            f"percentile; expected payments by guarantor {p['expected_guarantor_paid']:,.0f}, "
+            f"fund {p['expected_fund_paid']:,.0f}, insurer {p['expected_insurer_paid']:,.0f} {cur}"
+        )
     console.print(f"written to {out_dir}/ in {results.wall_seconds:.2f} s of simulation")
 
 

@@ -128,11 +128,16 @@ def write_run(
     return Path(out_dir)
 
 
-def write_valuation(table: pd.DataFrame, info: dict[str, Any], out_dir: Path) -> Path:
-    """`ipabs value` output: valuation.parquet and manifest.json, written atomically."""
+def write_valuation(
+    table: pd.DataFrame, loans: pd.DataFrame, info: dict[str, Any], out_dir: Path
+) -> Path:
+    """`ipabs value` output: valuation.parquet (assets), loans.parquet (loan-to-value, when the
+    pool has loans) and manifest.json, written atomically."""
     meta = json.dumps(info, sort_keys=True).encode()
     with atomic_folder(out_dir) as tmp:
         _write_parquet(table, tmp / "valuation.parquet", meta)
+        if len(loans):
+            _write_parquet(loans, tmp / "loans.parquet", meta)
         write_manifest(tmp, info)
     return Path(out_dir)
 

@@ -115,3 +115,28 @@ def value_assets(sc: Scenario, rate: float | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def loan_to_value(sc: Scenario, asset_values: pd.DataFrame) -> pd.DataFrame:
+    """One row per loan: balance, the pledge's value at closing (the pledged assets' income-method
+    values, or the given valuation), and the loan-to-value ratio."""
+    value_of = dict(zip(asset_values["asset"], asset_values["value"], strict=True))
+    rows = []
+    for loan in sc.loans:
+        if loan.collateral_value is not None:
+            value, basis = loan.collateral_value, "given"
+        elif loan.ltv is not None:
+            value, basis = loan.balance / loan.ltv, "ltv"
+        else:
+            value, basis = sum(value_of[a] for a in loan.pledged_assets), "income method"
+        rows.append(
+            {
+                "loan": loan.id,
+                "balance": loan.balance,
+                "pledged_assets": ", ".join(loan.pledged_assets),
+                "pledge_value": value,
+                "value_basis": basis,
+                "ltv": loan.balance / value if value > 0 else math.inf,
+            }
+        )
+    return pd.DataFrame(rows)
