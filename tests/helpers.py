@@ -13,6 +13,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "scenarios" / "zgc_patent_licence_abs_2022.toml"
+# an asset whose income is deterministic: no volatility, no growth, none of its type's hazards
+QUIET_ASSET = {
+    "volatility": 0.0,
+    "growth_rate": 0.0,
+    "lapse_hazard": 0.0,
+    "invalidation_hazard": 0.0,
+    "obsolescence_hazard": 0.0,
+}
 
 
 def small_deal(**sections: Any) -> dict[str, Any]:

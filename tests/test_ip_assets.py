@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import REPO, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, REPO, run_cli, small_deal, write_scenario
 
 import ipabs
 from ipabs.pool.assets import resolve_asset
@@ -18,13 +18,7 @@ from ipabs.scenario.model import IPType
 
 CLOSING = dt.date(2024, 1, 15)
 FINAL = dt.date(2027, 1, 15)
-QUIET = {
-    "volatility": 0.0,
-    "growth_rate": 0.0,
-    "lapse_hazard": 0.0,
-    "invalidation_hazard": 0.0,
-    "obsolescence_hazard": 0.0,
-}
+QUIET = QUIET_ASSET
 
 
 def one_asset(paths=4, seed=1, legal_final=FINAL, **asset):

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -19,13 +19,7 @@ from ipabs.calendar import add_months
 from ipabs.scenario.load import validate
 
 CLOSING = dt.date(2024, 1, 15)
-QUIET = {
-    "volatility": 0.0,
-    "growth_rate": 0.0,
-    "lapse_hazard": 0.0,
-    "invalidation_hazard": 0.0,
-    "obsolescence_hazard": 0.0,
-}
+QUIET = QUIET_ASSET
 
 
 def loan_deal(

@@ -9,20 +9,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import FLAGSHIP, run_cli, small_deal, write_scenario
+from helpers import FLAGSHIP, QUIET_ASSET, run_cli, small_deal, write_scenario
 
 import ipabs
 from ipabs.pool.valuation import value_assets
 from ipabs.scenario.load import validate
 
 CLOSING = dt.date(2024, 1, 15)
-QUIET = {
-    "volatility": 0.0,
-    "growth_rate": 0.0,
-    "lapse_hazard": 0.0,
-    "invalidation_hazard": 0.0,
-    "obsolescence_hazard": 0.0,
-}
+QUIET = QUIET_ASSET
 
 
 def scenario(asset, *, rate=0.12, **deal):

@@ -107,16 +107,8 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     for q in POOL_LOSS_QUANTILES:
         key = f"pool_loss_pct_p{q * 100:g}".replace(".", "_")
         row[key], row[f"{key}_se"] = quantile_se(loss_pct, q)
-    for name in (
-        "licensee_defaults",
-        "ip_rights_lost",
-        "annuity_fees_paid",
-        "income_after_legal_final",
-        "fees_paid",
-        "reserve_draw",
-        "reserve_topup",
-        "residual",
-    ):
+    # every other pool total, up to the loan totals (reported only when there are loans)
+    for name in POOL_FIELDS[POOL_FIELDS.index("licensee_defaults") : LOAN_FIELDS_START]:
         row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
     loan_total = float(deal.loans.balance0.sum())
     if loan_total > 0:

@@ -78,6 +78,11 @@ def simulate_pool_path(
                 if scale * latent < pool.licensee_threshold[k, j]:
                     default_period[j] = k
                     n_defaults += 1
+        # period totals in registers: array updates inside the asset loop would chain every
+        # asset through memory
+        period_cost = 0.0
+        period_lost = 0.0
+        collected_now = 0.0
         for i in range(n_assets):
             e = normal(state)
             u = uniform(state)
@@ -109,7 +114,7 @@ def simulate_pool_path(
             if record:
                 level_path[k, i] = log_level[i]
                 alive_path[k, i] = alive[i]
-            costs[k] += pool.asset_annuity_cost[k, i] * share
+            period_cost += pool.asset_annuity_cost[k, i] * share
             weight = pool.asset_income_weight[k, i] * share
             if weight == 0.0:
                 continue
@@ -120,15 +125,20 @@ def simulate_pool_path(
                 collected = due
             elif defaulted_in == k:
                 collected = pool.licensee_recovery[j] * due
-                lost_income[k] += due - collected
+                period_lost += due - collected
             else:
                 collected = 0.0
-                lost_income[k] += due
-            paid_in = k + pool.asset_lag[i]
-            if paid_in < n_periods:
-                collections[paid_in] += collected
+                period_lost += due
+            lag = pool.asset_lag[i]
+            if lag == 0:
+                collected_now += collected
+            elif k + lag < n_periods:
+                collections[k + lag] += collected
             else:
                 after_final += collected
+        collections[k] += collected_now
+        lost_income[k] = period_lost
+        costs[k] = period_cost
     annuities = 0.0
     for k in range(n_periods):
         paid = min(collections[k], costs[k])

@@ -20,7 +20,7 @@ import numpy as np
 import pydantic
 
 from ipabs.errors import Problem, ScenarioError
-from ipabs.scenario.model import Scenario, Spec
+from ipabs.scenario.model import Scenario, Spec, nested_specs
 from ipabs.scenario.tapes import expand_tapes, locate
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -179,16 +179,8 @@ def _tag(model: type[Spec]) -> Any:
 
 
 def _inner_models(annotation: Any) -> Any:
-    """The model class (or list of union variants) a field holds, through Optional and tuples."""
-    found = []
-
-    def walk(a: Any) -> None:
-        if isinstance(a, type) and issubclass(a, Spec):
-            found.append(a)
-        for arg in typing.get_args(a):
-            walk(arg)
-
-    walk(annotation)
+    """The model class (or list of union variants) a field holds."""
+    found = nested_specs(annotation)
     if not found:
         return None
     return found[0] if len(found) == 1 else found

@@ -7,6 +7,7 @@ from these (see `ipabs.scenario.reference`) and a test keeps the two in step.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,20 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIE
 Amount = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Loading = Annotated[float, Field(ge=0, le=1)]
+
+
+def nested_specs(annotation: Any) -> list[type[Spec]]:
+    """The table classes a field holds, through Optional, tuples and tagged unions."""
+    found: list[type[Spec]] = []
+
+    def walk(a: Any) -> None:
+        if isinstance(a, type) and issubclass(a, Spec):
+            found.append(a)
+        for arg in typing.get_args(a):
+            walk(arg)
+
+    walk(annotation)
+    return found
 
 
 class PaymentFrequency(StrEnum):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from ipabs.scenario.model import IDENTIFIER_PATTERN, Scenario, Spec
+from ipabs.scenario.model import IDENTIFIER_PATTERN, Scenario, Spec, nested_specs
 
 BEGIN = "<!-- BEGIN GENERATED KEY REFERENCE: ipabs schema --markdown -->"
 END = "<!-- END GENERATED KEY REFERENCE -->"
@@ -70,19 +70,6 @@ def _is_array(annotation: Any) -> bool:
     return any(_is_array(a) for a in typing.get_args(annotation))
 
 
-def _specs(annotation: Any) -> list[type[Spec]]:
-    found: list[type[Spec]] = []
-
-    def walk(a: Any) -> None:
-        if isinstance(a, type) and issubclass(a, Spec):
-            found.append(a)
-        for arg in typing.get_args(a):
-            walk(arg)
-
-    walk(annotation)
-    return found
-
-
 def key_paths(model: type[Spec] = Scenario, prefix: str = "") -> list[tuple[str, FieldInfo]]:
     """Every key of the format as a dotted path, arrays of tables written `name[]`, and the
     variants of a tagged table written `name[kind = "..."]`."""
@@ -90,7 +77,7 @@ def key_paths(model: type[Spec] = Scenario, prefix: str = "") -> list[tuple[str,
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
         out.append((path, info))
-        specs = _specs(info.annotation)
+        specs = nested_specs(info.annotation)
         if len(specs) == 1:
             sep = "[]." if _is_array(info.annotation) else "."
             out.extend(key_paths(specs[0], path + sep))
