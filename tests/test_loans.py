@@ -317,3 +317,45 @@ def test_pledged_asset_cannot_pay_the_deal(tmp_path):
     assert proc.returncode == 2 and "a pledged asset's income belongs to its borrower" in " ".join(
         proc.stderr.split()
     )
+
+
+def test_insurance_pays_only_for_covered_events_in_the_policy_period():
+    """PD 1 defaults in period 1. A policy that starts after it pays nothing; one covering only
+    defaults after the pledged IP was lost pays nothing while the patent lives, and everything
+    (above the deductible) on exactly the paths where the patent was lost in that period."""
+    asset = {
+        "id": "P",
+        "type": "patent",
+        "base_annual_income": 100.0,
+        "remaining_legal_life_years": 5.0,
+        **QUIET,
+    }
+    loan = base_loan(
+        annual_default_probability=1.0, rate=0.0, collateral_value=0.0, pledged_assets=["P"]
+    )
+    later = [{"kind": "insurance", "covered_from": dt.date(2024, 6, 1)}]
+    assert loan_deal([loan], assets=[asset], layers=later).pool_paths["insurer_paid"].iloc[0] == 0.0
+    ip_risk = [
+        {"kind": "insurance", "covered_events": ["default_after_ip_lost"], "deductible": 100.0}
+    ]
+    assert (
+        loan_deal([loan], assets=[asset], layers=ip_risk).pool_paths["insurer_paid"].iloc[0] == 0.0
+    )
+    # hazard 10/year: the right is invalidated in the first quarter on most paths, not all
+    lost = {**asset, "invalidation_hazard": 10.0}
+    p = loan_deal([loan], assets=[lost], layers=ip_risk, paths=400).pool_paths
+    paid = p["insurer_paid"].to_numpy()
+    assert set(np.unique(paid)) <= {0.0, 900.0}
+    assert np.all(p["ip_rights_lost"].to_numpy()[paid > 0] == 1), (
+        "pays only where the right was lost"
+    )
+    # ... and it must have been lost by the default, in the first quarter: P = 1 - e^(-10 dt1)
+    _, acc = grid()
+    q = -math.expm1(-10.0 * acc[0])
+    assert abs((paid > 0).mean() - q) < 4 * math.sqrt(q * (1 - q) / paid.size)
+    anytime = [
+        {"kind": "insurance", "covered_until": dt.date(2024, 3, 1)}
+    ]  # the default falls in it
+    assert loan_deal([loan], assets=[asset], layers=anytime).pool_paths["insurer_paid"].iloc[
+        0
+    ] == pytest.approx(1_000.0)

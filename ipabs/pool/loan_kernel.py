@@ -45,7 +45,7 @@ def pledge_value(loans, n, k, level_path, alive_path):
 
 
 @njit(cache=True)
-def share_loss(loans, loss, guarantor_alive, pay_period, fund_used, out):
+def share_loss(loans, loss, guarantor_alive, default_period, ip_lost, pay_period, fund_used, out):
     """Apply the loss-sharing layers in order to one loan's loss; returns (what investors keep,
     what the guarantor pays)."""
     remaining = loss
@@ -64,8 +64,12 @@ def share_loss(loans, loss, guarantor_alive, pay_period, fund_used, out):
                 fund_used[year] += paid
             out[L_FUND] += paid
         else:
-            covered = max(remaining - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
-            paid = min(covered, loans.layer_cap[m])
+            in_policy = loans.layer_first_period[m] <= default_period <= loans.layer_last_period[m]
+            if in_policy and (ip_lost or not loans.layer_needs_ip_lost[m]):
+                covered = max(remaining - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
+                paid = min(covered, loans.layer_cap[m])
+            else:
+                paid = 0.0
             out[L_INSURER] += paid
         remaining -= paid
     return remaining, guaranteed
@@ -110,8 +114,19 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
                 proceeds = max(value * (1.0 - loans.haircut[n]), loans.floor[n])
                 recovery = min(proceeds, exposure)
                 pay_period = k + loans.lag_periods[n]
+                ip_lost = False  # has any pledged right been invalidated or lapsed by now?
+                for q in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
+                    if not alive_path[k, loans.pledge_asset[q]]:
+                        ip_lost = True
                 kept, guaranteed = share_loss(
-                    loans, exposure - recovery, guarantor_alive, pay_period, fund_used, out
+                    loans,
+                    exposure - recovery,
+                    guarantor_alive,
+                    k,
+                    ip_lost,
+                    pay_period,
+                    fund_used,
+                    out,
                 )
                 # the guarantor compensates at default: its share of the loss plus an advance of
                 # its share of the recovery, which it is repaid from the disposal (subrogation);

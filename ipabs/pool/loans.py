@@ -47,6 +47,9 @@ class LoanArrays(NamedTuple):
     layer_share: np.ndarray  # (M,)
     layer_cap: np.ndarray  # (M,) per-loan cap (fund) or limit (insurance); inf if none
     layer_deductible: np.ndarray  # (M,) insurance deductible
+    layer_first_period: np.ndarray  # (M,) int: first default period covered (insurance)
+    layer_last_period: np.ndarray  # (M,) int: last default period covered (insurance)
+    layer_needs_ip_lost: np.ndarray  # (M,) bool: pays only if a pledged right was lost first
     fund_budget: float  # annual budget of the risk compensation fund; inf if none
     guarantee_share: (
         float  # share of each loss (and advance of recovery) the guarantor pays; 0: none
@@ -152,8 +155,8 @@ def compile_loans(
             given[j] = loan.collateral_value
         elif loan.ltv is not None:
             given[j] = loan.balance / loan.ltv
-        else:
-            pledge_asset += [asset_index[a] for a in loan.pledged_assets]
+        # the pledged rights are tracked even under a given valuation (IP-risk insurance needs them)
+        pledge_asset += [asset_index[a] for a in loan.pledged_assets]
         pledge_start[j + 1] = len(pledge_asset)
 
     n_assets = len(sc.assets)
@@ -165,6 +168,7 @@ def compile_loans(
         )
 
     kinds, shares, caps, deductibles = [], [], [], []
+    first_k, last_k, needs_ip_lost = [], [], []
     budget = math.inf
     g_threshold = np.full(n_periods, -np.inf)
     g_factor, g_loading, g_share = 0, 0.0, 0.0
@@ -172,6 +176,19 @@ def compile_loans(
         kinds.append(LAYER_CODES[layer.kind])
         shares.append(layer.share)
         deductibles.append(layer.deductible if isinstance(layer, Insurance) else 0.0)
+        first, last, ip_lost = 0, 1 << 30, False
+        if isinstance(layer, Insurance):
+            # a default in period k happens between its start date and its payment date
+            if layer.covered_from is not None:
+                first = next((k for k, d in enumerate(dates) if d > layer.covered_from), n_periods)
+            if layer.covered_until is not None:
+                last = next(
+                    (k for k, d in enumerate(dates) if d >= layer.covered_until), n_periods - 1
+                )
+            ip_lost = layer.covered_events[0] == "default_after_ip_lost"
+        first_k.append(first)
+        last_k.append(last)
+        needs_ip_lost.append(ip_lost)
         if isinstance(layer, Insurance):
             caps.append(math.inf if layer.limit is None else layer.limit)
         elif isinstance(layer, Guarantee):
@@ -220,6 +237,9 @@ def compile_loans(
         layer_share=np.array(shares, dtype=float),
         layer_cap=np.array(caps, dtype=float),
         layer_deductible=np.array(deductibles, dtype=float),
+        layer_first_period=np.array(first_k, dtype=np.int64),
+        layer_last_period=np.array(last_k, dtype=np.int64),
+        layer_needs_ip_lost=np.array(needs_ip_lost, dtype=np.bool_),
         fund_budget=float(budget),
         guarantee_share=float(g_share),
         guarantor_threshold=np.ascontiguousarray(g_threshold),

@@ -513,6 +513,19 @@ class Insurance(Spec):
     limit: Amount | None = _field(
         None, unit="currency", description="Most the insurer pays per loan. Default: no limit."
     )
+    covered_events: tuple[Literal["default", "default_after_ip_lost"], ...] = _field(
+        ("default",),
+        description='Which defaults the policy pays on: "default" (any borrower default), or "default_after_ip_lost" (only defaults of loans whose pledged IP has been invalidated or has lapsed, as an IP-risk policy). Give one.',
+        min_length=1,
+        max_length=1,
+    )
+    covered_from: dt.date | None = _field(
+        None, description="First day of the policy period. Default: closing."
+    )
+    covered_until: dt.date | None = _field(
+        None,
+        description="Last day of the policy period; defaults after it are not covered. Default: no end.",
+    )
 
 
 LossSharingLayer = Annotated[
