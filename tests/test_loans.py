@@ -282,7 +282,7 @@ def test_loss_is_fully_allocated_and_nothing_is_overpaid(pool):
         assert (p[col] >= -1e-9).all()
     # the deal never collects more than principal + the most interest the loans could pay
     most = sum(loan["balance"] * (1 + loan["rate"] * 2.5) for loan in loans)
-    assert (p["collections"] + p["loan_cash_after_legal_final"] <= most).all()
+    assert (p["collections"] + p["loan_cash_after_legal_final"] <= most * (1 + 1e-12) + 1e-6).all()
 
 
 @pytest.mark.parametrize(

@@ -32,10 +32,14 @@ class Estimate:
 
 def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int) -> Estimate:
     pool = deal.pool
+    n_loans = deal.loans.balance0.shape[0]
+    # per period: factors, licensees, assets (a normal and a uniform each), and for loans one
+    # guarantor normal plus a normal and two uniforms per loan
     variates = (
         pool.factor_chol.shape[0]
         + pool.licensee_threshold.shape[1]
-        + pool.asset_income_weight.shape[1]
+        + 2 * pool.asset_income_weight.shape[1]
+        + (1 + 3 * n_loans if n_loans else 0)
     )
     seconds = paths * deal.n_periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
     sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + 2) * 8
