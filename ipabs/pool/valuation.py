@@ -30,13 +30,17 @@ def economic_life_years(asset: IPAsset, closing) -> float:
     return life
 
 
-def asset_value(asset: IPAsset, closing, rate: float) -> dict[str, float]:
-    r = resolve_asset(asset, closing)
+def _life_grid(asset: IPAsset, closing) -> tuple[float, np.ndarray, np.ndarray]:
+    """(economic life, midpoints, widths) of the monthly grid the valuation integrals run on."""
     life = economic_life_years(asset, closing)
     n = max(math.ceil(life * STEPS_PER_YEAR), 1)
     edges = np.minimum(np.arange(n + 1) / STEPS_PER_YEAR, life)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    width = np.diff(edges)
+    return life, 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)
+
+
+def asset_value(asset: IPAsset, closing, rate: float) -> dict[str, float]:
+    r = resolve_asset(asset, closing)
+    life, mid, width = _life_grid(asset, closing)
     level = np.exp(r.integrated_growth(mid) - r.obsolescence_hazard * r.obsolescence_severity * mid)
     level = np.where(mid >= r.cliff_years, level * (1.0 - r.cliff_severity), level)
     survival = np.exp(-(r.invalidation_hazard + r.lapse_hazard) * mid)
@@ -60,11 +64,7 @@ def remaining_value_factors(
     t_k, given it is alive with income level L, is B L F_k - P_k: the same integral as
     `asset_value`, started at t_k, with the path's level in place of its expectation."""
     r = resolve_asset(asset, closing)
-    life = economic_life_years(asset, closing)
-    n = max(math.ceil(life * STEPS_PER_YEAR), 1)
-    edges = np.minimum(np.arange(n + 1) / STEPS_PER_YEAR, life)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    width = np.diff(edges)
+    _, mid, width = _life_grid(asset, closing)
     log_level = r.integrated_growth(mid) - r.obsolescence_hazard * r.obsolescence_severity * mid
     log_surv = -(r.invalidation_hazard + r.lapse_hazard) * mid
     renewal_points = np.array(r.renewal_points(MAX_LIFE_YEARS + 1.0))
