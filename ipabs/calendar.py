@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 
-from ipabs.scenario.model import DayCount, Deal
+from ipabs.scenario.model import BusinessDayConvention, DayCount, Deal
 
 
 def add_months(start: dt.date, months: int) -> dt.date:
@@ -17,8 +17,43 @@ def add_months(start: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
+def is_business_day(day: dt.date, deal: Deal) -> bool:
+    """Monday to Friday, less the deal's holidays, plus its working weekend days."""
+    if day in deal.working_weekends:
+        return True
+    return day.weekday() < 5 and day not in deal.holidays
+
+
+def adjust(day: dt.date, deal: Deal) -> dt.date:
+    """Roll a date that is not a business day by the deal's convention (ISDA 2006, 4.12)."""
+    convention = deal.business_day_convention
+    if convention is BusinessDayConvention.unadjusted or is_business_day(day, deal):
+        return day
+    step = -1 if convention is BusinessDayConvention.preceding else 1
+    rolled = day
+    while not is_business_day(rolled := rolled + dt.timedelta(days=step), deal):
+        pass
+    if convention is BusinessDayConvention.modified_following and rolled.month != day.month:
+        rolled = day
+        while not is_business_day(rolled := rolled - dt.timedelta(days=1), deal):
+            pass
+    return rolled
+
+
 def payment_dates(deal: Deal) -> list[dt.date]:
-    """Regular dates every 1 or 3 months from closing, strictly before legal final, then legal final."""
+    """Dates every 1 or 3 months from closing, strictly before legal final, then legal final,
+    each rolled by the business-day convention."""
+    dates: list[dt.date] = []
+    for day in map(lambda d: adjust(d, deal), _unadjusted_dates(deal)):
+        if day <= (dates[-1] if dates else deal.closing_date):
+            continue  # rolled onto (or before) the previous date: the two periods merge
+        dates.append(day)
+    if dates[-1] != adjust(deal.legal_final_date, deal):  # the legal final always ends the grid
+        dates[-1] = adjust(deal.legal_final_date, deal)
+    return dates
+
+
+def _unadjusted_dates(deal: Deal) -> list[dt.date]:
     step = 12 // deal.payment_frequency.per_year
     dates: list[dt.date] = []
     n = 1

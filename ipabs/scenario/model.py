@@ -68,6 +68,13 @@ class Copula(StrEnum):
     student_t = "student_t"
 
 
+class BusinessDayConvention(StrEnum):
+    unadjusted = "unadjusted"
+    following = "following"
+    modified_following = "modified_following"
+    preceding = "preceding"
+
+
 class IPType(StrEnum):
     patent = "patent"
     trademark = "trademark"
@@ -98,6 +105,18 @@ class Deal(Spec):
     day_count: DayCount = _field(
         DayCount.act_365f,
         description="Day count for coupon and fee accrual: ACT/365F, ACT/360 or 30/360.",
+    )
+    business_day_convention: BusinessDayConvention = _field(
+        BusinessDayConvention.unadjusted,
+        description="How a payment date on a non-business day moves: unadjusted, following, modified_following or preceding. Accrual runs between the adjusted dates.",
+    )
+    holidays: tuple[dt.date, ...] = _field(
+        (),
+        description="Non-business weekdays (e.g. the mainland China public holidays of the deal's years).",
+    )
+    working_weekends: tuple[dt.date, ...] = _field(
+        (),
+        description="Saturdays or Sundays that are business days (China's make-up working days).",
     )
 
 
