@@ -65,3 +65,10 @@ def test_beijing_pool_uses_all_seven_types_a_fund_and_a_guarantee_from_csv_tapes
     assert run_cli("value", path, "--out", tmp_path / "v").returncode == 0
     loans = pd.read_parquet(tmp_path / "v" / "loans.parquet")
     assert len(loans) == 40 and (loans["ltv"] > 0).all()
+
+
+def test_loan_pool_results_do_not_depend_on_threads_or_block_size():
+    sc = ipabs.load(REPO / "scenarios" / "beijing_combined_pledge_loans.toml")
+    a = ipabs.simulate(sc, paths=700, threads=1, block_size=64)
+    b = ipabs.simulate(sc, paths=700, threads=2, block_size=333)
+    assert (a.raw.pool == b.raw.pool).all() and (a.raw.tranche == b.raw.tranche).all()
