@@ -1,0 +1,1 @@
+"""Outputs: the atomic run folder (Parquet with the manifest, manifest.json) and charts."""

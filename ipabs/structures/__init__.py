@@ -1,0 +1,1 @@
+"""The deal's structure: the note waterfall (v1 sequential)."""
