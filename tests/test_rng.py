@@ -61,3 +61,28 @@ def test_kernel_cache_is_keyed_by_the_package_source():
     assert numba.config.CACHE_DIR == str(_kernel_cache.CACHE_DIR)
     assert _kernel_cache.source_hash() in str(_kernel_cache.CACHE_DIR)
     assert str(_run_blocks._cache._cache_path).startswith(str(_kernel_cache.CACHE_DIR))
+
+
+def test_batched_draws_are_the_single_draws():
+    """draw_block gives exactly the numbers of repeated normal() then uniform() calls."""
+    from numba import njit
+
+    from ipabs.engine.rng import draw_block, normal, seed_stream, uniform
+
+    @njit
+    def both(n, m):
+        s1 = np.empty(4, np.uint64)
+        s2 = np.empty(4, np.uint64)
+        seed_stream(s1, 77, 5)
+        seed_stream(s2, 77, 5)
+        single_n, single_u = np.empty(n), np.empty(m)
+        for i in range(n):
+            single_n[i] = normal(s1)
+        for i in range(m):
+            single_u[i] = uniform(s1)
+        batch_n, batch_u = np.empty(n), np.empty(m)
+        draw_block(s2, batch_n, batch_u)
+        return single_n, single_u, batch_n, batch_u, s1, s2
+
+    a, b, c, d, s1, s2 = both(200_000, 1_000)  # long enough to hit the tail and wedge branches
+    assert np.array_equal(a, c) and np.array_equal(b, d) and np.array_equal(s1, s2)

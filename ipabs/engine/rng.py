@@ -116,6 +116,57 @@ def normal(state):
             return x
 
 
+@njit(cache=True, inline="always")
+def _step(s0, s1, s2, s3):
+    """One xoshiro256** step on state held in local variables (so it can live in registers)."""
+    result = _rotl(s1 * uint64(5), 7) * uint64(9)
+    t = s1 << uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@njit(cache=True)
+def _normal_slow_path(state, u, i):
+    """The ziggurat's rare branches (about 1% of draws): (value, accepted)."""
+    if i == 0:
+        return _normal_tail(state, u < 0.0), True
+    x = u * _ZIG_X[i]
+    f0 = np.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - x * x))
+    f1 = np.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - x * x))
+    return x, f1 + uniform(state) * (f0 - f1) < 1.0
+
+
+@njit(cache=True)
+def draw_block(state, normals, uniforms):
+    """Fill `normals` then `uniforms` from the stream: exactly the numbers that calling `normal`
+    and then `uniform` that many times would give, but with the generator's state in registers
+    for the common path, which makes a batch about twice as fast as single calls."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for j in range(normals.shape[0]):
+        while True:
+            bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
+            u = 2.0 * (float(bits >> uint64(11)) * _TWO_POW_M53) - 1.0
+            i = int(bits & uint64(0x7F))
+            if abs(u) < _ZIG_RATIO[i]:
+                normals[j] = u * _ZIG_X[i]
+                break
+            state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+            value, accepted = _normal_slow_path(state, u, i)
+            s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+            if accepted:
+                normals[j] = value
+                break
+    for j in range(uniforms.shape[0]):
+        bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
+        uniforms[j] = float(bits >> uint64(11)) * _TWO_POW_M53
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
 @njit(cache=True)
 def fill_normals(seed, path, out):
     """Fill `out` with the first normals of path `path`'s stream (used by tests and benchmarks)."""

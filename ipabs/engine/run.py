@@ -118,7 +118,8 @@ def _run_blocks(
         collections = np.empty(n_periods)
         lost = np.empty(n_periods)
         default_period = np.empty(n_licensees, np.int64)
-        shocks = np.empty(n_factors)
+        shocks = np.empty(n_factors + pool.copula_dof + n_licensees + n_assets)
+        uniforms = np.empty(n_assets)
         factor_z = np.empty(n_factors)
         log_level = np.empty(n_assets)
         alive = np.empty(n_assets, np.bool_)
@@ -150,8 +151,8 @@ def _run_blocks(
         for p in range(start, stop):
             seed_stream(state, seed, p)
             n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
-                state, pool, collections, lost, default_period, shocks, factor_z, log_level, alive, costs,
-                record, factor_path, scale_path, level_path, alive_path,
+                state, pool, collections, lost, default_period, shocks, uniforms, factor_z, log_level,
+                alive, costs, record, factor_path, scale_path, level_path, alive_path,
             )  # fmt: skip
             if record:
                 simulate_loans_path(

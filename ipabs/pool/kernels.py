@@ -9,9 +9,9 @@ Per period k (equations in docs/model.md, section 3):
     one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
     hazards), and one more at a renewal date decides the renewal
     due_ik = base_i * L_ik * dt_k * live_share_ik, collected lag_i periods later
-The draws per period are F (+ nu) + L + A normals and A uniforms (+ one per renewal date),
-whether or not anything has defaulted or lapsed, so a path keeps its random numbers under any
-change of parameters that keeps the calendar (common random numbers).
+The draws per period, in one batch, are F (+ nu) + L + A normals and A uniforms, then one
+uniform per renewal date, whether or not anything has defaulted or lapsed, so a path keeps its
+random numbers under any change of parameters that keeps the calendar (common random numbers).
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ipabs.engine.rng import normal, uniform
+from ipabs.engine.rng import draw_block, uniform
 
 
 @njit(cache=True)
 def simulate_pool_path(
-    state, pool, collections, lost_income, default_period, shocks, factor_z, log_level, alive, costs,
-    record, factor_path, scale_path, level_path, alive_path,
+    state, pool, collections, lost_income, default_period, shocks, uniforms, factor_z, log_level, alive,
+    costs, record, factor_path, scale_path, level_path, alive_path,
 ):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
     (income due but not collected because its licensee defaulted, net of recovery).
     `default_period[l]` gets the period of licensee l's default, or -1. The other arrays are
-    scratch. With `record`, the factor shocks, the t-copula scale and each asset's log level and
+    scratch (`shocks` holds F + nu + L + A normals, `uniforms` A uniforms). With `record`, the factor shocks, the t-copula scale and each asset's log level and
     status per period are kept (for the loan kernel, which values pledged IP at default).
     Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
     n_factors = pool.factor_chol.shape[0]
@@ -49,9 +49,12 @@ def simulate_pool_path(
     n_defaults = 0
     rights_lost = 0
     after_final = 0.0
+    first_licensee = n_factors + dof
+    first_asset = first_licensee + n_licensees
     for k in range(n_periods):
-        for f in range(n_factors):
-            shocks[f] = normal(state)
+        # the period's draws in one batch: normals for factors, the t mixing, licensees and
+        # assets, then one uniform per asset
+        draw_block(state, shocks, uniforms)
         for f in range(n_factors):
             z = 0.0
             for g in range(n_factors):
@@ -60,16 +63,15 @@ def simulate_pool_path(
         scale = 1.0
         if dof > 0:
             chi2 = 0.0
-            for _ in range(dof):
-                e = normal(state)
-                chi2 += e * e
+            for m in range(n_factors, first_licensee):
+                chi2 += shocks[m] * shocks[m]
             scale = np.sqrt(dof / chi2)
         if record:
             scale_path[k] = scale
             for f in range(n_factors):
                 factor_path[k, f] = factor_z[f]
         for j in range(n_licensees):
-            e = normal(state)
+            e = shocks[first_licensee + j]
             if default_period[j] < 0:
                 latent = (
                     pool.licensee_loading[j] * factor_z[pool.licensee_factor[j]]
@@ -84,8 +86,8 @@ def simulate_pool_path(
         period_lost = 0.0
         collected_now = 0.0
         for i in range(n_assets):
-            e = normal(state)
-            u = uniform(state)
+            e = shocks[first_asset + i]
+            u = uniforms[i]
             renewal_share = pool.asset_renewal_share[k, i]
             r = uniform(state) if renewal_share >= 0.0 else 0.0
             x = (
