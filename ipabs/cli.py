@@ -302,6 +302,11 @@ def _print_summary(results, out_dir: Path) -> None:
             f"licence income lost to defaults: {p['expected_pool_loss_pct']:.2%} expected, "
             f"{p['pool_loss_pct_p99']:.2%} at the 99th percentile"
         )
+    if sc.credit_support:
+        console.print(
+            f"credit support: differential payment undertakings paid {p['expected_credit_support_paid']:,.0f} {cur} "
+            f"on average (± {p['expected_credit_support_paid_se']:,.0f})"
+        )
     if sc.loans:
         console.print(
             f"loans: {p['expected_loan_defaults']:.2f} defaults expected; loss left with the deal "

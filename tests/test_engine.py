@@ -306,6 +306,16 @@ def random_deals(draw):
             "pct_of_notes_per_year": draw(st.floats(0, 0.01)),
         },
         reserve={"initial_balance": draw(st.floats(0, 5e5)), "target": draw(st.floats(0, 5e5))},
+        credit_support=[
+            {
+                "kind": "differential_payment",
+                "covers": [t["name"] for t in tranches[:n_covered]],
+                "cap": draw(st.floats(0, 1e7)),
+                "provider_default_probability": draw(st.floats(0, 0.5)),
+                "factor_loading": draw(st.floats(0, 0.9)),
+            }
+            for n_covered in draw(st.lists(st.integers(1, len(tranches)), max_size=2))
+        ],
         deal={
             **small_deal()["deal"],
             "payment_frequency": draw(st.sampled_from(["monthly", "quarterly"])),
@@ -322,7 +332,7 @@ def test_every_path_conserves_cash_and_respects_ranks(data):
     by_path = tranche.groupby("path", observed=True)[
         ["interest_received", "principal_received"]
     ].sum()
-    inflow = pool["collections"] + pool["reserve_draw"]
+    inflow = pool["collections"] + pool["reserve_draw"] + pool["credit_support_paid"]
     outflow = (
         pool["fees_paid"]
         + by_path["interest_received"]

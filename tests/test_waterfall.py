@@ -21,7 +21,9 @@ def run(
     reserve0=0.0,
     target=0.0,
     targets=None,
+    support=(),
 ):
+    """`support`: (covered tranche indices, cap, default period) per undertaking, in order."""
     collections = np.asarray(collections, float)
     k, t = collections.size, len(balances)
     accrual = np.full(k, 0.25) if accrual is None else np.asarray(accrual, float)
@@ -40,10 +42,17 @@ def run(
         "balance": np.zeros((t, k)),
         "reserve": np.zeros(k),
         "unpaid": np.zeros(t),
+        "support": np.zeros(k),
+        "support_used": np.zeros(len(support)),
     }
+    covers = np.zeros((len(support), t), dtype=bool)
+    for p, (tranches, _, _) in enumerate(support):
+        covers[p, list(tranches)] = True
+    cap = np.array([c for _, c, _ in support], dtype=float)
+    default_period = np.array([d for _, _, d in support], dtype=np.int64)
     pay_waterfall(
         collections, accrual, np.asarray(balances, float), np.asarray(coupons, float), has_schedule, target_balance,
-        fee_fixed, fee_pct, reserve0, target, *out.values(),
+        fee_fixed, fee_pct, reserve0, target, covers, cap, default_period, *out.values(),
     )  # fmt: skip
     return out
 
@@ -134,13 +143,23 @@ def deals(draw, schedules: bool):
         "reserve0": draw(st.floats(0.0, 1e5)),
         "target": draw(st.floats(0.0, 1e5)),
         "targets": targets,
+        "support": draw(
+            st.lists(
+                st.tuples(
+                    st.sets(st.integers(0, n_tranches - 1), min_size=1),
+                    st.floats(0.0, 5e5),
+                    st.integers(0, n_periods),
+                ),
+                max_size=2,
+            )
+        ),
     }
 
 
 def _check_invariants(d, out):
     coll = np.asarray(d["collections"])
     b0 = np.asarray(d["balances"])
-    inflow = coll + out["draw"]
+    inflow = coll + out["draw"] + out["support"]
     outflow = (
         out["fees"]
         + out["interest"].sum(0)
@@ -186,6 +205,7 @@ def _check_invariants(d, out):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(deals(schedules=False))
 def test_turbo_sequential_properties(d):
+    d = {**d, "support": ()}  # rank properties are about the deal's own cash
     out = run(**d)
     _check_invariants(d, out)
     loss = out["balance"][:, -1] / np.asarray(d["balances"])
@@ -200,6 +220,7 @@ def test_turbo_sequential_properties(d):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(deals(schedules=True))
 def test_scheduled_properties(d):
+    d = {**d, "support": ()}
     out = run(**d)
     opening = _check_invariants(d, out)
     k_last = len(d["collections"]) - 1
@@ -222,3 +243,43 @@ def test_everything_paid_when_cash_is_ample(coupon):
     out = run([1e9, 1e9], [100.0, 50.0], [coupon, coupon], fee_fixed=1.0, reserve0=1.0, target=1.0)
     np.testing.assert_allclose(out["balance"][:, -1], 0.0, atol=0)
     np.testing.assert_allclose(out["unpaid"], 0.0, atol=0)
+
+
+def test_hand_worked_differential_payment_undertaking():
+    """Collections [0.5, 0, 5] as in the shortfall case, A 100 at 4%, B 20; an undertaking on A
+    capped at 50, the provider alive throughout: it pays A's interest shortfalls (1 and 1) and,
+    at legal final, A's unpaid principal up to what is left of its cap (50 - 1.5 = 48.5)."""
+    out = run([0.5, 0.0, 5.0], [100.0, 20.0], [0.04, 0.0], support=[((0,), 50.0, 3)])
+    np.testing.assert_allclose(out["interest"][0], [1.0, 1.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(out["support"], [0.5, 1.0, 50.0 - 1.5], atol=1e-12)
+    assert out["support_used"][0] == pytest.approx(50.0)
+    # final: 5 cash -> A's interest 1, principal 4, then the undertaking pays 48.5 more of A
+    np.testing.assert_allclose(out["principal"][0], [0.0, 0.0, 4.0 + 48.5], atol=1e-12)
+    np.testing.assert_allclose(out["balance"][:, -1], [100.0 - 52.5, 20.0], atol=1e-12)
+
+
+def test_defaulted_provider_pays_nothing():
+    out = run([0.0, 0.0, 0.0], [100.0], [0.04], support=[((0,), np.inf, 0)])
+    assert out["support"].sum() == 0.0 and out["balance"][0, -1] == 100.0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deals(schedules=True))
+def test_undertakings_conserve_cash_respect_caps_and_only_help(d):
+    out = run(**d)
+    _check_invariants(d, out)  # cash conserved with the support as an inflow, nothing overpaid
+    for p, (_, cap, _) in enumerate(d["support"]):
+        assert out["support_used"][p] <= cap * (1 + 1e-12) + 1e-9
+    # nothing from a provider once it has defaulted, and only ever to covered classes
+    assert out["support"].sum() == pytest.approx(out["support_used"].sum(), rel=1e-9, abs=1e-9)
+    for k in range(len(d["collections"])):
+        live = [p for p, (_, _, dp) in enumerate(d["support"]) if k < dp]
+        if not live:
+            assert out["support"][k] == 0.0
+    without = run(**{**d, "support": ()})
+    covered = set().union(*(c for c, _, _ in d["support"])) if d["support"] else set()
+    assert covered <= set(range(len(d["balances"])))
+    # the undertaking brings its own money: no class ends with a larger principal loss (paying a
+    # class's dues can only leave more of the pool's cash for the others)
+    scale = np.maximum(np.asarray(d["balances"]), 1.0)
+    assert np.all(out["balance"][:, -1] <= without["balance"][:, -1] + 1e-9 * scale)

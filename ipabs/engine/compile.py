@@ -11,6 +11,7 @@ from ipabs.calendar import time_grid
 from ipabs.pool.compile import PoolArrays, compile_pool
 from ipabs.pool.loans import LoanArrays, compile_loans
 from ipabs.scenario.model import Scenario
+from ipabs.structures.credit_support import SupportArrays, compile_support
 from ipabs.structures.waterfall import WaterfallArrays, compile_waterfall
 
 
@@ -23,6 +24,7 @@ class CompiledDeal:
     pool: PoolArrays
     loans: LoanArrays
     waterfall: WaterfallArrays
+    support: SupportArrays
     tranche_names: tuple[str, ...]
     discount_rate: float
 
@@ -45,6 +47,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         pool=compile_pool(sc, t_years, dt_years),
         loans=compile_loans(sc, dates, t_years, dt_years, accrual),
         waterfall=compile_waterfall(sc, dates, accrual),
+        support=compile_support(sc, dt_years),
         tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
         discount_rate=sc.pricing.discount_rate,
     )

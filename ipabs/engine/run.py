@@ -21,6 +21,7 @@ from ipabs.engine.metrics import discount_factors, tranche_path_metrics
 from ipabs.engine.rng import seed_stream
 from ipabs.pool.kernels import simulate_pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
+from ipabs.structures.credit_support import provider_default_periods
 from ipabs.structures.waterfall import pay_waterfall
 
 TRANCHE_FIELDS = (
@@ -45,6 +46,7 @@ POOL_FIELDS = (
     "reserve_draw",
     "reserve_topup",
     "residual",
+    "credit_support_paid",
     # loans: totals over the deal's life (see ipabs.pool.loan_kernel for the slots)
     "loan_defaults",
     "loan_recoveries",
@@ -73,6 +75,7 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
     P_DRAW,
     P_TOPUP,
     P_RESIDUAL,
+    P_SUPPORT,
 ) = range(LOAN_FIELDS_START)
 
 
@@ -100,6 +103,7 @@ def _run_blocks(
     pool,
     loans,
     wf,
+    support,
     tranche_out,
     pool_out,
     sample_collections,
@@ -125,7 +129,11 @@ def _run_blocks(
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
         n_loans = loans.balance0.shape[0]
-        record = n_loans > 0
+        n_providers = support.loading.shape[0]
+        record = n_loans > 0 or n_providers > 0
+        provider_default = np.empty(n_providers, np.int64)
+        support_paid = np.empty(n_periods)
+        support_used = np.empty(n_providers)
         factor_path = np.empty((n_periods, n_factors))
         scale_path = np.ones(n_periods)
         level_path = np.zeros((n_periods, n_assets))
@@ -154,16 +162,20 @@ def _run_blocks(
                 state, pool, collections, lost, default_period, shocks, uniforms, factor_z, log_level,
                 alive, costs, record, factor_path, scale_path, level_path, alive_path,
             )  # fmt: skip
-            if record:
+            if n_loans > 0:
                 simulate_loans_path(
                     state, loans, wf.accrual, factor_path, scale_path, level_path, alive_path, collections,
                     loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
                 )  # fmt: skip
+            if n_providers > 0:
+                provider_default_periods(state, support, factor_path, scale_path, provider_default)
             pay_waterfall(
                 collections, wf.accrual, wf.balance0, wf.coupon, wf.has_schedule,
                 wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
                 wf.reserve_initial, wf.reserve_target,
+                wf.support_covers, wf.support_cap, provider_default,
                 fees, interest, principal, residual, draw, topup, balance, reserve, unpaid,
+                support_paid, support_used,
             )  # fmt: skip
             for t in range(n_tranches):
                 interest_total = 0.0
@@ -201,8 +213,9 @@ def _run_blocks(
             po[P_DRAW] = draw.sum()
             po[P_TOPUP] = topup.sum()
             po[P_RESIDUAL] = residual.sum()
+            po[P_SUPPORT] = support_paid.sum()
             for j in range(N_LOAN_TOTALS):
-                po[LOAN_FIELDS_START + j] = loan_totals[j] if record else 0.0
+                po[LOAN_FIELDS_START + j] = loan_totals[j] if n_loans > 0 else 0.0
             if p < n_sample:
                 sample_collections[p] = collections
                 sample_balances[p] = balance
@@ -240,7 +253,7 @@ def run_paths(
             count = min(per_call, n_blocks - first)
             _run_blocks(
                 first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
-                deal.pool, deal.loans, deal.waterfall, tranche_out, pool_out,
+                deal.pool, deal.loans, deal.waterfall, deal.support, tranche_out, pool_out,
                 sample_collections, sample_balances, sample_reserve,
             )  # fmt: skip
             if progress is not None:

@@ -207,6 +207,17 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
     yield from _duplicates_of("tranches", [t.rank for t in sc.tranches], "rank")
 
     yield from _check_copula(sc)
+    tranche_names = [t.name for t in sc.tranches]
+    for i, support in enumerate(sc.credit_support):
+        for j, name in enumerate(support.covers):
+            if name not in tranche_names:
+                yield _unknown_reference(
+                    f"credit_support[{i}].covers[{j}]", name, tranche_names, "tranche"
+                )
+        if support.factor is not None and support.factor not in sc.factors.names:
+            yield _unknown_reference(
+                f"credit_support[{i}].factor", support.factor, sc.factors.names, "factor"
+            )
     licensee_ids = [lic.id for lic in sc.licensees]
     pledged = {a for loan in sc.loans for a in loan.pledged_assets}
     yield from _check_loans(sc)

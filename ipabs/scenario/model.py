@@ -552,6 +552,32 @@ LossSharingLayer = Annotated[
 ]
 
 
+class DifferentialPayment(Spec):
+    kind: Literal["differential_payment"] = _field(
+        description="A differential payment undertaking (差额支付承诺): a sponsor tops up the covered classes' interest and principal shortfalls, up to a cap, until it defaults."
+    )
+    provider: str = _field(
+        "sponsor", description="Who gives the undertaking (shown in outputs).", min_length=1
+    )
+    covers: tuple[Identifier, ...] = _field(
+        description="Names of the tranches whose shortfalls it tops up: interest each period, scheduled principal, and all principal at legal final.",
+        min_length=1,
+    )
+    cap: Amount | None = _field(
+        None, unit="currency", description="Most it pays over the deal's life. Default: no cap."
+    )
+    provider_default_probability: Probability = _field(
+        0.0,
+        description="Annual default probability of the provider; from its default it pays nothing.",
+    )
+    factor: Identifier | None = _field(
+        None, description="Factor the provider's default loads on. Default: the first."
+    )
+    factor_loading: Loading = _field(
+        0.0, description="Weight of the factor in the provider's default latent."
+    )
+
+
 class Tape(Spec):
     kind: Literal["assets", "licensees", "loans"] = _field(
         description="What each row is: an [[assets]], [[licensees]] or [[loans]] entry; the columns are that table's keys."
@@ -590,6 +616,9 @@ class Scenario(Spec):
         min_length=1,
     )
     fees: Fees = _field(Fees(), description="Senior fees, paid first.")
+    credit_support: tuple[DifferentialPayment, ...] = _field(
+        (), description="Credit support for the notes, applied in this order within each step."
+    )
     reserve: Reserve = _field(
         Reserve(), description="Cash reserve that covers fee and interest shortfalls."
     )

@@ -33,6 +33,8 @@ class WaterfallArrays(NamedTuple):
     fee_pct_of_notes: float
     reserve_initial: float
     reserve_target: float
+    support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
+    support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
 
 
 def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
@@ -56,6 +58,12 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
         fee_pct_of_notes=float(sc.fees.pct_of_notes_per_year),
         reserve_initial=float(sc.reserve.initial_balance),
         reserve_target=float(sc.reserve.target),
+        support_covers=np.array(
+            [[t.name in s.covers for t in tranches] for s in sc.credit_support], dtype=np.bool_
+        ).reshape(len(sc.credit_support), len(tranches)),
+        support_cap=np.array(
+            [np.inf if s.cap is None else s.cap for s in sc.credit_support], dtype=float
+        ),
     )
 
 
@@ -64,6 +72,22 @@ def _pay_from_cash_then_reserve(cash, reserve, due):
     """(paid from cash, drawn from the reserve) towards an amount due: cash first."""
     from_cash = min(cash, due)
     return from_cash, min(reserve, due - from_cash)
+
+
+@njit(cache=True, inline="always")
+def _top_up(shortfall, t, k, covers, cap, default_period, used):
+    """What the undertakings covering tranche t pay towards a shortfall in period k, in order."""
+    total = 0.0
+    for p in range(cap.shape[0]):
+        if shortfall <= 0.0:
+            break
+        if covers[p, t] and k < default_period[p]:
+            give = min(shortfall, cap[p] - used[p])
+            if give > 0.0:
+                used[p] += give
+                total += give
+                shortfall -= give
+    return total
 
 
 @njit(cache=True)
@@ -78,6 +102,9 @@ def pay_waterfall(
     fee_pct_of_notes,
     reserve_initial,
     reserve_target,
+    support_covers,
+    support_cap,
+    support_default_period,
     fees_paid,
     interest_paid,
     principal_paid,
@@ -87,10 +114,14 @@ def pay_waterfall(
     balance_end,
     reserve_end,
     unpaid_interest,
+    support_paid,
+    support_used,
 ):
     """Run the sequential waterfall over one path's collections, writing every flow per period.
 
-    Per period: collections + reserve_draw = fees + interest + principal + reserve_topup + residual.
+    Per period: collections + reserve_draw + support_paid = fees + interest + principal +
+    reserve_topup + residual. Undertaking p tops up covered shortfalls while the period is before
+    `support_default_period[p]`, up to its cap; `support_used[p]` returns what it paid.
     On return `balance_end[:, -1]` is each tranche's principal loss and `unpaid_interest` its
     interest still owed at legal final.
     """
@@ -102,9 +133,12 @@ def pay_waterfall(
         unpaid_interest[t] = 0.0
     unpaid_fees = 0.0
     reserve = reserve_initial
+    for p in range(support_cap.shape[0]):
+        support_used[p] = 0.0
     for k in range(n_periods):
         cash = collections[k]
         drawn = 0.0
+        supported = 0.0
         notes_outstanding = 0.0
         for t in range(n_tranches):
             notes_outstanding += balance[t]
@@ -129,6 +163,19 @@ def pay_waterfall(
             reserve -= draw
             drawn += draw
             paid = from_cash + draw
+            if due - paid > 0.0:
+                top_up = _top_up(
+                    due - paid,
+                    t,
+                    k,
+                    support_covers,
+                    support_cap,
+                    support_default_period,
+                    support_used,
+                )
+                supported += top_up
+                # a full top-up pays exactly what is due (no rounding residue)
+                paid = due if top_up >= due - paid else paid + top_up
             unpaid_interest[t] = due - paid
             interest_paid[t, k] = paid
 
@@ -160,6 +207,19 @@ def pay_waterfall(
                 due = 0.0
             paid = min(cash, due)
             cash -= paid
+            contractual = due if (k == last or has_schedule[t]) else 0.0
+            if contractual - paid > 0.0:
+                top_up = _top_up(
+                    contractual - paid,
+                    t,
+                    k,
+                    support_covers,
+                    support_cap,
+                    support_default_period,
+                    support_used,
+                )
+                supported += top_up
+                paid = contractual if top_up >= contractual - paid else paid + top_up
             balance[t] -= paid
             principal_paid[t, k] = paid
             balance_end[t, k] = balance[t]
@@ -169,3 +229,4 @@ def pay_waterfall(
         # 5. residual to the subordinated class
         residual[k] = cash
         reserve_end[k] = reserve
+        support_paid[k] = supported
