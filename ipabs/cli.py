@@ -304,7 +304,7 @@ def _print_summary(results, out_dir: Path) -> None:
         )
     if sc.credit_support:
         console.print(
-            f"credit support: differential payment undertakings paid {p['expected_credit_support_paid']:,.0f} {cur} "
+            f"credit support: undertakings and guarantees paid {p['expected_credit_support_paid']:,.0f} {cur} "
             f"on average (± {p['expected_credit_support_paid_se']:,.0f})"
         )
     if sc.loans:

@@ -292,4 +292,7 @@ def test_validate_reports_each_file(tmp_path):
 def test_credit_support_must_cover_known_tranches(tmp_path):
     data = small_deal(credit_support=[{"kind": "differential_payment", "covers": ["A", "sbu"]}])
     message, _ = _run_bad(tmp_path, data)
-    assert "credit_support[0].covers[1] = 'sbu': no tranche has this id; did you mean 'sub'?" in message
+    assert (
+        "credit_support[0].covers[1] = 'sbu': no tranche has this id; did you mean 'sub'?"
+        in message
+    )

@@ -348,3 +348,23 @@ def test_every_path_conserves_cash_and_respects_ranks(data):
     assert np.all(np.diff(loss, axis=1) >= -1e-12), (
         "a junior tranche never loses less than a senior one"
     )
+
+
+def test_a_class_guarantee_from_a_sound_guarantor_removes_the_class_loss():
+    """Certain licensee default leaves every class with a loss; a guarantee of class A from a
+    guarantor that cannot default pays A's interest and principal in full, and nothing to the
+    others; one that defaults at once pays nothing."""
+    base = deterministic_deal(licensees=[{"id": "L", "annual_default_probability": 1.0}])
+    support = {"kind": "guarantee", "covers": ["A"], "provider_default_probability": 0.0}
+    data = base.model_dump()
+    data["credit_support"] = [support]
+    guaranteed = ipabs.simulate(validate(data)).summary.set_index("tranche")
+    assert (
+        guaranteed.loc["A", "expected_loss"] == 0.0
+        and guaranteed.loc["sub", "expected_loss"] == 1.0
+    )
+    # bought at par, paid its 3% coupon quarterly and par at legal final: about (1 + 0.03/4)^4 - 1
+    assert guaranteed.loc["A", "irr_mean"] == pytest.approx(1.0075**4 - 1, abs=2e-3)
+    data["credit_support"] = [{**support, "provider_default_probability": 1.0}]
+    failed = ipabs.simulate(validate(data)).summary.set_index("tranche")
+    assert failed.loc["A", "expected_loss"] > 0.9

@@ -553,8 +553,8 @@ LossSharingLayer = Annotated[
 
 
 class DifferentialPayment(Spec):
-    kind: Literal["differential_payment"] = _field(
-        description="A differential payment undertaking (差额支付承诺): a sponsor tops up the covered classes' interest and principal shortfalls, up to a cap, until it defaults."
+    kind: Literal["differential_payment", "guarantee"] = _field(
+        description="differential_payment: a sponsor's undertaking (差额支付承诺); guarantee: a financial guarantee of the covered classes (timely interest, scheduled and ultimate principal). Both top up the covered classes' shortfalls, up to a cap, until the provider defaults."
     )
     provider: str = _field(
         "sponsor", description="Who gives the undertaking (shown in outputs).", min_length=1
