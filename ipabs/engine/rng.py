@@ -59,8 +59,8 @@ def seed_stream(state, seed, path):
 
 
 @njit(cache=True, inline="always")
-def next_u64(state):
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+def _step(s0, s1, s2, s3):
+    """One xoshiro256** step on state held in local variables (so it can live in registers)."""
     result = _rotl(s1 * uint64(5), 7) * uint64(9)
     t = s1 << uint64(17)
     s2 ^= s0
@@ -69,6 +69,12 @@ def next_u64(state):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
+def next_u64(state):
+    result, s0, s1, s2, s3 = _step(state[0], state[1], state[2], state[3])
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
     return result
 
@@ -114,20 +120,6 @@ def normal(state):
         f1 = np.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - x * x))
         if f1 + uniform(state) * (f0 - f1) < 1.0:
             return x
-
-
-@njit(cache=True, inline="always")
-def _step(s0, s1, s2, s3):
-    """One xoshiro256** step on state held in local variables (so it can live in registers)."""
-    result = _rotl(s1 * uint64(5), 7) * uint64(9)
-    t = s1 << uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    return result, s0, s1, s2, s3
 
 
 @njit(cache=True)
