@@ -20,6 +20,7 @@ def run(
     fee_pct=0.0,
     reserve0=0.0,
     target=0.0,
+    target_pct=0.0,
     targets=None,
     support=(),
 ):
@@ -52,7 +53,7 @@ def run(
     default_period = np.array([d for _, _, d in support], dtype=np.int64)
     pay_waterfall(
         collections, accrual, np.asarray(balances, float), np.asarray(coupons, float), has_schedule, target_balance,
-        fee_fixed, fee_pct, reserve0, target, covers, cap, default_period, *out.values(),
+        fee_fixed, fee_pct, reserve0, target, target_pct, covers, cap, default_period, *out.values(),
     )  # fmt: skip
     return out
 
@@ -142,6 +143,7 @@ def deals(draw, schedules: bool):
         "fee_pct": draw(st.floats(0.0, 0.02)),
         "reserve0": draw(st.floats(0.0, 1e5)),
         "target": draw(st.floats(0.0, 1e5)),
+        "target_pct": draw(st.one_of(st.just(0.0), st.floats(0.0, 0.2))),
         "targets": targets,
         "support": draw(
             st.lists(
@@ -283,3 +285,13 @@ def test_undertakings_conserve_cash_respect_caps_and_only_help(d):
     # class's dues can only leave more of the pool's cash for the others)
     scale = np.maximum(np.asarray(d["balances"]), 1.0)
     assert np.all(out["balance"][:, -1] <= without["balance"][:, -1] + 1e-9 * scale)
+
+
+def test_hand_worked_reserve_target_as_share_of_notes_with_floor():
+    """Target max(3, 10% of the notes): 12 on 120 of notes, then 11.2 on 112 (0.8 released),
+    then all released at legal final."""
+    out = run([20.0, 20.0, 200.0], [100.0, 20.0], [0.0, 0.0], target=3.0, target_pct=0.1)
+    np.testing.assert_allclose(out["topup"], [12.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(out["draw"], [0.0, 0.8, 11.2], atol=1e-12)
+    np.testing.assert_allclose(out["principal"][0], [8.0, 20.8, 71.2], atol=1e-12)
+    np.testing.assert_allclose(out["residual"], [0.0, 0.0, 200.0 + 11.2 - 71.2 - 20.0], atol=1e-12)

@@ -360,7 +360,14 @@ class Reserve(Spec):
     target: Amount = _field(
         0.0,
         unit="currency",
-        description="Balance the reserve is topped up to from excess cash while notes are outstanding.",
+        description="Balance the reserve is topped up to from excess cash while notes are outstanding (with target_pct_of_notes: the floor).",
+    )
+    target_pct_of_notes: float = _field(
+        0.0,
+        unit="share",
+        description="Target as a share of the notes' balance at the start of each period; the reserve's target is the larger of this and `target`, and an excess over it is released.",
+        ge=0,
+        le=1,
     )
 
 

@@ -33,6 +33,7 @@ class WaterfallArrays(NamedTuple):
     fee_pct_of_notes: float
     reserve_initial: float
     reserve_target: float
+    reserve_target_pct: float
     support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
     support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
 
@@ -58,6 +59,7 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
         fee_pct_of_notes=float(sc.fees.pct_of_notes_per_year),
         reserve_initial=float(sc.reserve.initial_balance),
         reserve_target=float(sc.reserve.target),
+        reserve_target_pct=float(sc.reserve.target_pct_of_notes),
         support_covers=np.array(
             [[t.name in s.covers for t in tranches] for s in sc.credit_support], dtype=np.bool_
         ).reshape(len(sc.credit_support), len(tranches)),
@@ -102,6 +104,7 @@ def pay_waterfall(
     fee_pct_of_notes,
     reserve_initial,
     reserve_target,
+    reserve_target_pct,
     support_covers,
     support_cap,
     support_default_period,
@@ -180,7 +183,9 @@ def pay_waterfall(
             interest_paid[t, k] = paid
 
         # 3. reserve: release at legal final or above target, else top up from cash
-        target = reserve_target if notes_outstanding > 0.0 and k < last else 0.0
+        target = 0.0
+        if notes_outstanding > 0.0 and k < last:
+            target = max(reserve_target, reserve_target_pct * notes_outstanding)
         topup = 0.0
         if reserve > target:
             release = reserve - target
