@@ -172,6 +172,7 @@ def _run_blocks(
             pay_waterfall(
                 collections, wf.accrual, wf.balance0, wf.coupon, wf.has_schedule,
                 wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
+                wf.fee_cap_per_year, wf.fee_subordinated_per_year,
                 wf.reserve_initial, wf.reserve_target, wf.reserve_target_pct,
                 wf.support_covers, wf.support_cap, provider_default,
                 fees, interest, principal, residual, draw, topup, balance, reserve, unpaid,

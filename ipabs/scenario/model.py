@@ -351,6 +351,16 @@ class Fees(Spec):
         ge=0,
         le=0.2,
     )
+    cap_per_year: Amount | None = _field(
+        None,
+        unit="currency/year",
+        description="Cap on the senior fees accrued per year (fixed plus rate). Default: no cap.",
+    )
+    subordinated_per_year: Amount = _field(
+        0.0,
+        unit="currency/year",
+        description="Subordinated fees per year (e.g. a servicer's incentive fee), paid after principal and before the residual, never from the reserve; unpaid amounts are carried.",
+    )
 
 
 class Reserve(Spec):

@@ -31,6 +31,8 @@ class WaterfallArrays(NamedTuple):
     target_balance: np.ndarray  # (T, K) balance after period k's scheduled principal
     fee_fixed_per_year: float
     fee_pct_of_notes: float
+    fee_cap_per_year: float  # inf: no cap
+    fee_subordinated_per_year: float
     reserve_initial: float
     reserve_target: float
     reserve_target_pct: float
@@ -57,6 +59,10 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
         target_balance=target,
         fee_fixed_per_year=float(sc.fees.fixed_per_year),
         fee_pct_of_notes=float(sc.fees.pct_of_notes_per_year),
+        fee_cap_per_year=float("inf")
+        if sc.fees.cap_per_year is None
+        else float(sc.fees.cap_per_year),
+        fee_subordinated_per_year=float(sc.fees.subordinated_per_year),
         reserve_initial=float(sc.reserve.initial_balance),
         reserve_target=float(sc.reserve.target),
         reserve_target_pct=float(sc.reserve.target_pct_of_notes),
@@ -102,6 +108,8 @@ def pay_waterfall(
     target_balance,
     fee_fixed_per_year,
     fee_pct_of_notes,
+    fee_cap_per_year,
+    fee_subordinated_per_year,
     reserve_initial,
     reserve_target,
     reserve_target_pct,
@@ -135,6 +143,7 @@ def pay_waterfall(
     for t in range(n_tranches):
         unpaid_interest[t] = 0.0
     unpaid_fees = 0.0
+    unpaid_sub_fees = 0.0
     reserve = reserve_initial
     for p in range(support_cap.shape[0]):
         support_used[p] = 0.0
@@ -147,8 +156,8 @@ def pay_waterfall(
             notes_outstanding += balance[t]
 
         # 1. senior fees, shortfall from the reserve
-        fee_due = unpaid_fees + accrual[k] * (
-            fee_fixed_per_year + fee_pct_of_notes * notes_outstanding
+        fee_due = unpaid_fees + accrual[k] * min(
+            fee_fixed_per_year + fee_pct_of_notes * notes_outstanding, fee_cap_per_year
         )
         from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, fee_due)
         cash -= from_cash
@@ -231,7 +240,12 @@ def pay_waterfall(
             if balance[t] > 0.0:
                 seniors_repaid = False
 
-        # 5. residual to the subordinated class
+        # 5. subordinated fees, from cash only, then the residual to the subordinated class
+        sub_fee_due = unpaid_sub_fees + accrual[k] * fee_subordinated_per_year
+        sub_fee_paid = min(cash, sub_fee_due)
+        cash -= sub_fee_paid
+        unpaid_sub_fees = sub_fee_due - sub_fee_paid
+        fees_paid[k] += sub_fee_paid
         residual[k] = cash
         reserve_end[k] = reserve
         support_paid[k] = supported
