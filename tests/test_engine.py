@@ -368,3 +368,39 @@ def test_a_class_guarantee_from_a_sound_guarantor_removes_the_class_loss():
     data["credit_support"] = [{**support, "provider_default_probability": 1.0}]
     failed = ipabs.simulate(validate(data)).summary.set_index("tranche")
     assert failed.loc["A", "expected_loss"] > 0.9
+
+
+def test_floating_and_stepped_up_coupons_by_hand():
+    """Class A floats at the 1-year LPR + 1% with a 4.4% cap; class B steps up from 2% to 5% for
+    periods starting on or after 2025-01-15. Interest each period is balance x rate x accrual,
+    read back from the deterministic deal's interest totals."""
+    rates = {
+        "lpr_1y": [
+            {"date": dt.date(2023, 12, 20), "rate": 0.0345},
+            {"date": dt.date(2024, 6, 20), "rate": 0.0300},
+        ]
+    }
+    data = deterministic_deal().model_dump()
+    data["rates"] = rates
+    data["tranches"] = [
+        {"name": "A", "balance": 80.0, "rank": 1, "coupon_type": "lpr", "spread": 0.01, "coupon_cap": 0.044,
+         "amortisation": [{"date": dt.date(2026, 1, 15), "principal": 80.0}]},
+        {"name": "B", "balance": 20.0, "rank": 2, "coupon": 0.02, "step_up_date": dt.date(2025, 1, 15), "step_up_coupon": 0.05,
+         "amortisation": [{"date": dt.date(2026, 1, 15), "principal": 20.0}]},
+    ]  # fmt: skip
+    res = ipabs.simulate(validate(data))
+    dates = res.deal.dates
+    starts = [CLOSING, *dates[:-1]]
+    accrual = np.array([(e - s).days / 365.0 for s, e in zip(starts, dates, strict=True)])
+    lpr = np.array([0.0345 if s < dt.date(2024, 6, 20) else 0.03 for s in starts])
+    a_rate = np.minimum(lpr + 0.01, 0.044)
+    b_rate = np.array([0.05 if s >= dt.date(2025, 1, 15) else 0.02 for s in starts])
+    np.testing.assert_allclose(res.deal.waterfall.coupon, [a_rate, b_rate], rtol=0, atol=1e-15)
+    paths = res.paths.set_index(["path", "tranche"])
+    assert paths.loc[(0, "A"), "interest_received"] == pytest.approx(
+        80.0 * (a_rate * accrual).sum(), rel=1e-12
+    )
+    assert paths.loc[(0, "B"), "interest_received"] == pytest.approx(
+        20.0 * (b_rate * accrual).sum(), rel=1e-12
+    )
+    assert res.summary.set_index("tranche").loc["A", "coupon"] == pytest.approx(0.044)

@@ -48,13 +48,17 @@ def run(
         "support": np.zeros(k),
         "support_used": np.zeros(len(support)),
     }
+    # a coupon per tranche (constant) or per tranche and period
+    coupon_rates = np.asarray(coupons, float)
+    if coupon_rates.ndim == 1:
+        coupon_rates = np.repeat(coupon_rates[:, None], k, axis=1)
     covers = np.zeros((len(support), t), dtype=bool)
     for p, (tranches, _, _) in enumerate(support):
         covers[p, list(tranches)] = True
     cap = np.array([c for _, c, _ in support], dtype=float)
     default_period = np.array([d for _, _, d in support], dtype=np.int64)
     pay_waterfall(
-        collections, accrual, np.asarray(balances, float), np.asarray(coupons, float), has_schedule, target_balance,
+        collections, accrual, np.asarray(balances, float), coupon_rates, has_schedule, target_balance,
         fee_fixed, fee_pct, fee_cap, fee_sub, reserve0, target, target_pct, covers, cap, default_period,
         *out.values(),
     )  # fmt: skip

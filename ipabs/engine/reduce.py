@@ -71,7 +71,9 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
             "tranche": tranche.name,
             "rank": tranche.rank,
             "balance": b0,
-            "coupon": tranche.coupon,
+            "coupon": float(
+                deal.waterfall.coupon[t, 0]
+            ),  # the first period's (floating or stepped up later)
         }
         row["expected_loss"], row["expected_loss_se"] = mean_se(loss)
         row["prob_loss"], row["prob_loss_se"] = mean_se(has_loss.astype(float))

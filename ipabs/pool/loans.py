@@ -79,7 +79,8 @@ def _curve_hazard(curve: tuple[float, ...], start: np.ndarray, end: np.ndarray) 
     return -np.expm1(-integrated)
 
 
-def _lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
+def lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
+    """The 1-year LPR in force on each date (the first point also applies before it)."""
     points = sorted(sc.rates.lpr_1y, key=lambda p: p.date)
     out = np.empty(len(dates))
     for k, d in enumerate(dates):
@@ -114,7 +115,7 @@ def compile_loans(
     prepay = np.zeros((n_periods, n))
     maturity = np.zeros(n, dtype=np.int64)
     term_periods = np.zeros(n, dtype=np.int64)
-    lpr = _lpr_at(sc, starts) if sc.rates.lpr_1y else np.zeros(n_periods)
+    lpr = lpr_at(sc, starts) if sc.rates.lpr_1y else np.zeros(n_periods)
     for j, loan in enumerate(loans):
         rate[:, j] = loan.rate if loan.rate_type == "fixed" else lpr + loan.spread
         maturity_date = closing + dt.timedelta(days=round(loan.term_years * 365))

@@ -208,6 +208,19 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
 
     yield from _check_copula(sc)
     tranche_names = [t.name for t in sc.tranches]
+    for i, tranche in enumerate(sc.tranches):
+        where = f'tranches[{i}] (name = "{tranche.name}")'
+        if tranche.coupon_type == "lpr" and not sc.rates.lpr_1y:
+            yield Problem(
+                "rates.lpr_1y",
+                f"required key is missing: tranche {tranche.name} floats on the 1-year LPR",
+            )
+        if (tranche.step_up_date is None) != (tranche.step_up_coupon is None):
+            yield Problem(where, "step_up_date and step_up_coupon go together")
+        if tranche.step_up_date is not None and tranche.coupon_type == "lpr":
+            yield Problem(
+                where, "a step-up applies to a fixed coupon; an LPR coupon moves with the LPR"
+            )
     for i, support in enumerate(sc.credit_support):
         for j, name in enumerate(support.covers):
             if name not in tranche_names:

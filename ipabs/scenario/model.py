@@ -331,6 +331,30 @@ class Tranche(Spec):
         ge=0,
         le=1,
     )
+    coupon_type: Literal["fixed", "lpr"] = _field(
+        "fixed",
+        description="fixed (coupon, with an optional step-up), or lpr: the 1-year LPR at each period's start plus spread, within the floor and cap.",
+    )
+    spread: float = _field(
+        0.0,
+        unit="1/year",
+        description="Spread over the 1-year LPR (coupon_type lpr).",
+        ge=-0.05,
+        le=0.5,
+    )
+    coupon_floor: float | None = _field(
+        None, unit="1/year", description="Floor of a floating coupon.", ge=0, le=1
+    )
+    coupon_cap: float | None = _field(
+        None, unit="1/year", description="Cap of a floating coupon.", ge=0, le=1
+    )
+    step_up_date: dt.date | None = _field(
+        None,
+        description="From the first period starting on or after this date the coupon is step_up_coupon.",
+    )
+    step_up_coupon: float | None = _field(
+        None, unit="1/year", description="The coupon after the step-up date.", ge=0, le=1
+    )
     rank: int = _field(description="Payment rank: 1 is most senior; ranks must be distinct.", ge=1)
     amortisation: tuple[ScheduledPrincipal, ...] | None = _field(
         None,

@@ -26,7 +26,7 @@ class WaterfallArrays(NamedTuple):
 
     accrual: np.ndarray  # (K,) coupon and fee accrual fraction in the deal's day count
     balance0: np.ndarray  # (T,)
-    coupon: np.ndarray  # (T,)
+    coupon: np.ndarray  # (T, K) coupon rate of each period (fixed, stepped up, or LPR + spread)
     has_schedule: np.ndarray  # (T,) bool
     target_balance: np.ndarray  # (T, K) balance after period k's scheduled principal
     fee_fixed_per_year: float
@@ -38,6 +38,26 @@ class WaterfallArrays(NamedTuple):
     reserve_target_pct: float
     support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
     support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
+
+
+def coupon_rates(sc: Scenario, tranches, dates: list[dt.date]) -> np.ndarray:
+    """(T, K) coupon per tranche and period: fixed (stepped up from the first period starting on
+    or after step_up_date), or the 1-year LPR at the period's start plus spread, floored and capped."""
+    from ipabs.pool.loans import lpr_at
+
+    starts = [sc.deal.closing_date, *dates[:-1]]
+    rates = np.empty((len(tranches), len(dates)))
+    for t, tranche in enumerate(tranches):
+        if tranche.coupon_type == "lpr":
+            floor = -np.inf if tranche.coupon_floor is None else tranche.coupon_floor
+            cap = np.inf if tranche.coupon_cap is None else tranche.coupon_cap
+            rates[t] = np.clip(lpr_at(sc, starts) + tranche.spread, floor, cap)
+        else:
+            stepped = [
+                tranche.step_up_date is not None and s >= tranche.step_up_date for s in starts
+            ]
+            rates[t] = np.where(stepped, tranche.step_up_coupon or 0.0, tranche.coupon)
+    return rates
 
 
 def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
@@ -54,7 +74,7 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
     return WaterfallArrays(
         accrual=np.ascontiguousarray(accrual, dtype=float),
         balance0=np.array([t.balance for t in tranches]),
-        coupon=np.array([t.coupon for t in tranches]),
+        coupon=coupon_rates(sc, tranches, dates),
         has_schedule=np.array([bool(t.amortisation) for t in tranches]),
         target_balance=target,
         fee_fixed_per_year=float(sc.fees.fixed_per_year),
@@ -169,7 +189,7 @@ def pay_waterfall(
 
         # 2. interest by rank, shortfall from the reserve
         for t in range(n_tranches):
-            due = unpaid_interest[t] + balance[t] * coupon[t] * accrual[k]
+            due = unpaid_interest[t] + balance[t] * coupon[t, k] * accrual[k]
             from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, due)
             cash -= from_cash
             reserve -= draw
