@@ -296,3 +296,10 @@ def test_credit_support_must_cover_known_tranches(tmp_path):
         "credit_support[0].covers[1] = 'sbu': no tranche has this id; did you mean 'sub'?"
         in message
     )
+
+
+def test_tranche_coupon_options_are_checked(tmp_path):
+    message, _ = _run_bad(tmp_path, _with("tranches.0.coupon_type", "lpr"))
+    assert "rates.lpr_1y: required key is missing: tranche A floats on the 1-year LPR" in message
+    message, _ = _run_bad(tmp_path, _with("tranches.1.step_up_coupon", 0.05))
+    assert 'tranches[1] (name = "B"): step_up_date and step_up_coupon go together' in message
