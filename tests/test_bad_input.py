@@ -167,7 +167,7 @@ def test_unknown_factor_reference(tmp_path):
 
 @pytest.mark.parametrize(
     ("table", "key"),
-    [("assets", "id"), ("licensees", "id"), ("tranches", "name"), ("tranches", "rank")],
+    [("assets", "id"), ("licensees", "id"), ("tranches", "name")],
 )
 def test_duplicate_ids(tmp_path, table, key):
     data = small_deal()
@@ -303,3 +303,14 @@ def test_tranche_coupon_options_are_checked(tmp_path):
     assert "rates.lpr_1y: required key is missing: tranche A floats on the 1-year LPR" in message
     message, _ = _run_bad(tmp_path, _with("tranches.1.step_up_coupon", 0.05))
     assert 'tranches[1] (name = "B"): step_up_date and step_up_coupon go together' in message
+
+
+def test_the_subordinated_rank_holds_one_class(tmp_path):
+    # senior classes may share a rank (pro rata), the lowest rank may not: it takes the residual
+    data = small_deal()
+    data["tranches"][1]["rank"] = 3
+    message, _ = _run_bad(tmp_path, data)
+    assert (
+        "tranches[2].rank = 3: the lowest rank takes the residual and must hold one class"
+        in message
+    )

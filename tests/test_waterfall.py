@@ -25,6 +25,7 @@ def run(
     target_pct=0.0,
     targets=None,
     support=(),
+    ranks=None,
 ):
     """`support`: (covered tranche indices, cap, default period) per undertaking, in order."""
     collections = np.asarray(collections, float)
@@ -48,6 +49,11 @@ def run(
         "support": np.zeros(k),
         "support_used": np.zeros(len(support)),
     }
+    # classes sharing a rank are paid pro rata; `ranks` defaults to one class per rank
+    ranks = list(range(t)) if ranks is None else list(ranks)
+    group_end = np.array(
+        [max(i for i in range(t) if ranks[i] == ranks[j]) + 1 for j in range(t)], dtype=np.int64
+    )
     # a coupon per tranche (constant) or per tranche and period
     coupon_rates = np.asarray(coupons, float)
     if coupon_rates.ndim == 1:
@@ -58,7 +64,7 @@ def run(
     cap = np.array([c for _, c, _ in support], dtype=float)
     default_period = np.array([d for _, _, d in support], dtype=np.int64)
     pay_waterfall(
-        collections, accrual, np.asarray(balances, float), coupon_rates, has_schedule, target_balance,
+        collections, accrual, np.asarray(balances, float), coupon_rates, group_end, has_schedule, target_balance,
         fee_fixed, fee_pct, fee_cap, fee_sub, reserve0, target, target_pct, covers, cap, default_period,
         *out.values(),
     )  # fmt: skip
@@ -328,3 +334,42 @@ def test_hand_worked_fee_cap_and_subordinated_fee():
     np.testing.assert_allclose(out["fees"], [1.0, 0.0, 2.0 + 6.0], atol=1e-12)
     np.testing.assert_allclose(out["principal"][0], [4.0, 0.0, 96.0], atol=1e-12)
     np.testing.assert_allclose(out["residual"], [0.0, 0.0, 200.0 - 2.0 - 96.0 - 6.0], atol=1e-12)
+
+
+def test_hand_worked_pro_rata_within_a_rank():
+    """A1 60 and A2 40 share rank 1 (A1 at 5%, A2 at 10%), sub 20. Period 1 (accrual 1): interest
+    owed 3 and 4, cash 3.5 -> paid pro rata 1.5 and 2 (the rest carried); period 2: cash 50 ->
+    arrears and interest paid in full, principal 50 - 8.5... shared 60:40."""
+    out = run(
+        [3.5, 50.0, 200.0],
+        [60.0, 40.0, 20.0],
+        [0.05, 0.10, 0.0],
+        accrual=[1.0, 1.0, 1.0],
+        ranks=[1, 1, 2],
+    )
+    np.testing.assert_allclose(out["interest"][:2, 0], [1.5, 2.0], atol=1e-12)
+    # period 2: owed 1.5 + 3 and 2 + 4 = 10.5 in interest, then 39.5 of principal split 60:40
+    np.testing.assert_allclose(out["interest"][:2, 1], [4.5, 6.0], atol=1e-12)
+    np.testing.assert_allclose(out["principal"][:2, 1], [39.5 * 0.6, 39.5 * 0.4], atol=1e-12)
+    assert out["principal"][2, 1] == 0.0  # the sub class waits for the whole senior rank
+    np.testing.assert_allclose(out["balance"][:, -1], [0.0, 0.0, 0.0], atol=1e-12)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deals(schedules=False), st.data())
+def test_pro_rata_classes_share_losses_equally(d, data):
+    """Turbo classes sharing a rank end with the same loss fraction; cash is still conserved."""
+    n = len(d["balances"])
+    ranks = sorted(data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n)))
+    if n > 1 and ranks[-1] == ranks[-2]:
+        ranks[-1] += 1  # the lowest rank holds one class
+    d = {**d, "support": (), "ranks": ranks}
+    out = run(**d)
+    _check_invariants(d, out)
+    loss = out["balance"][:, -1] / np.asarray(d["balances"])
+    for r in set(ranks):
+        members = [i for i in range(n) if ranks[i] == r]
+        assert np.ptp(loss[members]) <= 1e-9
+    # and a lower rank never loses less than a higher one
+    by_rank = [loss[[i for i in range(n) if ranks[i] == r]].max() for r in sorted(set(ranks))]
+    assert np.all(np.diff(by_rank) >= -1e-12)

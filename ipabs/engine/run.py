@@ -170,7 +170,7 @@ def _run_blocks(
             if n_providers > 0:
                 provider_default_periods(state, support, factor_path, scale_path, provider_default)
             pay_waterfall(
-                collections, wf.accrual, wf.balance0, wf.coupon, wf.has_schedule,
+                collections, wf.accrual, wf.balance0, wf.coupon, wf.group_end, wf.has_schedule,
                 wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
                 wf.fee_cap_per_year, wf.fee_subordinated_per_year,
                 wf.reserve_initial, wf.reserve_target, wf.reserve_target_pct,

@@ -204,7 +204,15 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
     yield from _duplicates_of("assets", [a.id for a in sc.assets], "id")
     yield from _duplicates_of("licensees", [lic.id for lic in sc.licensees], "id")
     yield from _duplicates_of("tranches", [t.name for t in sc.tranches], "name")
-    yield from _duplicates_of("tranches", [t.rank for t in sc.tranches], "rank")
+    lowest = max(t.rank for t in sc.tranches)
+    subordinated = [i for i, t in enumerate(sc.tranches) if t.rank == lowest]
+    if len(subordinated) > 1 and len(sc.tranches) > 1:
+        yield Problem(
+            f"tranches[{subordinated[1]}].rank",
+            f"the lowest rank takes the residual and must hold one class; already used by tranches[{subordinated[0]}]",
+            lowest,
+            True,
+        )
 
     yield from _check_copula(sc)
     tranche_names = [t.name for t in sc.tranches]

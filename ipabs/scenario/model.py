@@ -355,7 +355,10 @@ class Tranche(Spec):
     step_up_coupon: float | None = _field(
         None, unit="1/year", description="The coupon after the step-up date.", ge=0, le=1
     )
-    rank: int = _field(description="Payment rank: 1 is most senior; ranks must be distinct.", ge=1)
+    rank: int = _field(
+        description="Payment rank: 1 is most senior. Classes sharing a rank are paid pro rata (interest by what each is owed, principal likewise); the lowest rank holds one class, the subordinated one.",
+        ge=1,
+    )
     amortisation: tuple[ScheduledPrincipal, ...] | None = _field(
         None,
         description="Scheduled principal payments. Without one the tranche takes all cash left in its turn (turbo). All principal is due at legal final.",

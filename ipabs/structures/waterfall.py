@@ -27,6 +27,7 @@ class WaterfallArrays(NamedTuple):
     accrual: np.ndarray  # (K,) coupon and fee accrual fraction in the deal's day count
     balance0: np.ndarray  # (T,)
     coupon: np.ndarray  # (T, K) coupon rate of each period (fixed, stepped up, or LPR + spread)
+    group_end: np.ndarray  # (T,) int: one past the last class of the rank of class t (pro rata)
     has_schedule: np.ndarray  # (T,) bool
     target_balance: np.ndarray  # (T, K) balance after period k's scheduled principal
     fee_fixed_per_year: float
@@ -75,6 +76,10 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
         accrual=np.ascontiguousarray(accrual, dtype=float),
         balance0=np.array([t.balance for t in tranches]),
         coupon=coupon_rates(sc, tranches, dates),
+        group_end=np.array(
+            [max(i for i, u in enumerate(tranches) if u.rank == t.rank) + 1 for t in tranches],
+            dtype=np.int64,
+        ),
         has_schedule=np.array([bool(t.amortisation) for t in tranches]),
         target_balance=target,
         fee_fixed_per_year=float(sc.fees.fixed_per_year),
@@ -103,6 +108,17 @@ def _pay_from_cash_then_reserve(cash, reserve, due):
 
 
 @njit(cache=True, inline="always")
+def _share(total_paid, total_due, due, group_size):
+    """A class's share of what its rank received: all it is owed when the rank is paid in full,
+    else pro rata to what it is owed (a class alone in its rank takes all of it)."""
+    if total_paid >= total_due:
+        return due
+    if group_size == 1:
+        return total_paid
+    return total_paid * (due / total_due) if total_due > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
 def _top_up(shortfall, t, k, covers, cap, default_period, used):
     """What the undertakings covering tranche t pay towards a shortfall in period k, in order."""
     total = 0.0
@@ -124,6 +140,7 @@ def pay_waterfall(
     accrual,
     balance0,
     coupon,
+    group_end,
     has_schedule,
     target_balance,
     fee_fixed_per_year,
@@ -160,6 +177,7 @@ def pay_waterfall(
     n_periods = collections.shape[0]
     last = n_periods - 1
     balance = balance0.copy()
+    dues = np.empty(n_tranches)
     for t in range(n_tranches):
         unpaid_interest[t] = 0.0
     unpaid_fees = 0.0
@@ -187,29 +205,38 @@ def pay_waterfall(
         unpaid_fees = fee_due - paid
         fees_paid[k] = paid
 
-        # 2. interest by rank, shortfall from the reserve
-        for t in range(n_tranches):
-            due = unpaid_interest[t] + balance[t] * coupon[t, k] * accrual[k]
-            from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, due)
+        # 2. interest by rank (pro rata within a rank), shortfall from the reserve
+        g = 0
+        while g < n_tranches:
+            g_end = group_end[g]
+            total_due = 0.0
+            for t in range(g, g_end):
+                dues[t] = unpaid_interest[t] + balance[t] * coupon[t, k] * accrual[k]
+                total_due += dues[t]
+            from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, total_due)
             cash -= from_cash
             reserve -= draw
             drawn += draw
-            paid = from_cash + draw
-            if due - paid > 0.0:
-                top_up = _top_up(
-                    due - paid,
-                    t,
-                    k,
-                    support_covers,
-                    support_cap,
-                    support_default_period,
-                    support_used,
-                )
-                supported += top_up
-                # a full top-up pays exactly what is due (no rounding residue)
-                paid = due if top_up >= due - paid else paid + top_up
-            unpaid_interest[t] = due - paid
-            interest_paid[t, k] = paid
+            total_paid = from_cash + draw
+            for t in range(g, g_end):
+                due = dues[t]
+                paid = _share(total_paid, total_due, due, g_end - g)
+                if due - paid > 0.0:
+                    top_up = _top_up(
+                        due - paid,
+                        t,
+                        k,
+                        support_covers,
+                        support_cap,
+                        support_default_period,
+                        support_used,
+                    )
+                    supported += top_up
+                    # a full top-up pays exactly what is due (no rounding residue)
+                    paid = due if top_up >= due - paid else paid + top_up
+                unpaid_interest[t] = due - paid
+                interest_paid[t, k] = paid
+            g = g_end
 
         # 3. reserve: release at legal final or above target, else top up from cash
         target = 0.0
@@ -228,37 +255,47 @@ def pay_waterfall(
         reserve_topup[k] = topup
         reserve_draw[k] = drawn
 
-        # 4. principal by rank
+        # 4. principal by rank (pro rata within a rank)
         seniors_repaid = True
-        for t in range(n_tranches):
-            if k == last:
-                due = balance[t]
-            elif has_schedule[t]:
-                due = max(balance[t] - target_balance[t, k], 0.0)
-            elif seniors_repaid:
-                due = balance[t]
-            else:
-                due = 0.0
-            paid = min(cash, due)
-            cash -= paid
-            contractual = due if (k == last or has_schedule[t]) else 0.0
-            if contractual - paid > 0.0:
-                top_up = _top_up(
-                    contractual - paid,
-                    t,
-                    k,
-                    support_covers,
-                    support_cap,
-                    support_default_period,
-                    support_used,
-                )
-                supported += top_up
-                paid = contractual if top_up >= contractual - paid else paid + top_up
-            balance[t] -= paid
-            principal_paid[t, k] = paid
-            balance_end[t, k] = balance[t]
-            if balance[t] > 0.0:
-                seniors_repaid = False
+        g = 0
+        while g < n_tranches:
+            g_end = group_end[g]
+            total_due = 0.0
+            for t in range(g, g_end):
+                if k == last:
+                    dues[t] = balance[t]
+                elif has_schedule[t]:
+                    dues[t] = max(balance[t] - target_balance[t, k], 0.0)
+                elif seniors_repaid:
+                    dues[t] = balance[t]
+                else:
+                    dues[t] = 0.0
+                total_due += dues[t]
+            total_paid = min(cash, total_due)
+            cash -= total_paid
+            for t in range(g, g_end):
+                due = dues[t]
+                paid = _share(total_paid, total_due, due, g_end - g)
+                contractual = due if (k == last or has_schedule[t]) else 0.0
+                if contractual - paid > 0.0:
+                    top_up = _top_up(
+                        contractual - paid,
+                        t,
+                        k,
+                        support_covers,
+                        support_cap,
+                        support_default_period,
+                        support_used,
+                    )
+                    supported += top_up
+                    paid = contractual if top_up >= contractual - paid else paid + top_up
+                balance[t] -= paid
+                principal_paid[t, k] = paid
+                balance_end[t, k] = balance[t]
+            for t in range(g, g_end):
+                if balance[t] > 0.0:
+                    seniors_repaid = False
+            g = g_end
 
         # 5. subordinated fees, from cash only, then the residual to the subordinated class
         sub_fee_due = unpaid_sub_fees + accrual[k] * fee_subordinated_per_year
