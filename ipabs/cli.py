@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 import threading
 import traceback
@@ -139,6 +138,7 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
         )
     from ipabs.outputs.writer import scenario_manifest, write_valuation
     from ipabs.pool.valuation import loan_to_value, value_assets
+    from ipabs.results import json_records
 
     table = value_assets(sc, discount_rate)
     loans = loan_to_value(sc, table)
@@ -147,8 +147,8 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
         payload = {
             "deal": sc.deal.name,
             "out": str(out_dir),
-            "assets": _records(table),
-            "loans": _records(loans),
+            "assets": json_records(table),
+            "loans": json_records(loans),
         }
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return
@@ -245,14 +245,6 @@ def schema(markdown: bool) -> None:
     from ipabs.scenario.model import Scenario
 
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
-
-
-def _records(frame) -> list[dict]:
-    """A DataFrame as JSON-ready dicts: NaN and infinity become None."""
-    return [
-        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-        for r in frame.to_dict(orient="records")
-    ]
 
 
 def _print_summary(results, out_dir: Path) -> None:

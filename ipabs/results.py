@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -94,13 +95,11 @@ class Results:
 
     def summary_records(self) -> list[dict[str, Any]]:
         """The tranche summary as plain JSON-ready dicts (NaN becomes None)."""
-        return [
-            {k: _plain(v) for k, v in row.items()} for row in self.summary.to_dict(orient="records")
-        ]
+        return json_records(self.summary)
 
     def pool_record(self) -> dict[str, Any]:
         """The pool summary as a plain JSON-ready dict (NaN becomes None)."""
-        return {k: _plain(v) for k, v in self.pool.iloc[0].items()}
+        return json_records(self.pool)[0]
 
     def _repr_html_(self) -> str:
         sc = self.scenario
@@ -127,9 +126,13 @@ class Results:
         return f"<ipabs.Results {sc.deal.name!r}: {self.paths_run:,} paths, seed {sc.simulation.seed}, {len(self.deal.tranche_names)} tranches>"
 
 
-def _plain(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and v != v:
-        return None
-    return v
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as plain JSON-ready dicts: NumPy scalars unwrapped, NaN and infinity as None."""
+    rows = []
+    for row in frame.to_dict(orient="records"):
+        plain = {}
+        for k, v in row.items():
+            v = v.item() if hasattr(v, "item") else v
+            plain[k] = None if isinstance(v, float) and not math.isfinite(v) else v
+        rows.append(plain)
+    return rows

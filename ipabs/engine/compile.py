@@ -45,7 +45,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         t_years=t_years,
         dt_years=dt_years,
         pool=compile_pool(sc, t_years, dt_years),
-        loans=compile_loans(sc, dates, t_years, dt_years, accrual),
+        loans=compile_loans(sc, dates, t_years, dt_years),
         waterfall=compile_waterfall(sc, dates, accrual),
         support=compile_support(sc, dt_years),
         tranche_names=tuple(t.name for t in sc.tranches_by_rank()),

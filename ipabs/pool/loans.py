@@ -98,7 +98,6 @@ def compile_loans(
     dates: list[dt.date],
     t_years: np.ndarray,
     dt_years: np.ndarray,
-    accrual: np.ndarray,
 ) -> LoanArrays:
     n_periods = len(dates)
     loans = sc.loans

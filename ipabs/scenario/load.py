@@ -235,10 +235,7 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                 yield _unknown_reference(
                     f"credit_support[{i}].covers[{j}]", name, tranche_names, "tranche"
                 )
-        if support.factor is not None and support.factor not in sc.factors.names:
-            yield _unknown_reference(
-                f"credit_support[{i}].factor", support.factor, sc.factors.names, "factor"
-            )
+        yield from _check_factor(f"credit_support[{i}].factor", support.factor, sc)
     licensee_ids = [lic.id for lic in sc.licensees]
     pledged = {a for loan in sc.loans for a in loan.pledged_assets}
     yield from _check_loans(sc)
@@ -266,15 +263,9 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                 licensee_ids,
                 "licensee",
             )
-        if asset.factor is not None and asset.factor not in sc.factors.names:
-            yield _unknown_reference(
-                f'assets[{i}].factor (id = "{asset.id}")', asset.factor, sc.factors.names, "factor"
-            )
+        yield from _check_factor(f'assets[{i}].factor (id = "{asset.id}")', asset.factor, sc)
     for i, lic in enumerate(sc.licensees):
-        if lic.factor is not None and lic.factor not in sc.factors.names:
-            yield _unknown_reference(
-                f'licensees[{i}].factor (id = "{lic.id}")', lic.factor, sc.factors.names, "factor"
-            )
+        yield from _check_factor(f'licensees[{i}].factor (id = "{lic.id}")', lic.factor, sc)
 
     for i, tranche in enumerate(sc.tranches):
         if not tranche.amortisation:
@@ -356,10 +347,7 @@ def _check_loans(sc: Scenario) -> Iterable[Problem]:
                 yield _unknown_reference(
                     f"{where}.pledged_assets[{j}] {label}", asset_id, asset_ids, "asset"
                 )
-        if loan.factor is not None and loan.factor not in sc.factors.names:
-            yield _unknown_reference(
-                f"{where}.factor {label}", loan.factor, sc.factors.names, "factor"
-            )
+        yield from _check_factor(f"{where}.factor {label}", loan.factor, sc)
     kinds = [layer.kind for layer in sc.loss_sharing]
     for i, kind in enumerate(kinds):
         if kind in kinds[:i]:
@@ -367,10 +355,7 @@ def _check_loans(sc: Scenario) -> Iterable[Problem]:
                 f"loss_sharing[{i}].kind", "each kind of layer may appear once", kind, True
             )
         layer = sc.loss_sharing[i]
-        if getattr(layer, "factor", None) is not None and layer.factor not in sc.factors.names:
-            yield _unknown_reference(
-                f"loss_sharing[{i}].factor", layer.factor, sc.factors.names, "factor"
-            )
+        yield from _check_factor(f"loss_sharing[{i}].factor", getattr(layer, "factor", None), sc)
     if sc.loss_sharing and not sc.loans:
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
 
@@ -444,6 +429,12 @@ def _renewable(asset: Any) -> bool:
 
     d = IP_TYPE_DEFAULTS[asset.type]
     return (asset.renewal_term_years or d.renewal_term_years) is not None
+
+
+def _check_factor(path: str, factor: str | None, sc: Scenario) -> Iterable[Problem]:
+    """A factor reference names one of factors.names (None means the first factor)."""
+    if factor is not None and factor not in sc.factors.names:
+        yield _unknown_reference(path, factor, sc.factors.names, "factor")
 
 
 def _duplicates(path: str, values: Iterable[Any]) -> Iterable[Problem]:

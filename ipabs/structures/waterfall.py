@@ -119,19 +119,23 @@ def _share(total_paid, total_due, due, group_size):
 
 
 @njit(cache=True, inline="always")
-def _top_up(shortfall, t, k, covers, cap, default_period, used):
-    """What the undertakings covering tranche t pay towards a shortfall in period k, in order."""
+def _settle(owed, paid, t, k, covers, cap, default_period, used):
+    """(amount paid, top-up): the undertakings covering tranche t, in order, top up a shortfall
+    in period k until their caps or their providers' defaults. A full top-up pays exactly what
+    is owed (no rounding residue)."""
+    shortfall = owed - paid
     total = 0.0
     for p in range(cap.shape[0]):
-        if shortfall <= 0.0:
+        if shortfall - total <= 0.0:
             break
         if covers[p, t] and k < default_period[p]:
-            give = min(shortfall, cap[p] - used[p])
+            give = min(shortfall - total, cap[p] - used[p])
             if give > 0.0:
                 used[p] += give
                 total += give
-                shortfall -= give
-    return total
+    if total <= 0.0:
+        return paid, 0.0
+    return (owed if total >= shortfall else paid + total), total
 
 
 @njit(cache=True)
@@ -221,19 +225,17 @@ def pay_waterfall(
             for t in range(g, g_end):
                 due = dues[t]
                 paid = _share(total_paid, total_due, due, g_end - g)
-                if due - paid > 0.0:
-                    top_up = _top_up(
-                        due - paid,
-                        t,
-                        k,
-                        support_covers,
-                        support_cap,
-                        support_default_period,
-                        support_used,
-                    )
-                    supported += top_up
-                    # a full top-up pays exactly what is due (no rounding residue)
-                    paid = due if top_up >= due - paid else paid + top_up
+                paid, top_up = _settle(
+                    due,
+                    paid,
+                    t,
+                    k,
+                    support_covers,
+                    support_cap,
+                    support_default_period,
+                    support_used,
+                )
+                supported += top_up
                 unpaid_interest[t] = due - paid
                 interest_paid[t, k] = paid
             g = g_end
@@ -277,18 +279,17 @@ def pay_waterfall(
                 due = dues[t]
                 paid = _share(total_paid, total_due, due, g_end - g)
                 contractual = due if (k == last or has_schedule[t]) else 0.0
-                if contractual - paid > 0.0:
-                    top_up = _top_up(
-                        contractual - paid,
-                        t,
-                        k,
-                        support_covers,
-                        support_cap,
-                        support_default_period,
-                        support_used,
-                    )
-                    supported += top_up
-                    paid = contractual if top_up >= contractual - paid else paid + top_up
+                paid, top_up = _settle(
+                    contractual,
+                    paid,
+                    t,
+                    k,
+                    support_covers,
+                    support_cap,
+                    support_default_period,
+                    support_used,
+                )
+                supported += top_up
                 balance[t] -= paid
                 principal_paid[t, k] = paid
                 balance_end[t, k] = balance[t]
