@@ -7,7 +7,39 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ipabs.structures.waterfall import pay_waterfall
+from ipabs.structures.program import FeeSpec, StepSpec, Structure, assemble
+from ipabs.structures.waterfall import new_out, pay_waterfall
+
+
+def standard_program(ranks):
+    """The default order (ipabs.structures.program.default_waterfall) on indices."""
+    groups = [tuple(i for i, r in enumerate(ranks) if r == rank) for rank in sorted(set(ranks))]
+    return (
+        [StepSpec("pay_fee", (0,), cover=("reserve",))]
+        + [StepSpec("pay_interest", g, cover=("reserve",)) for g in groups]
+        + [StepSpec("fund_reserve")]
+        + [StepSpec("pay_principal", g, mode="sequential") for g in groups]
+        + [StepSpec("pay_fee", (1,)), StepSpec("pay_residual")]
+    )
+
+
+def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None):  # fmt: skip
+    """Run the interpreter on one path; returns the WaterfallOut."""
+    wf = assemble(structure)
+    collections = np.asarray(collections, float)
+    k = collections.size
+    zeros = np.zeros(k)
+    out = new_out(wf.balance0.size, k, wf.support_cap.size, wf.trigger_condition.size)
+    pay_waterfall(
+        wf,
+        collections,
+        zeros if defaulted is None else np.asarray(defaulted, float),
+        zeros if loss is None else np.asarray(loss, float),
+        zeros if collateral is None else np.asarray(collateral, float),
+        np.asarray(provider_default, dtype=np.int64),
+        out,
+    )
+    return out
 
 
 def run(
@@ -27,48 +59,42 @@ def run(
     support=(),
     ranks=None,
 ):
-    """`support`: (covered tranche indices, cap, default period) per undertaking, in order."""
+    """The standard program. `support`: (covered tranche indices, cap, default period) per
+    undertaking, in order; `targets`: a scheduled balance path per class or None."""
     collections = np.asarray(collections, float)
     k, t = collections.size, len(balances)
     accrual = np.full(k, 0.25) if accrual is None else np.asarray(accrual, float)
-    has_schedule = np.array([targets is not None and targets[i] is not None for i in range(t)])
-    target_balance = np.zeros((t, k))
+    target_balance = np.full((t, k), np.nan)
     for i in range(t):
-        if has_schedule[i]:
+        if targets is not None and targets[i] is not None:
             target_balance[i] = targets[i]
-    out = {
-        "fees": np.zeros(k),
-        "interest": np.zeros((t, k)),
-        "principal": np.zeros((t, k)),
-        "residual": np.zeros(k),
-        "draw": np.zeros(k),
-        "topup": np.zeros(k),
-        "balance": np.zeros((t, k)),
-        "reserve": np.zeros(k),
-        "unpaid": np.zeros(t),
-        "support": np.zeros(k),
-        "support_used": np.zeros(len(support)),
-    }
     # classes sharing a rank are paid pro rata; `ranks` defaults to one class per rank
     ranks = list(range(t)) if ranks is None else list(ranks)
-    group_end = np.array(
-        [max(i for i in range(t) if ranks[i] == ranks[j]) + 1 for j in range(t)], dtype=np.int64
+    structure = Structure(
+        accrual=accrual,
+        balance0=balances,
+        coupon=np.asarray(coupons, float),
+        ranks=ranks,
+        states={"normal": standard_program(ranks)},
+        target_balance=target_balance,
+        fees=[FeeSpec(fixed=fee_fixed, pct_notes=fee_pct, cap=fee_cap), FeeSpec(fixed=fee_sub)],
+        reserve=(reserve0, target, target_pct),
+        support=[(list(tranches), cap) for tranches, cap, _ in support],
     )
-    # a coupon per tranche (constant) or per tranche and period
-    coupon_rates = np.asarray(coupons, float)
-    if coupon_rates.ndim == 1:
-        coupon_rates = np.repeat(coupon_rates[:, None], k, axis=1)
-    covers = np.zeros((len(support), t), dtype=bool)
-    for p, (tranches, _, _) in enumerate(support):
-        covers[p, list(tranches)] = True
-    cap = np.array([c for _, c, _ in support], dtype=float)
-    default_period = np.array([d for _, _, d in support], dtype=np.int64)
-    pay_waterfall(
-        collections, accrual, np.asarray(balances, float), coupon_rates, group_end, has_schedule, target_balance,
-        fee_fixed, fee_pct, fee_cap, fee_sub, reserve0, target, target_pct, covers, cap, default_period,
-        *out.values(),
-    )  # fmt: skip
-    return out
+    out = execute(structure, collections, provider_default=[d for _, _, d in support])
+    return {
+        "fees": out.fees,
+        "interest": out.interest,
+        "principal": out.principal,
+        "residual": out.residual,
+        "draw": out.reserve_draw,
+        "topup": out.reserve_topup,
+        "balance": out.balance,
+        "reserve": out.reserve,
+        "unpaid": out.unpaid_interest,
+        "support": out.support_paid,
+        "support_used": out.support_used,
+    }
 
 
 def test_hand_worked_turbo_schedule():

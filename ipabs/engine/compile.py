@@ -12,7 +12,7 @@ from ipabs.pool.compile import PoolArrays, compile_pool
 from ipabs.pool.loans import LoanArrays, compile_loans
 from ipabs.scenario.model import Scenario
 from ipabs.structures.credit_support import SupportArrays, compile_support
-from ipabs.structures.waterfall import WaterfallArrays, compile_waterfall
+from ipabs.structures.program import WaterfallArrays, compile_waterfall
 
 
 @dataclass(frozen=True)

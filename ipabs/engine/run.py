@@ -21,8 +21,9 @@ from ipabs.engine.metrics import discount_factors, tranche_path_metrics
 from ipabs.engine.rng import seed_stream
 from ipabs.pool.kernels import simulate_pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
+from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
-from ipabs.structures.waterfall import pay_waterfall
+from ipabs.structures.waterfall import new_out, pay_waterfall
 
 TRANCHE_FIELDS = (
     "principal_loss",
@@ -47,6 +48,11 @@ POOL_FIELDS = (
     "reserve_topup",
     "residual",
     "credit_support_paid",
+    "liquidity_drawn",
+    "call_proceeds",
+    "clean_up_called",
+    "periods_triggered",
+    "accelerated",
     # loans: totals over the deal's life (see ipabs.pool.loan_kernel for the slots)
     "loan_defaults",
     "loan_recoveries",
@@ -76,6 +82,11 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
     P_TOPUP,
     P_RESIDUAL,
     P_SUPPORT,
+    P_LIQUIDITY,
+    P_CALL,
+    P_CALLED,
+    P_TRIGGERED,
+    P_ACCELERATED,
 ) = range(LOAN_FIELDS_START)
 
 
@@ -88,6 +99,9 @@ class RawResults:
     sample_collections: np.ndarray  # (sample, periods)
     sample_balances: np.ndarray  # (sample, tranches, periods)
     sample_reserve: np.ndarray  # (sample, periods)
+    trigger_first: (
+        np.ndarray
+    )  # (paths, triggers) int: period each trigger first came into force, -1
 
 
 @njit(cache=True, parallel=True)
@@ -106,6 +120,7 @@ def _run_blocks(
     support,
     tranche_out,
     pool_out,
+    trigger_out,
     sample_collections,
     sample_balances,
     sample_reserve,
@@ -132,8 +147,14 @@ def _run_blocks(
         n_providers = support.loading.shape[0]
         record = n_loans > 0 or n_providers > 0
         provider_default = np.empty(n_providers, np.int64)
-        support_paid = np.empty(n_periods)
-        support_used = np.empty(n_providers)
+        n_triggers = wf.trigger_condition.shape[0]
+        wout = new_out(n_tranches, n_periods, n_providers, n_triggers)
+        defaulted = np.empty(n_periods)
+        loss = np.empty(n_periods)
+        loan_defaulted = np.zeros(n_periods)
+        loan_loss = np.zeros(n_periods)
+        performing = np.zeros(n_periods)
+        collateral = np.empty(n_periods)
         factor_path = np.empty((n_periods, n_factors))
         scale_path = np.ones(n_periods)
         level_path = np.zeros((n_periods, n_assets))
@@ -145,15 +166,10 @@ def _run_blocks(
         loan_io = np.empty(n_loans, np.bool_)
         fund_used = np.zeros((n_periods + 240) // loans.periods_per_year + 2)
         loan_totals = np.zeros(N_LOAN_TOTALS)
-        fees = np.empty(n_periods)
-        interest = np.empty((n_tranches, n_periods))
-        principal = np.empty((n_tranches, n_periods))
-        residual = np.empty(n_periods)
-        draw = np.empty(n_periods)
-        topup = np.empty(n_periods)
-        balance = np.empty((n_tranches, n_periods))
-        reserve = np.empty(n_periods)
-        unpaid = np.empty(n_tranches)
+        interest = wout.interest
+        principal = wout.principal
+        residual = wout.residual
+        balance = wout.balance
         cash_flows = np.empty(n_periods)
         sub = n_tranches - 1
         for p in range(start, stop):
@@ -165,19 +181,15 @@ def _run_blocks(
             if n_loans > 0:
                 simulate_loans_path(
                     state, loans, wf.accrual, factor_path, scale_path, level_path, alive_path, collections,
-                    loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
+                    loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
                 )  # fmt: skip
             if n_providers > 0:
                 provider_default_periods(state, support, factor_path, scale_path, provider_default)
-            pay_waterfall(
-                collections, wf.accrual, wf.balance0, wf.coupon, wf.group_end, wf.has_schedule,
-                wf.target_balance, wf.fee_fixed_per_year, wf.fee_pct_of_notes,
-                wf.fee_cap_per_year, wf.fee_subordinated_per_year,
-                wf.reserve_initial, wf.reserve_target, wf.reserve_target_pct,
-                wf.support_covers, wf.support_cap, provider_default,
-                fees, interest, principal, residual, draw, topup, balance, reserve, unpaid,
-                support_paid, support_used,
-            )  # fmt: skip
+            for k in range(n_periods):
+                defaulted[k] = lost[k] + loan_defaulted[k]
+                loss[k] = lost[k] + loan_loss[k]
+            collateral_values(wf, collections, performing, collateral)
+            pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default, wout)
             for t in range(n_tranches):
                 interest_total = 0.0
                 principal_total = 0.0
@@ -195,7 +207,7 @@ def _run_blocks(
                 )
                 out = tranche_out[p, t]
                 out[T_LOSS] = balance[t, n_periods - 1]
-                out[T_UNPAID_INT] = unpaid[t]
+                out[T_UNPAID_INT] = wout.unpaid_interest[t]
                 out[T_INTEREST] = interest_total
                 out[T_PRINCIPAL] = principal_total
                 out[T_RESIDUAL] = residual_total
@@ -210,17 +222,34 @@ def _run_blocks(
             po[P_RIGHTS_LOST] = rights_lost
             po[P_ANNUITIES] = annuities
             po[P_AFTER_FINAL] = after_final
-            po[P_FEES] = fees.sum()
-            po[P_DRAW] = draw.sum()
-            po[P_TOPUP] = topup.sum()
+            po[P_FEES] = wout.fees.sum()
+            po[P_DRAW] = wout.reserve_draw.sum()
+            po[P_TOPUP] = wout.reserve_topup.sum()
             po[P_RESIDUAL] = residual.sum()
-            po[P_SUPPORT] = support_paid.sum()
+            po[P_SUPPORT] = wout.support_paid.sum()
+            po[P_LIQUIDITY] = wout.liquidity_draw.sum()
+            po[P_CALL] = wout.call_proceeds.sum()
+            called = 0.0
+            triggered = 0.0
+            accelerated = 0.0
+            for k in range(n_periods):
+                if wout.call_proceeds[k] > 0.0:
+                    called = 1.0
+                if wout.state[k] >= 1:
+                    triggered += 1.0
+                if wout.state[k] == 2:
+                    accelerated = 1.0
+            po[P_CALLED] = called
+            po[P_TRIGGERED] = triggered
+            po[P_ACCELERATED] = accelerated
+            for r in range(n_triggers):
+                trigger_out[p, r] = wout.trigger_first[r]
             for j in range(N_LOAN_TOTALS):
                 po[LOAN_FIELDS_START + j] = loan_totals[j] if n_loans > 0 else 0.0
             if p < n_sample:
                 sample_collections[p] = collections
                 sample_balances[p] = balance
-                sample_reserve[p] = reserve
+                sample_reserve[p] = wout.reserve
 
 
 def run_paths(
@@ -241,6 +270,7 @@ def run_paths(
     sample_collections = np.empty((n_sample, n_periods))
     sample_balances = np.empty((n_sample, n_tranches, n_periods))
     sample_reserve = np.empty((n_sample, n_periods))
+    trigger_out = np.empty((paths, deal.waterfall.trigger_condition.shape[0]), np.int64)
     discount = discount_factors(deal.t_years, deal.discount_rate)
 
     n_blocks = -(-paths // block_size)
@@ -255,10 +285,12 @@ def run_paths(
             _run_blocks(
                 first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
                 deal.pool, deal.loans, deal.waterfall, deal.support, tranche_out, pool_out,
-                sample_collections, sample_balances, sample_reserve,
+                trigger_out, sample_collections, sample_balances, sample_reserve,
             )  # fmt: skip
             if progress is not None:
                 progress(min((first + count) * block_size, paths))
     finally:
         numba.set_num_threads(previous_threads)
-    return RawResults(tranche_out, pool_out, sample_collections, sample_balances, sample_reserve)
+    return RawResults(
+        tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out
+    )

@@ -76,8 +76,10 @@ def share_loss(loans, loss, guarantor_alive, default_period, ip_lost, pay_period
 
 
 @njit(cache=True)
-def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_path, alive_path, collections, balance, accrued, status, maturity, interest_only, fund_used, out):  # fmt: skip
-    """Add one path's loan cash flows to `collections[k]` and its totals to `out`. Scratch:
+def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_path, alive_path, collections, defaulted, gross_loss, performing, balance, accrued, status, maturity, interest_only, fund_used, out):  # fmt: skip
+    """Add one path's loan cash flows to `collections[k]` and its totals to `out`; per period,
+    `defaulted[k]` (exposure at default), `gross_loss[k]` (exposure less recovery, booked at
+    default) and `performing[k]` (performing balance at the period's end) are written. Scratch:
     balance, accrued, status (0 performing, 1 defaulted, 2 prepaid, 3 repaid), maturity,
     interest_only (after a renewal), fund_used (per year)."""
     n_periods, n_loans = loans.threshold.shape
@@ -94,6 +96,8 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
     guarantor_alive = True
     g_idio = np.sqrt(1.0 - loans.guarantor_loading * loans.guarantor_loading)
     for k in range(n_periods):
+        defaulted[k] = 0.0
+        gross_loss[k] = 0.0
         scale = scale_path[k]
         e = normal(state)
         g_latent = loans.guarantor_loading * factor_path[k, loans.guarantor_factor] + g_idio * e
@@ -138,6 +142,8 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
                     collections[pay_period] += later
                 else:
                     out[L_AFTER_FINAL] += later
+                defaulted[k] += exposure
+                gross_loss[k] += exposure - recovery
                 out[L_DEFAULTS] += 1.0
                 out[L_RECOVERIES] += recovery
                 out[L_GROSS_LOSS] += exposure - recovery
@@ -173,6 +179,11 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
                 principal = min(loans.scheduled_principal[k, n], balance[n])
                 balance[n] -= principal
                 collections[k] += principal
+        on_book = 0.0
+        for n in range(n_loans):
+            if status[n] == 0:
+                on_book += balance[n]
+        performing[k] = on_book
     for n in range(n_loans):
         if status[n] == 0:
             out[L_OUTSTANDING] += balance[n] + accrued[n]

@@ -20,6 +20,7 @@ import numpy as np
 import pydantic
 
 from ipabs.errors import Problem, ScenarioError
+from ipabs.scenario.check_structure import check_structure
 from ipabs.scenario.model import Scenario, Spec, nested_specs
 from ipabs.scenario.tapes import expand_tapes, locate
 
@@ -236,6 +237,7 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                     f"credit_support[{i}].covers[{j}]", name, tranche_names, "tranche"
                 )
         yield from _check_factor(f"credit_support[{i}].factor", support.factor, sc)
+    yield from check_structure(sc, _unknown_reference, _duplicates_of)
     licensee_ids = [lic.id for lic in sc.licensees]
     pledged = {a for loan in sc.loans for a in loan.pledged_assets}
     yield from _check_loans(sc)

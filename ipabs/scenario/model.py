@@ -7,45 +7,24 @@ from these (see `ipabs.scenario.reference`) and a test keeps the two in step.
 from __future__ import annotations
 
 import datetime as dt
-import typing
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ipabs.scenario.base import (  # noqa: F401 (re-exported)
+    IDENTIFIER_PATTERN,
+    Amount,
+    Identifier,
+    Loading,
+    Probability,
+    Spec,
+    _field,
+    nested_specs,
+)
+from ipabs.scenario.structure import CleanUpCall, Collateral, Fee, Liquidity, Trigger, Waterfall
 
 FORMAT_VERSION = 1
-
-
-def _field(default: Any = ..., *, unit: str = "", description: str, **kw: Any) -> Any:
-    extra = {"unit": unit} if unit else None
-    return Field(default, description=description, json_schema_extra=extra, **kw)
-
-
-class Spec(BaseModel):
-    """Base of every scenario table: frozen, unknown keys refused, no NaN or infinity."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.\-]+$"
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
-Amount = Annotated[float, Field(ge=0)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-Loading = Annotated[float, Field(ge=0, le=1)]
-
-
-def nested_specs(annotation: Any) -> list[type[Spec]]:
-    """The table classes a field holds, through Optional, tuples and tagged unions."""
-    found: list[type[Spec]] = []
-
-    def walk(a: Any) -> None:
-        if isinstance(a, type) and issubclass(a, Spec):
-            found.append(a)
-        for arg in typing.get_args(a):
-            walk(arg)
-
-    walk(annotation)
-    return found
 
 
 class PaymentFrequency(StrEnum):
@@ -665,6 +644,26 @@ class Scenario(Spec):
     )
     reserve: Reserve = _field(
         Reserve(), description="Cash reserve that covers fee and interest shortfalls."
+    )
+    other_fees: tuple[Fee, ...] = _field(
+        (), description="Further named fees, paid where a pay_fee step names them."
+    )
+    waterfall: Waterfall | None = _field(
+        None,
+        description="Priority of payments as data, one list of steps per deal state. Default: the standard order (docs/model.md, section 4.1) built from [fees], [reserve] and the tranches.",
+    )
+    triggers: tuple[Trigger, ...] = _field(
+        (), description="Tests run each period before the waterfall; in force, they change it."
+    )
+    liquidity: Liquidity | None = _field(
+        None, description="A liquidity facility that steps may draw on (cover_from)."
+    )
+    collateral: Collateral | None = _field(
+        None,
+        description="How the pool is valued each period, for OC tests, borrowing bases, pool-based fees, cumulative ratios and the clean-up call.",
+    )
+    clean_up_call: CleanUpCall | None = _field(
+        None, description="Clean-up call when the pool falls below a share of its original value."
     )
     pricing: Pricing = _field(description="Pricing inputs.")
     valuation: Valuation = _field(Valuation(), description="IP valuation inputs (income method).")

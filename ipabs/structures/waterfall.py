@@ -1,121 +1,100 @@
-"""Sequential ABS/ABN waterfall v1: compile the notes to arrays, and the kernel that pays one path.
+"""The waterfall interpreter: one Numba kernel that pays one path through any compiled structure.
 
-Order of payments each period (docs/model.md, section "Waterfall"):
-    1. senior fees (fixed + rate on the notes' opening balance, plus any unpaid fees),
-    2. interest by rank (coupon on the opening balance, plus unpaid interest, not compounded),
-       -- a shortfall in 1 or 2 is drawn from the cash reserve --
-    3. reserve top-up to its target (target 0 once the notes are repaid; released at legal final),
-    4. principal by rank: a scheduled tranche to its target balance, a turbo tranche all cash once
-       every more senior tranche is repaid; everything is due at legal final,
-    5. residual to the subordinated (lowest-ranked) class.
+Each period (docs/model.md, section 4):
+    1. accrue: fees, interest and the liquidity facility's charges for the period;
+    2. clean-up call: if the collateral value is at or below its threshold, the pool is sold and
+       every class is due now; the deal ends after this period. At legal final or a call the
+       reserve is released into the period's cash;
+    3. triggers: each is tested on the period's data; those in force choose the state
+       (normal, triggered, accelerated) and switch on cash trapping or rapid amortisation;
+    4. the state's steps run in order on the period's cash; cash left after the last step goes
+       to the subordinated class.
+The program arrays come from `ipabs.structures.program`; the step codes below index its tuples.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from ipabs.scenario.model import Scenario
+# step actions, principal modes, cover sources, states, conditions, effects (program.py order)
+A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL = range(6)
+M_SEQUENTIAL, M_PRO_RATA, M_SCHEDULE, M_BORROWING_BASE, M_TURBO = range(5)
+COVER_RESERVE, COVER_LIQUIDITY = 1, 2
+S_NORMAL, S_TRIGGERED, S_ACCELERATED = range(3)
+C_DEFAULT_RATIO, C_LOSS_RATIO, C_DSCR, C_INTEREST_COVERAGE, C_OC, C_DATE = range(6)
+E_SWITCH, E_TRAP, E_RAPID, E_DEFAULT = range(4)
+# slots of the accounts vector
+RESERVE, LIQ_DRAWN, LIQ_CHARGES, DRAWN_NOW, LIQ_DRAWN_NOW = range(5)
 
 
-class WaterfallArrays(NamedTuple):
-    """The notes and deal accounts as arrays, tranches ordered by rank (T tranches, K periods)."""
+class WaterfallOut(NamedTuple):
+    """Every flow of one path, per period (K) and class (T); written by `pay_waterfall`."""
 
-    accrual: np.ndarray  # (K,) coupon and fee accrual fraction in the deal's day count
-    balance0: np.ndarray  # (T,)
-    coupon: np.ndarray  # (T, K) coupon rate of each period (fixed, stepped up, or LPR + spread)
-    group_end: np.ndarray  # (T,) int: one past the last class of the rank of class t (pro rata)
-    has_schedule: np.ndarray  # (T,) bool
-    target_balance: np.ndarray  # (T, K) balance after period k's scheduled principal
-    fee_fixed_per_year: float
-    fee_pct_of_notes: float
-    fee_cap_per_year: float  # inf: no cap
-    fee_subordinated_per_year: float
-    reserve_initial: float
-    reserve_target: float
-    reserve_target_pct: float
-    support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
-    support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
-
-
-def coupon_rates(sc: Scenario, tranches, dates: list[dt.date]) -> np.ndarray:
-    """(T, K) coupon per tranche and period: fixed (stepped up from the first period starting on
-    or after step_up_date), or the 1-year LPR at the period's start plus spread, floored and capped."""
-    from ipabs.pool.loans import lpr_at
-
-    starts = [sc.deal.closing_date, *dates[:-1]]
-    rates = np.empty((len(tranches), len(dates)))
-    for t, tranche in enumerate(tranches):
-        if tranche.coupon_type == "lpr":
-            floor = -np.inf if tranche.coupon_floor is None else tranche.coupon_floor
-            cap = np.inf if tranche.coupon_cap is None else tranche.coupon_cap
-            rates[t] = np.clip(lpr_at(sc, starts) + tranche.spread, floor, cap)
-        else:
-            stepped = [
-                tranche.step_up_date is not None and s >= tranche.step_up_date for s in starts
-            ]
-            rates[t] = np.where(stepped, tranche.step_up_coupon or 0.0, tranche.coupon)
-    return rates
+    fees: np.ndarray  # (K,)
+    interest: np.ndarray  # (T, K)
+    principal: np.ndarray  # (T, K)
+    residual: np.ndarray  # (K,)
+    reserve_draw: np.ndarray  # (K,) drawn from or released by the reserve
+    reserve_topup: np.ndarray  # (K,)
+    balance: np.ndarray  # (T, K) balance at the end of each period
+    reserve: np.ndarray  # (K,) reserve at the end of each period
+    unpaid_interest: np.ndarray  # (T,) at legal final
+    support_paid: np.ndarray  # (K,) credit support top-ups
+    support_used: np.ndarray  # (P,) what each provider paid
+    liquidity_draw: np.ndarray  # (K,)
+    liquidity_paid: np.ndarray  # (K,) charges and repayments to the facility
+    call_proceeds: np.ndarray  # (K,)
+    state: np.ndarray  # (K,) int: state used, -1 after a clean-up call
+    trigger_first: np.ndarray  # (R,) int: period each trigger first came into force, -1 never
 
 
-def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
-    tranches = sc.tranches_by_rank()
-    n_periods = len(dates)
-    target = np.empty((len(tranches), n_periods))
-    for t, tranche in enumerate(tranches):
-        scheduled = np.zeros(n_periods)
-        for item in tranche.amortisation or ():
-            # a payment dated between payment dates falls on the next payment date
-            k = next(i for i, d in enumerate(dates) if d >= item.date)
-            scheduled[k] += item.principal
-        target[t] = np.maximum(tranche.balance - np.cumsum(scheduled), 0.0)
-    return WaterfallArrays(
-        accrual=np.ascontiguousarray(accrual, dtype=float),
-        balance0=np.array([t.balance for t in tranches]),
-        coupon=coupon_rates(sc, tranches, dates),
-        group_end=np.array(
-            [max(i for i, u in enumerate(tranches) if u.rank == t.rank) + 1 for t in tranches],
-            dtype=np.int64,
-        ),
-        has_schedule=np.array([bool(t.amortisation) for t in tranches]),
-        target_balance=target,
-        fee_fixed_per_year=float(sc.fees.fixed_per_year),
-        fee_pct_of_notes=float(sc.fees.pct_of_notes_per_year),
-        fee_cap_per_year=float("inf")
-        if sc.fees.cap_per_year is None
-        else float(sc.fees.cap_per_year),
-        fee_subordinated_per_year=float(sc.fees.subordinated_per_year),
-        reserve_initial=float(sc.reserve.initial_balance),
-        reserve_target=float(sc.reserve.target),
-        reserve_target_pct=float(sc.reserve.target_pct_of_notes),
-        support_covers=np.array(
-            [[t.name in s.covers for t in tranches] for s in sc.credit_support], dtype=np.bool_
-        ).reshape(len(sc.credit_support), len(tranches)),
-        support_cap=np.array(
-            [np.inf if s.cap is None else s.cap for s in sc.credit_support], dtype=float
-        ),
-    )
-
-
-@njit(cache=True, inline="always")
-def _pay_from_cash_then_reserve(cash, reserve, due):
-    """(paid from cash, drawn from the reserve) towards an amount due: cash first."""
-    from_cash = min(cash, due)
-    return from_cash, min(reserve, due - from_cash)
+@njit(cache=True)
+def new_out(n_tranches, n_periods, n_providers, n_triggers):
+    """Zeroed output arrays for one path (callable from kernels and from Python)."""
+    k, t = n_periods, n_tranches
+    return WaterfallOut(
+        np.zeros(k), np.zeros((t, k)), np.zeros((t, k)), np.zeros(k), np.zeros(k), np.zeros(k),
+        np.zeros((t, k)), np.zeros(k), np.zeros(t), np.zeros(k), np.zeros(n_providers),
+        np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64),
+        np.zeros(n_triggers, np.int64),
+    )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
 def _share(total_paid, total_due, due, group_size):
-    """A class's share of what its rank received: all it is owed when the rank is paid in full,
-    else pro rata to what it is owed (a class alone in its rank takes all of it)."""
+    """A member's share of what its step paid: all it is owed when the step is paid in full,
+    else pro rata to what it is owed (a member alone takes all of it)."""
     if total_paid >= total_due:
         return due
     if group_size == 1:
         return total_paid
     return total_paid * (due / total_due) if total_due > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _cover(wf, accounts, step, shortfall):
+    """Draw up to `shortfall` from the step's cover sources in order; returns the amount drawn."""
+    covered = 0.0
+    for j in range(2):
+        source = wf.step_cover[step, j]
+        need = shortfall - covered
+        if need <= 0.0:
+            break
+        if source == COVER_RESERVE:
+            draw = min(accounts[RESERVE], need)
+            accounts[RESERVE] -= draw
+            accounts[DRAWN_NOW] += draw
+            covered += draw
+        elif source == COVER_LIQUIDITY:
+            draw = min(wf.liquidity_limit - accounts[LIQ_DRAWN], need)
+            if draw > 0.0:
+                accounts[LIQ_DRAWN] += draw
+                accounts[LIQ_DRAWN_NOW] += draw
+                covered += draw
+    return covered
 
 
 @njit(cache=True, inline="always")
@@ -139,171 +118,321 @@ def _settle(owed, paid, t, k, covers, cap, default_period, used):
 
 
 @njit(cache=True)
-def pay_waterfall(
-    collections,
-    accrual,
-    balance0,
-    coupon,
-    group_end,
-    has_schedule,
-    target_balance,
-    fee_fixed_per_year,
-    fee_pct_of_notes,
-    fee_cap_per_year,
-    fee_subordinated_per_year,
-    reserve_initial,
-    reserve_target,
-    reserve_target_pct,
-    support_covers,
-    support_cap,
-    support_default_period,
-    fees_paid,
-    interest_paid,
-    principal_paid,
-    residual,
-    reserve_draw,
-    reserve_topup,
-    balance_end,
-    reserve_end,
-    unpaid_interest,
-    support_paid,
-    support_used,
-):
-    """Run the sequential waterfall over one path's collections, writing every flow per period.
-
-    Per period: collections + reserve_draw + support_paid = fees + interest + principal +
-    reserve_topup + residual. Undertaking p tops up covered shortfalls while the period is before
-    `support_default_period[p]`, up to its cap; `support_used[p]` returns what it paid.
-    On return `balance_end[:, -1]` is each tranche's principal loss and `unpaid_interest` its
-    interest still owed at legal final.
-    """
-    n_tranches = balance0.shape[0]
-    n_periods = collections.shape[0]
-    last = n_periods - 1
-    balance = balance0.copy()
-    dues = np.empty(n_tranches)
-    for t in range(n_tranches):
-        unpaid_interest[t] = 0.0
-    unpaid_fees = 0.0
-    unpaid_sub_fees = 0.0
-    reserve = reserve_initial
-    for p in range(support_cap.shape[0]):
-        support_used[p] = 0.0
-    for k in range(n_periods):
-        cash = collections[k]
-        drawn = 0.0
-        supported = 0.0
-        notes_outstanding = 0.0
-        for t in range(n_tranches):
-            notes_outstanding += balance[t]
-
-        # 1. senior fees, shortfall from the reserve
-        fee_due = unpaid_fees + accrual[k] * min(
-            fee_fixed_per_year + fee_pct_of_notes * notes_outstanding, fee_cap_per_year
-        )
-        from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, fee_due)
-        cash -= from_cash
-        reserve -= draw
-        drawn += draw
-        paid = from_cash + draw
-        unpaid_fees = fee_due - paid
-        fees_paid[k] = paid
-
-        # 2. interest by rank (pro rata within a rank), shortfall from the reserve
-        g = 0
-        while g < n_tranches:
-            g_end = group_end[g]
-            total_due = 0.0
-            for t in range(g, g_end):
-                dues[t] = unpaid_interest[t] + balance[t] * coupon[t, k] * accrual[k]
-                total_due += dues[t]
-            from_cash, draw = _pay_from_cash_then_reserve(cash, reserve, total_due)
-            cash -= from_cash
-            reserve -= draw
-            drawn += draw
-            total_paid = from_cash + draw
-            for t in range(g, g_end):
-                due = dues[t]
-                paid = _share(total_paid, total_due, due, g_end - g)
-                paid, top_up = _settle(
-                    due,
-                    paid,
-                    t,
-                    k,
-                    support_covers,
-                    support_cap,
-                    support_default_period,
-                    support_used,
-                )
-                supported += top_up
-                unpaid_interest[t] = due - paid
-                interest_paid[t, k] = paid
-            g = g_end
-
-        # 3. reserve: release at legal final or above target, else top up from cash
-        target = 0.0
-        if notes_outstanding > 0.0 and k < last:
-            target = max(reserve_target, reserve_target_pct * notes_outstanding)
-        topup = 0.0
-        if reserve > target:
-            release = reserve - target
-            reserve = target
-            drawn += release
-            cash += release
+def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes, cum_default, cum_loss, breaches, active, first):  # fmt: skip
+    """Test every trigger in period k; returns (state, rapid amortisation, trap cash)."""
+    state = S_NORMAL
+    rapid = False
+    trap = False
+    for r in range(wf.trigger_condition.shape[0]):
+        c = wf.trigger_condition[r]
+        level = wf.trigger_threshold[r]
+        if c == C_DATE:
+            breached = k >= wf.trigger_period[r]
+        elif c == C_DEFAULT_RATIO:
+            breached = cum_default > level * wf.collateral_original
+        elif c == C_LOSS_RATIO:
+            breached = cum_loss > level * wf.collateral_original
+        elif c == C_OC:
+            breached = notes > 0.0 and collateral[k] < level * notes
         else:
-            topup = min(cash, target - reserve)
-            cash -= topup
-            reserve += topup
-        reserve_topup[k] = topup
-        reserve_draw[k] = drawn
+            num = 0.0
+            den = 0.0
+            for j in range(max(0, k - wf.trigger_lookback[r] + 1), k + 1):
+                num += collections[j]
+                den += fee_service[j]
+                for t in range(coupon_service.shape[0]):
+                    if wf.trigger_classes[r, t]:
+                        den += coupon_service[t, j]
+                        if c == C_DSCR:
+                            den += scheduled_service[t, j]
+            breached = den > 0.0 and num < level * den
+        if breached:
+            breaches[r] += 1
+        elif wf.trigger_curable[r]:
+            breaches[r] = 0
+        if wf.trigger_curable[r]:
+            active[r] = breaches[r] >= wf.trigger_needed[r]
+        elif breaches[r] >= wf.trigger_needed[r]:
+            active[r] = True
+        if active[r]:
+            if first[r] < 0:
+                first[r] = k
+            e = wf.trigger_effect[r]
+            if e == E_SWITCH:
+                state = max(state, S_TRIGGERED)
+            elif e == E_TRAP:
+                trap = True
+            elif e == E_RAPID:
+                rapid = True
+            else:
+                state = S_ACCELERATED
+                rapid = True
+    return state, rapid, trap
 
-        # 4. principal by rank (pro rata within a rank)
-        seniors_repaid = True
-        g = 0
-        while g < n_tranches:
-            g_end = group_end[g]
+
+@njit(cache=True)
+def _principal_due(wf, step, t, k, balance, accelerate):
+    """What a sequential or schedule step owes class t in period k."""
+    if accelerate:
+        return balance[t]
+    if wf.has_schedule[t]:
+        return max(balance[t] - wf.target_balance[t, k], 0.0)
+    if wf.step_mode[step] == M_SEQUENTIAL:
+        for u in range(wf.rank_first[t]):
+            if balance[u] > 0.0:
+                return 0.0
+        return balance[t]
+    return 0.0
+
+
+@njit(cache=True)
+def _pay_principal(wf, step, k, cash, balance, dues, accelerate, final, collateral_k, provider_default, out):  # fmt: skip
+    """Run one pay_principal step; returns (cash left, credit support paid)."""
+    m0 = wf.member_start[step]
+    m1 = wf.member_start[step + 1]
+    mode = wf.step_mode[step]
+    supported = 0.0
+    # what each class receives, before support
+    if mode == M_PRO_RATA:
+        total_due = 0.0
+        for j in range(m0, m1):
+            total_due += balance[wf.member[j]]
+        total_paid = min(cash, total_due)
+        for j in range(m0, m1):
+            t = wf.member[j]
+            dues[t] = _share(total_paid, total_due, balance[t], m1 - m0)
+        cash -= total_paid
+    elif mode == M_TURBO or mode == M_BORROWING_BASE:
+        excess = np.inf
+        if mode == M_BORROWING_BASE and not accelerate:
+            total = 0.0
+            for j in range(m0, m1):
+                total += balance[wf.member[j]]
+            excess = max(total - wf.step_advance_rate[step] * collateral_k, 0.0)
+        for j in range(m0, m1):
+            t = wf.member[j]
+            paid = min(cash, balance[t], excess)
+            dues[t] = paid
+            cash -= paid
+            excess -= paid
+    else:  # sequential or schedule: by rank, pro rata within a rank
+        j = m0
+        while j < m1:
+            g_end = j + 1
+            while g_end < m1 and wf.rank_first[wf.member[g_end]] == wf.rank_first[wf.member[j]]:
+                g_end += 1
             total_due = 0.0
-            for t in range(g, g_end):
-                if k == last:
-                    dues[t] = balance[t]
-                elif has_schedule[t]:
-                    dues[t] = max(balance[t] - target_balance[t, k], 0.0)
-                elif seniors_repaid:
-                    dues[t] = balance[t]
-                else:
-                    dues[t] = 0.0
+            for i in range(j, g_end):
+                t = wf.member[i]
+                dues[t] = _principal_due(wf, step, t, k, balance, accelerate)
                 total_due += dues[t]
             total_paid = min(cash, total_due)
+            for i in range(j, g_end):
+                t = wf.member[i]
+                dues[t] = _share(total_paid, total_due, dues[t], g_end - j)
             cash -= total_paid
-            for t in range(g, g_end):
-                due = dues[t]
-                paid = _share(total_paid, total_due, due, g_end - g)
-                contractual = due if (k == last or has_schedule[t]) else 0.0
-                paid, top_up = _settle(
-                    contractual,
-                    paid,
-                    t,
-                    k,
-                    support_covers,
-                    support_cap,
-                    support_default_period,
-                    support_used,
-                )
-                supported += top_up
-                balance[t] -= paid
-                principal_paid[t, k] = paid
-                balance_end[t, k] = balance[t]
-            for t in range(g, g_end):
-                if balance[t] > 0.0:
-                    seniors_repaid = False
-            g = g_end
+            j = g_end
+    # credit support tops up what is contractually due: scheduled principal, all at legal final
+    for j in range(m0, m1):
+        t = wf.member[j]
+        if final:
+            contractual = balance[t]
+        elif wf.has_schedule[t]:
+            contractual = max(balance[t] - wf.target_balance[t, k], 0.0)
+        else:
+            contractual = 0.0
+        paid, top_up = _settle(
+            contractual, dues[t], t, k, wf.support_covers, wf.support_cap, provider_default,
+            out.support_used,
+        )  # fmt: skip
+        supported += top_up
+        balance[t] -= paid
+        out.principal[t, k] += paid
+    return cash, supported
 
-        # 5. subordinated fees, from cash only, then the residual to the subordinated class
-        sub_fee_due = unpaid_sub_fees + accrual[k] * fee_subordinated_per_year
-        sub_fee_paid = min(cash, sub_fee_due)
-        cash -= sub_fee_paid
-        unpaid_sub_fees = sub_fee_due - sub_fee_paid
-        fees_paid[k] += sub_fee_paid
-        residual[k] = cash
-        reserve_end[k] = reserve
-        support_paid[k] = supported
+
+@njit(cache=True)
+def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default, out):
+    """Pay one path's collections through the structure `wf`, writing every flow into `out`.
+
+    `defaulted[k]` and `loss[k]` feed the cumulative ratios, `collateral[k]` (value at the end of
+    period k) the OC tests, borrowing bases, pool fees and the clean-up call. Provider p tops up
+    shortfalls while k < provider_default[p]. Per period, cash is conserved:
+    collections + reserve_draw + liquidity_draw + support_paid + call_proceeds = fees + interest
+    + principal + reserve_topup + liquidity_paid + residual.
+    On return `out.balance[:, -1]` is each class's principal loss.
+    """
+    n_tranches = wf.balance0.shape[0]
+    n_periods = collections.shape[0]
+    n_fees = wf.fee_fixed.shape[0]
+    n_triggers = wf.trigger_condition.shape[0]
+    last = n_periods - 1
+    balance = wf.balance0.copy()
+    dues = np.zeros(n_tranches)
+    interest_owed = np.zeros(n_tranches)
+    fee_owed = np.zeros(n_fees)
+    fee_service = np.zeros(n_periods)
+    coupon_service = np.zeros((n_tranches, n_periods))
+    scheduled_service = np.zeros((n_tranches, n_periods))
+    breaches = np.zeros(n_triggers, np.int64)
+    active = np.zeros(n_triggers, np.bool_)
+    accounts = np.zeros(5)
+    accounts[RESERVE] = wf.reserve_initial
+    for p in range(out.support_used.shape[0]):
+        out.support_used[p] = 0.0
+    for r in range(n_triggers):
+        out.trigger_first[r] = -1
+    cum_default = 0.0
+    cum_loss = 0.0
+    called = False
+    for k in range(n_periods):
+        out.fees[k] = 0.0
+        out.residual[k] = 0.0
+        out.reserve_topup[k] = 0.0
+        out.liquidity_paid[k] = 0.0
+        out.call_proceeds[k] = 0.0
+        out.support_paid[k] = 0.0
+        for t in range(n_tranches):
+            out.interest[t, k] = 0.0
+            out.principal[t, k] = 0.0
+        accounts[DRAWN_NOW] = 0.0
+        accounts[LIQ_DRAWN_NOW] = 0.0
+        if called:  # the pool was sold: nothing more comes in or goes out
+            for t in range(n_tranches):
+                out.balance[t, k] = balance[t]
+            out.reserve_draw[k] = 0.0
+            out.liquidity_draw[k] = 0.0
+            out.reserve[k] = accounts[RESERVE]
+            out.state[k] = -1
+            continue
+        cash = collections[k]
+        cum_default += defaulted[k]
+        cum_loss += loss[k]
+        notes = 0.0
+        for t in range(n_tranches):
+            notes += balance[t]
+
+        # 1. accrue the period's fees, interest and facility charges
+        pool_start = wf.collateral_original if k == 0 else collateral[k - 1]
+        for f in range(n_fees):
+            accrued = wf.accrual[k] * min(
+                wf.fee_fixed[f] + wf.fee_pct_notes[f] * notes + wf.fee_pct_pool[f] * pool_start,
+                wf.fee_cap[f],
+            )
+            fee_owed[f] += accrued
+            fee_service[k] += accrued
+        for t in range(n_tranches):
+            accrued = balance[t] * wf.coupon[t, k] * wf.accrual[k]
+            interest_owed[t] += accrued
+            coupon_service[t, k] = accrued
+            if wf.has_schedule[t]:
+                scheduled_service[t, k] = max(balance[t] - wf.target_balance[t, k], 0.0)
+        drawn = accounts[LIQ_DRAWN]
+        accounts[LIQ_CHARGES] += wf.accrual[k] * (
+            wf.liquidity_rate * drawn + wf.liquidity_commitment_fee * (wf.liquidity_limit - drawn)
+        )
+
+        # 2. clean-up call
+        final = k == last
+        if (
+            wf.call_threshold >= 0.0
+            and not final
+            and notes > 0.0
+            and collateral[k] <= wf.call_threshold * wf.collateral_original
+        ):
+            proceeds = wf.call_price * collateral[k]
+            cash += proceeds
+            out.call_proceeds[k] = proceeds
+            called = True
+            final = True
+
+        if final:  # at legal final or a call the reserve joins the available cash
+            cash += accounts[RESERVE]
+            accounts[DRAWN_NOW] += accounts[RESERVE]
+            accounts[RESERVE] = 0.0
+
+        # 3. triggers
+        state, rapid, trap = _triggers(
+            wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes,
+            cum_default, cum_loss, breaches, active, out.trigger_first,
+        )  # fmt: skip
+        accelerate = rapid or final
+        out.state[k] = state
+
+        # 4. the state's steps
+        supported = 0.0
+        for step in range(wf.state_start[state], wf.state_start[state + 1]):
+            action = wf.step_action[step]
+            m0 = wf.member_start[step]
+            m1 = wf.member_start[step + 1]
+            if action == A_FEE:
+                total_due = 0.0
+                for j in range(m0, m1):
+                    total_due += fee_owed[wf.member[j]]
+                from_cash = min(cash, total_due)
+                cash -= from_cash
+                total_paid = from_cash + _cover(wf, accounts, step, total_due - from_cash)
+                for j in range(m0, m1):
+                    f = wf.member[j]
+                    paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
+                    fee_owed[f] -= paid
+                    out.fees[k] += paid
+            elif action == A_INTEREST:
+                total_due = 0.0
+                for j in range(m0, m1):
+                    total_due += interest_owed[wf.member[j]]
+                from_cash = min(cash, total_due)
+                cash -= from_cash
+                total_paid = from_cash + _cover(wf, accounts, step, total_due - from_cash)
+                for j in range(m0, m1):
+                    t = wf.member[j]
+                    due = interest_owed[t]
+                    paid, top_up = _settle(
+                        due, _share(total_paid, total_due, due, m1 - m0), t, k,
+                        wf.support_covers, wf.support_cap, provider_default, out.support_used,
+                    )  # fmt: skip
+                    supported += top_up
+                    interest_owed[t] = due - paid
+                    out.interest[t, k] += paid
+            elif action == A_PRINCIPAL:
+                cash, top_up = _pay_principal(
+                    wf, step, k, cash, balance, dues, accelerate, final, collateral[k],
+                    provider_default, out,
+                )  # fmt: skip
+                supported += top_up
+            elif action == A_RESERVE:
+                target = 0.0
+                if notes > 0.0 and not final:
+                    target = max(wf.reserve_target, wf.reserve_target_pct * notes)
+                    if trap:
+                        target = max(target, accounts[RESERVE] + cash)
+                if accounts[RESERVE] > target:
+                    release = accounts[RESERVE] - target
+                    accounts[RESERVE] = target
+                    accounts[DRAWN_NOW] += release
+                    cash += release
+                else:
+                    topup = min(cash, target - accounts[RESERVE])
+                    cash -= topup
+                    accounts[RESERVE] += topup
+                    out.reserve_topup[k] += topup
+            elif action == A_LIQUIDITY:
+                charges = min(cash, accounts[LIQ_CHARGES])
+                accounts[LIQ_CHARGES] -= charges
+                cash -= charges
+                repaid = min(cash, accounts[LIQ_DRAWN])
+                accounts[LIQ_DRAWN] -= repaid
+                cash -= repaid
+                out.liquidity_paid[k] += charges + repaid
+            else:  # A_RESIDUAL
+                out.residual[k] += cash
+                cash = 0.0
+        out.residual[k] += cash  # nothing is left unallocated
+        for t in range(n_tranches):
+            out.balance[t, k] = balance[t]
+        out.reserve_draw[k] = accounts[DRAWN_NOW]
+        out.liquidity_draw[k] = accounts[LIQ_DRAWN_NOW]
+        out.reserve[k] = accounts[RESERVE]
+        out.support_paid[k] = supported
+    for t in range(n_tranches):
+        out.unpaid_interest[t] = interest_owed[t]

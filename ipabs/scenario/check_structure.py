@@ -1,0 +1,168 @@
+"""Consistency of the deal's structure: waterfall steps, named fees, triggers, the liquidity
+facility, the collateral measure and the clean-up call (rules in docs/scenario-format.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ipabs.errors import Problem
+from ipabs.scenario.structure import BUILT_IN_FEES
+
+RATIO_CONDITIONS = ("cumulative_default_ratio", "cumulative_loss_ratio", "oc_ratio")
+
+
+def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
+    """`unknown_reference(path, value, known, what)` and `duplicates_of(table, values, key)` are
+    the loader's helpers (did-you-mean and duplicate messages)."""
+    fee_names = list(BUILT_IN_FEES)
+    yield from duplicates_of("other_fees", [f.name for f in sc.other_fees], "name")
+    for i, fee in enumerate(sc.other_fees):
+        if fee.name in BUILT_IN_FEES:
+            yield Problem(
+                f"other_fees[{i}].name",
+                "reserved: senior and subordinated name the [fees] table's fees",
+                fee.name,
+                True,
+            )
+        if fee.pct_of_pool_per_year > 0 and sc.collateral is None:
+            yield Problem(
+                f"other_fees[{i}].pct_of_pool_per_year",
+                "a fee on the pool needs a [collateral] table that values the pool",
+                fee.pct_of_pool_per_year,
+                True,
+            )
+        fee_names.append(fee.name)
+    class_names = [t.name for t in sc.tranches]
+
+    if sc.waterfall is not None:
+        for state in ("normal", "triggered", "accelerated"):
+            steps = getattr(sc.waterfall, state)
+            for j, step in enumerate(steps or ()):
+                yield from _check_step(
+                    sc, f"waterfall.{state}[{j}]", step, fee_names, class_names, unknown_reference
+                )
+                if step.action == "pay_residual" and j < len(steps) - 1:
+                    yield Problem(
+                        f"waterfall.{state}[{j}].action",
+                        "pay_residual takes all cash left, so it must be the last step",
+                        step.action,
+                        True,
+                    )
+            if steps and steps[-1].action != "pay_residual":
+                yield Problem(
+                    f"waterfall.{state}",
+                    "must end with a pay_residual step (the subordinated class takes what is left)",
+                )
+    elif sc.liquidity is not None:
+        yield Problem(
+            "liquidity",
+            'the facility is never drawn: give a [waterfall] whose steps draw on it (cover_from = ["liquidity"]) and repay it (pay_liquidity)',
+        )
+
+    yield from duplicates_of("triggers", [t.name for t in sc.triggers], "name")
+    for i, trig in enumerate(sc.triggers):
+        where = f'triggers[{i}] (name = "{trig.name}")'
+        if trig.condition == "date":
+            if trig.date is None:
+                yield Problem(f"{where}.date", "required key is missing: a date trigger needs it")
+        else:
+            if trig.threshold is None:
+                yield Problem(
+                    f"{where}.threshold",
+                    f"required key is missing: a {trig.condition} trigger needs a level",
+                )
+            if trig.date is not None:
+                yield Problem(f"{where}.date", "only a date trigger takes a date", trig.date, True)
+        for j, name in enumerate(trig.classes):
+            if name not in class_names:
+                yield unknown_reference(f"{where}.classes[{j}]", name, class_names, "tranche")
+        if trig.classes and trig.condition not in ("dscr", "interest_coverage"):
+            yield Problem(f"{where}.classes", "only dscr and interest_coverage count classes")
+        if trig.condition in RATIO_CONDITIONS and sc.collateral is None:
+            yield Problem(
+                f"{where}.condition",
+                "needs a [collateral] table that values the pool",
+                trig.condition,
+                True,
+            )
+        if trig.effect == "event_of_default" and trig.curable:
+            yield Problem(
+                f"{where}.curable", "an event of default cannot be cured", trig.curable, True
+            )
+        if trig.effect == "switch_waterfall" and (
+            sc.waterfall is None or sc.waterfall.triggered is None
+        ):
+            yield Problem(
+                f"{where}.effect",
+                "switch_waterfall needs a waterfall.triggered list to switch to",
+                trig.effect,
+                True,
+            )
+
+    c = sc.collateral
+    if c is not None:
+        if c.basis == "trailing_income":
+            for key in ("multiple", "original_value"):
+                if getattr(c, key) is None:
+                    yield Problem(
+                        f"collateral.{key}",
+                        "required key is missing: trailing_income values the pool at a multiple of its income",
+                    )
+        elif not sc.loans:
+            yield Problem(
+                "collateral.basis", "loan_balance needs [[loans]] in the pool", c.basis, True
+            )
+        elif c.multiple is not None:
+            yield Problem(
+                "collateral.multiple", "only trailing_income takes a multiple", c.multiple, True
+            )
+    if sc.clean_up_call is not None and c is None:
+        yield Problem(
+            "clean_up_call", "needs a [collateral] table: the call compares the pool's value"
+        )
+
+
+def _check_step(sc, where, step, fee_names, class_names, unknown_reference) -> Iterable[Problem]:
+    action = step.action
+    if action == "pay_fee":
+        if not step.fees:
+            yield Problem(f"{where}.fees", "required key is missing: name the fees it pays")
+        for j, name in enumerate(step.fees):
+            if name not in fee_names:
+                yield unknown_reference(f"{where}.fees[{j}]", name, fee_names, "fee")
+    elif step.fees:
+        yield Problem(f"{where}.fees", f"only a pay_fee step names fees, not {action}")
+    if action in ("pay_interest", "pay_principal"):
+        if not step.classes:
+            yield Problem(f"{where}.classes", "required key is missing: name the classes it pays")
+        for j, name in enumerate(step.classes):
+            if name not in class_names:
+                yield unknown_reference(f"{where}.classes[{j}]", name, class_names, "tranche")
+        if len(set(step.classes)) < len(step.classes):
+            yield Problem(f"{where}.classes", "a class is listed twice", list(step.classes), True)
+    elif step.classes:
+        yield Problem(f"{where}.classes", "only pay_interest and pay_principal name classes")
+    if action != "pay_principal" and step.mode != "sequential":
+        yield Problem(f"{where}.mode", "only a pay_principal step has a mode", step.mode, True)
+    if (step.mode == "borrowing_base") != (step.advance_rate is not None):
+        yield Problem(
+            f"{where}.advance_rate", 'goes with mode = "borrowing_base" (and only with it)'
+        )
+    if step.mode == "borrowing_base" and sc.collateral is None:
+        yield Problem(
+            f"{where}.mode",
+            "a borrowing base needs a [collateral] table that values the pool",
+            step.mode,
+            True,
+        )
+    if step.cover_from:
+        if action not in ("pay_fee", "pay_interest"):
+            yield Problem(f"{where}.cover_from", "only pay_fee and pay_interest steps draw cover")
+        if len(set(step.cover_from)) < len(step.cover_from):
+            yield Problem(f"{where}.cover_from", "a source is listed twice")
+        if "liquidity" in step.cover_from and sc.liquidity is None:
+            yield Problem(
+                f"{where}.cover_from", "draws on a liquidity facility, but [liquidity] is not given"
+            )
+    if action == "pay_liquidity" and sc.liquidity is None:
+        yield Problem(f"{where}.action", "there is no [liquidity] facility to pay", action, True)

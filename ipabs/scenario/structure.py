@@ -1,0 +1,187 @@
+"""Scenario tables for the deal's structure: named fees, the waterfall as data, triggers, the
+liquidity facility, the collateral measure and the clean-up call (docs/model.md, section 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from ipabs.scenario.base import Amount, Identifier, Probability, Spec, _field
+
+Action = Literal[
+    "pay_fee", "pay_interest", "pay_principal", "fund_reserve", "pay_liquidity", "pay_residual"
+]
+PrincipalMode = Literal["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"]
+CoverSource = Literal["reserve", "liquidity"]
+Condition = Literal[
+    "cumulative_default_ratio",
+    "cumulative_loss_ratio",
+    "dscr",
+    "interest_coverage",
+    "oc_ratio",
+    "date",
+]
+Effect = Literal["switch_waterfall", "trap_cash", "rapid_amortisation", "event_of_default"]
+
+#: the fees of the v1 [fees] table, by the names steps use for them
+BUILT_IN_FEES = ("senior", "subordinated")
+
+
+class Fee(Spec):
+    name: Identifier = _field(
+        description="Unique fee name, used by pay_fee steps (senior and subordinated name the [fees] table's two fees)."
+    )
+    fixed_per_year: Amount = _field(
+        0.0, unit="currency/year", description="Fixed amount per year, accrued by the day count."
+    )
+    pct_of_notes_per_year: float = _field(
+        0.0,
+        unit="1/year",
+        description="Rate on the notes' balance at the start of the period.",
+        ge=0,
+        le=0.2,
+    )
+    pct_of_pool_per_year: float = _field(
+        0.0,
+        unit="1/year",
+        description="Rate on the collateral value at the start of the period (needs [collateral]).",
+        ge=0,
+        le=0.2,
+    )
+    cap_per_year: Amount | None = _field(
+        None,
+        unit="currency/year",
+        description="Cap on the amount accrued per year. Default: no cap.",
+    )
+
+
+class Step(Spec):
+    action: Action = _field(
+        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left to the subordinated class; must be last)."
+    )
+    fees: tuple[Identifier, ...] = _field(
+        (), description="pay_fee: the fees paid, pro rata to what each is owed."
+    )
+    classes: tuple[Identifier, ...] = _field(
+        (),
+        description="pay_interest: the classes paid, pro rata to what each is owed. pay_principal: the classes the step pays.",
+    )
+    mode: PrincipalMode = _field(
+        "sequential",
+        description="pay_principal: sequential (a class with a schedule to its schedule; any other class all cash once every higher-ranked class is repaid; equal ranks pro rata), pro_rata (all the classes' balances, pro rata to balance), schedule (only scheduled amounts), borrowing_base (the classes' combined balance down to advance_rate x collateral value, in rank order), turbo (all cash, in the order listed).",
+    )
+    advance_rate: float | None = _field(
+        None,
+        unit="share",
+        description="pay_principal with mode borrowing_base: the borrowing base is advance_rate x collateral value.",
+        gt=0,
+        le=2,
+    )
+    cover_from: tuple[CoverSource, ...] = _field(
+        (),
+        description="pay_fee and pay_interest: sources drawn, in order, for what cash cannot pay (reserve, liquidity).",
+    )
+
+
+class Waterfall(Spec):
+    normal: tuple[Step, ...] = _field(
+        description="Priority of payments while no trigger is in force.", min_length=1
+    )
+    triggered: tuple[Step, ...] | None = _field(
+        None,
+        description="Priority of payments while a switch_waterfall trigger is in force. Default: normal.",
+        min_length=1,
+    )
+    accelerated: tuple[Step, ...] | None = _field(
+        None,
+        description="Priority of payments after an event of default (every class's whole balance is then due). Default: triggered, else normal.",
+        min_length=1,
+    )
+
+
+class Trigger(Spec):
+    name: Identifier = _field(description="Unique trigger name, shown in outputs.")
+    condition: Condition = _field(
+        description="cumulative_default_ratio or cumulative_loss_ratio (over the original collateral value; breached above threshold), dscr or interest_coverage (collections over debt service due across the look-back; breached below threshold), oc_ratio (collateral value over the notes; breached below threshold), date (breached from the first payment date on or after `date`)."
+    )
+    threshold: float | None = _field(
+        None,
+        description="Level the condition is tested against (a ratio; not for date).",
+        ge=0,
+    )
+    date: dt.date | None = _field(None, description="date condition: the date it takes effect.")
+    lookback_periods: int = _field(
+        1,
+        unit="periods",
+        description="dscr and interest_coverage: number of payment periods summed (the current one and those before it).",
+        ge=1,
+        le=24,
+    )
+    classes: tuple[Identifier, ...] = _field(
+        (),
+        description="dscr and interest_coverage: the classes whose interest (and, for dscr, scheduled principal) count as debt service, with all fees. Default: every class. A senior coverage test names the senior class; a mezzanine test the senior and mezzanine classes.",
+    )
+    breaches_to_trip: int = _field(
+        1,
+        description="Number of breaches (not necessarily consecutive) after which the trigger is in force; a curable trigger counts consecutive breaches.",
+        ge=1,
+    )
+    effect: Effect = _field(
+        description="switch_waterfall (use waterfall.triggered), trap_cash (all cash left at fund_reserve goes into the reserve), rapid_amortisation (every pay_principal step treats its classes' whole balances as due), event_of_default (use waterfall.accelerated; all principal due)."
+    )
+    curable: bool = _field(
+        False,
+        description="If true the effect ends in the first period the condition is no longer breached; otherwise it stays in force. An event of default is never curable.",
+    )
+
+
+class Liquidity(Spec):
+    limit: Amount = _field(unit="currency", description="Most that can be drawn at any time.")
+    interest_rate: float = _field(
+        0.0, unit="1/year", description="Interest on drawn amounts.", ge=0, le=1
+    )
+    commitment_fee: float = _field(
+        0.0, unit="1/year", description="Fee on the undrawn limit.", ge=0, le=0.2
+    )
+
+
+class Collateral(Spec):
+    basis: Literal["trailing_income", "loan_balance"] = _field(
+        description="How the collateral is valued each period: trailing_income (multiple x the annualised collections of the last lookback_periods, e.g. a catalogue valued at a multiple of its income) or loan_balance (the performing loans' balance)."
+    )
+    multiple: float | None = _field(
+        None, description="trailing_income: the valuation multiple of annual income.", gt=0
+    )
+    lookback_periods: int = _field(
+        4, unit="periods", description="trailing_income: periods of collections used.", ge=1
+    )
+    original_value: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Collateral value at closing, the base of the cumulative ratios and the clean-up call. Required for trailing_income; for loan_balance the loans' balance at closing.",
+    )
+
+
+class CleanUpCall(Spec):
+    threshold: Probability = _field(
+        description="The call is exercised on the first payment date the collateral value is at or below this share of its original value (while notes are outstanding)."
+    )
+    price: float = _field(
+        1.0,
+        unit="share",
+        description="Price paid for the remaining pool, as a share of its collateral value; every class is then due in full and the deal ends.",
+        gt=0,
+        le=2,
+    )
+
+
+__all__ = [
+    "BUILT_IN_FEES",
+    "CleanUpCall",
+    "Collateral",
+    "Fee",
+    "Liquidity",
+    "Step",
+    "Trigger",
+    "Waterfall",
+]

@@ -1,0 +1,392 @@
+"""Compile a deal's structure (waterfall steps per state, fees, accounts, triggers) to arrays.
+
+One Numba kernel (`ipabs.structures.waterfall.pay_waterfall`) interprets these arrays for every
+deal, so a new structure is new data, never a new kernel. `assemble` works on plain indices (the
+tests call it directly); `compile_waterfall` maps a validated scenario's names onto it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ipabs.scenario.model import Scenario
+from ipabs.scenario.structure import BUILT_IN_FEES, Step, Waterfall
+
+ACTIONS = (
+    "pay_fee",
+    "pay_interest",
+    "pay_principal",
+    "fund_reserve",
+    "pay_liquidity",
+    "pay_residual",
+)
+MODES = ("sequential", "pro_rata", "schedule", "borrowing_base", "turbo")
+STATES = ("normal", "triggered", "accelerated")
+CONDITIONS = (
+    "cumulative_default_ratio",
+    "cumulative_loss_ratio",
+    "dscr",
+    "interest_coverage",
+    "oc_ratio",
+    "date",
+)
+EFFECTS = ("switch_waterfall", "trap_cash", "rapid_amortisation", "event_of_default")
+COVER_SOURCES = ("none", "reserve", "liquidity")
+COLLATERAL_BASES = ("none", "trailing_income", "loan_balance")
+
+
+class WaterfallArrays(NamedTuple):
+    """The notes, accounts and program as arrays; tranches ordered by rank (T tranches, K periods,
+    F fees, S steps over all states, R triggers, P credit-support providers)."""
+
+    accrual: np.ndarray  # (K,) coupon and fee accrual fraction in the deal's day count
+    balance0: np.ndarray  # (T,)
+    coupon: np.ndarray  # (T, K) coupon rate of each period
+    rank_first: np.ndarray  # (T,) int: index of the first class of class t's rank
+    has_schedule: np.ndarray  # (T,) bool
+    target_balance: np.ndarray  # (T, K) balance after period k's scheduled principal
+    fee_fixed: np.ndarray  # (F,) per year
+    fee_pct_notes: np.ndarray  # (F,)
+    fee_pct_pool: np.ndarray  # (F,)
+    fee_cap: np.ndarray  # (F,) per year, inf: no cap
+    reserve_initial: float
+    reserve_target: float
+    reserve_target_pct: float
+    liquidity_limit: float
+    liquidity_rate: float
+    liquidity_commitment_fee: float
+    support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
+    support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
+    state_start: np.ndarray  # (4,) int: steps of state s are state_start[s]:state_start[s + 1]
+    step_action: np.ndarray  # (S,) int, index into ACTIONS
+    step_mode: np.ndarray  # (S,) int, index into MODES
+    step_cover: np.ndarray  # (S, 2) int, index into COVER_SOURCES, in drawing order
+    step_advance_rate: np.ndarray  # (S,)
+    member_start: np.ndarray  # (S + 1,) int: step i's members are member[member_start[i]:...]
+    member: np.ndarray  # (M,) int: class or fee indices
+    trigger_condition: np.ndarray  # (R,) int, index into CONDITIONS
+    trigger_threshold: np.ndarray  # (R,)
+    trigger_period: np.ndarray  # (R,) int: date triggers are breached from this period
+    trigger_lookback: np.ndarray  # (R,) int
+    trigger_needed: np.ndarray  # (R,) int: breaches to trip
+    trigger_effect: np.ndarray  # (R,) int, index into EFFECTS
+    trigger_curable: np.ndarray  # (R,) bool
+    trigger_classes: np.ndarray  # (R, T) bool: classes whose debt service a coverage test counts
+    collateral_original: float  # 0: no collateral measure
+    collateral_basis: int  # index into COLLATERAL_BASES
+    collateral_multiple: float  # trailing_income: value = multiple x annualised income
+    collateral_lookback: int  # trailing_income: periods of collections
+    periods_per_year: int
+    call_threshold: float  # < 0: no clean-up call
+    call_price: float
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step on indices: `members` are class indices (by rank order) or fee indices."""
+
+    action: str
+    members: tuple[int, ...] = ()
+    mode: str = "sequential"
+    cover: tuple[str, ...] = ()
+    advance_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    condition: str
+    effect: str
+    threshold: float = 0.0
+    period: int = 0
+    lookback: int = 1
+    needed: int = 1
+    curable: bool = False
+    classes: tuple[int, ...] | None = None  # coverage tests: classes counted (None: all)
+
+
+@dataclass(frozen=True)
+class FeeSpec:
+    fixed: float = 0.0
+    pct_notes: float = 0.0
+    pct_pool: float = 0.0
+    cap: float = np.inf
+
+
+@dataclass
+class Structure:
+    """Everything `assemble` needs, on indices. Classes are in rank order."""
+
+    accrual: np.ndarray
+    balance0: Sequence[float]
+    coupon: np.ndarray  # (T,) or (T, K)
+    ranks: Sequence[int]
+    states: dict[str, Sequence[StepSpec]]  # "normal" required
+    target_balance: np.ndarray | None = None  # (T, K); NaN rows: no schedule
+    fees: Sequence[FeeSpec] = ()
+    reserve: tuple[float, float, float] = (0.0, 0.0, 0.0)  # initial, target, target % of notes
+    liquidity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # limit, rate, commitment fee
+    support: Sequence[tuple[Sequence[int], float]] = ()  # (covered classes, cap)
+    triggers: Sequence[TriggerSpec] = ()
+    collateral_original: float = 0.0
+    collateral: tuple[str, float, int] = ("none", 0.0, 1)  # basis, multiple, look-back periods
+    periods_per_year: int = 4
+    call: tuple[float, float] | None = None  # threshold, price
+
+
+def assemble(s: Structure) -> WaterfallArrays:
+    accrual = np.ascontiguousarray(s.accrual, dtype=float)
+    n_periods = accrual.size
+    balance0 = np.asarray(s.balance0, dtype=float)
+    n_tranches = balance0.size
+    coupon = np.asarray(s.coupon, dtype=float)
+    if coupon.ndim == 1:
+        coupon = np.repeat(coupon[:, None], n_periods, axis=1)
+    ranks = list(s.ranks)
+    if ranks != sorted(ranks):
+        raise ValueError("classes must be given in rank order")
+    if s.target_balance is None:
+        target = np.full((n_tranches, n_periods), np.nan)
+    else:
+        target = np.asarray(s.target_balance, dtype=float)
+    has_schedule = ~np.isnan(target).all(axis=1)
+    target = np.where(np.isnan(target), 0.0, target)
+
+    steps: list[StepSpec] = []
+    starts = [0]
+    normal = list(s.states["normal"])
+    triggered = list(s.states.get("triggered") or normal)
+    accelerated = list(s.states.get("accelerated") or triggered)
+    for program in (normal, triggered, accelerated):
+        steps.extend(program)
+        starts.append(len(steps))
+    members: list[int] = []
+    member_start = [0]
+    for step in steps:
+        listed = list(step.members)
+        if step.action == "pay_principal" and step.mode != "turbo":
+            listed.sort(key=lambda t: (ranks[t], t))  # by rank; turbo keeps the listed order
+        members.extend(listed)
+        member_start.append(len(members))
+
+    def cover_codes(step: StepSpec) -> list[int]:
+        codes = [COVER_SOURCES.index(c) for c in step.cover][:2]
+        return codes + [0] * (2 - len(codes))
+
+    fees = list(s.fees)
+    return WaterfallArrays(
+        accrual=accrual,
+        balance0=balance0,
+        coupon=np.ascontiguousarray(coupon),
+        rank_first=np.array([ranks.index(r) for r in ranks], dtype=np.int64),
+        has_schedule=has_schedule,
+        target_balance=np.ascontiguousarray(target),
+        fee_fixed=np.array([f.fixed for f in fees], dtype=float),
+        fee_pct_notes=np.array([f.pct_notes for f in fees], dtype=float),
+        fee_pct_pool=np.array([f.pct_pool for f in fees], dtype=float),
+        fee_cap=np.array([f.cap for f in fees], dtype=float),
+        reserve_initial=float(s.reserve[0]),
+        reserve_target=float(s.reserve[1]),
+        reserve_target_pct=float(s.reserve[2]),
+        liquidity_limit=float(s.liquidity[0]),
+        liquidity_rate=float(s.liquidity[1]),
+        liquidity_commitment_fee=float(s.liquidity[2]),
+        support_covers=np.array(
+            [[t in covered for t in range(n_tranches)] for covered, _ in s.support], dtype=np.bool_
+        ).reshape(len(s.support), n_tranches),
+        support_cap=np.array([cap for _, cap in s.support], dtype=float),
+        state_start=np.array(starts, dtype=np.int64),
+        step_action=np.array([ACTIONS.index(x.action) for x in steps], dtype=np.int64),
+        step_mode=np.array([MODES.index(x.mode) for x in steps], dtype=np.int64),
+        step_cover=np.array([cover_codes(x) for x in steps], dtype=np.int64).reshape(-1, 2),
+        step_advance_rate=np.array([x.advance_rate for x in steps], dtype=float),
+        member_start=np.array(member_start, dtype=np.int64),
+        member=np.array(members, dtype=np.int64),
+        trigger_condition=np.array(
+            [CONDITIONS.index(t.condition) for t in s.triggers], dtype=np.int64
+        ),
+        trigger_threshold=np.array([t.threshold for t in s.triggers], dtype=float),
+        trigger_period=np.array([t.period for t in s.triggers], dtype=np.int64),
+        trigger_lookback=np.array([t.lookback for t in s.triggers], dtype=np.int64),
+        trigger_needed=np.array([t.needed for t in s.triggers], dtype=np.int64),
+        trigger_effect=np.array([EFFECTS.index(t.effect) for t in s.triggers], dtype=np.int64),
+        trigger_curable=np.array([t.curable for t in s.triggers], dtype=np.bool_),
+        trigger_classes=np.array(
+            [[t.classes is None or c in t.classes for c in range(n_tranches)] for t in s.triggers],
+            dtype=np.bool_,
+        ).reshape(len(s.triggers), n_tranches),
+        collateral_original=float(s.collateral_original),
+        collateral_basis=COLLATERAL_BASES.index(s.collateral[0]),
+        collateral_multiple=float(s.collateral[1]),
+        collateral_lookback=int(s.collateral[2]),
+        periods_per_year=int(s.periods_per_year),
+        call_threshold=-1.0 if s.call is None else float(s.call[0]),
+        call_price=0.0 if s.call is None else float(s.call[1]),
+    )
+
+
+def default_waterfall(sc: Scenario) -> Waterfall:
+    """The standard priority of payments built from [fees], [reserve] and the tranches (the
+    order of format v1): senior fees, interest by rank, reserve, principal by rank,
+    subordinated fees, residual. Fee and interest shortfalls are drawn from the reserve."""
+    by_rank: dict[int, list[str]] = {}
+    for t in sc.tranches_by_rank():
+        by_rank.setdefault(t.rank, []).append(t.name)
+    groups = list(by_rank.values())
+    steps = [Step(action="pay_fee", fees=("senior",), cover_from=("reserve",))]
+    steps += [
+        Step(action="pay_interest", classes=tuple(g), cover_from=("reserve",)) for g in groups
+    ]
+    steps.append(Step(action="fund_reserve"))
+    steps += [Step(action="pay_principal", classes=tuple(g), mode="sequential") for g in groups]
+    steps.append(Step(action="pay_fee", fees=("subordinated",)))
+    steps.append(Step(action="pay_residual"))
+    return Waterfall(normal=tuple(steps))
+
+
+def coupon_rates(sc: Scenario, tranches, dates: list[dt.date]) -> np.ndarray:
+    """(T, K) coupon per tranche and period: fixed (stepped up from the first period starting on
+    or after step_up_date), or the 1-year LPR at the period's start plus spread, floored and capped."""
+    from ipabs.pool.loans import lpr_at
+
+    starts = [sc.deal.closing_date, *dates[:-1]]
+    rates = np.empty((len(tranches), len(dates)))
+    for t, tranche in enumerate(tranches):
+        if tranche.coupon_type == "lpr":
+            floor = -np.inf if tranche.coupon_floor is None else tranche.coupon_floor
+            cap = np.inf if tranche.coupon_cap is None else tranche.coupon_cap
+            rates[t] = np.clip(lpr_at(sc, starts) + tranche.spread, floor, cap)
+        else:
+            stepped = [
+                tranche.step_up_date is not None and s >= tranche.step_up_date for s in starts
+            ]
+            rates[t] = np.where(stepped, tranche.step_up_coupon or 0.0, tranche.coupon)
+    return rates
+
+
+def _target_balances(tranches, dates: list[dt.date]) -> np.ndarray:
+    target = np.full((len(tranches), len(dates)), np.nan)
+    for t, tranche in enumerate(tranches):
+        if not tranche.amortisation:
+            continue
+        scheduled = np.zeros(len(dates))
+        for item in tranche.amortisation:
+            # a payment dated between payment dates falls on the next payment date
+            k = next(i for i, d in enumerate(dates) if d >= item.date)
+            scheduled[k] += item.principal
+        target[t] = np.maximum(tranche.balance - np.cumsum(scheduled), 0.0)
+    return target
+
+
+def collateral_original(sc: Scenario) -> float:
+    c = sc.collateral
+    if c is None:
+        return 0.0
+    if c.original_value is not None:
+        return float(c.original_value)
+    return float(sum(loan.balance for loan in sc.loans))
+
+
+def first_period_on_or_after(dates: list[dt.date], day: dt.date) -> int:
+    """Index of the first payment date on or after `day` (the number of periods if none)."""
+    return next((k for k, d in enumerate(dates) if d >= day), len(dates))
+
+
+def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
+    tranches = sc.tranches_by_rank()
+    class_index = {t.name: i for i, t in enumerate(tranches)}
+    fee_specs = [
+        FeeSpec(
+            fixed=sc.fees.fixed_per_year,
+            pct_notes=sc.fees.pct_of_notes_per_year,
+            cap=np.inf if sc.fees.cap_per_year is None else sc.fees.cap_per_year,
+        ),
+        FeeSpec(fixed=sc.fees.subordinated_per_year),
+    ] + [
+        FeeSpec(
+            fixed=f.fixed_per_year,
+            pct_notes=f.pct_of_notes_per_year,
+            pct_pool=f.pct_of_pool_per_year,
+            cap=np.inf if f.cap_per_year is None else f.cap_per_year,
+        )
+        for f in sc.other_fees
+    ]
+    fee_index = {name: i for i, name in enumerate(BUILT_IN_FEES)}
+    fee_index.update({f.name: len(BUILT_IN_FEES) + i for i, f in enumerate(sc.other_fees)})
+
+    def step_spec(step: Step) -> StepSpec:
+        if step.action == "pay_fee":
+            members = tuple(fee_index[f] for f in step.fees)
+        else:
+            members = tuple(class_index[c] for c in step.classes)
+        return StepSpec(
+            action=step.action,
+            members=members,
+            mode=step.mode,
+            cover=tuple(step.cover_from),
+            advance_rate=step.advance_rate or 0.0,
+        )
+
+    waterfall = sc.waterfall or default_waterfall(sc)
+    states = {
+        name: [step_spec(x) for x in getattr(waterfall, name)]
+        for name in STATES
+        if getattr(waterfall, name)
+    }
+    triggers = [
+        TriggerSpec(
+            condition=t.condition,
+            effect=t.effect,
+            threshold=t.threshold or 0.0,
+            period=first_period_on_or_after(dates, t.date) if t.date else 0,
+            lookback=t.lookback_periods,
+            needed=t.breaches_to_trip,
+            curable=t.curable,
+            classes=tuple(class_index[c] for c in t.classes) if t.classes else None,
+        )
+        for t in sc.triggers
+    ]
+    liquidity = sc.liquidity
+    return assemble(
+        Structure(
+            accrual=accrual,
+            balance0=[t.balance for t in tranches],
+            coupon=coupon_rates(sc, tranches, dates),
+            ranks=[t.rank for t in tranches],
+            states=states,
+            target_balance=_target_balances(tranches, dates),
+            fees=fee_specs,
+            reserve=(
+                sc.reserve.initial_balance,
+                sc.reserve.target,
+                sc.reserve.target_pct_of_notes,
+            ),
+            liquidity=(0.0, 0.0, 0.0)
+            if liquidity is None
+            else (liquidity.limit, liquidity.interest_rate, liquidity.commitment_fee),
+            support=[
+                (
+                    [class_index[c] for c in s.covers],
+                    np.inf if s.cap is None else s.cap,
+                )
+                for s in sc.credit_support
+            ],
+            triggers=triggers,
+            collateral_original=collateral_original(sc),
+            collateral=("none", 0.0, 1)
+            if sc.collateral is None
+            else (
+                sc.collateral.basis,
+                sc.collateral.multiple or 0.0,
+                sc.collateral.lookback_periods,
+            ),
+            periods_per_year=sc.deal.payment_frequency.per_year,
+            call=None
+            if sc.clean_up_call is None
+            else (sc.clean_up_call.threshold, sc.clean_up_call.price),
+        )
+    )
