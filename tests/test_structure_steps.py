@@ -41,7 +41,7 @@ def test_pay_fee_fixed_pct_of_pool_capped_and_pro_rata_when_short():
                 StepSpec("pay_principal", (0,), mode="turbo"),
                 StepSpec("pay_residual"),
             ]
-        },  # fmt: skip
+        },
         fees=[FeeSpec(fixed=4.0), FeeSpec(pct_pool=0.02, cap=16.0)],
         collateral_original=1000.0,
     )
@@ -78,17 +78,35 @@ def test_liquidity_facility_draw_charges_and_repayment_rank():
 
 
 def test_principal_pro_rata_turbo_schedule_and_borrowing_base():
-    pro_rata = structure([60.0, 40.0, 1.0], {"normal": [StepSpec("pay_principal", (0, 1), mode="pro_rata"), StepSpec("pay_residual")]})  # fmt: skip
+    pro_rata = structure(
+        [60.0, 40.0, 1.0],
+        {"normal": [StepSpec("pay_principal", (0, 1), mode="pro_rata"), StepSpec("pay_residual")]},
+    )
     close(execute(pro_rata, [10.0, 0.0, 0.0]).principal[:2, 0], [6.0, 4.0])
-    turbo = structure([60.0, 40.0, 1.0], {"normal": [StepSpec("pay_principal", (1, 0), mode="turbo"), StepSpec("pay_residual")]})  # fmt: skip
+    turbo = structure(
+        [60.0, 40.0, 1.0],
+        {"normal": [StepSpec("pay_principal", (1, 0), mode="turbo"), StepSpec("pay_residual")]},
+    )
     close(execute(turbo, [50.0, 0.0, 0.0]).principal[:2, 0], [10.0, 40.0])  # listed order: B first
     targets = np.array([[90.0, 80.0, 0.0], [np.nan] * 3, [np.nan] * 3])
-    schedule = structure([100.0, 40.0, 1.0], {"normal": [StepSpec("pay_principal", (0, 1), mode="schedule"), StepSpec("pay_residual")]}, target_balance=targets)  # fmt: skip
+    schedule = structure(
+        [100.0, 40.0, 1.0],
+        {"normal": [StepSpec("pay_principal", (0, 1), mode="schedule"), StepSpec("pay_residual")]},
+        target_balance=targets,
+    )
     out = execute(schedule, [50.0, 0.0, 0.0])
     close(out.principal[:2, 0], [10.0, 0.0])  # B has no schedule: nothing before legal final
     close(out.residual[0], 40.0)
     # borrowing base: A down to 50% of the collateral value; all due at legal final
-    base = structure([100.0, 1.0], {"normal": [StepSpec("pay_principal", (0,), mode="borrowing_base", advance_rate=0.5), StepSpec("pay_residual")]})  # fmt: skip
+    base = structure(
+        [100.0, 1.0],
+        {
+            "normal": [
+                StepSpec("pay_principal", (0,), mode="borrowing_base", advance_rate=0.5),
+                StepSpec("pay_residual"),
+            ]
+        },
+    )
     out = execute(base, [30.0, 10.0, 100.0], collateral=[150.0, 120.0, 100.0])
     close(out.principal[0], [25.0, 10.0, 65.0])  # 100 - 75; min(75 - 60, cash 10); all 65
     close(out.residual, [5.0, 0.0, 35.0])
@@ -104,7 +122,7 @@ def test_trap_cash_into_the_reserve_released_at_legal_final():
                 StepSpec("fund_reserve"),
                 StepSpec("pay_residual"),
             ]
-        },  # fmt: skip
+        },
         target_balance=targets,
         triggers=[TriggerSpec("date", "trap_cash", period=1)],
     )
@@ -146,7 +164,7 @@ def _dscr_deal(curable, needed):
                 StepSpec("pay_principal", (0,), mode="schedule"),
                 StepSpec("pay_residual"),
             ]
-        },  # fmt: skip
+        },
         coupon=[0.04, 0.0],
         k=6,
         target_balance=targets,
@@ -159,7 +177,7 @@ def _dscr_deal(curable, needed):
                 needed=needed,
                 curable=curable,
                 classes=(0,),
-            )  # fmt: skip
+            )
         ],
     )
 
@@ -213,7 +231,7 @@ def test_oc_ratio_curable_cash_trap():
                 StepSpec("fund_reserve"),
                 StepSpec("pay_residual"),
             ]
-        },  # fmt: skip
+        },
         k=4,
         target_balance=targets,
         triggers=[TriggerSpec("oc_ratio", "trap_cash", threshold=1.2, curable=True)],
@@ -246,7 +264,7 @@ def test_collateral_value_as_a_multiple_of_trailing_income():
             {"normal": [StepSpec("pay_residual")]},
             collateral=("trailing_income", 5.0, 2),
             periods_per_year=4,
-        )  # fmt: skip
+        )
     )
     out = np.empty(3)
     collateral_values(wf, np.array([1.0, 2.0, 3.0]), np.zeros(3), out)
@@ -264,14 +282,38 @@ def programs(draw):
     classes = st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)
 
     def step():
-        action = draw(st.sampled_from(["pay_fee", "pay_interest", "pay_principal", "fund_reserve", "pay_liquidity"]))  # fmt: skip
+        action = draw(
+            st.sampled_from(
+                ["pay_fee", "pay_interest", "pay_principal", "fund_reserve", "pay_liquidity"]
+            )
+        )
         if action == "pay_fee":
-            return StepSpec(action, tuple(draw(st.lists(st.integers(0, 1), min_size=1, max_size=2, unique=True))), cover=tuple(draw(st.lists(st.sampled_from(["reserve", "liquidity"]), max_size=2, unique=True))))  # fmt: skip
+            return StepSpec(
+                action,
+                tuple(draw(st.lists(st.integers(0, 1), min_size=1, max_size=2, unique=True))),
+                cover=tuple(
+                    draw(
+                        st.lists(st.sampled_from(["reserve", "liquidity"]), max_size=2, unique=True)
+                    )
+                ),
+            )
         if action == "pay_interest":
-            return StepSpec(action, tuple(draw(classes)), cover=tuple(draw(st.lists(st.sampled_from(["reserve", "liquidity"]), max_size=2, unique=True))))  # fmt: skip
+            return StepSpec(
+                action,
+                tuple(draw(classes)),
+                cover=tuple(
+                    draw(
+                        st.lists(st.sampled_from(["reserve", "liquidity"]), max_size=2, unique=True)
+                    )
+                ),
+            )
         if action == "pay_principal":
-            mode = draw(st.sampled_from(["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"]))  # fmt: skip
-            return StepSpec(action, tuple(draw(classes)), mode=mode, advance_rate=draw(st.floats(0.1, 1.0)))  # fmt: skip
+            mode = draw(
+                st.sampled_from(["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"])
+            )
+            return StepSpec(
+                action, tuple(draw(classes)), mode=mode, advance_rate=draw(st.floats(0.1, 1.0))
+            )
         return StepSpec(action)
 
     def program():
@@ -290,12 +332,12 @@ def programs(draw):
                         "cumulative_loss_ratio",
                     ]
                 )
-            ),  # fmt: skip
+            ),
             draw(
                 st.sampled_from(
                     ["switch_waterfall", "trap_cash", "rapid_amortisation", "event_of_default"]
                 )
-            ),  # fmt: skip
+            ),
             threshold=draw(st.floats(0.0, 3.0)),
             period=draw(st.integers(0, k)),
             lookback=draw(st.integers(1, 3)),
@@ -323,7 +365,7 @@ def programs(draw):
                 cap=draw(st.floats(1.0, 20.0)),
             ),
             FeeSpec(fixed=draw(st.floats(0.0, 4.0))),
-        ],  # fmt: skip
+        ],
         reserve=(draw(st.floats(0.0, 10.0)), draw(st.floats(0.0, 10.0)), draw(st.floats(0.0, 0.1))),
         liquidity=(draw(st.floats(0.0, 10.0)), 0.05, 0.01),
         triggers=triggers,
@@ -341,24 +383,35 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
     out = execute(s, collections, defaulted=defaulted, loss=defaulted, collateral=collateral)
     # after a clean-up call the pool's collections belong to its buyer
     kept = np.where(out.state >= 0, np.asarray(collections), 0.0)
-    inflow = (
-        kept + out.reserve_draw + out.liquidity_draw + out.support_paid + out.call_proceeds
-    )  # fmt: skip
+    inflow = kept + out.reserve_draw + out.liquidity_draw + out.support_paid + out.call_proceeds
     outflow = (
-        out.fees + out.interest.sum(0) + out.principal.sum(0) + out.reserve_topup + out.liquidity_paid + out.residual
-    )  # fmt: skip
+        out.fees
+        + out.interest.sum(0)
+        + out.principal.sum(0)
+        + out.reserve_topup
+        + out.liquidity_paid
+        + out.residual
+    )
     np.testing.assert_allclose(inflow, outflow, rtol=0, atol=1e-9)
     # the reserve moves only by its draws and top-ups, and never goes negative
     reserve_before = np.concatenate([[s.reserve[0]], out.reserve[:-1]])
-    np.testing.assert_allclose(out.reserve, reserve_before - out.reserve_draw + out.reserve_topup, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        out.reserve, reserve_before - out.reserve_draw + out.reserve_topup, atol=1e-9
+    )
     assert (out.reserve >= -1e-12).all()
     # no class is repaid more than its balance; the facility never lends beyond its limit
     balance0 = np.asarray(s.balance0)
     assert (out.principal >= -1e-12).all() and (out.balance >= -1e-9).all()
     np.testing.assert_allclose(out.principal.sum(1) + out.balance[:, -1], balance0, atol=1e-9)
-    assert (np.cumsum(out.liquidity_draw) <= s.liquidity[0] + np.cumsum(out.liquidity_paid) + 1e-9).all()  # fmt: skip
+    assert (
+        np.cumsum(out.liquidity_draw) <= s.liquidity[0] + np.cumsum(out.liquidity_paid) + 1e-9
+    ).all()
     # interest paid never exceeds what accrued on the balances outstanding
-    accrued = np.concatenate([balance0[:, None], out.balance[:, :-1]], axis=1) * np.asarray(s.coupon)[:, None] * 0.25  # fmt: skip
+    accrued = (
+        np.concatenate([balance0[:, None], out.balance[:, :-1]], axis=1)
+        * np.asarray(s.coupon)[:, None]
+        * 0.25
+    )
     assert (out.interest.sum(1) <= accrued.sum(1) + 1e-9).all()
 
 
@@ -372,7 +425,9 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
     st.floats(0.0, 6.0),
     st.data(),
 )
-def test_switching_to_sequential_earlier_never_raises_the_senior_loss(collections, a, b, ca, cb, fee, data):  # fmt: skip
+def test_switching_to_sequential_earlier_never_raises_the_senior_loss(
+    collections, a, b, ca, cb, fee, data
+):
     k = len(collections)
     early = data.draw(st.integers(0, k))
     late = data.draw(st.integers(early, k))
@@ -387,14 +442,14 @@ def test_switching_to_sequential_earlier_never_raises_the_senior_loss(collection
                     StepSpec("pay_interest", (1,)),
                     StepSpec("pay_principal", (0, 1), mode="pro_rata"),
                     StepSpec("pay_residual"),
-                ],  # fmt: skip
+                ],
                 "triggered": [
                     StepSpec("pay_fee", (0,)),
                     StepSpec("pay_interest", (0,)),
                     StepSpec("pay_interest", (1,)),
                     StepSpec("pay_principal", (0, 1)),
                     StepSpec("pay_residual"),
-                ],  # fmt: skip
+                ],
             },
             coupon=[ca, cb, 0.0],
             k=k,
@@ -417,7 +472,7 @@ def test_a_class_listed_in_two_steps_is_not_paid_twice():
                 StepSpec("pay_principal", (0,), mode="turbo"),
                 StepSpec("pay_residual"),
             ]
-        },  # fmt: skip
+        },
         coupon=[0.4, 0.0],
     )
     out = execute(s, [100.0, 0.0, 0.0])
