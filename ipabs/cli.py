@@ -105,6 +105,7 @@ def run(
             "out": str(out_dir),
             "tranches": results.summary_records(),
             "pool": results.pool_record(),
+            "triggers": results.trigger_records(),
         }
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
     elif not quiet:
@@ -299,6 +300,18 @@ def _print_summary(results, out_dir: Path) -> None:
             f"credit support: undertakings and guarantees paid {p['expected_credit_support_paid']:,.0f} {cur} "
             f"on average (± {p['expected_credit_support_paid_se']:,.0f})"
         )
+    for row in results.triggers.itertuples():
+        when = (
+            f", after {row.mean_years_to_trip:.1f} years on average (earliest {row.earliest_date})"
+            if row.probability > 0
+            else ""
+        )
+        console.print(
+            f"trigger {row.trigger} ({row.condition} -> {row.effect}): in force on "
+            f"{row.probability:.2%} of paths (± {row.probability_se:.2%}){when}"
+        )
+    if sc.clean_up_call:
+        console.print(f"clean-up call: exercised on {p['expected_clean_up_called']:.2%} of paths")
     if sc.loans:
         console.print(
             f"loans: {p['expected_loan_defaults']:.2f} defaults expected; loss left with the deal "

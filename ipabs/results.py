@@ -18,6 +18,7 @@ from ipabs.engine.reduce import (
     pool_path_table,
     pool_summary,
     tranche_summary,
+    trigger_summary,
 )
 from ipabs.engine.run import RawResults
 
@@ -50,6 +51,11 @@ class Results:
     def pool(self) -> pd.DataFrame:
         """One row: expected collections, income lost to licensee defaults and its quantiles."""
         return pool_summary(self.deal, self.raw)
+
+    @cached_property
+    def triggers(self) -> pd.DataFrame:
+        """One row per trigger: probability it comes into force, and mean years until it does."""
+        return trigger_summary(self.deal, self.raw)
 
     @cached_property
     def periods(self) -> pd.DataFrame:
@@ -96,6 +102,10 @@ class Results:
     def summary_records(self) -> list[dict[str, Any]]:
         """The tranche summary as plain JSON-ready dicts (NaN becomes None)."""
         return json_records(self.summary)
+
+    def trigger_records(self) -> list[dict[str, Any]]:
+        """The trigger table as JSON-ready records."""
+        return json_records(self.triggers)
 
     def pool_record(self) -> dict[str, Any]:
         """The pool summary as a plain JSON-ready dict (NaN becomes None)."""

@@ -485,3 +485,14 @@ def test_a_class_listed_in_two_steps_is_not_paid_twice():
 def test_classes_must_be_in_rank_order(bad):
     with pytest.raises(ValueError, match="rank order"):
         assemble(structure([1.0] * len(bad), {"normal": [StepSpec("pay_residual")]}, ranks=bad))
+
+
+def test_trap_share_traps_that_share_of_the_cash_left():
+    s = structure(
+        [100.0, 1.0],
+        {"normal": [StepSpec("fund_reserve"), StepSpec("pay_residual")]},
+        triggers=[TriggerSpec("date", "trap_cash", period=0, trap_share=0.5)],
+    )
+    out = execute(s, [10.0, 4.0, 0.0])
+    close(out.reserve, [5.0, 7.0, 0.0])
+    close(out.residual, [5.0, 2.0, 7.0])  # released at legal final

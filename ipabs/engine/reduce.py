@@ -178,3 +178,31 @@ def pool_path_table(raw: RawResults) -> pd.DataFrame:
         frame[count] = frame[count].astype(np.int64)
     frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
     return frame
+
+
+def trigger_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+    """One row per trigger: the probability it comes into force, and when (first date, mean of the
+    paths where it does, with its standard error)."""
+    rows = []
+    years = np.asarray(deal.t_years)
+    for r, trig in enumerate(deal.scenario.triggers):
+        first = raw.trigger_first[:, r]
+        hit = first >= 0
+        p, p_se = mean_se(hit.astype(float))
+        when, when_se = mean_se(years[first[hit]]) if hit.any() else (np.nan, np.nan)
+        rows.append(
+            {
+                "trigger": trig.name,
+                "condition": trig.condition,
+                "effect": trig.effect,
+                "probability": p,
+                "probability_se": p_se,
+                "mean_years_to_trip": when,
+                "mean_years_to_trip_se": when_se,
+                "earliest_date": deal.dates[int(first[hit].min())].isoformat()
+                if hit.any()
+                else None,
+            }
+        )
+    columns = ["trigger", "condition", "effect", "probability", "probability_se", "mean_years_to_trip", "mean_years_to_trip_se", "earliest_date"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

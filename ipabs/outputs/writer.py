@@ -120,6 +120,8 @@ def write_run(
         _write_parquet(results.paths, tmp / "paths.parquet", meta)
         _write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
         _write_parquet(results.periods, tmp / "periods.parquet", meta)
+        if len(results.triggers):
+            _write_parquet(results.triggers, tmp / "triggers.parquet", meta)
         if charts:
             from ipabs.outputs.charts import write_charts
 

@@ -589,6 +589,10 @@ class DifferentialPayment(Spec):
     cap: Amount | None = _field(
         None, unit="currency", description="Most it pays over the deal's life. Default: no cap."
     )
+    principal: Literal["scheduled", "ultimate"] = _field(
+        "scheduled",
+        description="Principal it guarantees: scheduled (each scheduled payment, and all at legal final) or ultimate (only what is unpaid at legal final, as a financial-guarantee insurer's wrap of timely interest and ultimate principal).",
+    )
     provider_default_probability: Probability = _field(
         0.0,
         description="Annual default probability of the provider; from its default it pays nothing.",

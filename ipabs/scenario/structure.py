@@ -129,6 +129,13 @@ class Trigger(Spec):
     effect: Effect = _field(
         description="switch_waterfall (use waterfall.triggered), trap_cash (all cash left at fund_reserve goes into the reserve), rapid_amortisation (every pay_principal step treats its classes' whole balances as due), event_of_default (use waterfall.accelerated; all principal due)."
     )
+    trap_share: float = _field(
+        1.0,
+        unit="share",
+        description="trap_cash: share of the cash left at the fund_reserve step that is trapped (e.g. 0.5); the rest flows on.",
+        gt=0,
+        le=1,
+    )
     curable: bool = _field(
         False,
         description="If true the effect ends in the first period the condition is no longer breached; otherwise it stays in force. An event of default is never curable.",

@@ -62,6 +62,8 @@ class WaterfallArrays(NamedTuple):
     liquidity_commitment_fee: float
     support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
     support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
+    support_ultimate_only: np.ndarray  # (P,) bool: principal only at legal final, not scheduled
+    support_never: np.ndarray  # (P,) bool, all False
     state_start: np.ndarray  # (4,) int: steps of state s are state_start[s]:state_start[s + 1]
     step_action: np.ndarray  # (S,) int, index into ACTIONS
     step_mode: np.ndarray  # (S,) int, index into MODES
@@ -76,6 +78,7 @@ class WaterfallArrays(NamedTuple):
     trigger_needed: np.ndarray  # (R,) int: breaches to trip
     trigger_effect: np.ndarray  # (R,) int, index into EFFECTS
     trigger_curable: np.ndarray  # (R,) bool
+    trigger_trap_share: np.ndarray  # (R,) share of cash a trap_cash trigger traps
     trigger_classes: np.ndarray  # (R, T) bool: classes whose debt service a coverage test counts
     collateral_original: float  # 0: no collateral measure
     collateral_basis: int  # index into COLLATERAL_BASES
@@ -107,6 +110,7 @@ class TriggerSpec:
     needed: int = 1
     curable: bool = False
     classes: tuple[int, ...] | None = None  # coverage tests: classes counted (None: all)
+    trap_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class Structure:
     reserve: tuple[float, float, float] = (0.0, 0.0, 0.0)  # initial, target, target % of notes
     liquidity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # limit, rate, commitment fee
     support: Sequence[tuple[Sequence[int], float]] = ()  # (covered classes, cap)
+    support_ultimate_only: Sequence[bool] = ()  # per provider; default: scheduled principal too
     triggers: Sequence[TriggerSpec] = ()
     collateral_original: float = 0.0
     collateral: tuple[str, float, int] = ("none", 0.0, 1)  # basis, multiple, look-back periods
@@ -199,6 +204,10 @@ def assemble(s: Structure) -> WaterfallArrays:
             [[t in covered for t in range(n_tranches)] for covered, _ in s.support], dtype=np.bool_
         ).reshape(len(s.support), n_tranches),
         support_cap=np.array([cap for _, cap in s.support], dtype=float),
+        support_ultimate_only=np.array(
+            list(s.support_ultimate_only) or [False] * len(s.support), dtype=np.bool_
+        ),
+        support_never=np.zeros(len(s.support), dtype=np.bool_),
         state_start=np.array(starts, dtype=np.int64),
         step_action=np.array([ACTIONS.index(x.action) for x in steps], dtype=np.int64),
         step_mode=np.array([MODES.index(x.mode) for x in steps], dtype=np.int64),
@@ -215,6 +224,7 @@ def assemble(s: Structure) -> WaterfallArrays:
         trigger_needed=np.array([t.needed for t in s.triggers], dtype=np.int64),
         trigger_effect=np.array([EFFECTS.index(t.effect) for t in s.triggers], dtype=np.int64),
         trigger_curable=np.array([t.curable for t in s.triggers], dtype=np.bool_),
+        trigger_trap_share=np.array([t.trap_share for t in s.triggers], dtype=float),
         trigger_classes=np.array(
             [[t.classes is None or c in t.classes for c in range(n_tranches)] for t in s.triggers],
             dtype=np.bool_,
@@ -347,6 +357,7 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
             needed=t.breaches_to_trip,
             curable=t.curable,
             classes=tuple(class_index[c] for c in t.classes) if t.classes else None,
+            trap_share=t.trap_share,
         )
         for t in sc.triggers
     ]
@@ -375,6 +386,7 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
                 )
                 for s in sc.credit_support
             ],
+            support_ultimate_only=[s.principal == "ultimate" for s in sc.credit_support],
             triggers=triggers,
             collateral_original=collateral_original(sc),
             collateral=("none", 0.0, 1)

@@ -98,16 +98,16 @@ def _cover(wf, accounts, step, shortfall):
 
 
 @njit(cache=True, inline="always")
-def _settle(owed, paid, t, k, covers, cap, default_period, used):
+def _settle(owed, paid, t, k, covers, cap, default_period, used, skip):
     """(amount paid, top-up): the undertakings covering tranche t, in order, top up a shortfall
-    in period k until their caps or their providers' defaults. A full top-up pays exactly what
-    is owed (no rounding residue)."""
+    in period k until their caps or their providers' defaults (providers with skip[p] sit out).
+    A full top-up pays exactly what is owed (no rounding residue)."""
     shortfall = owed - paid
     total = 0.0
     for p in range(cap.shape[0]):
         if shortfall - total <= 0.0:
             break
-        if covers[p, t] and k < default_period[p]:
+        if covers[p, t] and k < default_period[p] and not skip[p]:
             give = min(shortfall - total, cap[p] - used[p])
             if give > 0.0:
                 used[p] += give
@@ -119,10 +119,10 @@ def _settle(owed, paid, t, k, covers, cap, default_period, used):
 
 @njit(cache=True)
 def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes, cum_default, cum_loss, breaches, active, first):  # fmt: skip
-    """Test every trigger in period k; returns (state, rapid amortisation, trap cash)."""
+    """Test every trigger in period k; returns (state, rapid amortisation, share of cash trapped)."""
     state = S_NORMAL
     rapid = False
-    trap = False
+    trap = 0.0
     for r in range(wf.trigger_condition.shape[0]):
         c = wf.trigger_condition[r]
         level = wf.trigger_threshold[r]
@@ -161,7 +161,7 @@ def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service
             if e == E_SWITCH:
                 state = max(state, S_TRIGGERED)
             elif e == E_TRAP:
-                trap = True
+                trap = max(trap, wf.trigger_trap_share[r])
             elif e == E_RAPID:
                 rapid = True
             else:
@@ -243,7 +243,7 @@ def _pay_principal(wf, step, k, cash, balance, dues, accelerate, final, collater
             contractual = 0.0
         paid, top_up = _settle(
             contractual, dues[t], t, k, wf.support_covers, wf.support_cap, provider_default,
-            out.support_used,
+            out.support_used, wf.support_ultimate_only if not final else wf.support_never,
         )  # fmt: skip
         supported += top_up
         balance[t] -= paid
@@ -390,6 +390,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                     paid, top_up = _settle(
                         due, _share(total_paid, total_due, due, m1 - m0), t, k,
                         wf.support_covers, wf.support_cap, provider_default, out.support_used,
+                        wf.support_never,
                     )  # fmt: skip
                     supported += top_up
                     interest_owed[t] = due - paid
@@ -404,8 +405,8 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                 target = 0.0
                 if notes > 0.0 and not final:
                     target = max(wf.reserve_target, wf.reserve_target_pct * notes)
-                    if trap:
-                        target = max(target, accounts[RESERVE] + cash)
+                    if trap > 0.0:
+                        target = max(target, accounts[RESERVE] + trap * cash)
                 if accounts[RESERVE] > target:
                     release = accounts[RESERVE] - target
                     accounts[RESERVE] = target
