@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -221,7 +222,7 @@ def validate(files: tuple[Path, ...]) -> None:
             sc = load(path)
         except UserError as exc:
             failed += 1
-            err.print(f"[red]error[/]: {exc.render()}", markup=True, highlight=False)
+            err.print(f"[red]error[/]: {escape(exc.render())}", markup=True, highlight=False)
             continue
         click.echo(
             f"{path}: ok ({sc.deal.name}: {len(sc.assets)} assets, {len(sc.licensees)} licensees, {len(sc.tranches)} tranches)"
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2)
     except UserError as exc:
-        _stderr().print(f"[red]error[/]: {exc.render()}", markup=True, highlight=False)
+        _stderr().print(f"[red]error[/]: {escape(exc.render())}", markup=True, highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _stderr().print("interrupted; nothing was written")

@@ -53,7 +53,11 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                     f"waterfall.{state}",
                     "must end with a pay_residual step (the subordinated class takes what is left)",
                 )
-    elif sc.liquidity is not None:
+    if sc.liquidity is not None and not any(
+        "liquidity" in step.cover_from
+        for state in ("normal", "triggered", "accelerated")
+        for step in (getattr(sc.waterfall, state) or () if sc.waterfall else ())
+    ):
         yield Problem(
             "liquidity",
             'the facility is never drawn: give a [waterfall] whose steps draw on it (cover_from = ["liquidity"]) and repay it (pay_liquidity)',

@@ -1,0 +1,166 @@
+"""Bad structure input (waterfall steps, triggers, facility, collateral, call) through the CLI:
+exit 2, the key path, the value, what is allowed, a did-you-mean; nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import small_deal
+from test_bad_input import _run_bad
+
+STEPS = [
+    {"action": "pay_fee", "fees": ["senior"], "cover_from": ["reserve"]},
+    {"action": "pay_interest", "classes": ["A"]},
+    {"action": "pay_interest", "classes": ["B"]},
+    {"action": "pay_principal", "classes": ["A", "B"]},
+    {"action": "pay_residual"},
+]
+
+
+def deal(steps=None, **sections):
+    data = small_deal()
+    data["waterfall"] = {"normal": steps if steps is not None else [dict(s) for s in STEPS]}
+    data.update(sections)
+    return data
+
+
+def with_step(i, **changes):
+    steps = [dict(s) for s in STEPS]
+    steps[i].update(changes)
+    return deal(steps)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            with_step(1, classes=["AA"]),
+            "waterfall.normal[1].classes[0] = 'AA': no tranche has this id; did you mean 'A'?",
+        ),
+        (
+            with_step(0, fees=["senoir"]),
+            "waterfall.normal[0].fees[0] = 'senoir': no fee has this id; did you mean 'senior'?",
+        ),
+        (with_step(1, action="pay_intrest"), "waterfall.normal[1].action"),
+        (with_step(3, mode="sideways"), "waterfall.normal[3].mode"),
+        (with_step(3, mode="borrowing_base"), 'advance_rate: goes with mode = "borrowing_base"'),
+        (
+            with_step(3, mode="borrowing_base", advance_rate=0.5),
+            "a borrowing base needs a [collateral] table",
+        ),
+        (
+            with_step(1, cover_from=["liquidity"]),
+            "draws on a liquidity facility, but [liquidity] is not given",
+        ),
+        (with_step(3, cover_from=["reserve"]), "only pay_fee and pay_interest steps draw cover"),
+        (
+            with_step(4, action="fund_reserve"),
+            "waterfall.normal: must end with a pay_residual step",
+        ),
+        (
+            deal([*STEPS[:1], {"action": "pay_residual"}, *STEPS[1:]]),
+            "pay_residual takes all cash left, so it must be the last step",
+        ),
+        (with_step(1, classes=["A", "A"]), "a class is listed twice"),
+        (with_step(0, mode="pro_rata"), "only a pay_principal step has a mode"),
+        (
+            deal(triggers=[{"name": "t", "condition": "dscr", "effect": "trap_cash"}]),
+            "threshold: required key is missing",
+        ),
+        (
+            deal(triggers=[{"name": "t", "condition": "date", "effect": "trap_cash"}]),
+            "date: required key is missing",
+        ),
+        (
+            deal(
+                triggers=[
+                    {"name": "t", "condition": "oc_ratio", "threshold": 1.1, "effect": "trap_cash"}
+                ]
+            ),
+            "needs a [collateral] table",
+        ),
+        (
+            deal(
+                triggers=[
+                    {
+                        "name": "t",
+                        "condition": "dscr",
+                        "threshold": 1.1,
+                        "effect": "event_of_default",
+                        "curable": True,
+                    }
+                ]
+            ),
+            "an event of default cannot be cured",
+        ),
+        (
+            deal(
+                triggers=[
+                    {
+                        "name": "t",
+                        "condition": "dscr",
+                        "threshold": 1.1,
+                        "effect": "switch_waterfall",
+                    }
+                ]
+            ),
+            "switch_waterfall needs a waterfall.triggered list",
+        ),
+        (
+            deal(
+                triggers=[
+                    {
+                        "name": "t",
+                        "condition": "dscr",
+                        "threshold": 1.1,
+                        "effect": "trap_cash",
+                        "classes": ["Z"],
+                    }
+                ]
+            ),
+            "no tranche has this id",
+        ),
+        (
+            deal(
+                triggers=[
+                    {"name": "t", "condition": "dscr", "threshold": 1.1, "effect": "trap cash"}
+                ]
+            ),
+            "triggers[0].effect",
+        ),
+        (
+            deal(collateral={"basis": "trailing_income", "multiple": 10.0}),
+            "collateral.original_value: required key is missing",
+        ),
+        (deal(collateral={"basis": "loan_balance"}), "loan_balance needs [[loans]]"),
+        (deal(clean_up_call={"threshold": 0.1}), "clean_up_call: needs a [collateral] table"),
+        (
+            deal(
+                clean_up_call={"threshold": 1.5},
+                collateral={"basis": "trailing_income", "multiple": 8.0, "original_value": 1e8},
+            ),
+            "clean_up_call.threshold = 1.5",
+        ),
+        (
+            deal(liquidity={"limit": 1e6}),
+            "liquidity: the facility is never drawn",
+        ),
+        (
+            deal(other_fees=[{"name": "senior", "fixed_per_year": 1.0}]),
+            "reserved: senior and subordinated name the [fees] table's fees",
+        ),
+        (
+            deal(other_fees=[{"name": "x", "pct_of_pool_per_year": 0.01}]),
+            "a fee on the pool needs a [collateral] table",
+        ),
+    ],
+)
+def test_bad_structure_is_refused_with_its_key_path(tmp_path, data, expected):
+    message, _ = _run_bad(tmp_path, data)
+    assert expected in message, message
+
+
+def test_a_liquidity_facility_without_a_waterfall_is_refused(tmp_path):
+    data = small_deal()
+    data["liquidity"] = {"limit": 1e6}
+    message, _ = _run_bad(tmp_path, data)
+    assert "liquidity: the facility is never drawn" in message
