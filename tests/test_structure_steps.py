@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ipabs.structures.collateral import collateral_values
 from ipabs.structures.program import FeeSpec, StepSpec, Structure, TriggerSpec, assemble
-from tests.test_waterfall import execute
+from test_waterfall import execute
 
 Q = np.full(3, 0.25)  # quarterly accrual
 
