@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_waterfall import execute
 
 from ipabs.structures.collateral import collateral_values
 from ipabs.structures.program import FeeSpec, StepSpec, Structure, TriggerSpec, assemble
-from test_waterfall import execute
 
 Q = np.full(3, 0.25)  # quarterly accrual
 
