@@ -164,3 +164,69 @@ def test_a_liquidity_facility_without_a_waterfall_is_refused(tmp_path):
     data["liquidity"] = {"limit": 1e6}
     message, _ = _run_bad(tmp_path, data)
     assert "liquidity: the facility is never drawn" in message
+
+
+def _revolving(**changes):
+    data = small_deal()
+    data["waterfall"] = {"normal": [dict(x) for x in STEPS]}
+    data["revolving"] = {
+        "end_date": "2025-01-15",
+        "rate": 0.05,
+        "term_years": 1.0,
+        "annual_default_probability": 0.02,
+        "ltv": 0.5,
+    }
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, "waterfall.revolving: required key is missing"),
+        (
+            {
+                "waterfall": {
+                    "normal": [dict(x) for x in STEPS],
+                    "revolving": [{"action": "pay_residual"}],
+                }
+            },
+            "no buy_assets step",
+        ),
+        (
+            {
+                "waterfall": {
+                    "normal": [{"action": "buy_assets"}, {"action": "pay_residual"}],
+                    "revolving": [{"action": "buy_assets"}, {"action": "pay_residual"}],
+                }
+            },
+            "buy_assets belongs in the waterfall.revolving list",
+        ),
+        (
+            {
+                "waterfall": {
+                    "normal": [dict(x) for x in STEPS],
+                    "revolving": [{"action": "buy_assets"}, {"action": "pay_residual"}],
+                }
+            },
+            'revolving: needs [collateral] with basis = "loan_balance"',
+        ),
+        (
+            {
+                "revolving": None,
+                "waterfall": {
+                    "normal": [dict(x) for x in STEPS],
+                    "revolving": [{"action": "buy_assets"}, {"action": "pay_residual"}],
+                },
+            },
+            "waterfall.revolving: there is no [revolving] period",
+        ),
+    ],
+)
+def test_bad_revolving_period(tmp_path, changes, expected):
+    message, _ = _run_bad(tmp_path, _revolving(**changes))
+    assert expected in message, message

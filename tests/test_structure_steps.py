@@ -281,12 +281,9 @@ def programs(draw):
     money = st.floats(0.0, 60.0, allow_nan=False)
     classes = st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)
 
-    def step():
-        action = draw(
-            st.sampled_from(
-                ["pay_fee", "pay_interest", "pay_principal", "fund_reserve", "pay_liquidity"]
-            )
-        )
+    def step(revolving=False):
+        actions = ["pay_fee", "pay_interest", "pay_principal", "fund_reserve", "pay_liquidity"]
+        action = draw(st.sampled_from(actions + ["buy_assets"] * revolving))
         if action == "pay_fee":
             return StepSpec(
                 action,
@@ -316,8 +313,9 @@ def programs(draw):
             )
         return StepSpec(action)
 
-    def program():
-        return [step() for _ in range(draw(st.integers(1, 6)))] + [StepSpec("pay_residual")]
+    def program(revolving=False):
+        steps = [step(revolving) for _ in range(draw(st.integers(1, 6)))]
+        return [*steps, StepSpec("pay_residual")]
 
     triggers = [
         TriggerSpec(
@@ -355,7 +353,12 @@ def programs(draw):
         balance0=[draw(st.floats(1.0, 100.0)) for _ in range(n)],
         coupon=[draw(st.floats(0.0, 0.12)) for _ in range(n)],
         ranks=sorted(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))),
-        states={"normal": program(), "triggered": program(), "accelerated": program()},
+        states={
+            "normal": program(),
+            "triggered": program(),
+            "accelerated": program(),
+            "revolving": program(revolving=True),
+        },
         target_balance=targets,
         fees=[
             FeeSpec(
@@ -371,25 +374,39 @@ def programs(draw):
         triggers=triggers,
         collateral_original=100.0,
         call=draw(st.one_of(st.none(), st.just((0.3, 1.0)))),
+        revolving=(draw(st.integers(0, k)), draw(st.floats(0.0, 150.0)), draw(st.floats(0.5, 1.5))),
     )
     series = st.lists(money, min_size=k, max_size=k)
-    return s, draw(series), draw(series), draw(series)
+    unit = st.lists(st.floats(0.0, 1.2), min_size=k * k, max_size=k * k)
+    vintages = tuple(np.reshape(draw(unit), (k, k)) for _ in range(4))
+    return s, draw(series), draw(series), draw(series), vintages
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_cash_is_conserved_and_nothing_is_overpaid(case):
-    s, collections, defaulted, collateral = case
-    out = execute(s, collections, defaulted=defaulted, loss=defaulted, collateral=collateral)
-    # after a clean-up call the pool's collections belong to its buyer
-    kept = np.where(out.state >= 0, np.asarray(collections), 0.0)
-    inflow = kept + out.reserve_draw + out.liquidity_draw + out.support_paid + out.call_proceeds
+    s, collections, defaulted, collateral, vintages = case
+    out = execute(
+        s,
+        collections,
+        defaulted=defaulted,
+        loss=defaulted,
+        collateral=collateral,
+        vintages=vintages,
+    )
+    # what the deal received: the pool's collections and the bought loans' cash, nothing after a
+    # clean-up call (the buyer's)
+    assert (out.collected >= np.where(out.state >= 0, collections, 0.0) - 1e-12).all()
+    inflow = (
+        out.collected + out.reserve_draw + out.liquidity_draw + out.support_paid + out.call_proceeds
+    )
     outflow = (
         out.fees
         + out.interest.sum(0)
         + out.principal.sum(0)
         + out.reserve_topup
         + out.liquidity_paid
+        + out.purchases
         + out.residual
     )
     np.testing.assert_allclose(inflow, outflow, rtol=0, atol=1e-9)

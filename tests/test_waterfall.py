@@ -23,20 +23,24 @@ def standard_program(ranks):
     )
 
 
-def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None):  # fmt: skip
-    """Run the interpreter on one path; returns the WaterfallOut."""
+def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None, vintages=None):  # fmt: skip
+    """Run the interpreter on one path; returns the WaterfallOut. `vintages`: the (cash,
+    defaulted, loss, performing) per unit of balance bought in each revolving period."""
     wf = assemble(structure)
-    collections = np.asarray(collections, float)
+    collections = np.array(collections, float)
     k = collections.size
     zeros = np.zeros(k)
+    if vintages is None:
+        vintages = tuple(np.zeros((0, k)) for _ in range(4))
     out = new_out(wf.balance0.size, k, wf.support_cap.size, wf.trigger_condition.size)
     pay_waterfall(
         wf,
         collections,
-        zeros if defaulted is None else np.asarray(defaulted, float),
-        zeros if loss is None else np.asarray(loss, float),
-        zeros if collateral is None else np.asarray(collateral, float),
+        zeros.copy() if defaulted is None else np.array(defaulted, float),
+        zeros.copy() if loss is None else np.array(loss, float),
+        zeros.copy() if collateral is None else np.array(collateral, float),
         np.asarray(provider_default, dtype=np.int64),
+        tuple(np.array(v, float) for v in vintages),
         out,
     )
     return out

@@ -13,6 +13,7 @@ from ipabs.pool.loans import LoanArrays, compile_loans
 from ipabs.scenario.model import Scenario
 from ipabs.structures.credit_support import SupportArrays, compile_support
 from ipabs.structures.program import WaterfallArrays, compile_waterfall
+from ipabs.structures.revolving import RevolvingArrays, compile_revolving
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class CompiledDeal:
     loans: LoanArrays
     waterfall: WaterfallArrays
     support: SupportArrays
+    revolving: RevolvingArrays
     tranche_names: tuple[str, ...]
     discount_rate: float
 
@@ -48,6 +50,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         loans=compile_loans(sc, dates, t_years, dt_years),
         waterfall=compile_waterfall(sc, dates, accrual),
         support=compile_support(sc, dt_years),
+        revolving=compile_revolving(sc, dates, dt_years),
         tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
         discount_rate=sc.pricing.discount_rate,
     )

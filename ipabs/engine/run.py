@@ -23,6 +23,7 @@ from ipabs.pool.kernels import simulate_pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
 from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
+from ipabs.structures.revolving import simulate_vintages_path
 from ipabs.structures.waterfall import new_out, pay_waterfall
 
 TRANCHE_FIELDS = (
@@ -53,6 +54,7 @@ POOL_FIELDS = (
     "clean_up_called",
     "periods_triggered",
     "accelerated",
+    "revolving_purchases",
     # loans: totals over the deal's life (see ipabs.pool.loan_kernel for the slots)
     "loan_defaults",
     "loan_recoveries",
@@ -87,6 +89,7 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
     P_CALLED,
     P_TRIGGERED,
     P_ACCELERATED,
+    P_PURCHASES,
 ) = range(LOAN_FIELDS_START)
 
 
@@ -118,6 +121,7 @@ def _run_blocks(
     loans,
     wf,
     support,
+    revolving,
     tranche_out,
     pool_out,
     trigger_out,
@@ -145,7 +149,7 @@ def _run_blocks(
         costs = np.empty(n_periods)
         n_loans = loans.balance0.shape[0]
         n_providers = support.loading.shape[0]
-        record = n_loans > 0 or n_providers > 0
+        record = n_loans > 0 or n_providers > 0 or revolving.n_vintages > 0
         provider_default = np.empty(n_providers, np.int64)
         n_triggers = wf.trigger_condition.shape[0]
         wout = new_out(n_tranches, n_periods, n_providers, n_triggers)
@@ -155,6 +159,13 @@ def _run_blocks(
         loan_loss = np.zeros(n_periods)
         performing = np.zeros(n_periods)
         collateral = np.empty(n_periods)
+        n_vintages = revolving.n_vintages
+        vintages = (
+            np.zeros((n_vintages, n_periods)),
+            np.zeros((n_vintages, n_periods)),
+            np.zeros((n_vintages, n_periods)),
+            np.zeros((n_vintages, n_periods)),
+        )
         factor_path = np.empty((n_periods, n_factors))
         scale_path = np.ones(n_periods)
         level_path = np.zeros((n_periods, n_assets))
@@ -185,11 +196,18 @@ def _run_blocks(
                 )  # fmt: skip
             if n_providers > 0:
                 provider_default_periods(state, support, factor_path, scale_path, provider_default)
+            if n_vintages > 0:
+                simulate_vintages_path(
+                    state, revolving, wf.accrual, factor_path, scale_path, vintages[0], vintages[1],
+                    vintages[2], vintages[3],
+                )  # fmt: skip
             for k in range(n_periods):
                 defaulted[k] = lost[k] + loan_defaulted[k]
                 loss[k] = lost[k] + loan_loss[k]
             collateral_values(wf, collections, performing, collateral)
-            pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default, wout)
+            pay_waterfall(
+                wf, collections, defaulted, loss, collateral, provider_default, vintages, wout
+            )
             for t in range(n_tranches):
                 interest_total = 0.0
                 principal_total = 0.0
@@ -229,6 +247,7 @@ def _run_blocks(
             po[P_SUPPORT] = wout.support_paid.sum()
             po[P_LIQUIDITY] = wout.liquidity_draw.sum()
             po[P_CALL] = wout.call_proceeds.sum()
+            po[P_PURCHASES] = wout.purchases.sum()
             called = 0.0
             triggered = 0.0
             accelerated = 0.0
@@ -284,7 +303,7 @@ def run_paths(
             count = min(per_call, n_blocks - first)
             _run_blocks(
                 first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
-                deal.pool, deal.loans, deal.waterfall, deal.support, tranche_out, pool_out,
+                deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve,
             )  # fmt: skip
             if progress is not None:

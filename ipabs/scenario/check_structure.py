@@ -35,12 +35,19 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
     class_names = [t.name for t in sc.tranches]
 
     if sc.waterfall is not None:
-        for state in ("normal", "triggered", "accelerated"):
+        for state in ("normal", "triggered", "accelerated", "revolving"):
             steps = getattr(sc.waterfall, state)
             for j, step in enumerate(steps or ()):
                 yield from _check_step(
                     sc, f"waterfall.{state}[{j}]", step, fee_names, class_names, unknown_reference
                 )
+                if step.action == "buy_assets" and state != "revolving":
+                    yield Problem(
+                        f"waterfall.{state}[{j}].action",
+                        "buy_assets belongs in the waterfall.revolving list",
+                        step.action,
+                        True,
+                    )
                 if step.action == "pay_residual" and j < len(steps) - 1:
                     yield Problem(
                         f"waterfall.{state}[{j}].action",
@@ -55,7 +62,7 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                 )
     if sc.liquidity is not None and not any(
         "liquidity" in step.cover_from
-        for state in ("normal", "triggered", "accelerated")
+        for state in ("normal", "triggered", "accelerated", "revolving")
         for step in (getattr(sc.waterfall, state) or () if sc.waterfall else ())
     ):
         yield Problem(
@@ -120,6 +127,7 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
             yield Problem(
                 "collateral.multiple", "only trailing_income takes a multiple", c.multiple, True
             )
+    yield from _check_revolving(sc)
     if sc.clean_up_call is not None and c is None:
         yield Problem(
             "clean_up_call", "needs a [collateral] table: the call compares the pool's value"
@@ -170,3 +178,38 @@ def _check_step(sc, where, step, fee_names, class_names, unknown_reference) -> I
             )
     if action == "pay_liquidity" and sc.liquidity is None:
         yield Problem(f"{where}.action", "there is no [liquidity] facility to pay", action, True)
+
+
+def _check_revolving(sc) -> Iterable[Problem]:
+    rv = sc.revolving
+    listed = sc.waterfall is not None and sc.waterfall.revolving is not None
+    if rv is None:
+        if listed:
+            yield Problem("waterfall.revolving", "there is no [revolving] period to use it")
+        return
+    if not listed:
+        yield Problem(
+            "waterfall.revolving",
+            "required key is missing: [revolving] needs the revolving period's steps, with a buy_assets step",
+        )
+    elif not any(step.action == "buy_assets" for step in sc.waterfall.revolving):
+        yield Problem("waterfall.revolving", "no buy_assets step: nothing would be bought")
+    if sc.collateral is None or sc.collateral.basis != "loan_balance":
+        yield Problem(
+            "revolving",
+            'needs [collateral] with basis = "loan_balance": purchases restore the performing loan balance',
+        )
+    if not sc.deal.closing_date < rv.end_date <= sc.deal.legal_final_date:
+        yield Problem(
+            "revolving.end_date",
+            f"must be after closing ({sc.deal.closing_date}) and no later than legal final ({sc.deal.legal_final_date})",
+            rv.end_date,
+            True,
+        )
+    if rv.factor is not None and rv.factor not in sc.factors.names:
+        yield Problem(
+            "revolving.factor",
+            f"no factor has this name; known: {', '.join(sc.factors.names)}",
+            rv.factor,
+            True,
+        )

@@ -22,7 +22,15 @@ from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     _field,
     nested_specs,
 )
-from ipabs.scenario.structure import CleanUpCall, Collateral, Fee, Liquidity, Trigger, Waterfall
+from ipabs.scenario.structure import (
+    CleanUpCall,
+    Collateral,
+    Fee,
+    Liquidity,
+    Revolving,
+    Trigger,
+    Waterfall,
+)
 
 FORMAT_VERSION = 1
 
@@ -665,6 +673,10 @@ class Scenario(Spec):
     collateral: Collateral | None = _field(
         None,
         description="How the pool is valued each period, for OC tests, borrowing bases, pool-based fees, cumulative ratios and the clean-up call.",
+    )
+    revolving: Revolving | None = _field(
+        None,
+        description="A revolving period in which collections buy eligible loans (needs [collateral] basis = loan_balance and waterfall.revolving).",
     )
     clean_up_call: CleanUpCall | None = _field(
         None, description="Clean-up call when the pool falls below a share of its original value."

@@ -9,7 +9,13 @@ from typing import Literal
 from ipabs.scenario.base import Amount, Identifier, Probability, Spec, _field
 
 Action = Literal[
-    "pay_fee", "pay_interest", "pay_principal", "fund_reserve", "pay_liquidity", "pay_residual"
+    "pay_fee",
+    "pay_interest",
+    "pay_principal",
+    "fund_reserve",
+    "pay_liquidity",
+    "pay_residual",
+    "buy_assets",
 ]
 PrincipalMode = Literal["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"]
 CoverSource = Literal["reserve", "liquidity"]
@@ -57,7 +63,7 @@ class Fee(Spec):
 
 class Step(Spec):
     action: Action = _field(
-        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left to the subordinated class; must be last)."
+        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left to the subordinated class; must be last), buy_assets (revolving state only: buys eligible loans until the pool is back at its target balance)."
     )
     fees: tuple[Identifier, ...] = _field(
         (), description="pay_fee: the fees paid, pro rata to what each is owed."
@@ -95,6 +101,11 @@ class Waterfall(Spec):
     accelerated: tuple[Step, ...] | None = _field(
         None,
         description="Priority of payments after an event of default (every class's whole balance is then due). Default: triggered, else normal.",
+        min_length=1,
+    )
+    revolving: tuple[Step, ...] | None = _field(
+        None,
+        description="Priority of payments during the revolving period (required with [revolving]; the only list where buy_assets may appear).",
         min_length=1,
     )
 
@@ -182,12 +193,62 @@ class CleanUpCall(Spec):
     )
 
 
+class Revolving(Spec):
+    end_date: dt.date = _field(
+        description="Last day of the revolving period: payment dates before it may buy. A trigger in force (other than trap_cash) ends it earlier, for good."
+    )
+    target_balance: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Performing loan balance that purchases restore. Default: collateral.original_value.",
+    )
+    price: float = _field(
+        1.0, unit="share", description="Price paid per unit of loan balance bought.", gt=0, le=2
+    )
+    rate: float = _field(
+        unit="1/year",
+        description="Eligibility: the lowest fixed rate an eligible loan may carry; loans are bought at it.",
+        ge=0,
+        le=1,
+    )
+    term_years: float = _field(
+        unit="years",
+        description="Eligibility: the longest term; loans are bought with it.",
+        gt=0,
+        le=30,
+    )
+    amortisation: Literal["interest_only", "level"] = _field(
+        "interest_only",
+        description="interest_only (principal at maturity) or level (annuity) repayment.",
+    )
+    annual_default_probability: Probability = _field(
+        description="Eligibility: the highest annual default probability (e.g. of the lowest internal grade allowed)."
+    )
+    prepayment_rate: Probability = _field(0.0, description="Annual prepayment probability.")
+    ltv: float = _field(
+        description="Eligibility: the highest loan-to-value; the pledge is valued at balance / ltv.",
+        gt=0,
+        le=2,
+    )
+    disposal_haircut: Probability = _field(
+        0.0, description="Share of the pledge's value lost when it is sold after a default."
+    )
+    disposal_lag_months: int = _field(
+        0, unit="months", description="Months from default to the disposal proceeds.", ge=0
+    )
+    factor: Identifier | None = _field(
+        None, description="Factor the loans' defaults load on. Default: the first."
+    )
+    factor_loading: Probability = _field(0.0, description="Weight of the factor.")
+
+
 __all__ = [
     "BUILT_IN_FEES",
     "CleanUpCall",
     "Collateral",
     "Fee",
     "Liquidity",
+    "Revolving",
     "Step",
     "Trigger",
     "Waterfall",

@@ -24,9 +24,10 @@ ACTIONS = (
     "fund_reserve",
     "pay_liquidity",
     "pay_residual",
+    "buy_assets",
 )
 MODES = ("sequential", "pro_rata", "schedule", "borrowing_base", "turbo")
-STATES = ("normal", "triggered", "accelerated")
+STATES = ("normal", "triggered", "accelerated", "revolving")
 CONDITIONS = (
     "cumulative_default_ratio",
     "cumulative_loss_ratio",
@@ -64,7 +65,7 @@ class WaterfallArrays(NamedTuple):
     support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
     support_ultimate_only: np.ndarray  # (P,) bool: principal only at legal final, not scheduled
     support_never: np.ndarray  # (P,) bool, all False
-    state_start: np.ndarray  # (4,) int: steps of state s are state_start[s]:state_start[s + 1]
+    state_start: np.ndarray  # (5,) int: steps of state s are state_start[s]:state_start[s + 1]
     step_action: np.ndarray  # (S,) int, index into ACTIONS
     step_mode: np.ndarray  # (S,) int, index into MODES
     step_cover: np.ndarray  # (S, 2) int, index into COVER_SOURCES, in drawing order
@@ -87,6 +88,9 @@ class WaterfallArrays(NamedTuple):
     periods_per_year: int
     call_threshold: float  # < 0: no clean-up call
     call_price: float
+    revolving_end: int  # periods before it may buy (0: no revolving period)
+    revolving_target: float  # performing balance purchases restore
+    revolving_price: float  # price per unit of balance
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class Structure:
     collateral: tuple[str, float, int] = ("none", 0.0, 1)  # basis, multiple, look-back periods
     periods_per_year: int = 4
     call: tuple[float, float] | None = None  # threshold, price
+    revolving: tuple[int, float, float] = (0, 0.0, 1.0)  # end period, target balance, price
 
 
 def assemble(s: Structure) -> WaterfallArrays:
@@ -166,7 +171,8 @@ def assemble(s: Structure) -> WaterfallArrays:
     normal = list(s.states["normal"])
     triggered = list(s.states.get("triggered") or normal)
     accelerated = list(s.states.get("accelerated") or triggered)
-    for program in (normal, triggered, accelerated):
+    revolving = list(s.states.get("revolving") or normal)
+    for program in (normal, triggered, accelerated, revolving):
         steps.extend(program)
         starts.append(len(steps))
     members: list[int] = []
@@ -236,6 +242,9 @@ def assemble(s: Structure) -> WaterfallArrays:
         periods_per_year=int(s.periods_per_year),
         call_threshold=-1.0 if s.call is None else float(s.call[0]),
         call_price=0.0 if s.call is None else float(s.call[1]),
+        revolving_end=int(s.revolving[0]),
+        revolving_target=float(s.revolving[1]),
+        revolving_price=float(s.revolving[2]),
     )
 
 
@@ -400,5 +409,16 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
             call=None
             if sc.clean_up_call is None
             else (sc.clean_up_call.threshold, sc.clean_up_call.price),
+            revolving=_revolving(sc, dates),
         )
     )
+
+
+def _revolving(sc: Scenario, dates: list[dt.date]) -> tuple[int, float, float]:
+    from ipabs.structures.revolving import revolving_end_period
+
+    rv = sc.revolving
+    if rv is None:
+        return (0, 0.0, 1.0)
+    target = rv.target_balance if rv.target_balance is not None else collateral_original(sc)
+    return (revolving_end_period(sc, dates), float(target), float(rv.price))

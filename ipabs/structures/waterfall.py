@@ -6,7 +6,8 @@ Each period (docs/model.md, section 4):
        every class is due now; the deal ends after this period. At legal final or a call the
        reserve is released into the period's cash;
     3. triggers: each is tested on the period's data; those in force choose the state
-       (normal, triggered, accelerated) and switch on cash trapping or rapid amortisation;
+       (normal, triggered, accelerated; revolving while the revolving period lasts) and switch
+       on cash trapping or rapid amortisation;
     4. the state's steps run in order on the period's cash; cash left after the last step goes
        to the subordinated class.
 The program arrays come from `ipabs.structures.program`; the step codes below index its tuples.
@@ -20,10 +21,10 @@ import numpy as np
 from numba import njit
 
 # step actions, principal modes, cover sources, states, conditions, effects (program.py order)
-A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL = range(6)
+A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY = range(7)
 M_SEQUENTIAL, M_PRO_RATA, M_SCHEDULE, M_BORROWING_BASE, M_TURBO = range(5)
 COVER_RESERVE, COVER_LIQUIDITY = 1, 2
-S_NORMAL, S_TRIGGERED, S_ACCELERATED = range(3)
+S_NORMAL, S_TRIGGERED, S_ACCELERATED, S_REVOLVING = range(4)
 C_DEFAULT_RATIO, C_LOSS_RATIO, C_DSCR, C_INTEREST_COVERAGE, C_OC, C_DATE = range(6)
 E_SWITCH, E_TRAP, E_RAPID, E_DEFAULT = range(4)
 # slots of the accounts vector
@@ -48,6 +49,8 @@ class WaterfallOut(NamedTuple):
     liquidity_paid: np.ndarray  # (K,) charges and repayments to the facility
     call_proceeds: np.ndarray  # (K,)
     state: np.ndarray  # (K,) int: state used, -1 after a clean-up call
+    purchases: np.ndarray  # (K,) paid for loans bought in the revolving period
+    collected: np.ndarray  # (K,) the pool's collections the deal received (with bought loans)
     trigger_first: np.ndarray  # (R,) int: period each trigger first came into force, -1 never
 
 
@@ -58,8 +61,8 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers):
     return WaterfallOut(
         np.zeros(k), np.zeros((t, k)), np.zeros((t, k)), np.zeros(k), np.zeros(k), np.zeros(k),
         np.zeros((t, k)), np.zeros(k), np.zeros(t), np.zeros(k), np.zeros(n_providers),
-        np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64),
-        np.zeros(n_triggers, np.int64),
+        np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
+        np.zeros(k), np.zeros(n_triggers, np.int64),
     )  # fmt: skip
 
 
@@ -119,10 +122,12 @@ def _settle(owed, paid, t, k, covers, cap, default_period, used, skip):
 
 @njit(cache=True)
 def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes, cum_default, cum_loss, breaches, active, first):  # fmt: skip
-    """Test every trigger in period k; returns (state, rapid amortisation, share of cash trapped)."""
+    """Test every trigger in period k; returns (state, rapid amortisation, share of cash trapped,
+    whether a trigger that ends the revolving period is in force)."""
     state = S_NORMAL
     rapid = False
     trap = 0.0
+    ends_revolving = False
     for r in range(wf.trigger_condition.shape[0]):
         c = wf.trigger_condition[r]
         level = wf.trigger_threshold[r]
@@ -158,6 +163,8 @@ def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service
             if first[r] < 0:
                 first[r] = k
             e = wf.trigger_effect[r]
+            if e != E_TRAP:
+                ends_revolving = True
             if e == E_SWITCH:
                 state = max(state, S_TRIGGERED)
             elif e == E_TRAP:
@@ -167,7 +174,7 @@ def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service
             else:
                 state = S_ACCELERATED
                 rapid = True
-    return state, rapid, trap
+    return state, rapid, trap, ends_revolving
 
 
 @njit(cache=True)
@@ -252,14 +259,17 @@ def _pay_principal(wf, step, k, cash, balance, dues, accelerate, final, collater
 
 
 @njit(cache=True)
-def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default, out):
+def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default, vintages, out):
     """Pay one path's collections through the structure `wf`, writing every flow into `out`.
 
     `defaulted[k]` and `loss[k]` feed the cumulative ratios, `collateral[k]` (value at the end of
     period k) the OC tests, borrowing bases, pool fees and the clean-up call. Provider p tops up
-    shortfalls while k < provider_default[p]. Per period, cash is conserved:
-    collections + reserve_draw + liquidity_draw + support_paid + call_proceeds = fees + interest
-    + principal + reserve_topup + liquidity_paid + residual.
+    shortfalls while k < provider_default[p]. `vintages` = (cash, defaulted, loss, performing),
+    each (V, K), per unit of balance of the loans bought at the end of period v (revolving.py):
+    what a buy_assets step buys is added to these four series for the periods that follow.
+    Per period, cash is conserved: collections + reserve_draw + liquidity_draw + support_paid +
+    call_proceeds = fees + interest + principal + reserve_topup + liquidity_paid + purchases +
+    residual.
     On return `out.balance[:, -1]` is each class's principal loss.
     """
     n_tranches = wf.balance0.shape[0]
@@ -285,8 +295,12 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
     cum_default = 0.0
     cum_loss = 0.0
     called = False
+    revolving_over = False
+    v_cash, v_defaulted, v_loss, v_performing = vintages
     for k in range(n_periods):
         out.fees[k] = 0.0
+        out.purchases[k] = 0.0
+        out.collected[k] = 0.0
         out.residual[k] = 0.0
         out.reserve_topup[k] = 0.0
         out.liquidity_paid[k] = 0.0
@@ -306,6 +320,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
             out.state[k] = -1
             continue
         cash = collections[k]
+        out.collected[k] = cash
         cum_default += defaulted[k]
         cum_loss += loss[k]
         notes = 0.0
@@ -352,11 +367,15 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
             accounts[RESERVE] = 0.0
 
         # 3. triggers
-        state, rapid, trap = _triggers(
+        state, rapid, trap, ends_revolving = _triggers(
             wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes,
             cum_default, cum_loss, breaches, active, out.trigger_first,
         )  # fmt: skip
         accelerate = rapid or final
+        if ends_revolving:
+            revolving_over = True
+        if state == S_NORMAL and not revolving_over and k < wf.revolving_end and not final:
+            state = S_REVOLVING
         out.state[k] = state
 
         # 4. the state's steps
@@ -425,6 +444,20 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                 accounts[LIQ_DRAWN] -= repaid
                 cash -= repaid
                 out.liquidity_paid[k] += charges + repaid
+            elif action == A_BUY:
+                if state == S_REVOLVING and k < v_cash.shape[0]:
+                    wanted = max(wf.revolving_target - collateral[k], 0.0)
+                    cost = min(cash, wanted * wf.revolving_price)
+                    if cost > 0.0:
+                        bought = cost / wf.revolving_price
+                        cash -= cost
+                        out.purchases[k] += cost
+                        collateral[k] += bought
+                        for j in range(k + 1, n_periods):
+                            collections[j] += bought * v_cash[k, j]
+                            defaulted[j] += bought * v_defaulted[k, j]
+                            loss[j] += bought * v_loss[k, j]
+                            collateral[j] += bought * v_performing[k, j]
             else:  # A_RESIDUAL
                 out.residual[k] += cash
                 cash = 0.0

@@ -1,0 +1,123 @@
+"""Revolving period: the loans collections buy, simulated per unit of balance (docs/model.md, 4.7).
+
+A replenishment loan bought at the end of period v ("vintage" v) has the eligibility criteria's
+terms. Its cash flows are linear in its balance (defaults and prepayments are events of the
+path, not of the amount; the pledge is valued at balance / LTV), so each vintage is simulated
+once per path for a balance of 1, and the waterfall scales it by what it actually buys.
+Draws: one normal and one uniform per vintage and later period, always (common random numbers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+from scipy.special import ndtri, stdtrit
+
+from ipabs.engine.rng import normal, uniform
+from ipabs.scenario.model import Scenario
+
+AMORTISATION = ("interest_only", "level")
+
+
+class RevolvingArrays(NamedTuple):
+    n_vintages: int  # periods 0 .. n_vintages - 1 may buy (0: no revolving period)
+    rate: float  # annual
+    term_periods: int
+    amortisation: int  # index into AMORTISATION
+    threshold: np.ndarray  # (K,) default threshold of a replenishment loan in period k
+    prepay_prob: np.ndarray  # (K,)
+    recovery_per_unit: float  # (1 / LTV) x (1 - haircut): disposal proceeds per unit of balance
+    lag_periods: int
+    factor: int
+    loading: float
+    idiosyncratic: float
+    periods_per_year: int
+
+
+def no_revolving(n_periods: int) -> RevolvingArrays:
+    return RevolvingArrays(
+        0, 0.0, 1, 0, np.full(n_periods, -np.inf), np.zeros(n_periods), 0.0, 0, 0, 0.0, 1.0, 4
+    )
+
+
+def revolving_end_period(sc: Scenario, dates: list[dt.date]) -> int:
+    """Number of payment dates that may buy: those strictly before the revolving end date."""
+    if sc.revolving is None:
+        return 0
+    return sum(1 for d in dates if d < sc.revolving.end_date)
+
+
+def compile_revolving(sc: Scenario, dates: list[dt.date], dt_years: np.ndarray) -> RevolvingArrays:
+    n_periods = len(dates)
+    rv = sc.revolving
+    if rv is None:
+        return no_revolving(n_periods)
+    per_year = sc.deal.payment_frequency.per_year
+    dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
+    with np.errstate(divide="ignore"):
+        q = -np.expm1(np.log1p(-rv.annual_default_probability) * dt_years)
+        prepay = -np.expm1(np.log1p(-rv.prepayment_rate) * dt_years)
+    return RevolvingArrays(
+        n_vintages=revolving_end_period(sc, dates),
+        rate=float(rv.rate),
+        term_periods=max(1, round(rv.term_years * per_year)),
+        amortisation=AMORTISATION.index(rv.amortisation),
+        threshold=np.ascontiguousarray(stdtrit(dof, q) if dof else ndtri(q)),
+        prepay_prob=np.ascontiguousarray(prepay),
+        recovery_per_unit=(1.0 - rv.disposal_haircut) / rv.ltv,
+        lag_periods=math.ceil(rv.disposal_lag_months * per_year / 12),
+        factor=sc.factor_index(rv.factor),
+        loading=float(rv.factor_loading),
+        idiosyncratic=math.sqrt(1.0 - rv.factor_loading**2),
+        periods_per_year=per_year,
+    )
+
+
+@njit(cache=True)
+def simulate_vintages_path(state, rv, accrual, factor_path, scale_path, cash, defaulted, loss, performing):  # fmt: skip
+    """Per unit of balance bought at the end of period v: `cash[v, k]` collected in period k,
+    `defaulted[v, k]` exposure at default, `loss[v, k]` exposure less recovery, and
+    `performing[v, k]` the balance still performing at the end of period k (1 at k = v)."""
+    n_vintages = rv.n_vintages
+    n_periods = cash.shape[1]
+    i = rv.rate / rv.periods_per_year
+    m = rv.term_periods
+    payment = 1.0 / m if i < 1e-12 else i / -np.expm1(-m * np.log1p(i))
+    for v in range(n_vintages):
+        for k in range(n_periods):
+            cash[v, k] = 0.0
+            defaulted[v, k] = 0.0
+            loss[v, k] = 0.0
+            performing[v, k] = 0.0
+        performing[v, v] = 1.0
+        balance = 1.0
+        for k in range(v + 1, n_periods):
+            e = normal(state)
+            u = uniform(state)
+            if balance <= 0.0:
+                continue
+            interest = balance * rv.rate * accrual[k]
+            latent = rv.loading * factor_path[k, rv.factor] + rv.idiosyncratic * e
+            if scale_path[k] * latent < rv.threshold[k]:
+                exposure = balance + interest
+                recovery = min(rv.recovery_per_unit * balance, exposure)
+                defaulted[v, k] = exposure
+                loss[v, k] = exposure - recovery
+                if k + rv.lag_periods < n_periods:
+                    cash[v, k + rv.lag_periods] += recovery
+                balance = 0.0
+                continue
+            if u < rv.prepay_prob[k] or k - v >= m:  # prepaid, or repaid at maturity
+                cash[v, k] += balance + interest
+                balance = 0.0
+                continue
+            principal = 0.0
+            if rv.amortisation == 1:  # level: the annuity's principal part
+                principal = min(payment - balance * i, balance)
+            cash[v, k] += interest + principal
+            balance -= principal
+            performing[v, k] = balance
