@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ipabs import __version__
 from ipabs.errors import Problem, UserError
+from ipabs.ratings.tables import table_source
 
 PROGRESS_AFTER_SECONDS = 1.0
 
@@ -269,6 +270,7 @@ def _print_summary(results, out_dir: Path) -> None:
         "IRR p05",
         "price % par",
         "mod. dur.",
+        "implied rating",
     ):
         table.add_column(col, justify="left" if col == "tranche" else "right")
     for _, r in s.iterrows():
@@ -284,8 +286,15 @@ def _print_summary(results, out_dir: Path) -> None:
             f"{r['irr_p05']:.2%}",
             f"{r['price_pct_par']:.3f}",
             f"{r['modified_duration']:.2f}",
+            str(r["implied_rating"]),
         )
     console.print(table)
+    basis = (
+        "expected loss" if s["rating_metric"].iloc[0] == "expected_loss" else "probability of loss"
+    )
+    console.print(
+        f"implied ratings: {basis} at each tranche's WAL against {table_source(sc.ratings)}"
+    )
     p = results.pool.iloc[0]
     cur = sc.deal.currency
     console.print(

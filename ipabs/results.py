@@ -45,7 +45,17 @@ class Results:
     @cached_property
     def summary(self) -> pd.DataFrame:
         """One row per tranche (by rank): each Monte Carlo estimate with its standard error (`_se`)."""
-        return tranche_summary(self.deal, self.raw)
+        from ipabs.ratings import implied_ratings
+        from ipabs.ratings.tables import table_for
+
+        summary = tranche_summary(self.deal, self.raw)
+        ratings = implied_ratings(
+            summary,
+            table_for(self.scenario.ratings),
+            labels=self.scenario.ratings.labels,
+            term_years=float(self.deal.t_years[-1]),
+        )
+        return summary.merge(ratings, on="tranche", how="left")
 
     @cached_property
     def pool(self) -> pd.DataFrame:

@@ -4,6 +4,7 @@ facility, the collateral measure and the clean-up call (rules in docs/scenario-f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 from ipabs.errors import Problem
 from ipabs.scenario.structure import BUILT_IN_FEES
@@ -128,6 +129,7 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                 "collateral.multiple", "only trailing_income takes a multiple", c.multiple, True
             )
     yield from _check_revolving(sc)
+    yield from _check_ratings(sc.ratings)
     if sc.clean_up_call is not None and c is None:
         yield Problem(
             "clean_up_call", "needs a [collateral] table: the call compares the pool's value"
@@ -213,3 +215,47 @@ def _check_revolving(sc) -> Iterable[Problem]:
             rv.factor,
             True,
         )
+
+
+def _check_ratings(r) -> Iterable[Problem]:
+    if (r.table is None) != (r.tenors is None):
+        yield Problem("ratings", "tenors and table go together")
+        return
+    if r.table is None:
+        if r.metric is not None:
+            yield Problem(
+                "ratings.metric",
+                "the built-in table limits the probability of loss; give a table to use another metric",
+                r.metric,
+                True,
+            )
+        return
+    if r.metric is None:
+        yield Problem("ratings.metric", "required key is missing: what does the table limit?")
+    tenors = list(r.tenors)
+    if any(b <= a for a, b in pairwise(tenors)):
+        yield Problem("ratings.tenors", "must increase", tenors, True)
+    for i, row in enumerate(r.table):
+        where = f'ratings.table[{i}] (rating = "{row.rating}")'
+        if len(row.values) != len(tenors):
+            yield Problem(
+                f"{where}.values",
+                f"has {len(row.values)} values for {len(tenors)} tenors",
+                list(row.values),
+                True,
+            )
+        elif any(b < a for a, b in pairwise(row.values)):
+            yield Problem(
+                f"{where}.values",
+                "a cumulative rate cannot fall with tenor",
+                list(row.values),
+                True,
+            )
+        if i and len(row.values) == len(r.table[i - 1].values):
+            if any(b < a for a, b in zip(r.table[i - 1].values, row.values, strict=True)):
+                yield Problem(
+                    f"{where}.values",
+                    "rows run from the best rating down: a worse rating's limits cannot be lower",
+                    list(row.values),
+                    True,
+                )

@@ -27,6 +27,7 @@ from ipabs.scenario.structure import (
     Collateral,
     Fee,
     Liquidity,
+    Ratings,
     Revolving,
     Trigger,
     Waterfall,
@@ -680,6 +681,9 @@ class Scenario(Spec):
     )
     clean_up_call: CleanUpCall | None = _field(
         None, description="Clean-up call when the pool falls below a share of its original value."
+    )
+    ratings: Ratings = _field(
+        Ratings(), description="The table implied ratings are read from, and how they are shown."
     )
     pricing: Pricing = _field(description="Pricing inputs.")
     valuation: Valuation = _field(Valuation(), description="IP valuation inputs (income method).")

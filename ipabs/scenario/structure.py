@@ -4,7 +4,9 @@ liquidity facility, the collateral measure and the clean-up call (docs/model.md,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from ipabs.scenario.base import Amount, Identifier, Probability, Spec, _field
 
@@ -242,12 +244,40 @@ class Revolving(Spec):
     factor_loading: Probability = _field(0.0, description="Weight of the factor.")
 
 
+class RatingRow(Spec):
+    rating: str = _field(description="Rating name (e.g. Aaa, Aa1, AAA).", min_length=1)
+    values: tuple[Annotated[float, Field(ge=0, le=1)], ...] = _field(
+        description="The most a tranche with this rating may have of the metric at each tenor (fractions, e.g. 0.0016 for 0.16%).",
+        min_length=1,
+    )
+
+
+class Ratings(Spec):
+    metric: Literal["expected_loss", "loss_probability"] | None = _field(
+        None,
+        description="What the table limits: expected_loss (Moody's-style idealised tables) or loss_probability. Required with a table; the built-in table is loss_probability.",
+    )
+    tenors: tuple[Annotated[float, Field(gt=0, le=50)], ...] | None = _field(
+        None, unit="years", description="The table's tenors (increasing), with `table`."
+    )
+    table: tuple[RatingRow, ...] | None = _field(
+        None,
+        description="Rows from the best rating down. Default: the built-in table (docs/model.md, section 5.1).",
+        min_length=1,
+    )
+    labels: Literal["moodys", "china"] = _field(
+        "moodys",
+        description="moodys: ratings as named in the table; china: the Chinese market's structured-finance labels (AAAsf, AA+sf, ...).",
+    )
+
+
 __all__ = [
     "BUILT_IN_FEES",
     "CleanUpCall",
     "Collateral",
     "Fee",
     "Liquidity",
+    "Ratings",
     "Revolving",
     "Step",
     "Trigger",

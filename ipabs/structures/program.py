@@ -64,7 +64,6 @@ class WaterfallArrays(NamedTuple):
     support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
     support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
     support_ultimate_only: np.ndarray  # (P,) bool: principal only at legal final, not scheduled
-    support_never: np.ndarray  # (P,) bool, all False
     state_start: np.ndarray  # (5,) int: steps of state s are state_start[s]:state_start[s + 1]
     step_action: np.ndarray  # (S,) int, index into ACTIONS
     step_mode: np.ndarray  # (S,) int, index into MODES
@@ -213,7 +212,6 @@ def assemble(s: Structure) -> WaterfallArrays:
         support_ultimate_only=np.array(
             list(s.support_ultimate_only) or [False] * len(s.support), dtype=np.bool_
         ),
-        support_never=np.zeros(len(s.support), dtype=np.bool_),
         state_start=np.array(starts, dtype=np.int64),
         step_action=np.array([ACTIONS.index(x.action) for x in steps], dtype=np.int64),
         step_mode=np.array([MODES.index(x.mode) for x in steps], dtype=np.int64),

@@ -77,12 +77,12 @@ def _share(total_paid, total_due, due, group_size):
     return total_paid * (due / total_due) if total_due > 0.0 else 0.0
 
 
-@njit(cache=True)
-def _cover(wf, accounts, step, shortfall):
+@njit(cache=True, inline="always")
+def _cover(step_cover, liquidity_limit, accounts, step, shortfall):
     """Draw up to `shortfall` from the step's cover sources in order; returns the amount drawn."""
     covered = 0.0
     for j in range(2):
-        source = wf.step_cover[step, j]
+        source = step_cover[step, j]
         need = shortfall - covered
         if need <= 0.0:
             break
@@ -92,7 +92,7 @@ def _cover(wf, accounts, step, shortfall):
             accounts[DRAWN_NOW] += draw
             covered += draw
         elif source == COVER_LIQUIDITY:
-            draw = min(wf.liquidity_limit - accounts[LIQ_DRAWN], need)
+            draw = min(liquidity_limit - accounts[LIQ_DRAWN], need)
             if draw > 0.0:
                 accounts[LIQ_DRAWN] += draw
                 accounts[LIQ_DRAWN_NOW] += draw
@@ -101,16 +101,17 @@ def _cover(wf, accounts, step, shortfall):
 
 
 @njit(cache=True, inline="always")
-def _settle(owed, paid, t, k, covers, cap, default_period, used, skip):
+def _settle(owed, paid, t, k, covers, cap, default_period, used, ultimate_only, before_final):
     """(amount paid, top-up): the undertakings covering tranche t, in order, top up a shortfall
-    in period k until their caps or their providers' defaults (providers with skip[p] sit out).
+    in period k until their caps or their providers' defaults (with `before_final`, providers
+    that guarantee only ultimate principal sit out).
     A full top-up pays exactly what is owed (no rounding residue)."""
     shortfall = owed - paid
     total = 0.0
     for p in range(cap.shape[0]):
         if shortfall - total <= 0.0:
             break
-        if covers[p, t] and k < default_period[p] and not skip[p]:
+        if covers[p, t] and k < default_period[p] and not (before_final and ultimate_only[p]):
             give = min(shortfall - total, cap[p] - used[p])
             if give > 0.0:
                 used[p] += give
@@ -121,54 +122,54 @@ def _settle(owed, paid, t, k, covers, cap, default_period, used, skip):
 
 
 @njit(cache=True)
-def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes, cum_default, cum_loss, breaches, active, first):  # fmt: skip
+def _triggers(condition, threshold, trigger_period, lookback, needed, effect, curable, trap_share, classes, collateral_original, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes, cum_default, cum_loss, breaches, active, first):  # fmt: skip
     """Test every trigger in period k; returns (state, rapid amortisation, share of cash trapped,
     whether a trigger that ends the revolving period is in force)."""
     state = S_NORMAL
     rapid = False
     trap = 0.0
     ends_revolving = False
-    for r in range(wf.trigger_condition.shape[0]):
-        c = wf.trigger_condition[r]
-        level = wf.trigger_threshold[r]
+    for r in range(condition.shape[0]):
+        c = condition[r]
+        level = threshold[r]
         if c == C_DATE:
-            breached = k >= wf.trigger_period[r]
+            breached = k >= trigger_period[r]
         elif c == C_DEFAULT_RATIO:
-            breached = cum_default > level * wf.collateral_original
+            breached = cum_default > level * collateral_original
         elif c == C_LOSS_RATIO:
-            breached = cum_loss > level * wf.collateral_original
+            breached = cum_loss > level * collateral_original
         elif c == C_OC:
             breached = notes > 0.0 and collateral[k] < level * notes
         else:
             num = 0.0
             den = 0.0
-            for j in range(max(0, k - wf.trigger_lookback[r] + 1), k + 1):
+            for j in range(max(0, k - lookback[r] + 1), k + 1):
                 num += collections[j]
                 den += fee_service[j]
                 for t in range(coupon_service.shape[0]):
-                    if wf.trigger_classes[r, t]:
+                    if classes[r, t]:
                         den += coupon_service[t, j]
                         if c == C_DSCR:
                             den += scheduled_service[t, j]
             breached = den > 0.0 and num < level * den
         if breached:
             breaches[r] += 1
-        elif wf.trigger_curable[r]:
+        elif curable[r]:
             breaches[r] = 0
-        if wf.trigger_curable[r]:
-            active[r] = breaches[r] >= wf.trigger_needed[r]
-        elif breaches[r] >= wf.trigger_needed[r]:
+        if curable[r]:
+            active[r] = breaches[r] >= needed[r]
+        elif breaches[r] >= needed[r]:
             active[r] = True
         if active[r]:
             if first[r] < 0:
                 first[r] = k
-            e = wf.trigger_effect[r]
+            e = effect[r]
             if e != E_TRAP:
                 ends_revolving = True
             if e == E_SWITCH:
                 state = max(state, S_TRIGGERED)
             elif e == E_TRAP:
-                trap = max(trap, wf.trigger_trap_share[r])
+                trap = max(trap, trap_share[r])
             elif e == E_RAPID:
                 rapid = True
             else:
@@ -177,36 +178,34 @@ def _triggers(wf, k, collections, fee_service, coupon_service, scheduled_service
     return state, rapid, trap, ends_revolving
 
 
-@njit(cache=True)
-def _principal_due(wf, step, t, k, balance, accelerate):
+@njit(cache=True, inline="always")
+def _principal_due(mode, rank_first, has_schedule, target_balance, t, k, balance, accelerate):
     """What a sequential or schedule step owes class t in period k."""
     if accelerate:
         return balance[t]
-    if wf.has_schedule[t]:
-        return max(balance[t] - wf.target_balance[t, k], 0.0)
-    if wf.step_mode[step] == M_SEQUENTIAL:
-        for u in range(wf.rank_first[t]):
+    if has_schedule[t]:
+        return max(balance[t] - target_balance[t, k], 0.0)
+    if mode == M_SEQUENTIAL:
+        for u in range(rank_first[t]):
             if balance[u] > 0.0:
                 return 0.0
         return balance[t]
     return 0.0
 
 
-@njit(cache=True)
-def _pay_principal(wf, step, k, cash, balance, dues, accelerate, final, collateral_k, provider_default, out):  # fmt: skip
-    """Run one pay_principal step; returns (cash left, credit support paid)."""
-    m0 = wf.member_start[step]
-    m1 = wf.member_start[step + 1]
-    mode = wf.step_mode[step]
+@njit(cache=True, inline="always")
+def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule, target_balance, support_covers, support_cap, support_ultimate_only, provider_default, support_used, principal_out, k, cash, balance, dues, accelerate, final, collateral_k):  # fmt: skip
+    """Run one pay_principal step (its members are member[m0:m1]); returns (cash left, credit
+    support paid)."""
     supported = 0.0
     # what each class receives, before support
     if mode == M_PRO_RATA:
         total_due = 0.0
         for j in range(m0, m1):
-            total_due += balance[wf.member[j]]
+            total_due += balance[member[j]]
         total_paid = min(cash, total_due)
         for j in range(m0, m1):
-            t = wf.member[j]
+            t = member[j]
             dues[t] = _share(total_paid, total_due, balance[t], m1 - m0)
         cash -= total_paid
     elif mode == M_TURBO or mode == M_BORROWING_BASE:
@@ -214,10 +213,10 @@ def _pay_principal(wf, step, k, cash, balance, dues, accelerate, final, collater
         if mode == M_BORROWING_BASE and not accelerate:
             total = 0.0
             for j in range(m0, m1):
-                total += balance[wf.member[j]]
-            excess = max(total - wf.step_advance_rate[step] * collateral_k, 0.0)
+                total += balance[member[j]]
+            excess = max(total - advance_rate * collateral_k, 0.0)
         for j in range(m0, m1):
-            t = wf.member[j]
+            t = member[j]
             paid = min(cash, balance[t], excess)
             dues[t] = paid
             cash -= paid
@@ -226,35 +225,37 @@ def _pay_principal(wf, step, k, cash, balance, dues, accelerate, final, collater
         j = m0
         while j < m1:
             g_end = j + 1
-            while g_end < m1 and wf.rank_first[wf.member[g_end]] == wf.rank_first[wf.member[j]]:
+            while g_end < m1 and rank_first[member[g_end]] == rank_first[member[j]]:
                 g_end += 1
             total_due = 0.0
             for i in range(j, g_end):
-                t = wf.member[i]
-                dues[t] = _principal_due(wf, step, t, k, balance, accelerate)
+                t = member[i]
+                dues[t] = _principal_due(
+                    mode, rank_first, has_schedule, target_balance, t, k, balance, accelerate
+                )
                 total_due += dues[t]
             total_paid = min(cash, total_due)
             for i in range(j, g_end):
-                t = wf.member[i]
+                t = member[i]
                 dues[t] = _share(total_paid, total_due, dues[t], g_end - j)
             cash -= total_paid
             j = g_end
     # credit support tops up what is contractually due: scheduled principal, all at legal final
     for j in range(m0, m1):
-        t = wf.member[j]
+        t = member[j]
         if final:
             contractual = balance[t]
-        elif wf.has_schedule[t]:
-            contractual = max(balance[t] - wf.target_balance[t, k], 0.0)
+        elif has_schedule[t]:
+            contractual = max(balance[t] - target_balance[t, k], 0.0)
         else:
             contractual = 0.0
         paid, top_up = _settle(
-            contractual, dues[t], t, k, wf.support_covers, wf.support_cap, provider_default,
-            out.support_used, wf.support_ultimate_only if not final else wf.support_never,
+            contractual, dues[t], t, k, support_covers, support_cap, provider_default,
+            support_used, support_ultimate_only, not final,
         )  # fmt: skip
         supported += top_up
         balance[t] -= paid
-        out.principal[t, k] += paid
+        principal_out[t, k] += paid
     return cash, supported
 
 
@@ -277,6 +278,46 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
     n_fees = wf.fee_fixed.shape[0]
     n_triggers = wf.trigger_condition.shape[0]
     last = n_periods - 1
+    liquidity_limit = wf.liquidity_limit
+    # and the outputs
+    fees_out = out.fees
+    interest_out = out.interest
+    principal_out = out.principal
+    residual_out = out.residual
+    reserve_topup_out = out.reserve_topup
+    liquidity_paid_out = out.liquidity_paid
+    call_proceeds_out = out.call_proceeds
+    support_paid_out = out.support_paid
+    support_used_out = out.support_used
+    purchases_out = out.purchases
+    collected_out = out.collected
+    balance_out = out.balance
+    reserve_draw_out = out.reserve_draw
+    liquidity_draw_out = out.liquidity_draw
+    reserve_out = out.reserve
+    state_out = out.state
+    unpaid_interest_out = out.unpaid_interest
+    trigger_first_out = out.trigger_first
+    # the program's arrays as locals: read once per path, not per step
+    accrual = wf.accrual
+    coupon = wf.coupon
+    has_schedule = wf.has_schedule
+    target_balance = wf.target_balance
+    fee_fixed = wf.fee_fixed
+    fee_pct_notes = wf.fee_pct_notes
+    fee_pct_pool = wf.fee_pct_pool
+    fee_cap = wf.fee_cap
+    state_start = wf.state_start
+    step_action = wf.step_action
+    step_mode = wf.step_mode
+    step_cover = wf.step_cover
+    step_advance_rate = wf.step_advance_rate
+    member_start = wf.member_start
+    member = wf.member
+    rank_first = wf.rank_first
+    support_covers = wf.support_covers
+    support_cap = wf.support_cap
+    support_ultimate_only = wf.support_ultimate_only
     balance = wf.balance0.copy()
     dues = np.zeros(n_tranches)
     interest_owed = np.zeros(n_tranches)
@@ -288,39 +329,39 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
     active = np.zeros(n_triggers, np.bool_)
     accounts = np.zeros(5)
     accounts[RESERVE] = wf.reserve_initial
-    for p in range(out.support_used.shape[0]):
-        out.support_used[p] = 0.0
+    for p in range(support_used_out.shape[0]):
+        support_used_out[p] = 0.0
     for r in range(n_triggers):
-        out.trigger_first[r] = -1
+        trigger_first_out[r] = -1
     cum_default = 0.0
     cum_loss = 0.0
     called = False
     revolving_over = False
     v_cash, v_defaulted, v_loss, v_performing = vintages
     for k in range(n_periods):
-        out.fees[k] = 0.0
-        out.purchases[k] = 0.0
-        out.collected[k] = 0.0
-        out.residual[k] = 0.0
-        out.reserve_topup[k] = 0.0
-        out.liquidity_paid[k] = 0.0
-        out.call_proceeds[k] = 0.0
-        out.support_paid[k] = 0.0
+        fees_out[k] = 0.0
+        purchases_out[k] = 0.0
+        collected_out[k] = 0.0
+        residual_out[k] = 0.0
+        reserve_topup_out[k] = 0.0
+        liquidity_paid_out[k] = 0.0
+        call_proceeds_out[k] = 0.0
+        support_paid_out[k] = 0.0
         for t in range(n_tranches):
-            out.interest[t, k] = 0.0
-            out.principal[t, k] = 0.0
+            interest_out[t, k] = 0.0
+            principal_out[t, k] = 0.0
         accounts[DRAWN_NOW] = 0.0
         accounts[LIQ_DRAWN_NOW] = 0.0
         if called:  # the pool was sold: nothing more comes in or goes out
             for t in range(n_tranches):
-                out.balance[t, k] = balance[t]
-            out.reserve_draw[k] = 0.0
-            out.liquidity_draw[k] = 0.0
-            out.reserve[k] = accounts[RESERVE]
-            out.state[k] = -1
+                balance_out[t, k] = balance[t]
+            reserve_draw_out[k] = 0.0
+            liquidity_draw_out[k] = 0.0
+            reserve_out[k] = accounts[RESERVE]
+            state_out[k] = -1
             continue
         cash = collections[k]
-        out.collected[k] = cash
+        collected_out[k] = cash
         cum_default += defaulted[k]
         cum_loss += loss[k]
         notes = 0.0
@@ -330,20 +371,20 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
         # 1. accrue the period's fees, interest and facility charges
         pool_start = wf.collateral_original if k == 0 else collateral[k - 1]
         for f in range(n_fees):
-            accrued = wf.accrual[k] * min(
-                wf.fee_fixed[f] + wf.fee_pct_notes[f] * notes + wf.fee_pct_pool[f] * pool_start,
-                wf.fee_cap[f],
+            accrued = accrual[k] * min(
+                fee_fixed[f] + fee_pct_notes[f] * notes + fee_pct_pool[f] * pool_start,
+                fee_cap[f],
             )
             fee_owed[f] += accrued
             fee_service[k] += accrued
         for t in range(n_tranches):
-            accrued = balance[t] * wf.coupon[t, k] * wf.accrual[k]
+            accrued = balance[t] * coupon[t, k] * accrual[k]
             interest_owed[t] += accrued
             coupon_service[t, k] = accrued
-            if wf.has_schedule[t]:
-                scheduled_service[t, k] = max(balance[t] - wf.target_balance[t, k], 0.0)
+            if has_schedule[t]:
+                scheduled_service[t, k] = max(balance[t] - target_balance[t, k], 0.0)
         drawn = accounts[LIQ_DRAWN]
-        accounts[LIQ_CHARGES] += wf.accrual[k] * (
+        accounts[LIQ_CHARGES] += accrual[k] * (
             wf.liquidity_rate * drawn + wf.liquidity_commitment_fee * (wf.liquidity_limit - drawn)
         )
 
@@ -357,7 +398,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
         ):
             proceeds = wf.call_price * collateral[k]
             cash += proceeds
-            out.call_proceeds[k] = proceeds
+            call_proceeds_out[k] = proceeds
             called = True
             final = True
 
@@ -367,57 +408,69 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
             accounts[RESERVE] = 0.0
 
         # 3. triggers
-        state, rapid, trap, ends_revolving = _triggers(
-            wf, k, collections, fee_service, coupon_service, scheduled_service, collateral, notes,
-            cum_default, cum_loss, breaches, active, out.trigger_first,
-        )  # fmt: skip
+        state, rapid, trap, ends_revolving = S_NORMAL, False, 0.0, False
+        if n_triggers > 0:
+            state, rapid, trap, ends_revolving = _triggers(
+                wf.trigger_condition, wf.trigger_threshold, wf.trigger_period, wf.trigger_lookback,
+                wf.trigger_needed, wf.trigger_effect, wf.trigger_curable, wf.trigger_trap_share,
+                wf.trigger_classes, wf.collateral_original, k, collections, fee_service,
+                coupon_service, scheduled_service, collateral, notes, cum_default, cum_loss,
+                breaches, active, trigger_first_out,
+            )  # fmt: skip
         accelerate = rapid or final
         if ends_revolving:
             revolving_over = True
         if state == S_NORMAL and not revolving_over and k < wf.revolving_end and not final:
             state = S_REVOLVING
-        out.state[k] = state
+        state_out[k] = state
 
         # 4. the state's steps
         supported = 0.0
-        for step in range(wf.state_start[state], wf.state_start[state + 1]):
-            action = wf.step_action[step]
-            m0 = wf.member_start[step]
-            m1 = wf.member_start[step + 1]
+        for step in range(state_start[state], state_start[state + 1]):
+            action = step_action[step]
+            m0 = member_start[step]
+            m1 = member_start[step + 1]
             if action == A_FEE:
                 total_due = 0.0
                 for j in range(m0, m1):
-                    total_due += fee_owed[wf.member[j]]
+                    total_due += fee_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
-                total_paid = from_cash + _cover(wf, accounts, step, total_due - from_cash)
+                total_paid = from_cash + _cover(
+                    step_cover, liquidity_limit, accounts, step, total_due - from_cash
+                )
                 for j in range(m0, m1):
-                    f = wf.member[j]
+                    f = member[j]
                     paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
                     fee_owed[f] -= paid
-                    out.fees[k] += paid
+                    fees_out[k] += paid
             elif action == A_INTEREST:
                 total_due = 0.0
                 for j in range(m0, m1):
-                    total_due += interest_owed[wf.member[j]]
+                    total_due += interest_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
-                total_paid = from_cash + _cover(wf, accounts, step, total_due - from_cash)
+                total_paid = from_cash + _cover(
+                    step_cover, liquidity_limit, accounts, step, total_due - from_cash
+                )
                 for j in range(m0, m1):
-                    t = wf.member[j]
+                    t = member[j]
                     due = interest_owed[t]
                     paid, top_up = _settle(
                         due, _share(total_paid, total_due, due, m1 - m0), t, k,
-                        wf.support_covers, wf.support_cap, provider_default, out.support_used,
-                        wf.support_never,
+                        support_covers, support_cap, provider_default, support_used_out,
+                        support_ultimate_only, False,
                     )  # fmt: skip
                     supported += top_up
                     interest_owed[t] = due - paid
-                    out.interest[t, k] += paid
+                    interest_out[t, k] += paid
             elif action == A_PRINCIPAL:
                 cash, top_up = _pay_principal(
-                    wf, step, k, cash, balance, dues, accelerate, final, collateral[k],
-                    provider_default, out,
+                    step_mode[step], step_advance_rate[step], member, m0, m1, rank_first,
+                    has_schedule, target_balance, support_covers, support_cap,
+                    support_ultimate_only, provider_default,
+                    support_used_out, principal_out, k, cash, balance, dues, accelerate, final,
+                    collateral[k],
                 )  # fmt: skip
                 supported += top_up
             elif action == A_RESERVE:
@@ -435,7 +488,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                     topup = min(cash, target - accounts[RESERVE])
                     cash -= topup
                     accounts[RESERVE] += topup
-                    out.reserve_topup[k] += topup
+                    reserve_topup_out[k] += topup
             elif action == A_LIQUIDITY:
                 charges = min(cash, accounts[LIQ_CHARGES])
                 accounts[LIQ_CHARGES] -= charges
@@ -443,7 +496,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                 repaid = min(cash, accounts[LIQ_DRAWN])
                 accounts[LIQ_DRAWN] -= repaid
                 cash -= repaid
-                out.liquidity_paid[k] += charges + repaid
+                liquidity_paid_out[k] += charges + repaid
             elif action == A_BUY:
                 if state == S_REVOLVING and k < v_cash.shape[0]:
                     wanted = max(wf.revolving_target - collateral[k], 0.0)
@@ -451,7 +504,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                     if cost > 0.0:
                         bought = cost / wf.revolving_price
                         cash -= cost
-                        out.purchases[k] += cost
+                        purchases_out[k] += cost
                         collateral[k] += bought
                         for j in range(k + 1, n_periods):
                             collections[j] += bought * v_cash[k, j]
@@ -459,14 +512,14 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                             loss[j] += bought * v_loss[k, j]
                             collateral[j] += bought * v_performing[k, j]
             else:  # A_RESIDUAL
-                out.residual[k] += cash
+                residual_out[k] += cash
                 cash = 0.0
-        out.residual[k] += cash  # nothing is left unallocated
+        residual_out[k] += cash  # nothing is left unallocated
         for t in range(n_tranches):
-            out.balance[t, k] = balance[t]
-        out.reserve_draw[k] = accounts[DRAWN_NOW]
-        out.liquidity_draw[k] = accounts[LIQ_DRAWN_NOW]
-        out.reserve[k] = accounts[RESERVE]
-        out.support_paid[k] = supported
+            balance_out[t, k] = balance[t]
+        reserve_draw_out[k] = accounts[DRAWN_NOW]
+        liquidity_draw_out[k] = accounts[LIQ_DRAWN_NOW]
+        reserve_out[k] = accounts[RESERVE]
+        support_paid_out[k] = supported
     for t in range(n_tranches):
-        out.unpaid_interest[t] = interest_owed[t]
+        unpaid_interest_out[t] = interest_owed[t]
