@@ -513,3 +513,30 @@ def test_trap_share_traps_that_share_of_the_cash_left():
     out = execute(s, [10.0, 4.0, 0.0])
     close(out.reserve, [5.0, 7.0, 0.0])
     close(out.residual, [5.0, 2.0, 7.0])  # released at legal final
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_the_one_class_fast_path_pays_as_the_general_step(case):
+    # a provider that never pays (cap 0) sends every principal step down the general path
+    s, collections, defaulted, collateral, vintages = case
+    fast = execute(
+        s,
+        collections,
+        defaulted=defaulted,
+        loss=defaulted,
+        collateral=collateral,
+        vintages=vintages,
+    )
+    s.support = [((0,), 0.0)]
+    general = execute(
+        s,
+        collections,
+        defaulted=defaulted,
+        loss=defaulted,
+        collateral=collateral,
+        vintages=vintages,
+        provider_default=[len(collections)],
+    )
+    for name in ("principal", "interest", "residual", "balance", "fees", "reserve"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(general, name))

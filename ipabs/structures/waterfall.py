@@ -243,17 +243,19 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
     # credit support tops up what is contractually due: scheduled principal, all at legal final
     for j in range(m0, m1):
         t = member[j]
-        if final:
-            contractual = balance[t]
-        elif has_schedule[t]:
-            contractual = max(balance[t] - target_balance[t, k], 0.0)
-        else:
-            contractual = 0.0
-        paid, top_up = _settle(
-            contractual, dues[t], t, k, support_covers, support_cap, provider_default,
-            support_used, support_ultimate_only, not final,
-        )  # fmt: skip
-        supported += top_up
+        paid = dues[t]
+        if support_cap.shape[0] > 0:
+            if final:
+                contractual = balance[t]
+            elif has_schedule[t]:
+                contractual = max(balance[t] - target_balance[t, k], 0.0)
+            else:
+                contractual = 0.0
+            paid, top_up = _settle(
+                contractual, paid, t, k, support_covers, support_cap, provider_default,
+                support_used, support_ultimate_only, not final,
+            )  # fmt: skip
+            supported += top_up
         balance[t] -= paid
         principal_out[t, k] += paid
     return cash, supported
@@ -318,6 +320,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
     support_covers = wf.support_covers
     support_cap = wf.support_cap
     support_ultimate_only = wf.support_ultimate_only
+    n_providers = support_cap.shape[0]
     balance = wf.balance0.copy()
     dues = np.zeros(n_tranches)
     interest_owed = np.zeros(n_tranches)
@@ -456,14 +459,35 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                 for j in range(m0, m1):
                     t = member[j]
                     due = interest_owed[t]
-                    paid, top_up = _settle(
-                        due, _share(total_paid, total_due, due, m1 - m0), t, k,
-                        support_covers, support_cap, provider_default, support_used_out,
-                        support_ultimate_only, False,
-                    )  # fmt: skip
-                    supported += top_up
+                    paid = _share(total_paid, total_due, due, m1 - m0)
+                    if n_providers > 0:
+                        paid, top_up = _settle(
+                            due, paid, t, k, support_covers, support_cap, provider_default,
+                            support_used_out, support_ultimate_only, False,
+                        )  # fmt: skip
+                        supported += top_up
                     interest_owed[t] = due - paid
                     interest_out[t, k] += paid
+            elif (
+                action == A_PRINCIPAL
+                and m1 - m0 == 1
+                and n_providers == 0
+                and (step_mode[step] == M_SEQUENTIAL or step_mode[step] == M_SCHEDULE)
+            ):
+                # fast path (the common step): one class, sequential or schedule, no credit
+                # support; _pay_principal's rules without its call, whose array arguments cost
+                # more than the step (tests compare the two paths)
+                t = member[m0]
+                paid = min(
+                    cash,
+                    _principal_due(
+                        step_mode[step], rank_first, has_schedule, target_balance, t, k, balance,
+                        accelerate,
+                    ),
+                )  # fmt: skip
+                cash -= paid
+                balance[t] -= paid
+                principal_out[t, k] += paid
             elif action == A_PRINCIPAL:
                 cash, top_up = _pay_principal(
                     step_mode[step], step_advance_rate[step], member, m0, m1, rank_first,
