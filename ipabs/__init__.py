@@ -22,6 +22,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 _EXPORTS = {
     "load": "ipabs.api",
     "simulate": "ipabs.api",
+    "size": "ipabs.solvers.sizing",
+    "breakeven": "ipabs.solvers.breakevens",
     "Results": "ipabs.results",
     "Scenario": "ipabs.scenario.model",
     "ScenarioError": "ipabs.errors",

@@ -250,6 +250,16 @@ def schema(markdown: bool) -> None:
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
+def _register_solvers() -> None:
+    from ipabs.solvers.commands import breakeven_command, size_command
+
+    cli.add_command(size_command)
+    cli.add_command(breakeven_command)
+
+
+_register_solvers()
+
+
 def _print_summary(results, out_dir: Path) -> None:
     sc = results.scenario
     s = results.summary

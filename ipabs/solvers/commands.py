@@ -1,0 +1,149 @@
+"""`ipabs size` and `ipabs breakeven`: the solvers from the command line (tables on stdout, or
+JSON with --json; nothing is written to disk)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+_SCENARIO = click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+_PATHS = click.option("--paths", type=int, help="Monte Carlo paths per evaluation.")
+_SEED = click.option("--seed", type=int, help="Random seed (the same paths for every evaluation).")
+_RATING = click.option("--rating", help="Target: this rating or better, from the rating table.")
+_EL = click.option(
+    "--expected-loss", type=float, help="Target: expected loss at most this fraction."
+)
+_PLOSS = click.option(
+    "--loss-probability", type=float, help="Target: probability of loss at most this fraction."
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _console() -> Console:
+    from ipabs.cli import _stdout
+
+    return _stdout()
+
+
+def _check_paths(paths: int | None) -> None:
+    from ipabs.errors import Problem, UserError
+
+    if paths is not None and paths < 1:
+        raise UserError(
+            "--paths must be at least 1",
+            problems=(Problem("simulation.paths", "at least 1", paths, True),),
+        )
+
+
+@click.command("size")
+@_SCENARIO
+@click.option(
+    "--tranche",
+    "tranches",
+    multiple=True,
+    required=True,
+    help="Class to size; repeat to size several in turn (senior first, each on the last's result).",
+)
+@_RATING
+@_EL
+@_PLOSS
+@_PATHS
+@_SEED
+@_JSON
+def size_command(scenario, tranches, rating, expected_loss, loss_probability, paths, seed, as_json):
+    """The largest balance of each --tranche of SCENARIO that meets the target; the
+    subordinated class takes up the difference (the total stays the same)."""
+    from ipabs.api import load
+    from ipabs.solvers import size
+
+    _check_paths(paths)
+    sc = load(scenario)
+    results = []
+    for name in tranches:
+        r = size(
+            sc, name, rating=rating, expected_loss=expected_loss,
+            loss_probability=loss_probability, paths=paths, seed=seed,
+        )  # fmt: skip
+        results.append(r)
+        sc = r.scenario
+    records = [
+        {
+            "tranche": r.tranche,
+            "balance": r.balance,
+            "original_balance": r.original_balance,
+            "absorbing_class": r.absorbing_class,
+            "target": r.target,
+            "met": r.met,
+            "whole_capital_meets_target": r.capped,
+            "evaluations": r.evaluations,
+            "implied_rating": str(
+                r.results.summary.set_index("tranche").loc[r.tranche, "implied_rating"]
+            ),
+        }
+        for r in results
+    ]
+    if as_json:
+        click.echo(json.dumps({"deal": sc.deal.name, "sizes": records}, indent=2))
+        return
+    table = Table(title=f"{sc.deal.name}: sizes for {records[0]['target']}", title_justify="left")
+    for col in ("tranche", "balance", "was", "takes up", "evaluations", "implied rating", "note"):
+        table.add_column(col, justify="left" if col in ("tranche", "note") else "right")
+    for rec in records:
+        note = (
+            "the whole capital meets the target"
+            if rec["whole_capital_meets_target"]
+            else ("no size meets the target" if not rec["met"] else "")
+        )
+        table.add_row(
+            rec["tranche"], f"{rec['balance']:,.0f}", f"{rec['original_balance']:,.0f}",
+            rec["absorbing_class"], str(rec["evaluations"]), rec["implied_rating"], note,
+        )  # fmt: skip
+    _console().print(table)
+
+
+@click.command("breakeven")
+@_SCENARIO
+@click.option(
+    "--stress",
+    "stresses",
+    multiple=True,
+    help="default_multiplier, income_haircut, decay_increase or recovery_cut (repeat; default: all).",
+)
+@_RATING
+@_EL
+@_PLOSS
+@_PATHS
+@_SEED
+@_JSON
+def breakeven_command(scenario, stresses, rating, expected_loss, loss_probability, paths, seed, as_json):  # fmt: skip
+    """For each tranche of SCENARIO and each stress, the largest stress at which the tranche
+    still takes no loss (or meets the target)."""
+    from ipabs.api import load
+    from ipabs.results import json_records
+    from ipabs.solvers import STRESSES, breakeven
+
+    _check_paths(paths)
+    sc = load(scenario)
+    frame = breakeven(
+        sc, stresses=tuple(stresses) or STRESSES, rating=rating, expected_loss=expected_loss,
+        loss_probability=loss_probability, paths=paths, seed=seed,
+    )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({"deal": sc.deal.name, "breakeven": json_records(frame)}, indent=2))
+        return
+    table = Table(
+        title=f"{sc.deal.name}: breakeven stresses ({frame['target'].iloc[0]})",
+        title_justify="left",
+    )
+    for col in ("tranche", "stress", "breakeven", "status", "EL there", "P(loss) there"):
+        table.add_column(col, justify="left" if col in ("tranche", "stress", "status") else "right")
+    for row in frame.itertuples():
+        table.add_row(
+            row.tranche, row.stress, f"{row.breakeven:.4f}", row.status,
+            f"{row.expected_loss_at_breakeven:.4%}", f"{row.prob_loss_at_breakeven:.2%}",
+        )  # fmt: skip
+    _console().print(table)

@@ -1,0 +1,63 @@
+"""What the solvers share: a target on one tranche's metric, tested on one simulation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ipabs.errors import UserError
+from ipabs.ratings.tables import table_for
+
+
+@dataclass(frozen=True)
+class Target:
+    """At most `limit` of `metric` (expected_loss or prob_loss), or a rating: at most the limit
+    of rating `rating` in the scenario's rating table at the tranche's WAL."""
+
+    metric: str
+    limit: float = 0.0
+    rating: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        rating: str | None = None,
+        expected_loss: float | None = None,
+        loss_probability: float | None = None,
+    ) -> Target:
+        given = [x is not None for x in (rating, expected_loss, loss_probability)]
+        if sum(given) != 1:
+            raise UserError(
+                "give exactly one target: a rating, an expected loss or a loss probability"
+            )
+        if rating is not None:
+            return cls(metric="rating", rating=rating)
+        value = expected_loss if expected_loss is not None else loss_probability
+        if not 0.0 <= value <= 1.0:
+            raise UserError(f"a target loss must be a fraction between 0 and 1, not {value}")
+        return cls(
+            metric="expected_loss" if expected_loss is not None else "prob_loss", limit=value
+        )
+
+    def describe(self) -> str:
+        if self.rating is not None:
+            return f"rating {self.rating} or better"
+        name = "expected loss" if self.metric == "expected_loss" else "loss probability"
+        return f"{name} at most {self.limit:.6g}"
+
+    def excess(self, results, tranche: str) -> float:
+        """Metric minus its allowance for `tranche` (<= 0: the target is met)."""
+        row = results.summary.set_index("tranche").loc[tranche]
+        if self.rating is None:
+            return float(row[self.metric]) - self.limit
+        table = table_for(results.scenario.ratings)
+        if self.rating not in table.ratings:
+            raise UserError(
+                f"rating {self.rating!r} is not in the rating table; it has: {', '.join(table.ratings)}"
+            )
+        wal = float(row["wal_years"])
+        tenor = wal if math.isfinite(wal) else float(results.deal.t_years[-1])
+        limit = table.thresholds(tenor)[table.ratings.index(self.rating)]
+        column = "expected_loss" if table.metric == "expected_loss" else "prob_loss"
+        return float(row[column]) - float(limit)

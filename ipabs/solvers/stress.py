@@ -1,0 +1,94 @@
+"""Stresses of a scenario's pool, each a function of one level x >= 0 (0: the scenario itself).
+
+- default_multiplier: every licensee's and loan's default probability (and the revolving
+  period's eligibility limit) times (1 + x), capped at 1; credit-support providers are unchanged;
+- income_haircut: every asset's base income times (1 - x);
+- decay_increase: every asset's growth rate (each year of a growth curve) minus x;
+- recovery_cut: licensee recoveries times (1 - x); loan disposal proceeds times (1 - x) (the
+  haircut h becomes 1 - (1 - h)(1 - x)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+from ipabs.scenario.model import Scenario
+
+
+def _pd(p: float | None, factor: float) -> float | None:
+    return None if p is None else min(p * factor, 1.0)
+
+
+def default_multiplier(sc: Scenario, x: float) -> Scenario:
+    f = 1.0 + x
+    licensees = tuple(
+        lic.model_copy(
+            update={"annual_default_probability": _pd(lic.annual_default_probability, f)}
+        )
+        for lic in sc.licensees
+    )
+    loans = tuple(
+        loan.model_copy(
+            update={
+                "annual_default_probability": _pd(loan.annual_default_probability, f),
+                "default_probability_curve": None
+                if loan.default_probability_curve is None
+                else tuple(min(p * f, 1.0) for p in loan.default_probability_curve),
+            }
+        )
+        for loan in sc.loans
+    )
+    update = {"licensees": licensees, "loans": loans}
+    if sc.revolving is not None:
+        update["revolving"] = sc.revolving.model_copy(
+            update={"annual_default_probability": _pd(sc.revolving.annual_default_probability, f)}
+        )
+    return sc.model_copy(update=update)
+
+
+def income_haircut(sc: Scenario, x: float) -> Scenario:
+    keep = max(1.0 - x, 0.0)
+    assets = tuple(
+        a.model_copy(update={"base_annual_income": a.base_annual_income * keep}) for a in sc.assets
+    )
+    return sc.model_copy(update={"assets": assets})
+
+
+def decay_increase(sc: Scenario, x: float) -> Scenario:
+    assets = []
+    for a in sc.assets:
+        if a.growth_curve is not None:
+            update = {"growth_curve": tuple(g - x for g in a.growth_curve)}
+        else:
+            base = IP_TYPE_DEFAULTS[a.type].growth_rate if a.growth_rate is None else a.growth_rate
+            update = {"growth_rate": base - x}
+        assets.append(a.model_copy(update=update))
+    return sc.model_copy(update={"assets": tuple(assets)})
+
+
+def recovery_cut(sc: Scenario, x: float) -> Scenario:
+    keep = max(1.0 - x, 0.0)
+    licensees = tuple(
+        lic.model_copy(update={"recovery_rate": lic.recovery_rate * keep}) for lic in sc.licensees
+    )
+    loans = tuple(
+        loan.model_copy(update={"disposal_haircut": 1.0 - (1.0 - loan.disposal_haircut) * keep})
+        for loan in sc.loans
+    )
+    update = {"licensees": licensees, "loans": loans}
+    if sc.revolving is not None:
+        h = sc.revolving.disposal_haircut
+        update["revolving"] = sc.revolving.model_copy(
+            update={"disposal_haircut": 1.0 - (1.0 - h) * keep}
+        )
+    return sc.model_copy(update=update)
+
+
+#: name -> (apply(scenario, level), the largest level searched)
+STRESS_FUNCTIONS: dict[str, tuple[Callable[[Scenario, float], Scenario], float]] = {
+    "default_multiplier": (default_multiplier, 99.0),
+    "income_haircut": (income_haircut, 1.0),
+    "decay_increase": (decay_increase, 1.0),
+    "recovery_cut": (recovery_cut, 1.0),
+}

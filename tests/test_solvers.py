@@ -1,0 +1,161 @@
+"""Solvers against closed forms: on a pool with no randomness the largest senior with no loss is
+the total collected, and the breakeven income haircut and decay follow from the schedule of
+collections, computed here independently of the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pytest
+from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
+from scipy.optimize import brentq
+
+import ipabs
+from ipabs.scenario.load import validate
+
+CLOSING = dt.date(2024, 1, 15)
+INCOME = 30.0
+
+
+def quiet_deal():
+    data = small_deal(
+        licensees=[{"id": "L", "annual_default_probability": 0.0, "recovery_rate": 0.5}],
+        assets=[
+            {
+                "id": "P",
+                "type": "patent",
+                "licensee": "L",
+                "base_annual_income": INCOME,
+                "remaining_legal_life_years": 15.0,
+                **QUIET_ASSET,
+            }
+        ],
+        tranches=[
+            {"name": "A", "balance": 80.0, "coupon": 0.0, "rank": 1},
+            {"name": "sub", "balance": 20.0, "coupon": 0.0, "rank": 2},
+        ],
+        fees={},
+        reserve={},
+        factors={"names": ["tech"]},
+        simulation={"paths": 20, "seed": 3, "block_size": 8},
+    )
+    return data
+
+
+def payment_times():
+    """Quarterly payment dates from closing to legal final (2027-01-15), in ACT/365F years."""
+    dates = []
+    y, m = CLOSING.year, CLOSING.month
+    for _ in range(12):
+        m += 3
+        if m > 12:
+            y, m = y + 1, m - 12
+        dates.append(dt.date(y, m, 15))
+    t = np.array([(d - CLOSING).days / 365.0 for d in dates])
+    return t, np.diff(np.concatenate([[0.0], t]))
+
+
+def collected(decay=0.0, haircut=0.0):
+    """Total collections: income at each payment date's level times the period's length."""
+    t, dt_years = payment_times()
+    return float(np.sum(INCOME * (1 - haircut) * np.exp(-decay * t) * dt_years))
+
+
+def test_largest_senior_with_no_loss_is_everything_collected():
+    total = collected()
+    r = ipabs.size(validate(quiet_deal()), "A", expected_loss=0.0)
+    assert r.met and not r.capped
+    assert total - 100 * 1e-4 - 1e-9 <= r.balance <= total + 1e-9
+    assert r.absorbing_class == "sub"
+    s = r.results.summary.set_index("tranche")
+    assert s.loc["A", "expected_loss"] == 0.0
+    assert s.loc["sub", "balance"] == pytest.approx(100.0 - r.balance)
+    # a rating target on a riskless path reads the same boundary, and the answer repeats
+    again = ipabs.size(validate(quiet_deal()), "A", rating="Aaa")
+    assert again.balance == pytest.approx(r.balance, abs=100 * 1e-4)
+    assert ipabs.size(validate(quiet_deal()), "A", expected_loss=0.0).balance == r.balance
+
+
+def test_breakeven_haircut_and_decay_match_the_collections_schedule():
+    frame = ipabs.breakeven(
+        validate(quiet_deal()), stresses=("income_haircut", "decay_increase", "default_multiplier")
+    ).set_index(["tranche", "stress"])
+    haircut = 1 - 80.0 / collected()
+    got = frame.loc[("A", "income_haircut"), "breakeven"]
+    assert haircut - 1e-3 - 1e-9 <= got <= haircut + 1e-9
+    decay = brentq(lambda d: collected(decay=d) - 80.0, 0.0, 1.0, xtol=1e-12)
+    got = frame.loc[("A", "decay_increase"), "breakeven"]
+    assert decay - 1e-3 - 1e-9 <= got <= decay + 1e-9
+    # no licensee can default: the multiplier never bites
+    assert (
+        frame.loc[("A", "default_multiplier"), "status"]
+        == "meets the target at the end of the range"
+    )
+    # the subordinated class is not repaid even unstressed (90 collected for 100 of notes)
+    assert frame.loc[("sub", "income_haircut"), "status"] == "misses the target unstressed"
+    assert frame.loc[("sub", "income_haircut"), "breakeven"] == 0.0
+
+
+def test_default_multiplier_breakeven_with_common_random_numbers_is_monotone():
+    # a licensee that may default: A's loss can only grow with the multiplier on the same paths
+    data = quiet_deal()
+    data["licensees"][0]["annual_default_probability"] = 0.02
+    data["simulation"]["paths"] = 400
+    sc = validate(data)
+    frame = ipabs.breakeven(sc, stresses=("default_multiplier",), loss_probability=0.05)
+    row = frame.set_index("tranche").loc["A"]
+    assert row["status"] == "breakeven"
+    x = row["breakeven"]
+    from ipabs.solvers.stress import default_multiplier
+
+    def ploss(level):
+        res = ipabs.simulate(default_multiplier(sc, level))
+        return res.summary.set_index("tranche").loc["A", "prob_loss"]
+
+    assert ploss(x) <= 0.05 < ploss(x + 1e-3 * 99 + 1e-6)
+    # A loses only if the licensee defaults early enough that less than 80 comes in: the
+    # binomial count of such paths is what the multiplier moves
+    assert ploss(0.0) <= ploss(x / 2) <= ploss(x)
+
+
+def test_size_and_breakeven_from_the_cli(tmp_path):
+    path = write_scenario(tmp_path, quiet_deal())
+    proc = run_cli("size", path, "--tranche", "A", "--expected-loss", "0", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)["sizes"][0]
+    assert abs(out["balance"] - collected()) <= 0.02 and out["met"]
+    proc = run_cli("breakeven", path, "--stress", "income_haircut", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["tranche"]: r for r in json.loads(proc.stdout)["breakeven"]}
+    assert math.isclose(rows["A"]["breakeven"], 1 - 80 / collected(), abs_tol=2e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deal.toml"]  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["size", "--tranche", "AA", "--expected-loss", "0"], "no tranche is named 'AA'"),
+        (["size", "--tranche", "sub", "--expected-loss", "0"], "is the subordinated class"),
+        (
+            ["size", "--tranche", "A", "--expected-loss", "0", "--rating", "Aaa"],
+            "give exactly one target",
+        ),
+        (
+            ["size", "--tranche", "A", "--rating", "AAA+"],
+            "rating 'AAA+' is not in the rating table",
+        ),
+        (["size", "--tranche", "A", "--expected-loss", "2"], "a target loss must be a fraction"),
+        (["breakeven", "--stress", "haircut"], "no stress is named 'haircut'"),
+        (["breakeven", "--paths", "0"], "--paths must be at least 1"),
+    ],
+)
+def test_solver_input_errors(tmp_path, args, expected):
+    path = write_scenario(tmp_path, quiet_deal())
+    command, *rest = args
+    proc = run_cli(command, path, *rest)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert expected in " ".join(proc.stderr.split()), proc.stderr
