@@ -24,6 +24,7 @@ _EXPORTS = {
     "simulate": "ipabs.api",
     "size": "ipabs.solvers.sizing",
     "breakeven": "ipabs.solvers.breakevens",
+    "price": "ipabs.transfer.pricing",
     "Results": "ipabs.results",
     "Scenario": "ipabs.scenario.model",
     "ScenarioError": "ipabs.errors",

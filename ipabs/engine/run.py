@@ -102,9 +102,9 @@ class RawResults:
     sample_collections: np.ndarray  # (sample, periods)
     sample_balances: np.ndarray  # (sample, tranches, periods)
     sample_reserve: np.ndarray  # (sample, periods)
-    trigger_first: (
-        np.ndarray
-    )  # (paths, triggers) int: period each trigger first came into force, -1
+    trigger_first: np.ndarray  # (paths, triggers) int: first period in force, -1 never
+    sample_performing: np.ndarray  # (sample, periods) performing loan balance at each period's end
+    sample_loan_loss: np.ndarray  # (sample, periods) loan exposure less recovery, at default
 
 
 @njit(cache=True, parallel=True)
@@ -128,6 +128,8 @@ def _run_blocks(
     sample_collections,
     sample_balances,
     sample_reserve,
+    sample_performing,
+    sample_loan_loss,
 ):
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
@@ -269,6 +271,8 @@ def _run_blocks(
                 sample_collections[p] = collections
                 sample_balances[p] = balance
                 sample_reserve[p] = wout.reserve
+                sample_performing[p] = performing
+                sample_loan_loss[p] = loan_loss
 
 
 def run_paths(
@@ -290,6 +294,8 @@ def run_paths(
     sample_balances = np.empty((n_sample, n_tranches, n_periods))
     sample_reserve = np.empty((n_sample, n_periods))
     trigger_out = np.empty((paths, deal.waterfall.trigger_condition.shape[0]), np.int64)
+    sample_performing = np.zeros((n_sample, n_periods))
+    sample_loan_loss = np.zeros((n_sample, n_periods))
     discount = discount_factors(deal.t_years, deal.discount_rate)
 
     n_blocks = -(-paths // block_size)
@@ -304,12 +310,14 @@ def run_paths(
             _run_blocks(
                 first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, tranche_out, pool_out,
-                trigger_out, sample_collections, sample_balances, sample_reserve,
+                trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
+                sample_loan_loss,
             )  # fmt: skip
             if progress is not None:
                 progress(min((first + count) * block_size, paths))
     finally:
         numba.set_num_threads(previous_threads)
     return RawResults(
-        tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out
-    )
+        tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
+        sample_performing, sample_loan_loss,
+    )  # fmt: skip

@@ -145,6 +145,8 @@ def compile_loans(
         else:
             q = _period_probability(np.full(n_periods, loan.annual_default_probability), dt_years)
         threshold[:, j] = _threshold(q, dof)
+        if loan.defaulted:
+            threshold[0, j] = np.inf  # defaults in the first period, whatever the draw
         prepay[:, j] = _period_probability(np.full(n_periods, loan.prepayment_rate), dt_years)
 
     pledge_start = np.zeros(n + 1, dtype=np.int64)

@@ -130,6 +130,7 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
             )
     yield from _check_revolving(sc)
     yield from _check_ratings(sc.ratings)
+    yield from _check_transfer(sc)
     if sc.clean_up_call is not None and c is None:
         yield Problem(
             "clean_up_call", "needs a [collateral] table: the call compares the pool's value"
@@ -259,3 +260,35 @@ def _check_ratings(r) -> Iterable[Problem]:
                     list(row.values),
                     True,
                 )
+
+
+def _check_transfer(sc) -> Iterable[Problem]:
+    t = sc.transfer
+    if t is None:
+        return
+    given = [k for k in ("required_yield", "curve", "price") if getattr(t, k) is not None]
+    if len(given) != 1:
+        yield Problem(
+            "transfer",
+            f"give exactly one of required_yield, curve or price (given: {', '.join(given) or 'none'})",
+        )
+    if not sc.loans:
+        yield Problem("transfer", "a transfer prices loans: give [[loans]] (or a loans tape)")
+    if any(a.licensee for a in sc.assets):
+        yield Problem(
+            "transfer",
+            "a transfer prices loans only: the assets must be pledged, without a licensee",
+        )
+    if t.form == "direct":
+        for key in ("servicing_fee", "seller_risk_share"):
+            if getattr(t, key) > 0:
+                yield Problem(
+                    f"transfer.{key}",
+                    'only an income_right transfer has it (form = "income_right")',
+                    getattr(t, key),
+                    True,
+                )
+    if t.curve is not None:
+        tenors = [c.tenor_years for c in t.curve]
+        if any(b <= a for a, b in pairwise(tenors)):
+            yield Problem("transfer.curve", "tenors must increase", tenors, True)

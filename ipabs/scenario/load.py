@@ -69,6 +69,7 @@ def validate(
     except ScenarioError as exc:
         exc.source = exc.source or str(source)
         raise
+    _default_buyer_class(data)
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -507,3 +508,19 @@ def _check_correlation(sc: Scenario) -> Iterable[Problem]:
                 path,
                 f"not positive semi-definite (smallest eigenvalue {smallest:.4g}); no set of factors can have these correlations",
             )
+
+
+def _default_buyer_class(data: dict[str, Any]) -> None:
+    """A transfer scenario needs no note classes or pricing table: the buyer holds the loans as
+    one class, `buyer`, and the deal is discounted at the transfer's flat yield (or 0)."""
+    transfer = data.get("transfer")
+    if not isinstance(transfer, dict):
+        return
+    loans = data.get("loans")
+    if "tranches" not in data and isinstance(loans, list):
+        total = sum(x.get("balance", 0) for x in loans if isinstance(x, dict))
+        if isinstance(total, int | float) and total > 0:
+            data["tranches"] = [{"name": "buyer", "balance": total, "coupon": 0.0, "rank": 1}]
+    if "pricing" not in data:
+        rate = transfer.get("required_yield")
+        data["pricing"] = {"discount_rate": rate if isinstance(rate, int | float) else 0.0}

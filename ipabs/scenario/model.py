@@ -32,6 +32,7 @@ from ipabs.scenario.structure import (
     Trigger,
     Waterfall,
 )
+from ipabs.scenario.transfer import Transfer
 
 FORMAT_VERSION = 1
 
@@ -475,6 +476,10 @@ class Loan(Spec):
         description="Annual default probabilities for year 1, 2, ... after closing (the last applies after); instead of annual_default_probability.",
         min_length=1,
     )
+    defaulted: bool = _field(
+        False,
+        description="Already in default at closing (a non-performing loan): it defaults in the first period and is worth the disposal of its pledge, after the lag, through the loss-sharing layers.",
+    )
     prepayment_rate: Probability = _field(
         0.0, unit="1/year", description="Annual probability that the loan is repaid early in full."
     )
@@ -681,6 +686,10 @@ class Scenario(Spec):
     )
     clean_up_call: CleanUpCall | None = _field(
         None, description="Clean-up call when the pool falls below a share of its original value."
+    )
+    transfer: Transfer | None = _field(
+        None,
+        description="Credit-asset transfer of the loans (ipabs price). Without [[tranches]] the buyer holds the pool as one class named buyer.",
     )
     ratings: Ratings = _field(
         Ratings(), description="The table implied ratings are read from, and how they are shown."

@@ -147,3 +147,54 @@ def breakeven_command(scenario, stresses, rating, expected_loss, loss_probabilit
             f"{row.expected_loss_at_breakeven:.4%}", f"{row.prob_loss_at_breakeven:.2%}",
         )  # fmt: skip
     _console().print(table)
+
+
+@click.command("price")
+@_SCENARIO
+@_PATHS
+@_SEED
+@_JSON
+def price_command(scenario, paths, seed, as_json):
+    """Price SCENARIO's [transfer] of IP-pledged loans: the price at the buyer's yield (or the
+    yield at a price), its decomposition, and its distribution with the buyer's loss."""
+    from ipabs.api import load
+    from ipabs.results import json_records
+    from ipabs.transfer.pricing import price
+
+    _check_paths(paths)
+    sc = load(scenario)
+    r = price(sc, paths=paths, seed=seed)
+    if as_json:
+        payload = {
+            "deal": sc.deal.name,
+            "form": r.form,
+            "paths": r.paths,
+            "par": r.par,
+            "price": r.price,
+            "price_se": r.price_se,
+            "price_pct_of_par": r.price_pct,
+            "yield": r.yield_,
+            "decomposition": json_records(r.decomposition),
+            "distribution": json_records(r.distribution),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    cur = sc.deal.currency
+    console = _console()
+    basis = f"yield {r.yield_:.4%}" if r.yield_ is not None else "the curve + spread"
+    console.print(
+        f"{sc.deal.name}: {r.form.replace('_', '-')} transfer, {r.paths:,} paths, at {basis}: "
+        f"price {r.price:,.0f} {cur} (± {r.price_se:,.0f}) = {r.price_pct:.3f}% of par"
+    )
+    table = Table(title="decomposition", title_justify="left")
+    for col in ("component", cur, "% of par"):
+        table.add_column(col, justify="left" if col == "component" else "right")
+    for row in r.decomposition.itertuples():
+        table.add_row(row.component, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")
+    console.print(table)
+    dist = Table(title="distribution (PV of the buyer's cash flows; loss against the price)", title_justify="left")  # fmt: skip
+    for col in ("quantile", "PV", "% of par", "buyer's loss"):
+        dist.add_column(col, justify="right")
+    for row in r.distribution.itertuples():
+        dist.add_row(f"{row.quantile:g}", f"{row.pv:,.0f}", f"{row.pv_pct_of_par:.3f}", f"{row.buyer_loss:,.0f}")  # fmt: skip
+    console.print(dist)
