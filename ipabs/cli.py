@@ -300,6 +300,26 @@ def _print_summary(results, out_dir: Path) -> None:
             str(r["implied_rating"]),
         )
     console.print(table)
+    if sc.kind == "trust":
+        trust = Table(title="beneficiary classes", title_justify="left")
+        for col in (
+            "class",
+            "distribution yield",
+            "p05",
+            "p95",
+            "P(shortfall)",
+            "max shortfall",
+            "multiple",
+        ):
+            trust.add_column(col, justify="left" if col == "class" else "right")
+        for _, r in s.iterrows():
+            trust.add_row(
+                str(r["tranche"]), f"{r['distribution_yield_mean']:.2%}",
+                f"{r['distribution_yield_p05']:.2%}", f"{r['distribution_yield_p95']:.2%}",
+                f"{r['prob_shortfall']:.2%}", f"{r['expected_max_shortfall']:.2%}",
+                f"{r['multiple_mean']:.3f}",
+            )  # fmt: skip
+        console.print(trust)
     basis = (
         "expected loss" if s["rating_metric"].iloc[0] == "expected_loss" else "probability of loss"
     )

@@ -23,7 +23,7 @@ def standard_program(ranks):
     )
 
 
-def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None, vintages=None):  # fmt: skip
+def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None, vintages=None, ip_value=None):  # fmt: skip
     """Run the interpreter on one path; returns the WaterfallOut. `vintages`: the (cash,
     defaulted, loss, performing) per unit of balance bought in each revolving period."""
     wf = assemble(structure)
@@ -41,6 +41,7 @@ def execute(structure, collections, *, provider_default=(), defaulted=None, loss
         zeros.copy() if collateral is None else np.array(collateral, float),
         np.asarray(provider_default, dtype=np.int64),
         tuple(np.array(v, float) for v in vintages),
+        zeros.copy() if ip_value is None else np.array(ip_value, float),
         out,
     )
     return out

@@ -14,6 +14,7 @@ from ipabs.scenario.model import Scenario
 from ipabs.structures.credit_support import SupportArrays, compile_support
 from ipabs.structures.program import WaterfallArrays, compile_waterfall
 from ipabs.structures.revolving import RevolvingArrays, compile_revolving
+from ipabs.structures.trust import TrustValueArrays, compile_trust_value
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class CompiledDeal:
     waterfall: WaterfallArrays
     support: SupportArrays
     revolving: RevolvingArrays
+    trust_value: TrustValueArrays
     tranche_names: tuple[str, ...]
     discount_rate: float
 
@@ -51,6 +53,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         waterfall=compile_waterfall(sc, dates, accrual),
         support=compile_support(sc, dt_years),
         revolving=compile_revolving(sc, dates, dt_years),
+        trust_value=compile_trust_value(sc, t_years),
         tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
         discount_rate=sc.pricing.discount_rate,
     )

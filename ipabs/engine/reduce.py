@@ -13,6 +13,7 @@ from scipy.special import ndtri
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import LOAN_FIELDS_START, POOL_FIELDS, TRANCHE_FIELDS, RawResults
 
+YIELD_QUANTILES = (0.05, 0.5, 0.95)
 IRR_QUANTILES = (0.01, 0.05, 0.50, 0.95, 0.99)
 POOL_LOSS_QUANTILES = (0.50, 0.95, 0.99, 0.999)
 BANDS = (0.05, 0.50, 0.95)
@@ -91,6 +92,29 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
         row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = mean_se(
             data[:, field["unpaid_interest"]]
         )
+        # what a trust's beneficiary reads: money back, yield distributed, shortfalls suffered
+        received = (
+            data[:, field["interest_received"]]
+            + data[:, field["principal_received"]]
+            + data[:, field["residual_received"]]
+        )
+        multiple = received / b0
+        # distributions (interest, residual) a year per unit of capital outstanding
+        distribution_yield = (
+            data[:, field["interest_received"]] + data[:, field["residual_received"]]
+        ) / data[:, field["capital_years"]]
+        shortfall = data[:, field["max_shortfall"]] / b0
+        row["multiple_mean"], row["multiple_mean_se"] = mean_se(multiple)
+        row["distribution_yield_mean"], row["distribution_yield_mean_se"] = mean_se(
+            distribution_yield
+        )
+        for q in YIELD_QUANTILES:
+            key = f"distribution_yield_p{round(q * 100):02d}"
+            row[key], row[f"{key}_se"] = quantile_se(distribution_yield, q)
+        row["prob_shortfall"], row["prob_shortfall_se"] = mean_se(
+            (shortfall > LOSS_TOLERANCE).astype(float)
+        )
+        row["expected_max_shortfall"], row["expected_max_shortfall_se"] = mean_se(shortfall)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -24,6 +24,7 @@ from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
 from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
 from ipabs.structures.revolving import simulate_vintages_path
+from ipabs.structures.trust import ip_values
 from ipabs.structures.waterfall import new_out, pay_waterfall
 
 TRANCHE_FIELDS = (
@@ -36,6 +37,8 @@ TRANCHE_FIELDS = (
     "irr",
     "pv",
     "pv_time",
+    "max_shortfall",
+    "capital_years",
 )
 POOL_FIELDS = (
     "collections",
@@ -69,9 +72,19 @@ POOL_FIELDS = (
     "loan_cash_after_legal_final",
 )
 LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
-(T_LOSS, T_UNPAID_INT, T_INTEREST, T_PRINCIPAL, T_RESIDUAL, T_WAL, T_IRR, T_PV, T_PV_TIME) = range(
-    len(TRANCHE_FIELDS)
-)
+(
+    T_LOSS,
+    T_UNPAID_INT,
+    T_INTEREST,
+    T_PRINCIPAL,
+    T_RESIDUAL,
+    T_WAL,
+    T_IRR,
+    T_PV,
+    T_PV_TIME,
+    T_MAX_SHORTFALL,
+    T_CAPITAL_YEARS,
+) = range(len(TRANCHE_FIELDS))
 (
     P_COLL,
     P_LOST,
@@ -122,6 +135,7 @@ def _run_blocks(
     wf,
     support,
     revolving,
+    trust_value,
     tranche_out,
     pool_out,
     trigger_out,
@@ -151,7 +165,7 @@ def _run_blocks(
         costs = np.empty(n_periods)
         n_loans = loans.balance0.shape[0]
         n_providers = support.loading.shape[0]
-        record = n_loans > 0 or n_providers > 0 or revolving.n_vintages > 0
+        record = n_loans > 0 or n_providers > 0 or revolving.n_vintages > 0 or trust_value.enabled
         provider_default = np.empty(n_providers, np.int64)
         n_triggers = wf.trigger_condition.shape[0]
         wout = new_out(n_tranches, n_periods, n_providers, n_triggers)
@@ -161,6 +175,7 @@ def _run_blocks(
         loan_loss = np.zeros(n_periods)
         performing = np.zeros(n_periods)
         collateral = np.empty(n_periods)
+        ip_value = np.zeros(n_periods)
         n_vintages = revolving.n_vintages
         vintages = (
             np.zeros((n_vintages, n_periods)),
@@ -207,9 +222,12 @@ def _run_blocks(
                 defaulted[k] = lost[k] + loan_defaulted[k]
                 loss[k] = lost[k] + loan_loss[k]
             collateral_values(wf, collections, performing, collateral)
+            if trust_value.enabled:
+                ip_values(trust_value, level_path, alive_path, default_period, ip_value)
             pay_waterfall(
-                wf, collections, defaulted, loss, collateral, provider_default, vintages, wout
-            )
+                wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value,
+                wout,
+            )  # fmt: skip
             for t in range(n_tranches):
                 interest_total = 0.0
                 principal_total = 0.0
@@ -228,6 +246,13 @@ def _run_blocks(
                 out = tranche_out[p, t]
                 out[T_LOSS] = balance[t, n_periods - 1]
                 out[T_UNPAID_INT] = wout.unpaid_interest[t]
+                out[T_MAX_SHORTFALL] = wout.max_unpaid[t]
+                capital_years = 0.0  # sum over periods of the opening balance x the period's years
+                opening = wf.balance0[t]
+                for k in range(n_periods):
+                    capital_years += opening * (t_years[k] - (t_years[k - 1] if k > 0 else 0.0))
+                    opening = balance[t, k]
+                out[T_CAPITAL_YEARS] = capital_years
                 out[T_INTEREST] = interest_total
                 out[T_PRINCIPAL] = principal_total
                 out[T_RESIDUAL] = residual_total
@@ -309,7 +334,8 @@ def run_paths(
             count = min(per_call, n_blocks - first)
             _run_blocks(
                 first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
-                deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, tranche_out, pool_out,
+                deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
+                tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
                 sample_loan_loss,
             )  # fmt: skip

@@ -131,6 +131,8 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
     yield from _check_revolving(sc)
     yield from _check_ratings(sc.ratings)
     yield from _check_transfer(sc)
+    if sc.trust is not None and sc.kind != "trust":
+        yield Problem("trust", 'only a trust has trust terms: set kind = "trust"')
     if sc.clean_up_call is not None and c is None:
         yield Problem(
             "clean_up_call", "needs a [collateral] table: the call compares the pool's value"

@@ -33,6 +33,7 @@ from ipabs.scenario.structure import (
     Waterfall,
 )
 from ipabs.scenario.transfer import Transfer
+from ipabs.scenario.trust import TrustTerms
 
 FORMAT_VERSION = 1
 
@@ -40,10 +41,12 @@ FORMAT_VERSION = 1
 class PaymentFrequency(StrEnum):
     monthly = "monthly"
     quarterly = "quarterly"
+    semiannual = "semiannual"
+    annual = "annual"
 
     @property
     def per_year(self) -> int:
-        return 12 if self is PaymentFrequency.monthly else 4
+        return {"monthly": 12, "quarterly": 4, "semiannual": 2, "annual": 1}[self.value]
 
 
 class DayCount(StrEnum):
@@ -86,7 +89,7 @@ class Deal(Spec):
     closing_date: dt.date = _field(description="Closing date; time zero of the simulation.")
     payment_frequency: PaymentFrequency = _field(
         PaymentFrequency.quarterly,
-        description="Payment dates fall every month or every quarter after closing, on the closing day of month (end of month if shorter).",
+        description="Payment (or, in a trust, distribution) dates fall every month, quarter, half-year or year after closing, on the closing day of month (end of month if shorter).",
     )
     legal_final_date: dt.date = _field(
         description="Legal final maturity: the last payment date; principal unpaid after it is a loss."
@@ -347,6 +350,10 @@ class Tranche(Spec):
     rank: int = _field(
         description="Payment rank: 1 is most senior. Classes sharing a rank are paid pro rata (interest by what each is owed, principal likewise); the lowest rank holds one class, the subordinated one.",
         ge=1,
+    )
+    compound_shortfalls: bool = _field(
+        False,
+        description="If true, unpaid interest (a trust's unpaid expected yield) itself earns the coupon until paid; by default shortfalls are carried without compounding.",
     )
     amortisation: tuple[ScheduledPrincipal, ...] | None = _field(
         None,
@@ -633,6 +640,10 @@ class Scenario(Spec):
     format_version: Literal[1] = _field(
         1, description="Scenario format version; 1 for this reference."
     )
+    kind: Literal["abs", "trust"] = _field(
+        "abs",
+        description="abs: notes paid through the waterfall; trust: an IP trust whose classes are beneficiary classes (see [trust]).",
+    )
     deal: Deal = _field(description="The deal's identity and calendar.")
     simulation: Simulation = _field(Simulation(), description="Monte Carlo settings.")
     factors: Factors = _field(Factors(), description="Systematic factors.")
@@ -686,6 +697,9 @@ class Scenario(Spec):
     )
     clean_up_call: CleanUpCall | None = _field(
         None, description="Clean-up call when the pool falls below a share of its original value."
+    )
+    trust: TrustTerms | None = _field(
+        None, description='Terms of an IP trust (kind = "trust"); default: all off.'
     )
     transfer: Transfer | None = _field(
         None,

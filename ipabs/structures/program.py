@@ -90,6 +90,12 @@ class WaterfallArrays(NamedTuple):
     revolving_end: int  # periods before it may buy (0: no revolving period)
     revolving_target: float  # performing balance purchases restore
     revolving_price: float  # price per unit of balance
+    compound: np.ndarray  # (T,) bool: unpaid interest earns the coupon
+    holdback_share: float  # trust: share of collections held back until the final distribution
+    performance_fee_share: float  # trust: the manager's share of residual above the hurdle
+    performance_hurdle: float  # trust: hurdle yield on the subordinated class's capital
+    terminal_value: bool  # trust: the IP still held is distributed at its value at the end
+    termination_shortfall: float  # trust: < 0 never; else early termination level
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,9 @@ class Structure:
     periods_per_year: int = 4
     call: tuple[float, float] | None = None  # threshold, price
     revolving: tuple[int, float, float] = (0, 0.0, 1.0)  # end period, target balance, price
+    compound: Sequence[bool] = ()  # per class; default none
+    trust: tuple[float, float, float, bool, float] = (0.0, 0.0, 0.0, False, -1.0)
+    # holdback share, performance fee share, hurdle, terminal value, termination shortfall
 
 
 def assemble(s: Structure) -> WaterfallArrays:
@@ -243,6 +252,12 @@ def assemble(s: Structure) -> WaterfallArrays:
         revolving_end=int(s.revolving[0]),
         revolving_target=float(s.revolving[1]),
         revolving_price=float(s.revolving[2]),
+        compound=np.array(list(s.compound) or [False] * n_tranches, dtype=np.bool_),
+        holdback_share=float(s.trust[0]),
+        performance_fee_share=float(s.trust[1]),
+        performance_hurdle=float(s.trust[2]),
+        terminal_value=bool(s.trust[3]),
+        termination_shortfall=float(s.trust[4]),
     )
 
 
@@ -408,6 +423,8 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
             if sc.clean_up_call is None
             else (sc.clean_up_call.threshold, sc.clean_up_call.price),
             revolving=_revolving(sc, dates),
+            compound=[t.compound_shortfalls for t in tranches],
+            trust=_trust(sc),
         )
     )
 
@@ -420,3 +437,20 @@ def _revolving(sc: Scenario, dates: list[dt.date]) -> tuple[int, float, float]:
         return (0, 0.0, 1.0)
     target = rv.target_balance if rv.target_balance is not None else collateral_original(sc)
     return (revolving_end_period(sc, dates), float(target), float(rv.price))
+
+
+def _trust(sc: Scenario) -> tuple[float, float, float, bool, float]:
+    if sc.kind != "trust":
+        return (0.0, 0.0, 0.0, False, -1.0)
+    t = sc.trust
+    if t is None:
+        from ipabs.scenario.trust import TrustTerms
+
+        t = TrustTerms()
+    return (
+        t.holdback_share,
+        t.performance_fee_share,
+        t.performance_hurdle,
+        t.terminal_value == "income_method",
+        -1.0 if t.termination_shortfall is None else t.termination_shortfall,
+    )

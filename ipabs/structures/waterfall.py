@@ -51,6 +51,7 @@ class WaterfallOut(NamedTuple):
     state: np.ndarray  # (K,) int: state used, -1 after a clean-up call
     purchases: np.ndarray  # (K,) paid for loans bought in the revolving period
     collected: np.ndarray  # (K,) the pool's collections the deal received (with bought loans)
+    max_unpaid: np.ndarray  # (T,) the most interest (expected yield) a class was ever owed unpaid
     trigger_first: np.ndarray  # (R,) int: period each trigger first came into force, -1 never
 
 
@@ -62,7 +63,7 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers):
         np.zeros(k), np.zeros((t, k)), np.zeros((t, k)), np.zeros(k), np.zeros(k), np.zeros(k),
         np.zeros((t, k)), np.zeros(k), np.zeros(t), np.zeros(k), np.zeros(n_providers),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
-        np.zeros(k), np.zeros(n_triggers, np.int64),
+        np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64),
     )  # fmt: skip
 
 
@@ -262,7 +263,9 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
 
 
 @njit(cache=True)
-def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default, vintages, out):
+def pay_waterfall(
+    wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value, out
+):
     """Pay one path's collections through the structure `wf`, writing every flow into `out`.
 
     `defaulted[k]` and `loss[k]` feed the cumulative ratios, `collateral[k]` (value at the end of
@@ -300,6 +303,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
     state_out = out.state
     unpaid_interest_out = out.unpaid_interest
     trigger_first_out = out.trigger_first
+    max_unpaid_out = out.max_unpaid
     # the program's arrays as locals: read once per path, not per step
     accrual = wf.accrual
     coupon = wf.coupon
@@ -332,6 +336,12 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
     active = np.zeros(n_triggers, np.bool_)
     accounts = np.zeros(5)
     accounts[RESERVE] = wf.reserve_initial
+    compound = wf.compound
+    priority_capital = 0.0
+    for t in range(n_tranches - 1):
+        priority_capital += wf.balance0[t]
+    for t in range(n_tranches):
+        max_unpaid_out[t] = 0.0
     for p in range(support_used_out.shape[0]):
         support_used_out[p] = 0.0
     for r in range(n_triggers):
@@ -365,6 +375,14 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
             continue
         cash = collections[k]
         collected_out[k] = cash
+        if wf.holdback_share > 0.0:  # a trust holds back a share of its income until the end
+            held = wf.holdback_share * cash
+            cash -= held
+            accounts[RESERVE] += held
+            reserve_topup_out[k] += held
+        carried = 0.0  # the priority classes' unpaid interest carried into the period
+        for t in range(n_tranches - 1):
+            carried += interest_owed[t]
         cum_default += defaulted[k]
         cum_loss += loss[k]
         notes = 0.0
@@ -381,7 +399,8 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
             fee_owed[f] += accrued
             fee_service[k] += accrued
         for t in range(n_tranches):
-            accrued = balance[t] * coupon[t, k] * accrual[k]
+            base = balance[t] + interest_owed[t] if compound[t] else balance[t]
+            accrued = base * coupon[t, k] * accrual[k]
             interest_owed[t] += accrued
             coupon_service[t, k] = accrued
             if has_schedule[t]:
@@ -404,6 +423,19 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
             call_proceeds_out[k] = proceeds
             called = True
             final = True
+        elif (
+            wf.termination_shortfall >= 0.0
+            and not final
+            and carried > wf.termination_shortfall * priority_capital
+        ):  # a trust's early termination: the IP is sold at its value
+            proceeds = ip_value[k]
+            cash += proceeds
+            call_proceeds_out[k] = proceeds
+            called = True
+            final = True
+        if k == last and wf.terminal_value:  # a trust distributes the IP it still holds
+            cash += ip_value[k]
+            call_proceeds_out[k] = ip_value[k]
 
         if final:  # at legal final or a call the reserve joins the available cash
             cash += accounts[RESERVE]
@@ -536,6 +568,11 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
                             loss[j] += bought * v_loss[k, j]
                             collateral[j] += bought * v_performing[k, j]
             else:  # A_RESIDUAL
+                if wf.performance_fee_share > 0.0:  # a trust manager's fee above the hurdle
+                    hurdle = wf.performance_hurdle * wf.balance0[n_tranches - 1] * accrual[k]
+                    performance = wf.performance_fee_share * max(cash - hurdle, 0.0)
+                    cash -= performance
+                    fees_out[k] += performance
                 residual_out[k] += cash
                 cash = 0.0
         residual_out[k] += cash  # nothing is left unallocated
@@ -545,5 +582,7 @@ def pay_waterfall(wf, collections, defaulted, loss, collateral, provider_default
         liquidity_draw_out[k] = accounts[LIQ_DRAWN_NOW]
         reserve_out[k] = accounts[RESERVE]
         support_paid_out[k] = supported
+        for t in range(n_tranches):
+            max_unpaid_out[t] = max(max_unpaid_out[t], interest_owed[t])
     for t in range(n_tranches):
         unpaid_interest_out[t] = interest_owed[t]
