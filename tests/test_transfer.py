@@ -238,3 +238,26 @@ def test_bad_transfer_input(tmp_path, transfer, expected):
     data["transfer"] = transfer
     message, _ = _run_bad(tmp_path, data)
     assert expected in message, message
+
+
+def test_monte_carlo_price_of_a_one_period_loan_matches_the_binomial_closed_form():
+    # a three-month loan: it defaults in its only period with q = 1 - (1 - 20%)^(0.249...), else
+    # repays principal and interest; at default the pledge (2m, 70% haircut) recovers 0.6m at once
+    _, t, accrual = schedule()
+    p_annual, n = 0.2, 4000
+    sc = transfer_deal(
+        {"required_yield": 0.06},
+        term_years=0.25,
+        annual_default_probability=p_annual,
+        disposal_haircut=0.7,
+        disposal_lag_months=0,
+    )
+    r = ipabs.price(sc, paths=n, seed=11)
+    q = 1 - (1 - p_annual) ** t[0]
+    repaid = B * (1 + 0.05 * accrual[0])
+    recovered = 0.6 * B
+    df = 1.06 ** -t[0]
+    expected = df * ((1 - q) * repaid + q * recovered)
+    se = df * abs(repaid - recovered) * np.sqrt(q * (1 - q) / n)
+    assert abs(r.price - expected) < 4 * se
+    assert r.price_se == pytest.approx(se, rel=0.15)
