@@ -251,11 +251,17 @@ def schema(markdown: bool) -> None:
 
 
 def _register_solvers() -> None:
-    from ipabs.solvers.commands import breakeven_command, price_command, size_command
+    from ipabs.solvers.commands import (
+        breakeven_command,
+        price_command,
+        size_command,
+        stress_command,
+    )
 
     cli.add_command(size_command)
     cli.add_command(breakeven_command)
     cli.add_command(price_command)
+    cli.add_command(stress_command)
 
 
 _register_solvers()

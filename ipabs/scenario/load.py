@@ -73,7 +73,7 @@ def validate(
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = tuple(locate(p, origins) for p in _problems_from_pydantic(exc, data))
+        problems = tuple(locate(p, origins) for p in problems_from_pydantic(exc, data))
         raise _invalid(source, problems) from None
     problems = tuple(locate(p, origins) for p in check_consistency(scenario))
     if problems:
@@ -112,11 +112,13 @@ def format_path(loc: Iterable[Any], data: Any = None) -> str:
     return f"{out} ({label})" if label else out
 
 
-def _problems_from_pydantic(exc: pydantic.ValidationError, data: Any) -> Iterable[Problem]:
+def problems_from_pydantic(
+    exc: pydantic.ValidationError, data: Any, root: Any = None
+) -> Iterable[Problem]:
     errors = exc.errors()
-    failing = [_clean_loc(tuple(e["loc"]))[0] for e in errors]
+    failing = [_clean_loc(tuple(e["loc"]), root)[0] for e in errors]
     for err in errors:
-        loc, model = _clean_loc(tuple(err["loc"]))
+        loc, model = _clean_loc(tuple(err["loc"]), root)
         # pydantic adds "tuple too short" on a parent whose items failed; it is noise
         if err["type"] == "too_short" and any(
             len(f) > len(loc) and f[: len(loc)] == loc for f in failing
@@ -149,11 +151,11 @@ def _problems_from_pydantic(exc: pydantic.ValidationError, data: Any) -> Iterabl
             yield Problem(path, message, value=err.get("input"), has_value=True)
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+def _clean_loc(loc: tuple[Any, ...], root: Any = None) -> tuple[tuple[Any, ...], Any]:
     """Drop the tags pydantic inserts for tagged unions (loss_sharing[0].guarantee.share) and
     return the cleaned location with the model that holds its last key."""
-    model: Any = Scenario
-    holder: Any = Scenario
+    model: Any = root or Scenario
+    holder: Any = model
     clean: list[Any] = []
     for part in loc:
         if isinstance(part, int):

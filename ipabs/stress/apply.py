@@ -1,0 +1,180 @@
+"""Apply a stress to a scenario: key-path changes, then pool presets; the stressed scenario is
+validated again, so a bad path or value gets the same clear error as a scenario."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from typing import Any
+
+import pydantic
+
+from ipabs.errors import Problem, ScenarioError
+from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+from ipabs.scenario.model import IPType, Scenario
+from ipabs.stress.definitions import Change, Grid, PresetStress, Stress
+
+_TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?$")
+
+
+class StressError(ScenarioError):
+    pass
+
+
+def _fail(where: str, message: str, value: Any = None, has_value: bool = False) -> StressError:
+    return StressError("invalid stress", problems=(Problem(where, message, value, has_value),))
+
+
+def _select(node: Any, selector: str, where: str) -> list[int]:
+    if not isinstance(node, list):
+        raise _fail(where, "[...] selects items of a list, and this is not a list")
+    if selector == "*":
+        return list(range(len(node)))
+    if selector.lstrip("-").isdigit():
+        i = int(selector)
+        if not 0 <= i < len(node):
+            raise _fail(where, f"index out of range: the list has {len(node)} items", i, True)
+        return [i]
+    if "=" in selector:
+        key, value = (x.strip() for x in selector.split("=", 1))
+        if node and isinstance(node[0], dict) and key not in node[0]:
+            hint = difflib.get_close_matches(key, list(node[0]), n=1, cutoff=0.6)
+            raise _fail(
+                where,
+                f"the items have no key {key!r}" + (f"; did you mean '{hint[0]}'?" if hint else ""),
+            )
+        chosen = [i for i, item in enumerate(node) if str(item.get(key)) == value]
+        if not chosen:
+            raise _fail(where, f"no item has {key} = {value}")
+        return chosen
+    raise _fail(where, "a selector is [*], [index] or [key=value]", selector, True)
+
+
+def _targets(data: dict, path: str, where: str) -> list[tuple[Any, Any]]:
+    """(container, key) of every value the path selects."""
+    nodes: list[tuple[Any, Any]] = [(None, data)]
+    refs: list[tuple[Any, Any]] = []
+    for token in path.split("."):
+        m = _TOKEN.match(token.strip())
+        if m is None:
+            raise _fail(
+                where, "each part of a path is a key, optionally with [selector]", token, True
+            )
+        key, selector = m.group(1), m.group(2)
+        refs = []
+        next_nodes = []
+        for _, node in nodes:
+            if not isinstance(node, dict):
+                raise _fail(where, f"{key!r} is looked up in a value that is not a table")
+            if key not in node:
+                hint = difflib.get_close_matches(key, list(node), n=1, cutoff=0.6)
+                msg = f"no key {key!r} here" + (f"; did you mean '{hint[0]}'?" if hint else "")
+                raise _fail(where, msg + f" Keys here: {', '.join(node)}")
+            if selector is None:
+                refs.append((node, key))
+                next_nodes.append((node, node[key]))
+            else:
+                items = node[key]
+                for i in _select(items, selector.strip(), where):
+                    refs.append((items, i))
+                    next_nodes.append((items, items[i]))
+        nodes = next_nodes
+    return refs
+
+
+def _default(container: Any, key: Any) -> Any:
+    """The value a missing (None) asset key takes from its IP type's defaults, if any."""
+    if isinstance(container, dict) and container.get("type") in {t.value for t in IPType}:
+        defaults = IP_TYPE_DEFAULTS[IPType(container["type"])]
+        if hasattr(defaults, key):
+            return getattr(defaults, key)
+    return None
+
+
+def _changed(value: Any, change: Change, where: str) -> Any:
+    if change.set is not None:
+        new = change.set
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(where, "only a number can be multiplied or added to; use set", value, True)
+    elif change.multiply is not None:
+        new = value * change.multiply
+    else:
+        new = value + change.add
+    if isinstance(new, int | float) and not isinstance(new, bool):
+        if change.min is not None:
+            new = max(new, change.min)
+        if change.max is not None:
+            new = min(new, change.max)
+    return new
+
+
+def apply_change(data: dict, change: Change, where: str) -> None:
+    for container, key in _targets(data, change.path, where):
+        value = container[key]
+        if isinstance(value, list) and value and all(isinstance(r, list) for r in value):
+            for i, row in enumerate(value):  # a correlation matrix: its off-diagonal entries
+                for j in range(len(row)):
+                    if i != j:
+                        row[j] = _changed(row[j], change, where)
+            continue
+        if isinstance(value, list) and all(isinstance(x, int | float) for x in value):
+            container[key] = [_changed(x, change, where) for x in value]  # e.g. a PD curve
+            continue
+        if value is None:
+            value = _default(container, key)
+            if value is None and change.set is None:
+                raise _fail(where, "the key has no value to change (it is unset); use set")
+        container[key] = _changed(value, change, where)
+
+
+def apply_stress(sc: Scenario, stress: Stress, source: str = "") -> Scenario:
+    """The scenario under `stress` (validated again)."""
+    from ipabs.scenario.load import check_consistency, problems_from_pydantic
+    from ipabs.stress.presets import PRESETS
+
+    data = sc.model_dump(mode="json")
+    label = f'stress "{stress.name}"'
+    for j, change in enumerate(stress.changes):
+        try:
+            apply_change(data, change, f"{label} changes[{j}] ({change.path})")
+        except StressError as exc:
+            exc.source = source or None
+            raise
+    try:
+        stressed = Scenario.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = tuple(
+            Problem(f"{label}: {p.path}", p.message, p.value, p.has_value)
+            for p in problems_from_pydantic(exc, data)
+        )
+        raise StressError(
+            "the stressed scenario is invalid", source=source or None, problems=problems
+        ) from None
+    problems = tuple(
+        Problem(f"{label}: {p.path}", p.message, p.value, p.has_value)
+        for p in check_consistency(stressed)
+    )
+    if problems:
+        raise StressError(
+            "the stressed scenario is invalid", source=source or None, problems=problems
+        )
+    for preset in stress.presets:
+        stressed = PRESETS[preset.apply](stressed, preset.level)
+    return stressed
+
+
+def expand_grid(grid: Grid) -> list[Stress]:
+    """The cross product of the grid's axes, one stress each, named grid_axis<value>_..."""
+    stresses = []
+    for combo in itertools.product(*(axis.values for axis in grid.axes)):
+        changes, presets, parts = [], [], []
+        for axis, value in zip(grid.axes, combo, strict=True):
+            parts.append(f"{axis.name}{value:g}")
+            if axis.path is not None:
+                changes.append(Change(path=axis.path, **{axis.op: value}))
+            else:
+                presets.append(PresetStress(apply=axis.apply, level=value))
+        name = "_".join([grid.name, *parts])
+        stresses.append(Stress(name=name[:64], changes=tuple(changes), presets=tuple(presets)))
+    return stresses
