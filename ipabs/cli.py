@@ -254,6 +254,7 @@ def _register_solvers() -> None:
     from ipabs.solvers.commands import (
         breakeven_command,
         price_command,
+        report_command,
         size_command,
         stress_command,
     )
@@ -262,6 +263,7 @@ def _register_solvers() -> None:
     cli.add_command(breakeven_command)
     cli.add_command(price_command)
     cli.add_command(stress_command)
+    cli.add_command(report_command)
 
 
 _register_solvers()

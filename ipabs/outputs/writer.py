@@ -31,8 +31,20 @@ if TYPE_CHECKING:
 MANIFEST_KEY = b"ipabs_manifest"
 
 
+def _cpu() -> str:
+    """The processor's model name (Linux), so that a different CPU counts as another platform."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def _platform() -> dict[str, str]:
     return {
+        "cpu": _cpu(),
         "python": sys.version.split()[0],
         "machine": platform.machine(),
         "system": platform.platform(),

@@ -264,3 +264,63 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     console = _console()
     console.print(table)
     console.print(f"written to {out_dir}/")
+
+
+@click.command("report")
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--stress",
+    "stress_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Stress file whose comparison the report includes.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default: reports/<scenario name>).",
+)
+@_PATHS
+@_SEED
+@click.option(
+    "--check",
+    "check_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Regenerate the report in this folder from its manifest and compare every number.",
+)
+def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
+    """Write a self-contained HTML report of SCENARIO (with --stress, its stress comparison) to
+    reports/<scenario>/, or --check an existing report: exit 1 if any number differs."""
+    from ipabs.errors import UserError
+
+    if check_dir is not None:
+        from ipabs.outputs.report import CROSS_PLATFORM_RTOL, check_report
+
+        differences = check_report(check_dir)
+        console = _console()
+        if differences:
+            for line in differences[:200]:
+                console.print(line, markup=False)
+            console.print(f"{len(differences)} difference(s): the report does not reproduce", markup=False)  # fmt: skip
+            raise SystemExit(1)
+        console.print(
+            f"{check_dir}: every number reproduces (exact on the same platform, relative "
+            f"tolerance {CROSS_PLATFORM_RTOL:g} across platforms)",
+            markup=False,
+        )
+        return
+    if scenario is None:
+        raise UserError("give a SCENARIO to report on, or --check FOLDER")
+    from ipabs.api import load
+    from ipabs.outputs.folder import check_out_dir
+    from ipabs.outputs.report import write_report
+    from ipabs.stress.definitions import load_stress_file
+
+    _check_paths(paths)
+    sc = load(scenario)
+    if stress_file is not None:
+        load_stress_file(stress_file)  # bad stress input is refused before any work
+    out_dir = out_dir or Path("reports") / scenario.stem
+    check_out_dir(out_dir)
+    write_report(sc, scenario, out_dir, paths=paths, seed=seed, stress_file=stress_file)
+    _console().print(f"report written to {out_dir}/report.html", markup=False)

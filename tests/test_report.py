@@ -1,0 +1,82 @@
+"""`ipabs report`: a self-contained, escaped HTML report with its data, and `--check`, which
+reproduces every number from the manifest and fails on any difference."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from helpers import run_cli, small_deal, write_scenario
+
+STRESS = '[[stress]]\nname = "pd_x2"\npresets = [{ apply = "default_multiplier", level = 1.0 }]\n'
+
+
+def make_report(tmp_path, name="test deal"):
+    data = small_deal()
+    data["deal"]["name"] = name
+    scenario = write_scenario(tmp_path, data)
+    stress = tmp_path / "stress.toml"
+    stress.write_text(STRESS)
+    out = tmp_path / "report"
+    proc = run_cli("report", scenario, "--stress", stress, "--paths", "200", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_report_is_self_contained_and_escapes_scenario_text(tmp_path):
+    out = make_report(tmp_path, name='<script>alert("x")</script> & co')
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in text  # the deal name is escaped, and the report has no scripts
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in text
+    # no external files or network loads: only the SVGs' internal #fragment and data: references
+    assert not re.search(r"(src|href)\s*=\s*[\"'](?!#|data:)", text)
+    assert text.count("<svg") == 5  # losses, collections, balances, cash, stress heatmap
+    for section in (
+        "Deal",
+        "Pool",
+        "Tranches",
+        "Stresses",
+        "Charts",
+        "Model assumptions",
+        "Manifest",
+    ):
+        assert f"<h2>{section}</h2>" in text
+    assert sorted(p.name for p in (out / "data").iterdir()) == [
+        "periods.parquet",
+        "pool.parquet",
+        "stress_comparison.parquet",
+        "summary.parquet",
+        "triggers.parquet",
+    ]
+    assert len(list((out / "charts").glob("*.png"))) == 5
+    comparison = pd.read_parquet(out / "data" / "stress_comparison.parquet")
+    assert set(comparison["stress"]) == {"base", "pd_x2"}
+
+
+def test_check_reproduces_every_number_and_catches_a_change(tmp_path):
+    out = make_report(tmp_path)
+    proc = run_cli("report", "--check", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "every number reproduces" in proc.stdout
+    path = out / "data" / "summary.parquet"
+    frame = pd.read_parquet(path)
+    frame.loc[1, "prob_loss"] += 0.01
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    proc = run_cli("report", "--check", out)
+    assert proc.returncode == 1
+    assert "summary row 1 prob_loss" in proc.stdout and "1 difference(s)" in proc.stdout
+
+
+def test_report_input_errors(tmp_path):
+    scenario = write_scenario(tmp_path, small_deal())
+    proc = run_cli("report", "--check", tmp_path)
+    assert proc.returncode == 2 and "not an ipabs report folder" in proc.stderr
+    proc = run_cli("report")
+    assert proc.returncode == 2 and "give a SCENARIO" in proc.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[stress]]\nname = "x"\npresets = [{ apply = "nope", level = 1 }]\n')
+    proc = run_cli("report", scenario, "--stress", bad, "--out", tmp_path / "r")
+    assert proc.returncode == 2 and "stress[0].presets[0].apply" in " ".join(proc.stderr.split())
+    assert not (tmp_path / "r").exists()
