@@ -250,8 +250,8 @@ def schema(markdown: bool) -> None:
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
-def _register_solvers() -> None:
-    from ipabs.solvers.commands import (
+def _register_analysis_commands() -> None:
+    from ipabs.commands import (
         breakeven_command,
         price_command,
         report_command,
@@ -266,7 +266,7 @@ def _register_solvers() -> None:
     cli.add_command(report_command)
 
 
-_register_solvers()
+_register_analysis_commands()
 
 
 def _print_summary(results, out_dir: Path) -> None:

@@ -18,7 +18,9 @@ CLOSING = dt.date(2024, 1, 15)
 B = 1_000_000.0
 
 
-def transfer_deal(transfer, loss_sharing=(), **loan):
+def transfer_data(transfer, loss_sharing=(), **loan):
+    """A one-loan transfer scenario as TOML data: no tranches or pricing (the buyer class and the
+    discount rate are supplied by the loader)."""
     data = small_deal(
         factors={"names": ["m"]},
         licensees=[],
@@ -46,10 +48,15 @@ def transfer_deal(transfer, loss_sharing=(), **loan):
     )
     for key in ("tranches", "pricing", "fees", "reserve"):
         data.pop(key)
-    data["transfer"] = transfer
+    if transfer is not None:
+        data["transfer"] = transfer
     if loss_sharing:
         data["loss_sharing"] = list(loss_sharing)
-    return validate(data)
+    return data
+
+
+def transfer_deal(transfer, loss_sharing=(), **loan):
+    return validate(transfer_data(transfer, loss_sharing, **loan))
 
 
 def schedule():
@@ -153,33 +160,8 @@ def test_decomposition_adds_up_on_a_risky_pool_with_a_guarantee():
 
 
 def test_price_from_the_cli(tmp_path):
-    data = small_deal(
-        factors={"names": ["m"]},
-        licensees=[],
-        assets=[
-            {
-                "id": "P1",
-                "type": "patent",
-                "remaining_legal_life_years": 15.0,
-                "base_annual_income": 100_000.0,
-            }
-        ],
-        loans=[
-            {
-                "id": "L1",
-                "balance": B,
-                "rate": 0.05,
-                "term_years": 2.0,
-                "annual_default_probability": 0.0,
-                "ltv": 0.5,
-                "pledged_assets": ["P1"],
-            }
-        ],
-        simulation={"paths": 20, "seed": 1, "block_size": 16},
-    )
-    for key in ("tranches", "pricing", "fees", "reserve"):
-        data.pop(key)
-    data["transfer"] = {"required_yield": 0.06}
+    data = transfer_data({"required_yield": 0.06})
+    data["simulation"]["paths"] = 20
     path = write_scenario(tmp_path, data)
     proc = run_cli("price", path, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -210,32 +192,7 @@ def test_price_from_the_cli(tmp_path):
 def test_bad_transfer_input(tmp_path, transfer, expected):
     from test_bad_input import _run_bad
 
-    data = small_deal(
-        factors={"names": ["m"]},
-        licensees=[],
-        assets=[
-            {
-                "id": "P1",
-                "type": "patent",
-                "remaining_legal_life_years": 15.0,
-                "base_annual_income": 100_000.0,
-            }
-        ],
-        loans=[
-            {
-                "id": "L1",
-                "balance": B,
-                "rate": 0.05,
-                "term_years": 2.0,
-                "annual_default_probability": 0.0,
-                "ltv": 0.5,
-                "pledged_assets": ["P1"],
-            }
-        ],
-    )
-    for key in ("tranches", "pricing", "fees", "reserve"):
-        data.pop(key)
-    data["transfer"] = transfer
+    data = transfer_data(transfer)
     message, _ = _run_bad(tmp_path, data)
     assert expected in message, message
 
@@ -261,3 +218,10 @@ def test_monte_carlo_price_of_a_one_period_loan_matches_the_binomial_closed_form
     se = df * abs(repaid - recovered) * np.sqrt(q * (1 - q) / n)
     assert abs(r.price - expected) < 4 * se
     assert r.price_se == pytest.approx(se, rel=0.15)
+
+
+def test_price_without_a_transfer_table_exits_2(tmp_path):
+    path = write_scenario(tmp_path, small_deal())
+    proc = run_cli("price", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "the scenario has no [transfer] table" in " ".join(proc.stderr.split())

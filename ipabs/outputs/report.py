@@ -201,10 +201,10 @@ def write_report(
 ) -> Path:
     from ipabs.api import simulate
     from ipabs.outputs.writer import (
-        _write_parquet,
         atomic_folder,
         scenario_manifest,
         write_manifest,
+        write_parquet,
     )
     from ipabs.stress.definitions import load_stress_file
     from ipabs.stress.run import run_stresses
@@ -228,7 +228,7 @@ def write_report(
     with atomic_folder(out_dir) as tmp:
         (tmp / "data").mkdir()
         for name, frame in data.items():
-            _write_parquet(frame, tmp / "data" / f"{name}.parquet", meta)
+            write_parquet(frame, tmp / "data" / f"{name}.parquet", meta)
         (tmp / "charts").mkdir()
         for name, (png, _) in charts.items():
             (tmp / "charts" / f"{name}.png").write_bytes(png)

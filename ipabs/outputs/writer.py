@@ -94,7 +94,7 @@ def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
     }
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path, meta: bytes) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path, meta: bytes) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), MANIFEST_KEY: meta})
     pq.write_table(table, path, compression="zstd")
@@ -127,13 +127,13 @@ def write_run(
     info = manifest(results, scenario_bytes)
     meta = json.dumps(info, sort_keys=True).encode()
     with atomic_folder(out_dir) as tmp:
-        _write_parquet(results.summary, tmp / "summary.parquet", meta)
-        _write_parquet(results.pool, tmp / "pool.parquet", meta)
-        _write_parquet(results.paths, tmp / "paths.parquet", meta)
-        _write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
-        _write_parquet(results.periods, tmp / "periods.parquet", meta)
+        write_parquet(results.summary, tmp / "summary.parquet", meta)
+        write_parquet(results.pool, tmp / "pool.parquet", meta)
+        write_parquet(results.paths, tmp / "paths.parquet", meta)
+        write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
+        write_parquet(results.periods, tmp / "periods.parquet", meta)
         if len(results.triggers):
-            _write_parquet(results.triggers, tmp / "triggers.parquet", meta)
+            write_parquet(results.triggers, tmp / "triggers.parquet", meta)
         if charts:
             from ipabs.outputs.charts import write_charts
 
@@ -149,9 +149,9 @@ def write_valuation(
     pool has loans) and manifest.json, written atomically."""
     meta = json.dumps(info, sort_keys=True).encode()
     with atomic_folder(out_dir) as tmp:
-        _write_parquet(table, tmp / "valuation.parquet", meta)
+        write_parquet(table, tmp / "valuation.parquet", meta)
         if len(loans):
-            _write_parquet(loans, tmp / "loans.parquet", meta)
+            write_parquet(loans, tmp / "loans.parquet", meta)
         write_manifest(tmp, info)
     return Path(out_dir)
 

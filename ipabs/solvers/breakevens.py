@@ -85,6 +85,4 @@ def breakeven(
                     "evaluations": len(seen),
                 }
             )
-    frame = pd.DataFrame(rows)
-    frame.attrs["paths"] = paths if paths is not None else sc.simulation.paths
-    return frame
+    return pd.DataFrame(rows)

@@ -78,7 +78,7 @@ def write_stress_run(run: StressRun, out_dir: Path, info: dict) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ipabs.outputs.writer import atomic_folder, write_manifest
+    from ipabs.outputs.writer import MANIFEST_KEY, atomic_folder, write_manifest, write_parquet
 
     meta = json.dumps(info, sort_keys=True).encode()
     with atomic_folder(out_dir) as tmp:
@@ -88,16 +88,10 @@ def write_stress_run(run: StressRun, out_dir: Path, info: dict) -> Path:
             frame.insert(0, "stress", name)
             frames.append(frame)
         table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"ipabs_manifest": meta}
-        )
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), MANIFEST_KEY: meta})
         pq.write_to_dataset(table, tmp / "summary", partition_cols=["stress"])
         for name, frame in (("comparison", run.comparison), ("reverse", run.reverse)):
             if frame is not None:
-                t = pa.Table.from_pandas(frame, preserve_index=False)
-                t = t.replace_schema_metadata(
-                    {**(t.schema.metadata or {}), b"ipabs_manifest": meta}
-                )
-                pq.write_table(t, tmp / f"{name}.parquet")
+                write_parquet(frame, tmp / f"{name}.parquet", meta)
         write_manifest(tmp, info)
     return Path(out_dir)

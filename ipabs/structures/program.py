@@ -8,6 +8,7 @@ tests call it directly); `compile_waterfall` maps a validated scenario's names o
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -15,29 +16,25 @@ from typing import NamedTuple
 import numpy as np
 
 from ipabs.scenario.model import Scenario
-from ipabs.scenario.structure import BUILT_IN_FEES, Step, Waterfall
+from ipabs.scenario.structure import (
+    BUILT_IN_FEES,
+    Action,
+    Condition,
+    CoverSource,
+    Effect,
+    PrincipalMode,
+    Step,
+    Waterfall,
+)
 
-ACTIONS = (
-    "pay_fee",
-    "pay_interest",
-    "pay_principal",
-    "fund_reserve",
-    "pay_liquidity",
-    "pay_residual",
-    "buy_assets",
-)
-MODES = ("sequential", "pro_rata", "schedule", "borrowing_base", "turbo")
+# the codes the kernel reads are positions in the schema's own literals (one list of names);
+# ipabs.structures.waterfall numbers them in this order
+ACTIONS = typing.get_args(Action)
+MODES = typing.get_args(PrincipalMode)
 STATES = ("normal", "triggered", "accelerated", "revolving")
-CONDITIONS = (
-    "cumulative_default_ratio",
-    "cumulative_loss_ratio",
-    "dscr",
-    "interest_coverage",
-    "oc_ratio",
-    "date",
-)
-EFFECTS = ("switch_waterfall", "trap_cash", "rapid_amortisation", "event_of_default")
-COVER_SOURCES = ("none", "reserve", "liquidity")
+CONDITIONS = typing.get_args(Condition)
+EFFECTS = typing.get_args(Effect)
+COVER_SOURCES = ("none", *typing.get_args(CoverSource))
 COLLATERAL_BASES = ("none", "trailing_income", "loan_balance")
 
 

@@ -381,8 +381,9 @@ def pay_waterfall(
             accounts[RESERVE] += held
             reserve_topup_out[k] += held
         carried = 0.0  # the priority classes' unpaid interest carried into the period
-        for t in range(n_tranches - 1):
-            carried += interest_owed[t]
+        if wf.termination_shortfall >= 0.0:  # read only by a trust's early termination
+            for t in range(n_tranches - 1):
+                carried += interest_owed[t]
         cum_default += defaulted[k]
         cum_loss += loss[k]
         notes = 0.0

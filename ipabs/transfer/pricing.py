@@ -13,7 +13,7 @@ switched off, so that its terms add up to the price exactly:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,6 @@ class PriceResult:
     decomposition: pd.DataFrame  # component, amount, share of par
     distribution: pd.DataFrame  # quantile, pv, buyer_loss
     paths: int
-    extra: dict = field(default_factory=dict)
 
     @property
     def price_pct(self) -> float:

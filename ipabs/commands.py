@@ -1,5 +1,5 @@
-"""`ipabs size` and `ipabs breakeven`: the solvers from the command line (tables on stdout, or
-JSON with --json; nothing is written to disk)."""
+"""The analysis commands beside `ipabs run`: `size`, `breakeven` (solvers), `price` (transfer
+pricing), `stress` and `report`; tables on stdout or JSON with --json."""
 
 from __future__ import annotations
 
