@@ -13,7 +13,7 @@ import pydantic
 
 from ipabs.engine.compile import compile_scenario
 from ipabs.engine.limits import check_limits, estimate
-from ipabs.engine.run import run_paths
+from ipabs.engine.run import PoolCache, run_paths
 from ipabs.errors import Problem, UserError
 from ipabs.results import Results
 from ipabs.scenario.load import format_path
@@ -52,11 +52,14 @@ def simulate(
     threads: int | None = None,
     allow_large: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    pool_cache: PoolCache | None = None,
 ) -> Results:
     """Run the Monte Carlo for a scenario (a `Scenario` or a file path).
 
     Keyword arguments override the scenario's `[simulation]` table. `threads` defaults to every
     core Numba sees; results do not depend on it. `progress(done, total)` is called as blocks finish.
+    `pool_cache` (an `ipabs.engine.run.PoolCache`, used by the solvers) replays the pool stage of
+    an earlier run with the same pool, paths and seed, which gives the same numbers faster.
     """
     source = None
     if not isinstance(scenario, Scenario):
@@ -80,6 +83,7 @@ def simulate(
         sample_paths=sim.sample_paths,
         threads=threads,
         progress=None if progress is None else (lambda done: progress(done, sim.paths)),
+        pool_cache=pool_cache,
     )
     wall = time.perf_counter() - started
     return Results(deal=deal, raw=raw, threads=threads, wall_seconds=wall, source=source)

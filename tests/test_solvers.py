@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, REPO, run_cli, small_deal, write_scenario
 from scipy.optimize import brentq
 
 import ipabs
@@ -159,3 +159,67 @@ def test_solver_input_errors(tmp_path, args, expected):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr
+
+
+# --- pool replay (ipabs.engine.run.PoolCache): sizing runs the pool once ---------------------
+
+
+def _raw_arrays(results):
+    raw = results.raw
+    return (raw.tranche, raw.pool, raw.sample_collections, raw.sample_balances, raw.sample_reserve,
+            raw.trigger_first, raw.sample_performing, raw.sample_loan_loss)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scenario", "tranche"),
+    [
+        ("zgc_patent_licence_abs_2022", "senior_A"),  # licensees and two undertakings
+        ("nanshan_ip_pledged_loans_abs_2022", "senior"),  # IP-pledged loans and a guarantee
+    ],
+)
+def test_replayed_pool_gives_the_same_numbers_as_simulating_it(scenario, tranche):
+    from ipabs.engine.run import PoolCache
+    from ipabs.solvers.sizing import resize
+
+    sc = ipabs.load(REPO / "scenarios" / f"{scenario}.toml")
+    cache = PoolCache()
+    ipabs.simulate(sc, paths=400, seed=11, pool_cache=cache)
+    assert cache.key and cache.replays == 0
+    balance = next(t.balance for t in sc.tranches if t.name == tranche)
+    smaller = resize(sc, tranche, 0.8 * balance)
+    replayed = ipabs.simulate(smaller, paths=400, seed=11, pool_cache=cache)
+    assert cache.replays == 1
+    fresh = ipabs.simulate(smaller, paths=400, seed=11)
+    for a, b in zip(_raw_arrays(replayed), _raw_arrays(fresh), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the replay really reads the cache: emptying the cached collections empties the deal
+    cache.series[:, 0, :] = 0.0
+    emptied = ipabs.simulate(smaller, paths=400, seed=11, pool_cache=cache)
+    assert cache.replays == 2
+    assert emptied.raw.pool[:, 0].sum() == 0.0 < fresh.raw.pool[:, 0].sum()
+
+
+def test_pool_cache_is_not_replayed_for_another_pool_or_seed_or_a_trust():
+    from ipabs.engine.run import PoolCache
+
+    sc = ipabs.load(REPO / "scenarios" / "zgc_patent_licence_abs_2022.toml")
+    cache = PoolCache()
+    ipabs.simulate(sc, paths=200, seed=3, pool_cache=cache)
+    key = cache.key
+    other_seed = ipabs.simulate(sc, paths=200, seed=4, pool_cache=cache)
+    assert cache.replays == 0 and cache.key != key  # stored afresh
+    np.testing.assert_array_equal(
+        other_seed.raw.tranche, ipabs.simulate(sc, paths=200, seed=4).raw.tranche
+    )
+    licensees = tuple(
+        lic.model_copy(update={"annual_default_probability": 0.2}) for lic in sc.licensees
+    )
+    riskier = sc.model_copy(update={"licensees": licensees})
+    stressed = ipabs.simulate(riskier, paths=200, seed=4, pool_cache=cache)
+    assert cache.replays == 0
+    np.testing.assert_array_equal(
+        stressed.raw.tranche, ipabs.simulate(riskier, paths=200, seed=4).raw.tranche
+    )
+    trust_cache = PoolCache()
+    ipabs.simulate(REPO / "scenarios" / "beijing_ip_trust.toml", paths=100, pool_cache=trust_cache)
+    assert trust_cache.key == ""  # a trust values its IP per period from the pool: never cached

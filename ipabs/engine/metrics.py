@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ipabs.engine.exp import exp_into
+
 _IRR_TOL = 1e-12
 
 
@@ -21,12 +23,13 @@ def discount_factors(t_years, rate):
     return (1.0 + rate) ** (-t_years)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def irr(cash_flows, t_years, price):
     """Annual effective y with sum_k CF_k (1+y)^-t_k = price, for CF_k >= 0 and price > 0.
 
     The present value falls strictly in y, so the root is unique; Newton's method safeguarded by
-    bisection on ln(1+y). Returns -1.0 (a total loss) when every cash flow is zero.
+    bisection on ln(1+y). Returns -1.0 (a total loss) when every cash flow is zero. The discount
+    factors of an iteration are taken in one vectorised pass (ipabs.engine.exp).
     """
     total = 0.0
     timed = 0.0
@@ -39,15 +42,20 @@ def irr(cash_flows, t_years, price):
     # the root for all cash at the CF-weighted mean time (exact for a single cash flow).
     lo, hi = -50.0, 50.0
     u = min(max(np.log(total / price) / (timed / total), lo), hi) if timed > 0.0 else 0.0
+    n = cash_flows.shape[0]
+    exponent = np.empty(n)
+    factor = np.empty(n)
+    scale_bits = np.empty(n, np.int64)
     for _ in range(200):
+        for k in range(n):
+            exponent[k] = -u * t_years[k]
+        exp_into(exponent, factor, scale_bits)
         pv = 0.0
         slope = 0.0
-        for k in range(cash_flows.shape[0]):
-            c = cash_flows[k]
-            if c != 0.0:
-                w = c * np.exp(-u * t_years[k])
-                pv += w
-                slope -= t_years[k] * w
+        for k in range(n):
+            w = cash_flows[k] * factor[k]
+            pv += w
+            slope -= t_years[k] * w
         f = pv - price
         if abs(f) <= _IRR_TOL * price:
             break

@@ -5,12 +5,21 @@ random stream is keyed by (seed, p) alone (see `ipabs.engine.rng`) and every per
 written to row p, so the numbers are the same for any thread count, block size or block order.
 Memory is O(paths x tranches) for per-path metrics plus O(sample_paths x periods) for the bands:
 it never grows with paths x periods x assets.
+
+A `PoolCache` keeps a run's pool stage (collections, income lost, loan series, credit-support
+provider defaults, per path) so that a run of the same pool under another capital structure
+replays it instead of simulating it again: `ipabs size` changes only tranche balances, and the
+pool takes about three quarters of the time. The cache is keyed by a fingerprint of every
+array the pool stage reads, the path count and the seed, so it is replayed only where it would
+give the same numbers; IP trusts and revolving deals, whose pool stage depends on the structure's
+purchases or values the IP per period, are not cached.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -120,6 +129,52 @@ class RawResults:
     sample_loan_loss: np.ndarray  # (sample, periods) loan exposure less recovery, at default
 
 
+#: the largest pool cache kept (bytes); above it every run simulates its pool
+POOL_CACHE_LIMIT = 1 << 30
+CACHE_OFF, CACHE_STORE, CACHE_REPLAY = 0, 1, 2
+# cached per-path scalars: defaults, rights lost, annuities, income after legal final, loan totals
+_SCALARS = 4 + N_LOAN_TOTALS
+
+
+@dataclass
+class PoolCache:
+    """A run's pool stage, per path, to replay under another capital structure (module doc).
+    Empty until a run stores into it; a run whose pool differs stores afresh."""
+
+    key: str = ""
+    series: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 0)))  # (paths, S, K)
+    scalars: np.ndarray = field(default_factory=lambda: np.empty((0, _SCALARS)))
+    providers: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    replays: int = 0  # runs that replayed it (for tests and diagnostics)
+
+
+def _fingerprint(deal: CompiledDeal, paths: int, seed: int) -> str:
+    """A hash of everything the pool stage reads."""
+    digest = hashlib.sha256(f"{paths}/{seed}".encode())
+    parts = (*deal.pool, *deal.loans, *deal.support, deal.waterfall.accrual, deal.t_years)
+    for part in parts:
+        array = np.ascontiguousarray(part)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _cache_series_count(deal: CompiledDeal) -> int:
+    """Collections and income lost; with loans also defaulted exposure, loss and performing balance."""
+    return 5 if deal.loans.balance0.shape[0] > 0 else 2
+
+
+def _cache_mode(
+    cache: PoolCache | None, deal: CompiledDeal, paths: int, seed: int
+) -> tuple[int, str]:
+    if cache is None or deal.trust_value.enabled or deal.revolving.n_vintages > 0:
+        return CACHE_OFF, ""
+    if paths * _cache_series_count(deal) * deal.n_periods * 8 > POOL_CACHE_LIMIT:
+        return CACHE_OFF, ""
+    key = _fingerprint(deal, paths, seed)
+    return (CACHE_REPLAY if cache.key == key else CACHE_STORE), key
+
+
 @njit(cache=True, parallel=True)
 def _run_blocks(
     first_block,
@@ -144,6 +199,10 @@ def _run_blocks(
     sample_reserve,
     sample_performing,
     sample_loan_loss,
+    cache_mode,
+    cache_series,
+    cache_scalars,
+    cache_providers,
 ):
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
@@ -161,6 +220,8 @@ def _run_blocks(
         uniforms = np.empty(n_assets)
         factor_z = np.empty(n_factors)
         log_level = np.empty(n_assets)
+        level = np.empty(n_assets)
+        scale_bits = np.empty(n_assets, np.int64)
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
         n_loans = loans.balance0.shape[0]
@@ -201,18 +262,54 @@ def _run_blocks(
         cash_flows = np.empty(n_periods)
         sub = n_tranches - 1
         for p in range(start, stop):
-            seed_stream(state, seed, p)
-            n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
-                state, pool, collections, lost, default_period, shocks, uniforms, factor_z, log_level,
-                alive, costs, record, factor_path, scale_path, level_path, alive_path,
-            )  # fmt: skip
-            if n_loans > 0:
-                simulate_loans_path(
-                    state, loans, wf.accrual, factor_path, scale_path, level_path, alive_path, collections,
-                    loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
+            if cache_mode == CACHE_REPLAY:
+                n_defaults, rights_lost = int(cache_scalars[p, 0]), int(cache_scalars[p, 1])
+                annuities, after_final = cache_scalars[p, 2], cache_scalars[p, 3]
+                for k in range(n_periods):
+                    collections[k] = cache_series[p, 0, k]
+                    lost[k] = cache_series[p, 1, k]
+                if n_loans > 0:
+                    for k in range(n_periods):
+                        loan_defaulted[k] = cache_series[p, 2, k]
+                        loan_loss[k] = cache_series[p, 3, k]
+                        performing[k] = cache_series[p, 4, k]
+                    for j in range(N_LOAN_TOTALS):
+                        loan_totals[j] = cache_scalars[p, 4 + j]
+                for j in range(n_providers):
+                    provider_default[j] = cache_providers[p, j]
+            else:
+                seed_stream(state, seed, p)
+                n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
+                    state, pool, collections, lost, default_period, shocks, uniforms, factor_z,
+                    log_level, level, scale_bits, alive, costs, record, factor_path, scale_path,
+                    level_path, alive_path,
                 )  # fmt: skip
-            if n_providers > 0:
-                provider_default_periods(state, support, factor_path, scale_path, provider_default)
+                if n_loans > 0:
+                    simulate_loans_path(
+                        state, loans, wf.accrual, factor_path, scale_path, level_path, alive_path, collections,
+                        loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
+                    )  # fmt: skip
+                if n_providers > 0:
+                    provider_default_periods(
+                        state, support, factor_path, scale_path, provider_default
+                    )
+                if cache_mode == CACHE_STORE:
+                    cache_scalars[p, 0] = n_defaults
+                    cache_scalars[p, 1] = rights_lost
+                    cache_scalars[p, 2] = annuities
+                    cache_scalars[p, 3] = after_final
+                    for k in range(n_periods):
+                        cache_series[p, 0, k] = collections[k]
+                        cache_series[p, 1, k] = lost[k]
+                    if n_loans > 0:
+                        for k in range(n_periods):
+                            cache_series[p, 2, k] = loan_defaulted[k]
+                            cache_series[p, 3, k] = loan_loss[k]
+                            cache_series[p, 4, k] = performing[k]
+                        for j in range(N_LOAN_TOTALS):
+                            cache_scalars[p, 4 + j] = loan_totals[j]
+                    for j in range(n_providers):
+                        cache_providers[p, j] = provider_default[j]
             if n_vintages > 0:
                 simulate_vintages_path(
                     state, revolving, wf.accrual, factor_path, scale_path, vintages[0], vintages[1],
@@ -309,8 +406,10 @@ def run_paths(
     sample_paths: int,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pool_cache: PoolCache | None = None,
 ) -> RawResults:
-    """Simulate `paths` paths; `progress(done_paths)` is called as blocks finish."""
+    """Simulate `paths` paths; `progress(done_paths)` is called as blocks finish. With a
+    `pool_cache`, the pool stage is replayed from it when it holds this pool, else stored in it."""
     n_tranches, n_periods = deal.n_tranches, deal.n_periods
     n_sample = min(sample_paths, paths)
     tranche_out = np.empty((paths, n_tranches, len(TRANCHE_FIELDS)))
@@ -322,6 +421,17 @@ def run_paths(
     sample_performing = np.zeros((n_sample, n_periods))
     sample_loan_loss = np.zeros((n_sample, n_periods))
     discount = discount_factors(deal.t_years, deal.discount_rate)
+    cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed)
+    if cache_mode == CACHE_REPLAY:
+        cache_series, cache_scalars = pool_cache.series, pool_cache.scalars
+        cache_providers = pool_cache.providers
+    elif cache_mode == CACHE_STORE:
+        cache_series = np.empty((paths, _cache_series_count(deal), n_periods))
+        cache_scalars = np.empty((paths, _SCALARS))
+        cache_providers = np.empty((paths, deal.support.loading.shape[0]), np.int64)
+    else:
+        cache_series, cache_scalars = np.empty((0, 0, 0)), np.empty((0, _SCALARS))
+        cache_providers = np.empty((0, 0), np.int64)
 
     n_blocks = -(-paths // block_size)
     previous_threads = numba.get_num_threads()
@@ -337,12 +447,17 @@ def run_paths(
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
                 tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
-                sample_loan_loss,
+                sample_loan_loss, cache_mode, cache_series, cache_scalars, cache_providers,
             )  # fmt: skip
             if progress is not None:
                 progress(min((first + count) * block_size, paths))
     finally:
         numba.set_num_threads(previous_threads)
+    if cache_mode == CACHE_STORE:  # only a finished run is kept
+        pool_cache.key, pool_cache.series = cache_key, cache_series
+        pool_cache.scalars, pool_cache.providers = cache_scalars, cache_providers
+    elif cache_mode == CACHE_REPLAY:
+        pool_cache.replays += 1
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
         sample_performing, sample_loan_loss,

@@ -16,6 +16,17 @@ if TYPE_CHECKING:
 _MILLIONS = 1e6
 
 
+def save_figure(fig, target, fmt: str | None = None, **kwargs) -> None:
+    """`fig.savefig` with byte-stable SVG: no date, and element ids hashed with a fixed salt
+    instead of a random one, so the same numbers give the same file."""
+    import matplotlib
+
+    if fmt == "svg" or str(target).endswith(".svg"):
+        kwargs["metadata"] = {"Date": None}
+    with matplotlib.rc_context({"svg.hashsalt": "ipabs"}):
+        fig.savefig(target, format=fmt, **kwargs)
+
+
 def _new_axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
@@ -113,6 +124,6 @@ def write_charts(results: Results, folder: Path) -> list[Path]:
         draw(results, fig.add_subplot())
         for ext in ("png", "svg"):
             path = folder / f"{name}.{ext}"
-            fig.savefig(path, dpi=110, metadata={"Date": None} if ext == "svg" else None)
+            save_figure(fig, path, dpi=110)
             written.append(path)
     return written

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipabs.outputs.charts import save_figure
+
 #: the Parquet files a report saves and `--check` compares
 DATA_FILES = ("summary", "pool", "periods", "triggers", "stress_comparison")
 #: relative tolerance of --check across platforms (same platform: exact)
@@ -56,14 +58,14 @@ def _table(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    save_figure(fig, buf, "svg")
     text = buf.getvalue()
     return text[text.index("<svg") :]
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    save_figure(fig, buf, "png", dpi=110)
     return buf.getvalue()
 
 

@@ -19,18 +19,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ipabs.engine.exp import exp1, exp_into
 from ipabs.engine.rng import draw_block, uniform
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate_pool_path(
-    state, pool, collections, lost_income, default_period, shocks, uniforms, factor_z, log_level, alive,
-    costs, record, factor_path, scale_path, level_path, alive_path,
+    state, pool, collections, lost_income, default_period, shocks, uniforms, factor_z, log_level,
+    level, scale_bits, alive, costs, record, factor_path, scale_path, level_path, alive_path,
 ):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
     (income due but not collected because its licensee defaulted, net of recovery).
     `default_period[l]` gets the period of licensee l's default, or -1. The other arrays are
-    scratch (`shocks` holds F + nu + L + A normals, `uniforms` A uniforms). With `record`, the factor shocks, the t-copula scale and each asset's log level and
+    scratch (`shocks` holds F + nu + L + A normals, `uniforms` A uniforms, `level` and
+    `scale_bits` A values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, the factor shocks, the t-copula scale and each asset's log level and
     status per period are kept (for the loan kernel, which values pledged IP at default).
     Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
     n_factors = pool.factor_chol.shape[0]
@@ -85,16 +87,18 @@ def simulate_pool_path(
         period_cost = 0.0
         period_lost = 0.0
         collected_now = 0.0
+        # every asset's log level, then every level, in loops LLVM vectorises (ipabs.engine.exp)
         for i in range(n_assets):
-            e = shocks[first_asset + i]
+            x = (
+                pool.asset_loading[i] * factor_z[pool.asset_factor[i]]
+                + pool.asset_idiosyncratic[i] * shocks[first_asset + i]
+            )
+            log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
+        exp_into(log_level, level, scale_bits)
+        for i in range(n_assets):
             u = uniforms[i]
             renewal_share = pool.asset_renewal_share[k, i]
             r = uniform(state) if renewal_share >= 0.0 else 0.0
-            x = (
-                pool.asset_loading[i] * factor_z[pool.asset_factor[i]]
-                + pool.asset_idiosyncratic[i] * e
-            )
-            log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
             if not alive[i]:
                 if record:
                     alive_path[k, i] = False
@@ -105,6 +109,7 @@ def simulate_pool_path(
                 v = u / event_prob
                 if v < pool.asset_obsolescence_cut[i]:
                     log_level[i] += pool.asset_log_keep[i]
+                    level[i] = exp1(log_level[i])
                 else:  # invalidated or lapsed: no income from this period on
                     alive[i] = False
                     rights_lost += 1
@@ -120,7 +125,7 @@ def simulate_pool_path(
             weight = pool.asset_income_weight[k, i] * share
             if weight == 0.0:
                 continue
-            due = weight * np.exp(log_level[i])
+            due = weight * level[i]
             j = pool.asset_licensee[i]
             defaulted_in = default_period[j]
             if defaulted_in < 0:

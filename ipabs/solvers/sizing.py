@@ -4,7 +4,8 @@ taking up the difference so that the capital structure's total is unchanged.
 Every candidate size runs the same paths (same seed: common random numbers), so the tranche's
 metric moves smoothly with its size and the answer repeats for a seed. The boundary is found by
 Brent's method (scipy.optimize.brentq) on metric - allowance, and the largest size evaluated
-that met the target is returned.
+that met the target is returned. The pool's paths do not depend on the sizes, so the first
+evaluation keeps them (ipabs.engine.run.PoolCache) and the others only run the structure.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from scipy.optimize import brentq
 
+from ipabs.engine.run import PoolCache
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario
 from ipabs.solvers.common import Target
@@ -88,10 +90,11 @@ def size(
     room = original + next(t.balance for t in sc.tranches if t.name == sub)
     floor = room * 1e-6  # both classes keep a positive balance
     evaluated: dict[float, tuple[float, object]] = {}
+    pool = PoolCache()  # resizing leaves the pool alone: simulate it once, replay it after
 
     def excess(balance: float) -> float:
         if balance not in evaluated:
-            res = simulate(resize(sc, tranche, balance), paths=paths, seed=seed)
+            res = simulate(resize(sc, tranche, balance), paths=paths, seed=seed, pool_cache=pool)
             evaluated[balance] = (target.excess(res, tranche), res)
         return evaluated[balance][0]
 
