@@ -52,7 +52,7 @@ def open_in_chromium(report: Path, screenshot: Path) -> tuple[list[str], list[di
 def test_report_opens_without_errors_and_renders_every_chart(tmp_path, make):
     if make == "committed":
         report = REPO / "reports" / "zgc_patent_licence_abs_2022" / "report.html"
-        expected_charts = 5
+        expected_charts = 6
     else:
         data = small_deal()
         data["deal"]["name"] = "</title><script>alert(1)</script>"
@@ -60,7 +60,7 @@ def test_report_opens_without_errors_and_renders_every_chart(tmp_path, make):
         proc = run_cli("report", scenario, "--paths", "100", "--out", tmp_path / "r")
         assert proc.returncode == 0, proc.stderr
         report = tmp_path / "r" / "report.html"
-        expected_charts = 4  # no stress heatmap without a stress file
+        expected_charts = 5  # no stress heatmap without a stress file
     shot = tmp_path / "report.png"
     errors, boxes = open_in_chromium(report, shot)
     assert errors == []

@@ -404,3 +404,29 @@ def test_floating_and_stepped_up_coupons_by_hand():
         20.0 * (b_rate * accrual).sum(), rel=1e-12
     )
     assert res.summary.set_index("tranche").loc["A", "coupon"] == pytest.approx(0.044)
+
+
+def test_coverage_bands_use_only_paths_with_debt_service():
+    # three sampled paths, three periods: coverage = collections / debt service where the service
+    # is positive; period 3 has none on any path (notes repaid), period 2 on one path only
+    from ipabs.engine.compile import compile_scenario
+    from ipabs.engine.reduce import period_bands
+    from ipabs.engine.run import RawResults
+
+    deal = compile_scenario(validate(small_deal()))
+    k = deal.n_periods  # 12; periods after the third have no debt service either
+    collections = np.ones((3, k))
+    service = np.zeros((3, k))
+    collections[:, :3] = [[4.0, 3.0, 1.0], [6.0, 5.0, 1.0], [8.0, 9.0, 1.0]]
+    service[:, :3] = [[2.0, 0.0, 0.0], [2.0, 2.5, 0.0], [4.0, 0.0, 0.0]]
+    zeros = np.zeros((3, k))
+    raw = RawResults(
+        np.zeros((3, deal.n_tranches, 11)), np.zeros((3, 28)), collections,
+        np.zeros((3, deal.n_tranches, k)), zeros, np.zeros((3, 0), np.int64), zeros, zeros, service,
+    )  # fmt: skip
+    bands = period_bands(deal, raw)
+    np.testing.assert_allclose(bands["coverage_mean"][0], (2.0 + 3.0 + 2.0) / 3)
+    np.testing.assert_allclose(bands["coverage_p50"][0], 2.0)
+    np.testing.assert_allclose(bands["coverage_mean"][1], 2.0)  # 5 / 2.5, the one path with service
+    assert bands["coverage_paths"].tolist()[:3] == [3, 1, 0]
+    assert np.isnan(bands["coverage_p95"][2]) and np.isnan(bands["coverage_mean"][2])

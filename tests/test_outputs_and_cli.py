@@ -40,7 +40,7 @@ def test_run_prints_the_table_and_writes_the_folder(flagship_run):
     }
     assert expected == {p.name for p in out.iterdir()}
     charts = {p.name for p in (out / "charts").iterdir()}
-    for name in ("tranche_losses", "collections_fan", "tranche_balances"):
+    for name in ("tranche_losses", "collections_fan", "tranche_balances", "debt_service_coverage"):
         assert {f"{name}.png", f"{name}.svg"} <= charts
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], (
         "no temporary folders left"
@@ -80,6 +80,9 @@ def test_summary_and_tables_have_the_documented_columns(flagship_run):
         "collections_p95",
         "balance_senior_A_p95",
         "reserve_p50",
+        "coverage_p05",
+        "coverage_p50",
+        "coverage_paths",
     ):
         assert col in periods.columns
     # bands are ordered

@@ -28,3 +28,13 @@ def test_every_key_is_documented_with_a_meaning():
 def test_schema_markdown_command_prints_the_table():
     proc = run_cli("schema", "--markdown")
     assert proc.returncode == 0 and proc.stdout.strip() == markdown().strip()
+
+
+def test_documented_memory_estimate_is_the_one_the_code_uses():
+    from ipabs.engine.limits import BYTES_PER_PATH, BYTES_PER_PATH_TRANCHE, SAMPLE_SERIES
+
+    text = DOC.read_text()
+    assert (
+        f"- memory: paths x (tranches x {BYTES_PER_PATH_TRANCHE} bytes + {BYTES_PER_PATH} bytes)"
+        f" + sample_paths x periods x (tranches + {SAMPLE_SERIES}) x 8 bytes;"
+    ) in text

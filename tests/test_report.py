@@ -32,7 +32,7 @@ def test_report_is_self_contained_and_escapes_scenario_text(tmp_path):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in text
     # no external files or network loads: only the SVGs' internal #fragment and data: references
     assert not re.search(r"(src|href)\s*=\s*[\"'](?!#|data:)", text)
-    assert text.count("<svg") == 5  # losses, collections, balances, cash, stress heatmap
+    assert text.count("<svg") == 6  # losses, collections, balances, coverage, cash, stress heatmap
     for section in (
         "Deal",
         "Pool",
@@ -50,7 +50,7 @@ def test_report_is_self_contained_and_escapes_scenario_text(tmp_path):
         "summary.parquet",
         "triggers.parquet",
     ]
-    assert len(list((out / "charts").glob("*.png"))) == 5
+    assert len(list((out / "charts").glob("*.png"))) == 6
     comparison = pd.read_parquet(out / "data" / "stress_comparison.parquet")
     assert set(comparison["stress"]) == {"base", "pd_x2"}
 

@@ -99,6 +99,7 @@ def run(
         "unpaid": out.unpaid_interest,
         "support": out.support_paid,
         "support_used": out.support_used,
+        "debt_service": out.debt_service,
     }
 
 
@@ -156,6 +157,12 @@ def test_hand_worked_scheduled_amortisation_and_pct_fee():
     int3 = a_left * 0.01 + 10.0 * 0.015
     np.testing.assert_allclose(out["principal"][:, 2], [a_left, 10.0], atol=1e-12)
     np.testing.assert_allclose(out["residual"][2], 100 - fee3 - int3 - a_left - 10.0, atol=1e-12)
+    # debt service (coverage's denominator): fees + A's interest + A's scheduled principal; B is
+    # the subordinated class and does not count
+    np.testing.assert_allclose(
+        out["debt_service"], [1.1 + 1.0 + 30.0, 0.8 + 0.7 + 30.0, fee3 + a_left * 0.01 + a_left],
+        atol=1e-12,
+    )  # fmt: skip
 
 
 @st.composite

@@ -19,6 +19,9 @@ MAX_SECONDS = 30 * 60
 SECONDS_PER_VARIATE = 15e-9
 # per path and tranche: the kernel's outputs plus the path table built from them (about 3 copies)
 BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
+# per path: the pool outputs and the pool path table built from them
+BYTES_PER_PATH = 2 * 8 * len(POOL_FIELDS)
+SAMPLE_SERIES = 5
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,10 @@ def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int)
         + (1 + 3 * n_loans if n_loans else 0)
     )
     seconds = paths * deal.n_periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
-    sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + 2) * 8
-    memory = paths * (deal.n_tranches * BYTES_PER_PATH_TRANCHE + 2 * 8 * len(POOL_FIELDS)) + sample
+    # sampled per period: balances per tranche, collections, reserve, performing loans, loan loss
+    # and debt service
+    sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + SAMPLE_SERIES) * 8
+    memory = paths * (deal.n_tranches * BYTES_PER_PATH_TRANCHE + BYTES_PER_PATH) + sample
     return Estimate(memory, seconds)
 
 

@@ -166,6 +166,23 @@ def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     for t, name in enumerate(deal.tranche_names):
         add(f"balance_{name}", raw.sample_balances[:, t, :])
     add("reserve", raw.sample_reserve)
+    # debt service coverage (docs/model.md, 5): collections over the period's debt service, on the
+    # sampled paths that have any (none once the notes are repaid or called); NaN where none has
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coverage = np.where(
+            raw.sample_debt_service > 0.0, raw.sample_collections / raw.sample_debt_service, np.nan
+        )
+    count = (~np.isnan(coverage)).sum(axis=0)
+    some = count > 0
+    mean = np.full(deal.n_periods, np.nan)
+    bands = np.full((len(BANDS), deal.n_periods), np.nan)
+    if some.any():
+        mean[some] = np.nanmean(coverage[:, some], axis=0)
+        bands[:, some] = np.nanquantile(coverage[:, some], BANDS, axis=0)
+    frame["coverage_mean"] = mean
+    for q, band in zip(BANDS, bands, strict=True):
+        frame[f"coverage_p{round(q * 100):02d}"] = band
+    frame["coverage_paths"] = count
     return pd.DataFrame(frame)
 
 

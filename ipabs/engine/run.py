@@ -127,6 +127,9 @@ class RawResults:
     trigger_first: np.ndarray  # (paths, triggers) int: first period in force, -1 never
     sample_performing: np.ndarray  # (sample, periods) performing loan balance at each period's end
     sample_loan_loss: np.ndarray  # (sample, periods) loan exposure less recovery, at default
+    sample_debt_service: (
+        np.ndarray
+    )  # (sample, periods) debt service accrued (coverage's denominator)
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
@@ -199,6 +202,7 @@ def _run_blocks(
     sample_reserve,
     sample_performing,
     sample_loan_loss,
+    sample_debt_service,
     cache_mode,
     cache_series,
     cache_scalars,
@@ -395,6 +399,7 @@ def _run_blocks(
                 sample_reserve[p] = wout.reserve
                 sample_performing[p] = performing
                 sample_loan_loss[p] = loan_loss
+                sample_debt_service[p] = wout.debt_service
 
 
 def run_paths(
@@ -420,6 +425,7 @@ def run_paths(
     trigger_out = np.empty((paths, deal.waterfall.trigger_condition.shape[0]), np.int64)
     sample_performing = np.zeros((n_sample, n_periods))
     sample_loan_loss = np.zeros((n_sample, n_periods))
+    sample_debt_service = np.zeros((n_sample, n_periods))
     discount = discount_factors(deal.t_years, deal.discount_rate)
     cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed)
     if cache_mode == CACHE_REPLAY:
@@ -447,7 +453,8 @@ def run_paths(
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
                 tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
-                sample_loan_loss, cache_mode, cache_series, cache_scalars, cache_providers,
+                sample_loan_loss, sample_debt_service, cache_mode, cache_series, cache_scalars,
+                cache_providers,
             )  # fmt: skip
             if progress is not None:
                 progress(min((first + count) * block_size, paths))
@@ -460,5 +467,5 @@ def run_paths(
         pool_cache.replays += 1
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
-        sample_performing, sample_loan_loss,
+        sample_performing, sample_loan_loss, sample_debt_service,
     )  # fmt: skip

@@ -103,10 +103,34 @@ def plot_balance_bands(results: Results, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def plot_coverage(results: Results, ax: Axes | None = None) -> Axes:
+    """Debt service coverage per period (collections over fees, the rated classes' interest and
+    scheduled principal): 5-95% band and median, on a log scale, with the 1.0x line. Periods with
+    no debt service on any sampled path are left blank."""
+    ax = _new_axes(ax)
+    p = results.periods
+    floor = 1e-2  # a period that collects nothing is drawn at 0.01x on the log scale
+
+    def clipped(column: str) -> np.ndarray:
+        return np.maximum(p[column].to_numpy(), floor)
+
+    ax.fill_between(p["date"], clipped("coverage_p05"), clipped("coverage_p95"), alpha=0.3,
+                    label="5-95%")  # fmt: skip
+    ax.plot(p["date"], clipped("coverage_p50"), label="median")
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":", label="1.0x")
+    ax.set_yscale("log")
+    ax.set_ylabel("collections / debt service")
+    ax.set_title("Debt service coverage (median, 5-95%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax
+
+
 CHARTS = {
     "tranche_losses": plot_tranche_losses,
     "collections_fan": plot_collections_fan,
     "tranche_balances": plot_balance_bands,
+    "debt_service_coverage": plot_coverage,
 }
 
 

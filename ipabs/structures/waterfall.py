@@ -53,6 +53,8 @@ class WaterfallOut(NamedTuple):
     collected: np.ndarray  # (K,) the pool's collections the deal received (with bought loans)
     max_unpaid: np.ndarray  # (T,) the most interest (expected yield) a class was ever owed unpaid
     trigger_first: np.ndarray  # (R,) int: period each trigger first came into force, -1 never
+    debt_service: np.ndarray  # (K,) fees, interest of the classes above the subordinated and
+    # their scheduled principal, accrued in the period (0 after a clean-up call)
 
 
 @njit(cache=True)
@@ -63,7 +65,7 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers):
         np.zeros(k), np.zeros((t, k)), np.zeros((t, k)), np.zeros(k), np.zeros(k), np.zeros(k),
         np.zeros((t, k)), np.zeros(k), np.zeros(t), np.zeros(k), np.zeros(n_providers),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
-        np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64),
+        np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64), np.zeros(k),
     )  # fmt: skip
 
 
@@ -304,6 +306,7 @@ def pay_waterfall(
     unpaid_interest_out = out.unpaid_interest
     trigger_first_out = out.trigger_first
     max_unpaid_out = out.max_unpaid
+    debt_service_out = out.debt_service
     # the program's arrays as locals: read once per path, not per step
     accrual = wf.accrual
     coupon = wf.coupon
@@ -360,6 +363,7 @@ def pay_waterfall(
         liquidity_paid_out[k] = 0.0
         call_proceeds_out[k] = 0.0
         support_paid_out[k] = 0.0
+        debt_service_out[k] = 0.0
         for t in range(n_tranches):
             interest_out[t, k] = 0.0
             principal_out[t, k] = 0.0
@@ -406,6 +410,10 @@ def pay_waterfall(
             coupon_service[t, k] = accrued
             if has_schedule[t]:
                 scheduled_service[t, k] = max(balance[t] - target_balance[t, k], 0.0)
+        service = fee_service[k]
+        for t in range(n_tranches - 1):
+            service += coupon_service[t, k] + scheduled_service[t, k]
+        debt_service_out[k] = service
         drawn = accounts[LIQ_DRAWN]
         accounts[LIQ_CHARGES] += accrual[k] * (
             wf.liquidity_rate * drawn + wf.liquidity_commitment_fee * (wf.liquidity_limit - drawn)
