@@ -152,6 +152,20 @@ def with_step(i, **changes):
             deal(other_fees=[{"name": "x", "pct_of_pool_per_year": 0.01}]),
             "a fee on the pool needs a [collateral] table",
         ),
+        (
+            deal(pricing={"discount_rate": 0.04, "curve": [{"tenor_years": 1, "rate": 0.03}]}),
+            "pricing: give exactly one of discount_rate or curve (given: discount_rate, curve)",
+        ),
+        (deal(pricing={"spread": 0.01}), "pricing: give exactly one of discount_rate or curve"),
+        (
+            deal(
+                pricing={
+                    "curve": [{"tenor_years": 2, "rate": 0.03}, {"tenor_years": 1, "rate": 0.02}]
+                }
+            ),
+            "pricing.curve = [2.0, 1.0]: tenors must increase",
+        ),
+        (deal(pricing={"curve": [{"tenor_year": 2, "rate": 0.03}]}), "did you mean 'tenor_years'?"),
     ],
 )
 def test_bad_structure_is_refused_with_its_key_path(tmp_path, data, expected):

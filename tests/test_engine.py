@@ -155,6 +155,57 @@ def test_deterministic_deal_matches_hand_worked_schedule_and_quantlib():
         assert s.loc[name, "irr_p50"] == pytest.approx(yld, abs=1e-9)
 
 
+def test_zero_curve_and_spread_price_and_duration_match_quantlib():
+    # the deterministic deal priced on a zero curve + 50 bp against QuantLib's ZeroCurve spread by
+    # ZeroSpreadedTermStructure (annual compounding), and the duration against QuantLib's price
+    # sensitivity to a parallel shift of the spread. The curve's points are the payment dates
+    # (QuantLib interpolates continuous rates, the model annual ones: no point falls between)
+    dates, a_flows, _, sub_flows = hand_worked_cash_flows()
+    tenors = [(d - CLOSING).days / 365.0 for d in dates]
+    rates = [0.02 + 0.004 * i for i in range(len(dates))]
+    pricing = {"curve": [{"tenor_years": t, "rate": r} for t, r in zip(tenors, rates, strict=True)]}
+    s = ipabs.simulate(deterministic_deal(pricing={**pricing, "spread": 0.005}))
+    s = s.summary.set_index("tranche")
+    settle = ql.Date(CLOSING.day, CLOSING.month, CLOSING.year)
+    ql.Settings.instance().evaluationDate = settle
+    zero = ql.ZeroCurve(
+        [settle] + [ql.Date(d.day, d.month, d.year) for d in dates], [rates[0], *rates],
+        ql.Actual365Fixed(), ql.NullCalendar(), ql.Linear(), ql.Compounded, ql.Annual,
+    )  # fmt: skip
+    spread = ql.SimpleQuote(0.005)
+    curve = ql.YieldTermStructureHandle(
+        ql.ZeroSpreadedTermStructure(
+            ql.YieldTermStructureHandle(zero), ql.QuoteHandle(spread), ql.Compounded, ql.Annual
+        )
+    )
+    for name, flows, balance in (("A", a_flows, 80.0), ("sub", sub_flows, 20.0)):
+        leg = ql.Leg(
+            [ql.SimpleCashFlow(float(c), ql.Date(d.day, d.month, d.year)) for d, c in zip(dates, flows, strict=True)]
+        )  # fmt: skip
+        npv = ql.CashFlows.npv(leg, curve, False, settle, settle)
+        assert s.loc[name, "price_pct_par"] == pytest.approx(100 * npv / balance, rel=1e-10)
+        bump = 1e-5
+        spread.setValue(0.005 + bump)
+        up = ql.CashFlows.npv(leg, curve, False, settle, settle)
+        spread.setValue(0.005 - bump)
+        down = ql.CashFlows.npv(leg, curve, False, settle, settle)
+        spread.setValue(0.005)
+        assert s.loc[name, "modified_duration"] == pytest.approx(
+            -(up - down) / (2 * bump) / npv, rel=1e-8
+        )
+
+
+def test_a_flat_curve_prices_as_the_discount_rate():
+    flat = deterministic_deal(pricing={"discount_rate": 0.035, "spread": 0.005})
+    curve = deterministic_deal(
+        pricing={"curve": [{"tenor_years": 1.0, "rate": 0.04}, {"tenor_years": 5.0, "rate": 0.04}]}
+    )
+    a = ipabs.simulate(flat).summary.set_index("tranche")
+    b = ipabs.simulate(curve).summary.set_index("tranche")
+    for col in ("price_pct_par", "modified_duration"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-14)
+
+
 def test_certain_default_collects_only_the_recovery_of_the_first_period():
     sc = deterministic_deal(
         licensees=[{"id": "L", "annual_default_probability": 1.0, "recovery_rate": 0.4}]

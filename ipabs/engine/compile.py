@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ipabs.calendar import time_grid
+from ipabs.engine.metrics import pricing_factors
 from ipabs.pool.compile import PoolArrays, compile_pool
 from ipabs.pool.loans import LoanArrays, compile_loans
 from ipabs.scenario.model import Scenario
@@ -30,7 +31,8 @@ class CompiledDeal:
     revolving: RevolvingArrays
     trust_value: TrustValueArrays
     tranche_names: tuple[str, ...]
-    discount_rate: float
+    discount: np.ndarray  # (K,) discount factor of each payment date ([pricing])
+    duration_weight: np.ndarray  # (K,) t_k / (1 + z_k), for the modified duration
 
     @property
     def n_periods(self) -> int:
@@ -43,6 +45,7 @@ class CompiledDeal:
 
 def compile_scenario(sc: Scenario) -> CompiledDeal:
     dates, t_years, dt_years, accrual = time_grid(sc.deal)
+    discount, duration_weight = pricing_factors(t_years, sc.pricing)
     return CompiledDeal(
         scenario=sc,
         dates=dates,
@@ -55,5 +58,6 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         revolving=compile_revolving(sc, dates, dt_years),
         trust_value=compile_trust_value(sc, t_years),
         tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
-        discount_rate=sc.pricing.discount_rate,
+        discount=discount,
+        duration_weight=duration_weight,
     )

@@ -1,9 +1,10 @@
 """Per-path investor metrics, computed in the kernel from one path's tranche cash flows.
 
 Conventions (docs/model.md, section "Metrics"): times t_k are ACT/365F years from closing; rates
-are annual effective, so a cash flow at t_k is discounted by (1 + r)^-t_k.
-    price         P = sum_k CF_k (1 + r)^-t_k               (per unit of original balance: x100 = % of par)
-    duration      D_mod = sum_k t_k CF_k (1 + r)^-t_k / ((1 + r) P)
+are annual effective, so a cash flow at t_k is discounted by (1 + z_k)^-t_k, with z_k the flat
+discount rate or the zero curve at t_k, plus the spread.
+    price         P = sum_k CF_k (1 + z_k)^-t_k             (per unit of original balance: x100 = % of par)
+    duration      D_mod = sum_k t_k / (1 + z_k) CF_k (1 + z_k)^-t_k / P   (a parallel shift of z)
     IRR           y solves sum_k CF_k (1 + y)^-t_k = B0      (buying at par at closing)
     WAL           sum_k t_k PRIN_k / sum_k PRIN_k            (principal actually received)
 """
@@ -18,9 +19,21 @@ from ipabs.engine.exp import exp_into
 _IRR_TOL = 1e-12
 
 
-@njit(cache=True)
-def discount_factors(t_years, rate):
-    return (1.0 + rate) ** (-t_years)
+def zero_rates(t_years, *, flat=None, curve=None, spread=0.0) -> np.ndarray:
+    """z_k: the flat rate, or the zero curve (points with `tenor_years` and `rate`; linear in
+    tenor, flat outside it) at each t_k; plus the spread."""
+    t_years = np.asarray(t_years, dtype=float)
+    if curve is None:
+        return np.full(t_years.shape, flat + spread)
+    tenors = np.array([c.tenor_years for c in curve])
+    rates = np.array([c.rate for c in curve])
+    return np.interp(t_years, tenors, rates) + spread
+
+
+def pricing_factors(t_years, pricing) -> tuple[np.ndarray, np.ndarray]:
+    """(discount factors (1 + z_k)^-t_k, duration weights t_k / (1 + z_k)) for `[pricing]`."""
+    z = zero_rates(t_years, flat=pricing.discount_rate, curve=pricing.curve, spread=pricing.spread)
+    return (1.0 + z) ** (-t_years), t_years / (1.0 + z)
 
 
 @njit(cache=True, error_model="numpy")
@@ -71,8 +84,8 @@ def irr(cash_flows, t_years, price):
 
 
 @njit(cache=True)
-def tranche_path_metrics(cash_flows, principal, t_years, discount, balance0, rate):
-    """(wal_years, irr, pv, duration numerator sum t CF DF / (1+r)) for one tranche on one path."""
+def tranche_path_metrics(cash_flows, principal, t_years, discount, balance0, duration_weight):
+    """(wal_years, irr, pv, duration numerator sum t/(1+z) CF DF) for one tranche on one path."""
     principal_total = 0.0
     principal_time = 0.0
     pv = 0.0
@@ -82,6 +95,6 @@ def tranche_path_metrics(cash_flows, principal, t_years, discount, balance0, rat
         principal_time += t_years[k] * principal[k]
         w = cash_flows[k] * discount[k]
         pv += w
-        pv_time += t_years[k] * w
+        pv_time += duration_weight[k] * w
     wal = principal_time / principal_total if principal_total > 0.0 else np.nan
-    return wal, irr(cash_flows, t_years, balance0), pv, pv_time / (1.0 + rate)
+    return wal, irr(cash_flows, t_years, balance0), pv, pv_time

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from ipabs.engine.compile import CompiledDeal
-from ipabs.engine.metrics import discount_factors, tranche_path_metrics
+from ipabs.engine.metrics import tranche_path_metrics
 from ipabs.engine.rng import seed_stream
 from ipabs.pool.kernels import simulate_pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
@@ -187,7 +187,7 @@ def _run_blocks(
     seed,
     t_years,
     discount,
-    rate,
+    duration_weight,
     pool,
     loans,
     wf,
@@ -342,7 +342,7 @@ def _run_blocks(
                         residual_total += residual[k]
                     cash_flows[k] = cf
                 wal, y, pv, pv_time = tranche_path_metrics(
-                    cash_flows, principal[t], t_years, discount, wf.balance0[t], rate
+                    cash_flows, principal[t], t_years, discount, wf.balance0[t], duration_weight
                 )
                 out = tranche_out[p, t]
                 out[T_LOSS] = balance[t, n_periods - 1]
@@ -426,7 +426,6 @@ def run_paths(
     sample_performing = np.zeros((n_sample, n_periods))
     sample_loan_loss = np.zeros((n_sample, n_periods))
     sample_debt_service = np.zeros((n_sample, n_periods))
-    discount = discount_factors(deal.t_years, deal.discount_rate)
     cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed)
     if cache_mode == CACHE_REPLAY:
         cache_series, cache_scalars = pool_cache.series, pool_cache.scalars
@@ -449,7 +448,7 @@ def run_paths(
         for first in range(0, n_blocks, per_call):
             count = min(per_call, n_blocks - first)
             _run_blocks(
-                first, count, block_size, paths, seed, deal.t_years, discount, deal.discount_rate,
+                first, count, block_size, paths, seed, deal.t_years, deal.discount, deal.duration_weight,
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
                 tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,

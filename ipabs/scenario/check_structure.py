@@ -131,6 +131,7 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
     yield from _check_revolving(sc)
     yield from _check_ratings(sc.ratings)
     yield from _check_transfer(sc)
+    yield from _check_pricing(sc.pricing)
     if sc.trust is not None and sc.kind != "trust":
         yield Problem("trust", 'only a trust has trust terms: set kind = "trust"')
     if sc.clean_up_call is not None and c is None:
@@ -262,6 +263,19 @@ def _check_ratings(r) -> Iterable[Problem]:
                     list(row.values),
                     True,
                 )
+
+
+def _check_pricing(pricing) -> Iterable[Problem]:
+    given = [k for k in ("discount_rate", "curve") if getattr(pricing, k) is not None]
+    if len(given) != 1:
+        yield Problem(
+            "pricing",
+            f"give exactly one of discount_rate or curve (given: {', '.join(given) or 'none'})",
+        )
+    if pricing.curve is not None:
+        tenors = [c.tenor_years for c in pricing.curve]
+        if any(b <= a for a, b in pairwise(tenors)):
+            yield Problem("pricing.curve", "tenors must increase", tenors, True)
 
 
 def _check_transfer(sc) -> Iterable[Problem]:

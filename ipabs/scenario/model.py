@@ -32,7 +32,7 @@ from ipabs.scenario.structure import (
     Trigger,
     Waterfall,
 )
-from ipabs.scenario.transfer import Transfer
+from ipabs.scenario.transfer import CurvePoint, Transfer
 from ipabs.scenario.trust import TrustTerms
 
 FORMAT_VERSION = 1
@@ -405,9 +405,22 @@ class Reserve(Spec):
 
 
 class Pricing(Spec):
-    discount_rate: float = _field(
+    discount_rate: float | None = _field(
+        None,
         unit="1/year",
-        description="Annual effective rate that prices each tranche: a cash flow at t years (ACT/365F) is discounted by (1 + r)^-t.",
+        description="Annual effective rate that prices each tranche: a cash flow at t years (ACT/365F) is discounted by (1 + r + spread)^-t. One of discount_rate or curve.",
+        ge=-0.05,
+        le=1,
+    )
+    curve: tuple[CurvePoint, ...] | None = _field(
+        None,
+        description="Zero curve that prices each tranche instead (annual compounding, linear in tenor, flat outside it): a cash flow at t years is discounted by (1 + z(t) + spread)^-t. One of discount_rate or curve.",
+        min_length=1,
+    )
+    spread: float = _field(
+        0.0,
+        unit="1/year",
+        description="Added to the discount rate or to every point of the curve.",
         ge=-0.05,
         le=1,
     )

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from ipabs.engine.metrics import zero_rates
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario
 
@@ -40,12 +41,7 @@ class PriceResult:
 
 
 def _discount_factors(t, *, flat=None, curve=None, spread=0.0):
-    if flat is not None:
-        return (1.0 + flat) ** -t
-    tenors = np.array([c.tenor_years for c in curve])
-    rates = np.array([c.rate for c in curve])
-    z = np.interp(t, tenors, rates) + spread
-    return (1.0 + z) ** -t
+    return (1.0 + zero_rates(t, flat=flat, curve=curve, spread=spread)) ** -t
 
 
 def _buyer_cash(res, transfer, *, with_fee=True):
