@@ -166,6 +166,27 @@ def with_step(i, **changes):
             "pricing.curve = [2.0, 1.0]: tenors must increase",
         ),
         (deal(pricing={"curve": [{"tenor_year": 2, "rate": 0.03}]}), "did you mean 'tenor_years'?"),
+        (
+            deal(
+                pricing={
+                    "discount_rate": 0.04,
+                    "class_spreads": [{"tranche": "sbu", "spread": 0.1}],
+                }
+            ),
+            "pricing.class_spreads[0].tranche = 'sbu': no tranche has this id; did you mean 'sub'?",
+        ),
+        (
+            deal(
+                pricing={
+                    "discount_rate": 0.04,
+                    "class_spreads": [
+                        {"tranche": "A", "spread": 0.0},
+                        {"tranche": "A", "spread": 0.1},
+                    ],
+                }
+            ),
+            "pricing.class_spreads[1].tranche = 'A': duplicate tranche",
+        ),
     ],
 )
 def test_bad_structure_is_refused_with_its_key_path(tmp_path, data, expected):

@@ -195,6 +195,17 @@ def test_zero_curve_and_spread_price_and_duration_match_quantlib():
         )
 
 
+def test_class_spreads_price_each_class_at_its_own_rate():
+    # A at the 4% discount rate, the subordinated class at 4% + 8%: QuantLib at each rate
+    pricing = {"discount_rate": 0.04, "class_spreads": [{"tranche": "sub", "spread": 0.08}]}
+    s = ipabs.simulate(deterministic_deal(pricing=pricing)).summary.set_index("tranche")
+    dates, a_flows, _, sub_flows = hand_worked_cash_flows()
+    for name, flows, balance, rate in (("A", a_flows, 80.0, 0.04), ("sub", sub_flows, 20.0, 0.12)):
+        npv, duration, _ = quantlib_metrics(dates, flows, rate, balance)
+        assert s.loc[name, "price_pct_par"] == pytest.approx(100 * npv / balance, rel=1e-10)
+        assert s.loc[name, "modified_duration"] == pytest.approx(duration, rel=1e-9)
+
+
 def test_a_flat_curve_prices_as_the_discount_rate():
     flat = deterministic_deal(pricing={"discount_rate": 0.035, "spread": 0.005})
     curve = deterministic_deal(

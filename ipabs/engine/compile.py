@@ -31,8 +31,8 @@ class CompiledDeal:
     revolving: RevolvingArrays
     trust_value: TrustValueArrays
     tranche_names: tuple[str, ...]
-    discount: np.ndarray  # (K,) discount factor of each payment date ([pricing])
-    duration_weight: np.ndarray  # (K,) t_k / (1 + z_k), for the modified duration
+    discount: np.ndarray  # (T, K) each class's discount factor at each payment date ([pricing])
+    duration_weight: np.ndarray  # (T, K) t_k / (1 + z_jk), for the modified duration
 
     @property
     def n_periods(self) -> int:
@@ -45,7 +45,8 @@ class CompiledDeal:
 
 def compile_scenario(sc: Scenario) -> CompiledDeal:
     dates, t_years, dt_years, accrual = time_grid(sc.deal)
-    discount, duration_weight = pricing_factors(t_years, sc.pricing)
+    names = tuple(t.name for t in sc.tranches_by_rank())
+    discount, duration_weight = pricing_factors(t_years, sc.pricing, names)
     return CompiledDeal(
         scenario=sc,
         dates=dates,
@@ -57,7 +58,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         support=compile_support(sc, dt_years),
         revolving=compile_revolving(sc, dates, dt_years),
         trust_value=compile_trust_value(sc, t_years),
-        tranche_names=tuple(t.name for t in sc.tranches_by_rank()),
+        tranche_names=names,
         discount=discount,
         duration_weight=duration_weight,
     )

@@ -30,9 +30,16 @@ def zero_rates(t_years, *, flat=None, curve=None, spread=0.0) -> np.ndarray:
     return np.interp(t_years, tenors, rates) + spread
 
 
-def pricing_factors(t_years, pricing) -> tuple[np.ndarray, np.ndarray]:
-    """(discount factors (1 + z_k)^-t_k, duration weights t_k / (1 + z_k)) for `[pricing]`."""
-    z = zero_rates(t_years, flat=pricing.discount_rate, curve=pricing.curve, spread=pricing.spread)
+def pricing_factors(t_years, pricing, class_names) -> tuple[np.ndarray, np.ndarray]:
+    """(discount factors (1 + z_jk)^-t_k, duration weights t_k / (1 + z_jk)), each (T, K), for
+    `[pricing]`: class j takes its `class_spreads` entry, or `spread`."""
+    rows = []
+    for name in class_names:
+        spread = pricing.spread_of(name)
+        rows.append(
+            zero_rates(t_years, flat=pricing.discount_rate, curve=pricing.curve, spread=spread)
+        )
+    z = np.array(rows).reshape(len(class_names), len(t_years))
     return (1.0 + z) ** (-t_years), t_years / (1.0 + z)
 
 

@@ -342,7 +342,12 @@ def _run_blocks(
                         residual_total += residual[k]
                     cash_flows[k] = cf
                 wal, y, pv, pv_time = tranche_path_metrics(
-                    cash_flows, principal[t], t_years, discount, wf.balance0[t], duration_weight
+                    cash_flows,
+                    principal[t],
+                    t_years,
+                    discount[t],
+                    wf.balance0[t],
+                    duration_weight[t],
                 )
                 out = tranche_out[p, t]
                 out[T_LOSS] = balance[t, n_periods - 1]

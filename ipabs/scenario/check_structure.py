@@ -132,6 +132,14 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
     yield from _check_ratings(sc.ratings)
     yield from _check_transfer(sc)
     yield from _check_pricing(sc.pricing)
+    for i, entry in enumerate(sc.pricing.class_spreads):
+        if entry.tranche not in class_names:
+            yield unknown_reference(
+                f"pricing.class_spreads[{i}].tranche", entry.tranche, class_names, "tranche"
+            )
+    yield from duplicates_of(
+        "pricing.class_spreads", [c.tranche for c in sc.pricing.class_spreads], "tranche"
+    )
     if sc.trust is not None and sc.kind != "trust":
         yield Problem("trust", 'only a trust has trust terms: set kind = "trust"')
     if sc.clean_up_call is not None and c is None:

@@ -404,6 +404,13 @@ class Reserve(Spec):
     )
 
 
+class ClassSpread(Spec):
+    tranche: Identifier = _field(description="The tranche (class) name.")
+    spread: float = _field(
+        unit="1/year", description="Its spread over the discount rate or curve.", ge=-0.05, le=1
+    )
+
+
 class Pricing(Spec):
     discount_rate: float | None = _field(
         None,
@@ -424,6 +431,13 @@ class Pricing(Spec):
         ge=-0.05,
         le=1,
     )
+    class_spreads: tuple[ClassSpread, ...] = _field(
+        (),
+        description='Spreads for named classes instead of spread, e.g. [{ tranche = "subordinated", spread = 0.12 }] to price the equity at an equity-like rate.',
+    )
+
+    def spread_of(self, tranche: str) -> float:
+        return next((c.spread for c in self.class_spreads if c.tranche == tranche), self.spread)
 
 
 class Valuation(Spec):
