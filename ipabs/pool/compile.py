@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -37,6 +38,8 @@ class PoolArrays(NamedTuple):
     licensee_idiosyncratic: np.ndarray  # (L,) sqrt(1 - a^2)
     licensee_threshold: np.ndarray  # (K, L) F^-1(q_k), q_k = 1 - (1 - PD)^dt_k
     licensee_recovery: np.ndarray  # (L,)
+    asset_relicense_lag: np.ndarray  # (A,) int64 periods from the licensee's default; -1: never
+    asset_relicense_share: np.ndarray  # (A,) share of the income the new licence pays
 
 
 def factor_root(correlation: np.ndarray) -> np.ndarray:
@@ -149,4 +152,14 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         licensee_idiosyncratic=np.sqrt(1.0 - licensee_loading**2),
         licensee_threshold=np.ascontiguousarray(threshold),
         licensee_recovery=np.array([lic.recovery_rate for lic in sc.licensees], dtype=float),
+        asset_relicense_lag=np.array(
+            [
+                -1
+                if a.relicensing_months is None
+                else math.ceil(a.relicensing_months * sc.deal.payment_frequency.per_year / 12)
+                for a in sc.assets
+            ],
+            dtype=np.int64,
+        ),
+        asset_relicense_share=np.array([a.relicensing_share for a in sc.assets], dtype=float),
     )

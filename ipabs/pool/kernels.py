@@ -8,7 +8,9 @@ Per period k (equations in docs/model.md, section 3):
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
     one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
     hazards), and one more at a renewal date decides the renewal
-    due_ik = base_i * L_ik * dt_k * live_share_ik, collected lag_i periods later
+    due_ik = base_i * L_ik * dt_k * live_share_ik, collected lag_i periods later; after the
+    licensee's default only the recovery in the default period, and, for a right that is licensed
+    again, share_i * due_ik from the re-licensing lag on
 The draws per period, in one batch, are F (+ nu) + L + A normals and A uniforms, then one
 uniform per renewal date, whether or not anything has defaulted or lapsed, so a path keeps its
 random numbers under any change of parameters that keeps the calendar (common random numbers).
@@ -134,8 +136,12 @@ def simulate_pool_path(
                 collected = pool.licensee_recovery[j] * due
                 period_lost += due - collected
             else:
-                collected = 0.0
-                period_lost += due
+                relicensed = pool.asset_relicense_lag[i]
+                if relicensed >= 0 and k >= defaulted_in + relicensed:
+                    collected = pool.asset_relicense_share[i] * due  # a new licensee pays
+                else:
+                    collected = 0.0
+                period_lost += due - collected
             lag = pool.asset_lag[i]
             if lag == 0:
                 collected_now += collected

@@ -287,6 +287,17 @@ class IPAsset(Spec):
         ge=0,
         le=24,
     )
+    relicensing_months: int | None = _field(
+        None,
+        unit="months",
+        description="After its licensee defaults, the right is licensed again and pays relicensing_share of its income from this many months later (rounded up to payment periods). Default: never (the income ends).",
+        ge=0,
+        le=120,
+    )
+    relicensing_share: Probability = _field(
+        1.0,
+        description="Share of the income the new licence pays, relative to the old (with relicensing_months).",
+    )
 
 
 class Licensee(Spec):
