@@ -231,21 +231,26 @@ def test_certain_default_collects_only_the_recovery_of_the_first_period():
     assert s.loc["A", "prob_loss"] == 1.0 and s.loc["sub", "expected_loss"] == 1.0
 
 
-def test_a_relicensed_right_pays_its_share_from_the_lag_on():
+@pytest.mark.parametrize("cut", [0.0, 0.5])
+def test_a_relicensed_right_pays_its_share_from_the_lag_on(cut):
     # the licensee defaults in period 1 for certain; the patent is licensed again 6 months (two
-    # quarters) later at half the income: recovery in period 1, nothing in period 2, then half
+    # quarters) later at half the income: recovery in period 1, nothing in period 2, then half.
+    # The breakeven's recovery_cut scales both the recovery and the re-licensed share
+    from ipabs.solvers.stress import recovery_cut
+
     data = {
         "licensees": [{"id": "L", "annual_default_probability": 1.0, "recovery_rate": 0.4}],
     }
     sc = deterministic_deal(**data)
     asset = sc.assets[0].model_copy(update={"relicensing_months": 6, "relicensing_share": 0.5})
-    res = ipabs.simulate(sc.model_copy(update={"assets": (asset,)}))
+    res = ipabs.simulate(recovery_cut(sc.model_copy(update={"assets": (asset,)}), cut))
+    keep = 1.0 - cut
     dates = [add_months(CLOSING, 3 * n) for n in range(1, 9)]
     prev, expected = CLOSING, []
     for k, d in enumerate(dates):
         t, period = (d - CLOSING).days / 365.0, (d - prev).days / 365.0
         due = 60.0 * math.exp(0.02 * t) * period
-        expected.append(0.4 * due if k == 0 else 0.0 if k == 1 else 0.5 * due)
+        expected.append(0.4 * keep * due if k == 0 else 0.0 if k == 1 else 0.5 * keep * due)
         prev = d
     np.testing.assert_allclose(res.periods["collections_p50"], expected, rtol=1e-12)
     np.testing.assert_allclose(res.pool_paths["collections"], sum(expected), rtol=1e-12)

@@ -4,8 +4,9 @@
   period's eligibility limit) times (1 + x), capped at 1; credit-support providers are unchanged;
 - income_haircut: every asset's base income times (1 - x);
 - decay_increase: every asset's growth rate (each year of a growth curve) minus x;
-- recovery_cut: licensee recoveries times (1 - x); loan disposal proceeds times (1 - x) (the
-  haircut h becomes 1 - (1 - h)(1 - x)).
+- recovery_cut: licensee recoveries times (1 - x); the income of rights licensed again after a
+  default (relicensing_share) times (1 - x); loan disposal proceeds times (1 - x) (the haircut h
+  becomes 1 - (1 - h)(1 - x)).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
         loan.model_copy(update={"disposal_haircut": 1.0 - (1.0 - loan.disposal_haircut) * keep})
         for loan in sc.loans
     )
-    update = {"licensees": licensees, "loans": loans}
+    assets = tuple(
+        a.model_copy(update={"relicensing_share": a.relicensing_share * keep}) for a in sc.assets
+    )
+    update = {"licensees": licensees, "loans": loans, "assets": assets}
     if sc.revolving is not None:
         h = sc.revolving.disposal_haircut
         update["revolving"] = sc.revolving.model_copy(
