@@ -349,6 +349,13 @@ def _print_summary(results, out_dir: Path) -> None:
             f"credit support: undertakings and guarantees paid {p['expected_credit_support_paid']:,.0f} {cur} "
             f"on average (± {p['expected_credit_support_paid_se']:,.0f})"
         )
+    periods = results.periods
+    if periods["coverage_paths"].gt(0).any():
+        weakest = periods.loc[periods["coverage_p50"].idxmin()]
+        console.print(
+            f"debt service coverage: lowest median {weakest['coverage_p50']:.2f}x "
+            f"(5th percentile {weakest['coverage_p05']:.2f}x) on {weakest['date']:%Y-%m-%d}"
+        )
     for row in results.triggers.itertuples():
         when = (
             f", after {row.mean_years_to_trip:.1f} years on average (earliest {row.earliest_date})"

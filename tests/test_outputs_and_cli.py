@@ -29,6 +29,13 @@ def test_run_prints_the_table_and_writes_the_folder(flagship_run):
     out, proc = flagship_run
     assert "senior_A" in proc.stdout and "senior_B" in proc.stdout and "subordinated" in proc.stdout
     assert "exp. loss" in proc.stdout and "price % par" in proc.stdout
+    # the weakest period's coverage, as in periods.parquet
+    periods = pd.read_parquet(out / "periods.parquet")
+    weakest = periods.loc[periods["coverage_p50"].idxmin()]
+    assert (
+        f"debt service coverage: lowest median {weakest['coverage_p50']:.2f}x "
+        f"(5th percentile {weakest['coverage_p05']:.2f}x) on {weakest['date']:%Y-%m-%d}"
+    ) in " ".join(proc.stdout.split())
     expected = {
         "summary.parquet",
         "paths.parquet",
