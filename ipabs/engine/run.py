@@ -127,9 +127,7 @@ class RawResults:
     trigger_first: np.ndarray  # (paths, triggers) int: first period in force, -1 never
     sample_performing: np.ndarray  # (sample, periods) performing loan balance at each period's end
     sample_loan_loss: np.ndarray  # (sample, periods) loan exposure less recovery, at default
-    sample_debt_service: (
-        np.ndarray
-    )  # (sample, periods) debt service accrued (coverage's denominator)
+    sample_debt_service: np.ndarray  # (sample, periods) coverage's denominator (waterfall.py)
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
