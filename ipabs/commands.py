@@ -223,7 +223,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     write the summaries (one Parquet dataset partitioned by stress) and the comparison."""
     from ipabs.api import load
     from ipabs.outputs.folder import check_out_dir
-    from ipabs.outputs.writer import scenario_manifest
+    from ipabs.outputs.writer import file_sha256, scenario_manifest
     from ipabs.results import json_records
     from ipabs.stress.definitions import load_stress_file
     from ipabs.stress.run import run_stresses, write_stress_run
@@ -238,9 +238,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     info.update(
         {
             "stress_file": str(stress_file),
-            "stress_file_sha256": __import__("hashlib")
-            .sha256(stress_file.read_bytes())
-            .hexdigest(),
+            "stress_file_sha256": file_sha256(stress_file),
             "paths": paths if paths is not None else sc.simulation.paths,
             "seed": seed if seed is not None else sc.simulation.seed,
             "stresses": list(run.results),

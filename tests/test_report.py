@@ -80,3 +80,14 @@ def test_report_input_errors(tmp_path):
     proc = run_cli("report", scenario, "--stress", bad, "--out", tmp_path / "r")
     assert proc.returncode == 2 and "stress[0].presets[0].apply" in " ".join(proc.stderr.split())
     assert not (tmp_path / "r").exists()
+
+
+def test_regenerating_a_report_writes_the_same_html_bytes(tmp_path):
+    # chart SVGs carry no random ids or dates, so the same scenario gives the same file
+    scenario = write_scenario(tmp_path, small_deal())
+    pages = []
+    for out in (tmp_path / "one", tmp_path / "two"):
+        proc = run_cli("report", scenario, "--paths", "200", "--out", out)
+        assert proc.returncode == 0, proc.stderr
+        pages.append((out / "report.html").read_bytes())
+    assert pages[0] == pages[1]

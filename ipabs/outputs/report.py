@@ -4,7 +4,6 @@ a report from its manifest and compares every number with the saved ones."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import json
@@ -204,6 +203,7 @@ def write_report(
     from ipabs.api import simulate
     from ipabs.outputs.writer import (
         atomic_folder,
+        file_sha256,
         scenario_manifest,
         write_manifest,
         write_parquet,
@@ -223,7 +223,7 @@ def write_report(
     info["paths"] = results.paths_run
     if spec is not None:
         info["stress_file"] = str(stress_file)
-        info["stress_file_sha256"] = hashlib.sha256(Path(stress_file).read_bytes()).hexdigest()
+        info["stress_file_sha256"] = file_sha256(stress_file)
         info["stress_spec"] = spec.model_dump(mode="json")
     html_text, data, charts = build(sc, results, stress_run)
     meta = json.dumps(info, sort_keys=True).encode()

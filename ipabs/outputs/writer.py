@@ -55,6 +55,11 @@ def _platform() -> dict[str, str]:
     }
 
 
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as recorded in manifests."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def scenario_manifest(
     sc: Scenario, source: Path | None, *, command: str, scenario_bytes: bytes | None = None
 ) -> dict[str, Any]:
@@ -65,7 +70,7 @@ def scenario_manifest(
     if scenario_bytes is None and source is not None:
         scenario_bytes = Path(source).read_bytes()
     base = Path(source).parent if source is not None else Path(".")
-    tapes = {t.path: hashlib.sha256((base / t.path).read_bytes()).hexdigest() for t in sc.tapes}
+    tapes = {t.path: file_sha256(base / t.path) for t in sc.tapes}
     return {
         "command": command,
         "ipabs_version": __version__,
