@@ -82,6 +82,13 @@ class Results:
         """One row per path: pool totals."""
         return pool_path_table(self.raw)
 
+    def cash_check(self) -> pd.DataFrame:
+        """Per path: what the deal received, where it went and the difference (zero up to
+        rounding; docs/model.md, 4.9), computed from `pool_paths` and `paths` alone."""
+        from ipabs.engine.conservation import cash_check
+
+        return cash_check(self.pool_paths, self.paths)
+
     # -- plots: each returns the matplotlib Axes it drew on ------------------------------------
 
     def plot_losses(self, ax: Axes | None = None) -> Axes:

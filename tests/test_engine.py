@@ -419,7 +419,12 @@ def test_every_path_conserves_cash_and_respects_ranks(data):
     by_path = tranche.groupby("path", observed=True)[
         ["interest_received", "principal_received"]
     ].sum()
-    inflow = pool["collections"] + pool["reserve_draw"] + pool["credit_support_paid"]
+    inflow = (
+        pool["collections"]
+        + pool["reserve_draw"]
+        + pool["reserve_release"]
+        + pool["credit_support_paid"]
+    )
     outflow = (
         pool["fees_paid"]
         + by_path["interest_received"]

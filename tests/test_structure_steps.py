@@ -71,7 +71,8 @@ def test_liquidity_facility_draw_charges_and_repayment_rank():
     out = execute(s, [0.0, 10.0, 100.0])
     close(out.liquidity_draw, [2.0, 0.0, 0.0])  # interest 2 drawn in period 1
     # period 2: charges 0.0075 + 0.25 (0.04 x 2 + 0.01 x 1) = 0.03, then the 2 drawn is repaid
-    close(out.liquidity_paid, [0.0, 2.03, 0.0075])
+    close(out.liquidity_charges, [0.0, 0.03, 0.0075])
+    close(out.liquidity_repaid, [0.0, 2.0, 0.0])
     close(out.interest[0], [2.0, 2.0, 0.02 * (100 - 5.97)])
     close(out.principal[0], [0.0, 5.97, 94.03])
     close(out.residual, [0.0, 0.0, 100 - 0.0075 - 0.02 * 94.03 - 94.03])
@@ -129,9 +130,34 @@ def test_trap_cash_into_the_reserve_released_at_legal_final():
     out = execute(s, [10.0, 10.0, 10.0])
     close(out.reserve, [0.0, 5.0, 0.0])
     close(out.principal[0], [5.0, 5.0, 15.0])  # at legal final the trapped 5 joins the cash
-    close(out.reserve_draw, [0.0, 0.0, 5.0])
+    close(out.reserve_release, [0.0, 0.0, 5.0])  # a release, not a draw
+    close(out.reserve_draw, [0.0, 0.0, 0.0])
     close(out.residual, [5.0, 0.0, 0.0])
     assert list(out.trigger_first) == [1]
+
+
+def test_one_sequential_step_pays_the_next_rank_once_the_rank_above_is_repaid():
+    """A 10 then B 20 in one sequential step, 25 of cash: A is repaid and B takes the other 15 in
+    the same period (not the residual), as two steps would pay them."""
+    one = structure(
+        [10.0, 20.0, 1.0],
+        {"normal": [StepSpec("pay_principal", (0, 1)), StepSpec("pay_residual")]},
+    )
+    two = structure(
+        [10.0, 20.0, 1.0],
+        {
+            "normal": [
+                StepSpec("pay_principal", (0,)),
+                StepSpec("pay_principal", (1,)),
+                StepSpec("pay_residual"),
+            ]
+        },
+    )
+    for s in (one, two):
+        out = execute(s, [25.0, 10.0, 0.0])
+        close(out.principal[:2, 0], [10.0, 15.0])
+        close(out.principal[:2, 1], [0.0, 5.0])
+        close(out.residual, [0.0, 5.0, 0.0])
 
 
 def test_date_trigger_switches_pro_rata_to_sequential():
@@ -398,22 +424,31 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
     # clean-up call (the buyer's)
     assert (out.collected >= np.where(out.state >= 0, collections, 0.0) - 1e-12).all()
     inflow = (
-        out.collected + out.reserve_draw + out.liquidity_draw + out.support_paid + out.call_proceeds
+        out.collected
+        + out.reserve_draw
+        + out.reserve_release
+        + out.liquidity_draw
+        + out.support_paid
+        + out.call_proceeds
     )
     outflow = (
         out.fees
         + out.interest.sum(0)
         + out.principal.sum(0)
         + out.reserve_topup
-        + out.liquidity_paid
+        + out.liquidity_charges
+        + out.liquidity_repaid
         + out.purchases
         + out.residual
     )
     np.testing.assert_allclose(inflow, outflow, rtol=0, atol=1e-9)
-    # the reserve moves only by its draws and top-ups, and never goes negative
+    np.testing.assert_allclose(out.support_class.sum(0), out.support_paid, rtol=0, atol=1e-12)
+    # the reserve moves only by its draws, releases and top-ups, and never goes negative
     reserve_before = np.concatenate([[s.reserve[0]], out.reserve[:-1]])
     np.testing.assert_allclose(
-        out.reserve, reserve_before - out.reserve_draw + out.reserve_topup, atol=1e-9
+        out.reserve,
+        reserve_before - out.reserve_draw - out.reserve_release + out.reserve_topup,
+        atol=1e-9,
     )
     assert (out.reserve >= -1e-12).all()
     # no class is repaid more than its balance; the facility never lends beyond its limit
@@ -421,7 +456,7 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
     assert (out.principal >= -1e-12).all() and (out.balance >= -1e-9).all()
     np.testing.assert_allclose(out.principal.sum(1) + out.balance[:, -1], balance0, atol=1e-9)
     assert (
-        np.cumsum(out.liquidity_draw) <= s.liquidity[0] + np.cumsum(out.liquidity_paid) + 1e-9
+        np.cumsum(out.liquidity_draw) <= s.liquidity[0] + np.cumsum(out.liquidity_repaid) + 1e-9
     ).all()
     # interest paid never exceeds what accrued on the balances outstanding
     accrued = (

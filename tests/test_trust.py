@@ -37,7 +37,9 @@ def test_holdback_is_kept_and_paid_out_at_the_end():
         [1.0, 100.0], {"normal": [StepSpec("pay_residual")]}, trust=(0.25, 0.0, 0.0, False, -1.0)
     )
     out = execute(s, [40.0, 40.0, 40.0])
-    close(out.reserve, [10.0, 20.0, 0.0])
+    close(out.holdback, [10.0, 20.0, 0.0])
+    close(out.holdback_release, [0.0, 0.0, 30.0])
+    close(out.reserve, [0.0, 0.0, 0.0])  # its own account, not the reserve
     close(out.residual, [30.0, 30.0, 60.0])
 
 
@@ -47,7 +49,8 @@ def test_performance_fee_above_the_hurdle():
         [1.0, 100.0], {"normal": [StepSpec("pay_residual")]}, trust=(0.0, 0.2, 0.08, False, -1.0)
     )
     out = execute(s, [12.0, 1.0, 0.0])
-    close(out.fees, [2.0, 0.0, 0.0])
+    close(out.performance_fee, [2.0, 0.0, 0.0])
+    close(out.fees, [0.0, 0.0, 0.0])  # the fee steps' payments only
     close(out.residual, [10.0, 1.0, 0.0])
 
 

@@ -93,6 +93,7 @@ def run(
         "principal": out.principal,
         "residual": out.residual,
         "draw": out.reserve_draw,
+        "release": out.reserve_release,
         "topup": out.reserve_topup,
         "balance": out.balance,
         "reserve": out.reserve,
@@ -113,7 +114,8 @@ def test_hand_worked_turbo_schedule():
     np.testing.assert_allclose(out["interest"][1], [0.0, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(out["principal"][0], [28.0, 8.28, 63.72], atol=1e-12)
     np.testing.assert_allclose(out["principal"][1], [0.0, 0.0, 20.0], atol=1e-12)
-    np.testing.assert_allclose(out["draw"], [0.0, 0.0, 2.0], atol=1e-12)  # released at legal final
+    np.testing.assert_allclose(out["release"], [0.0, 0.0, 2.0], atol=1e-12)  # at legal final
+    np.testing.assert_allclose(out["draw"], [0.0, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(
         out["residual"], [0.0, 0.0, 90 - 1 - 0.6372 + 2 - 63.72 - 20], atol=1e-12
     )
@@ -214,7 +216,7 @@ def deals(draw, schedules: bool):
 def _check_invariants(d, out):
     coll = np.asarray(d["collections"])
     b0 = np.asarray(d["balances"])
-    inflow = coll + out["draw"] + out["support"]
+    inflow = coll + out["draw"] + out["release"] + out["support"]
     outflow = (
         out["fees"]
         + out["interest"].sum(0)
@@ -230,13 +232,16 @@ def _check_invariants(d, out):
         out["principal"],
         out["residual"],
         out["draw"],
+        out["release"],
         out["topup"],
         out["reserve"],
     ):
         assert np.all(arr >= 0.0)
-    # reserve account: opening + top-ups - draws = closing
+    # reserve account: opening + top-ups - draws - releases = closing
     np.testing.assert_allclose(
-        d["reserve0"] + out["topup"].sum() - out["draw"].sum(), out["reserve"][-1], atol=1e-6
+        d["reserve0"] + out["topup"].sum() - out["draw"].sum() - out["release"].sum(),
+        out["reserve"][-1],
+        atol=1e-6,
     )
     assert out["reserve"][-1] == 0.0, "reserve is released at legal final"
     # nothing overpaid: principal up to the balance, interest up to what accrued
@@ -350,7 +355,8 @@ def test_hand_worked_reserve_target_as_share_of_notes_with_floor():
     then all released at legal final."""
     out = run([20.0, 20.0, 200.0], [100.0, 20.0], [0.0, 0.0], target=3.0, target_pct=0.1)
     np.testing.assert_allclose(out["topup"], [12.0, 0.0, 0.0], atol=1e-12)
-    np.testing.assert_allclose(out["draw"], [0.0, 0.8, 11.2], atol=1e-12)
+    np.testing.assert_allclose(out["release"], [0.0, 0.8, 11.2], atol=1e-12)
+    np.testing.assert_allclose(out["draw"], [0.0, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(out["principal"][0], [8.0, 20.8, 71.2], atol=1e-12)
     np.testing.assert_allclose(out["residual"], [0.0, 0.0, 200.0 + 11.2 - 71.2 - 20.0], atol=1e-12)
 

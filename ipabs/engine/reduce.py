@@ -120,11 +120,12 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
 
 
 def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
-    """One row of pool estimates: expected collections and income lost to defaults, loss quantiles."""
+    """One row of pool estimates: expected collections (what the deal received) and income lost to
+    defaults, loss quantiles (of the pool's whole income, the buyer's after a clean-up call too)."""
     field = {name: i for i, name in enumerate(POOL_FIELDS)}
     collections = raw.pool[:, field["collections"]]
     lost = raw.pool[:, field["lost_income"]]
-    due = collections + lost
+    due = collections + raw.pool[:, field["collections_after_call"]] + lost
     loss_pct = np.divide(lost, due, out=np.zeros_like(lost), where=due > 0)
     row: dict[str, float] = {}
     row["expected_collections"], row["expected_collections_se"] = mean_se(collections)

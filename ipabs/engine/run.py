@@ -48,6 +48,7 @@ TRANCHE_FIELDS = (
     "pv_time",
     "max_shortfall",
     "capital_years",
+    "credit_support_received",
 )
 POOL_FIELDS = (
     "collections",
@@ -56,12 +57,20 @@ POOL_FIELDS = (
     "ip_rights_lost",
     "annuity_fees_paid",
     "income_after_legal_final",
+    "collections_after_call",
     "fees_paid",
+    "performance_fee",
     "reserve_draw",
+    "reserve_release",
     "reserve_topup",
+    "holdback_in",
+    "holdback_drawn",
+    "holdback_released",
     "residual",
     "credit_support_paid",
     "liquidity_drawn",
+    "liquidity_charges_paid",
+    "liquidity_repaid",
     "call_proceeds",
     "clean_up_called",
     "periods_triggered",
@@ -93,6 +102,7 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
     T_PV_TIME,
     T_MAX_SHORTFALL,
     T_CAPITAL_YEARS,
+    T_SUPPORT,
 ) = range(len(TRANCHE_FIELDS))
 (
     P_COLL,
@@ -101,12 +111,20 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
     P_RIGHTS_LOST,
     P_ANNUITIES,
     P_AFTER_FINAL,
+    P_AFTER_CALL,
     P_FEES,
+    P_PERFORMANCE_FEE,
     P_DRAW,
+    P_RELEASE,
     P_TOPUP,
+    P_HOLDBACK_IN,
+    P_HOLDBACK_DRAWN,
+    P_HOLDBACK_RELEASED,
     P_RESIDUAL,
     P_SUPPORT,
     P_LIQUIDITY,
+    P_LIQUIDITY_CHARGES,
+    P_LIQUIDITY_REPAID,
     P_CALL,
     P_CALLED,
     P_TRIGGERED,
@@ -357,6 +375,7 @@ def _run_blocks(
                     capital_years += opening * (t_years[k] - (t_years[k - 1] if k > 0 else 0.0))
                     opening = balance[t, k]
                 out[T_CAPITAL_YEARS] = capital_years
+                out[T_SUPPORT] = wout.support_class[t].sum()
                 out[T_INTEREST] = interest_total
                 out[T_PRINCIPAL] = principal_total
                 out[T_RESIDUAL] = residual_total
@@ -365,31 +384,43 @@ def _run_blocks(
                 out[T_PV] = pv
                 out[T_PV_TIME] = pv_time
             po = pool_out[p]
-            po[P_COLL] = collections.sum()
+            # what the deal received; the pool's income after a clean-up call or an early
+            # termination is the buyer's
+            po[P_COLL] = wout.collected.sum()
             po[P_LOST] = lost.sum()
             po[P_DEFAULTS] = n_defaults
             po[P_RIGHTS_LOST] = rights_lost
             po[P_ANNUITIES] = annuities
             po[P_AFTER_FINAL] = after_final
             po[P_FEES] = wout.fees.sum()
+            po[P_PERFORMANCE_FEE] = wout.performance_fee.sum()
             po[P_DRAW] = wout.reserve_draw.sum()
+            po[P_RELEASE] = wout.reserve_release.sum()
             po[P_TOPUP] = wout.reserve_topup.sum()
+            po[P_HOLDBACK_IN] = wout.holdback_in.sum()
+            po[P_HOLDBACK_DRAWN] = wout.holdback_drawn.sum()
+            po[P_HOLDBACK_RELEASED] = wout.holdback_release.sum()
             po[P_RESIDUAL] = residual.sum()
             po[P_SUPPORT] = wout.support_paid.sum()
             po[P_LIQUIDITY] = wout.liquidity_draw.sum()
+            po[P_LIQUIDITY_CHARGES] = wout.liquidity_charges.sum()
+            po[P_LIQUIDITY_REPAID] = wout.liquidity_repaid.sum()
             po[P_CALL] = wout.call_proceeds.sum()
             po[P_PURCHASES] = wout.purchases.sum()
             called = 0.0
             triggered = 0.0
             accelerated = 0.0
+            after_call = 0.0
             for k in range(n_periods):
-                if wout.call_proceeds[k] > 0.0:
+                if wout.state[k] < 0:  # the periods after a clean-up call or a termination
                     called = 1.0
+                    after_call += collections[k]
                 if wout.state[k] >= 1:
                     triggered += 1.0
                 if wout.state[k] == 2:
                     accelerated = 1.0
             po[P_CALLED] = called
+            po[P_AFTER_CALL] = after_call
             po[P_TRIGGERED] = triggered
             po[P_ACCELERATED] = accelerated
             for r in range(n_triggers):
@@ -397,7 +428,7 @@ def _run_blocks(
             for j in range(N_LOAN_TOTALS):
                 po[LOAN_FIELDS_START + j] = loan_totals[j] if n_loans > 0 else 0.0
             if p < n_sample:
-                sample_collections[p] = collections
+                sample_collections[p] = wout.collected
                 sample_balances[p] = balance
                 sample_reserve[p] = wout.reserve
                 sample_performing[p] = performing

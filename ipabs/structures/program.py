@@ -64,7 +64,7 @@ class WaterfallArrays(NamedTuple):
     state_start: np.ndarray  # (5,) int: steps of state s are state_start[s]:state_start[s + 1]
     step_action: np.ndarray  # (S,) int, index into ACTIONS
     step_mode: np.ndarray  # (S,) int, index into MODES
-    step_cover: np.ndarray  # (S, 2) int, index into COVER_SOURCES, in drawing order
+    step_cover: np.ndarray  # (S, sources) int, index into COVER_SOURCES, in drawing order
     step_advance_rate: np.ndarray  # (S,)
     member_start: np.ndarray  # (S + 1,) int: step i's members are member[member_start[i]:...]
     member: np.ndarray  # (M,) int: class or fee indices
@@ -190,8 +190,8 @@ def assemble(s: Structure) -> WaterfallArrays:
         member_start.append(len(members))
 
     def cover_codes(step: StepSpec) -> list[int]:
-        codes = [COVER_SOURCES.index(c) for c in step.cover][:2]
-        return codes + [0] * (2 - len(codes))
+        codes = [COVER_SOURCES.index(c) for c in step.cover]
+        return codes + [0] * (len(COVER_SOURCES) - 1 - len(codes))
 
     fees = list(s.fees)
     return WaterfallArrays(
@@ -221,7 +221,9 @@ def assemble(s: Structure) -> WaterfallArrays:
         state_start=np.array(starts, dtype=np.int64),
         step_action=np.array([ACTIONS.index(x.action) for x in steps], dtype=np.int64),
         step_mode=np.array([MODES.index(x.mode) for x in steps], dtype=np.int64),
-        step_cover=np.array([cover_codes(x) for x in steps], dtype=np.int64).reshape(-1, 2),
+        step_cover=np.array([cover_codes(x) for x in steps], dtype=np.int64).reshape(
+            -1, len(COVER_SOURCES) - 1
+        ),
         step_advance_rate=np.array([x.advance_rate for x in steps], dtype=float),
         member_start=np.array(member_start, dtype=np.int64),
         member=np.array(members, dtype=np.int64),

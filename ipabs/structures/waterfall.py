@@ -1,10 +1,11 @@
 """The waterfall interpreter: one Numba kernel that pays one path through any compiled structure.
 
 Each period (docs/model.md, section 4):
+    0. a trust holds back a share of the period's collections in its holdback account;
     1. accrue: fees, interest and the liquidity facility's charges for the period;
     2. clean-up call: if the collateral value is at or below its threshold, the pool is sold and
        every class is due now; the deal ends after this period. At legal final or a call the
-       reserve is released into the period's cash;
+       reserve and a trust's holdback are released into the period's cash;
     3. triggers: each is tested on the period's data; those in force choose the state
        (normal, triggered, accelerated; revolving while the revolving period lasts) and switch
        on cash trapping or rapid amortisation;
@@ -23,31 +24,39 @@ from numba import njit
 # step actions, principal modes, cover sources, states, conditions, effects (program.py order)
 A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY = range(7)
 M_SEQUENTIAL, M_PRO_RATA, M_SCHEDULE, M_BORROWING_BASE, M_TURBO = range(5)
-COVER_RESERVE, COVER_LIQUIDITY = 1, 2
+COVER_RESERVE, COVER_LIQUIDITY, COVER_HOLDBACK = 1, 2, 3
 S_NORMAL, S_TRIGGERED, S_ACCELERATED, S_REVOLVING = range(4)
 C_DEFAULT_RATIO, C_LOSS_RATIO, C_DSCR, C_INTEREST_COVERAGE, C_OC, C_DATE = range(6)
 E_SWITCH, E_TRAP, E_RAPID, E_DEFAULT = range(4)
-# slots of the accounts vector
-RESERVE, LIQ_DRAWN, LIQ_CHARGES, DRAWN_NOW, LIQ_DRAWN_NOW = range(5)
+# slots of the accounts vector: balances (reserve, a trust's holdback, the facility's drawn amount
+# and unpaid charges) and the period's movements
+RESERVE, LIQ_DRAWN, LIQ_CHARGES, DRAWN_NOW, LIQ_DRAWN_NOW, HOLDBACK, HOLDBACK_DRAWN_NOW = range(7)
 
 
 class WaterfallOut(NamedTuple):
-    """Every flow of one path, per period (K) and class (T); written by `pay_waterfall`."""
+    """Every flow of one path, per period (K) and class (T); written by `pay_waterfall`.
 
-    fees: np.ndarray  # (K,)
+    Per period, cash is conserved (docs/model.md, 4.9):
+        collected + call_proceeds + support_paid + liquidity_draw + reserve_draw + reserve_release
+        + holdback_drawn + holdback_release
+      = fees + performance_fee + interest + principal + residual + purchases + reserve_topup
+        + holdback_in + liquidity_charges + liquidity_repaid
+    """
+
+    fees: np.ndarray  # (K,) the fee steps' payments (not the performance fee)
     interest: np.ndarray  # (T, K)
     principal: np.ndarray  # (T, K)
     residual: np.ndarray  # (K,)
-    reserve_draw: np.ndarray  # (K,) drawn from or released by the reserve
+    reserve_draw: np.ndarray  # (K,) drawn from the reserve to cover fees or interest
     reserve_topup: np.ndarray  # (K,)
     balance: np.ndarray  # (T, K) balance at the end of each period
     reserve: np.ndarray  # (K,) reserve at the end of each period
     unpaid_interest: np.ndarray  # (T,) at legal final
-    support_paid: np.ndarray  # (K,) credit support top-ups
+    support_paid: np.ndarray  # (K,) credit support top-ups (the sum of support_class)
     support_used: np.ndarray  # (P,) what each provider paid
     liquidity_draw: np.ndarray  # (K,)
-    liquidity_paid: np.ndarray  # (K,) charges and repayments to the facility
-    call_proceeds: np.ndarray  # (K,)
+    liquidity_charges: np.ndarray  # (K,) interest and commitment fee paid to the facility
+    call_proceeds: np.ndarray  # (K,) the pool's (or a trust's IP's) sale price
     state: np.ndarray  # (K,) int: state used, -1 after a clean-up call
     purchases: np.ndarray  # (K,) paid for loans bought in the revolving period
     collected: np.ndarray  # (K,) the pool's collections the deal received (with bought loans)
@@ -55,6 +64,14 @@ class WaterfallOut(NamedTuple):
     trigger_first: np.ndarray  # (R,) int: period each trigger first came into force, -1 never
     debt_service: np.ndarray  # (K,) fees, interest of the classes above the subordinated and
     # their scheduled principal, accrued in the period (0 after a clean-up call)
+    reserve_release: np.ndarray  # (K,) released above the target, and all of it at the end
+    liquidity_repaid: np.ndarray  # (K,) draws repaid to the facility
+    performance_fee: np.ndarray  # (K,) a trust manager's fee above the hurdle
+    holdback_in: np.ndarray  # (K,) a trust's income held back
+    holdback_drawn: np.ndarray  # (K,) the holdback spent by steps that may cover from it
+    holdback_release: np.ndarray  # (K,) the holdback paid out at the final distribution
+    holdback: np.ndarray  # (K,) the holdback account at the end of each period
+    support_class: np.ndarray  # (T, K) credit support top-ups received by each class
 
 
 @njit(cache=True)
@@ -66,6 +83,8 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers):
         np.zeros((t, k)), np.zeros(k), np.zeros(t), np.zeros(k), np.zeros(n_providers),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64), np.zeros(k),
+        np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
+        np.zeros((t, k)),
     )  # fmt: skip
 
 
@@ -84,7 +103,7 @@ def _share(total_paid, total_due, due, group_size):
 def _cover(step_cover, liquidity_limit, accounts, step, shortfall):
     """Draw up to `shortfall` from the step's cover sources in order; returns the amount drawn."""
     covered = 0.0
-    for j in range(2):
+    for j in range(step_cover.shape[1]):
         source = step_cover[step, j]
         need = shortfall - covered
         if need <= 0.0:
@@ -100,6 +119,11 @@ def _cover(step_cover, liquidity_limit, accounts, step, shortfall):
                 accounts[LIQ_DRAWN] += draw
                 accounts[LIQ_DRAWN_NOW] += draw
                 covered += draw
+        elif source == COVER_HOLDBACK:
+            draw = min(accounts[HOLDBACK], need)
+            accounts[HOLDBACK] -= draw
+            accounts[HOLDBACK_DRAWN_NOW] += draw
+            covered += draw
     return covered
 
 
@@ -197,10 +221,13 @@ def _principal_due(mode, rank_first, has_schedule, target_balance, t, k, balance
 
 
 @njit(cache=True, inline="always")
-def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule, target_balance, support_covers, support_cap, support_ultimate_only, provider_default, support_used, principal_out, k, cash, balance, dues, accelerate, final, collateral_k):  # fmt: skip
+def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule, target_balance, support_covers, support_cap, support_ultimate_only, provider_default, support_used, support_class, principal_out, k, cash, balance, dues, opening, accelerate, final, collateral_k):  # fmt: skip
     """Run one pay_principal step (its members are member[m0:m1]); returns (cash left, credit
-    support paid)."""
+    support paid). A sequential step pays its ranks in turn: a rank is due once the ranks above
+    it are repaid, in this step too."""
     supported = 0.0
+    for j in range(m0, m1):
+        opening[member[j]] = balance[member[j]]
     # what each class receives, before support
     if mode == M_PRO_RATA:
         total_due = 0.0
@@ -241,6 +268,7 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
             for i in range(j, g_end):
                 t = member[i]
                 dues[t] = _share(total_paid, total_due, dues[t], g_end - j)
+                balance[t] = opening[t] - dues[t]  # the ranks below see this rank's payment
             cash -= total_paid
             j = g_end
     # credit support tops up what is contractually due: scheduled principal, all at legal final
@@ -249,9 +277,9 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
         paid = dues[t]
         if support_cap.shape[0] > 0:
             if final:
-                contractual = balance[t]
+                contractual = opening[t]
             elif has_schedule[t]:
-                contractual = max(balance[t] - target_balance[t, k], 0.0)
+                contractual = max(opening[t] - target_balance[t, k], 0.0)
             else:
                 contractual = 0.0
             paid, top_up = _settle(
@@ -259,7 +287,8 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
                 support_used, support_ultimate_only, not final,
             )  # fmt: skip
             supported += top_up
-        balance[t] -= paid
+            support_class[t, k] += top_up
+        balance[t] = opening[t] - paid
         principal_out[t, k] += paid
     return cash, supported
 
@@ -275,9 +304,7 @@ def pay_waterfall(
     shortfalls while k < provider_default[p]. `vintages` = (cash, defaulted, loss, performing),
     each (V, K), per unit of balance of the loans bought at the end of period v (revolving.py):
     what a buy_assets step buys is added to these four series for the periods that follow.
-    Per period, cash is conserved: collections + reserve_draw + liquidity_draw + support_paid +
-    call_proceeds = fees + interest + principal + reserve_topup + liquidity_paid + purchases +
-    residual.
+    Per period, cash is conserved (see `WaterfallOut`).
     On return `out.balance[:, -1]` is each class's principal loss.
     """
     n_tranches = wf.balance0.shape[0]
@@ -292,7 +319,15 @@ def pay_waterfall(
     principal_out = out.principal
     residual_out = out.residual
     reserve_topup_out = out.reserve_topup
-    liquidity_paid_out = out.liquidity_paid
+    reserve_release_out = out.reserve_release
+    liquidity_charges_out = out.liquidity_charges
+    liquidity_repaid_out = out.liquidity_repaid
+    performance_fee_out = out.performance_fee
+    holdback_in_out = out.holdback_in
+    holdback_drawn_out = out.holdback_drawn
+    holdback_release_out = out.holdback_release
+    holdback_out = out.holdback
+    support_class_out = out.support_class
     call_proceeds_out = out.call_proceeds
     support_paid_out = out.support_paid
     support_used_out = out.support_used
@@ -330,6 +365,7 @@ def pay_waterfall(
     n_providers = support_cap.shape[0]
     balance = wf.balance0.copy()
     dues = np.zeros(n_tranches)
+    opening = np.zeros(n_tranches)
     interest_owed = np.zeros(n_tranches)
     fee_owed = np.zeros(n_fees)
     fee_service = np.zeros(n_periods)
@@ -337,7 +373,7 @@ def pay_waterfall(
     scheduled_service = np.zeros((n_tranches, n_periods))
     breaches = np.zeros(n_triggers, np.int64)
     active = np.zeros(n_triggers, np.bool_)
-    accounts = np.zeros(5)
+    accounts = np.zeros(7)
     accounts[RESERVE] = wf.reserve_initial
     compound = wf.compound
     priority_capital = 0.0
@@ -360,30 +396,40 @@ def pay_waterfall(
         collected_out[k] = 0.0
         residual_out[k] = 0.0
         reserve_topup_out[k] = 0.0
-        liquidity_paid_out[k] = 0.0
+        reserve_release_out[k] = 0.0
+        liquidity_charges_out[k] = 0.0
+        liquidity_repaid_out[k] = 0.0
+        performance_fee_out[k] = 0.0
+        holdback_in_out[k] = 0.0
+        holdback_release_out[k] = 0.0
         call_proceeds_out[k] = 0.0
         support_paid_out[k] = 0.0
         debt_service_out[k] = 0.0
         for t in range(n_tranches):
             interest_out[t, k] = 0.0
             principal_out[t, k] = 0.0
+            support_class_out[t, k] = 0.0
         accounts[DRAWN_NOW] = 0.0
         accounts[LIQ_DRAWN_NOW] = 0.0
+        accounts[HOLDBACK_DRAWN_NOW] = 0.0
         if called:  # the pool was sold: nothing more comes in or goes out
             for t in range(n_tranches):
                 balance_out[t, k] = balance[t]
             reserve_draw_out[k] = 0.0
             liquidity_draw_out[k] = 0.0
+            holdback_drawn_out[k] = 0.0
             reserve_out[k] = accounts[RESERVE]
+            holdback_out[k] = accounts[HOLDBACK]
             state_out[k] = -1
             continue
         cash = collections[k]
         collected_out[k] = cash
-        if wf.holdback_share > 0.0:  # a trust holds back a share of its income until the end
+        if wf.holdback_share > 0.0:  # a trust holds back a share of its income until the end,
+            # in an account of its own (not the reserve, whose target would release it)
             held = wf.holdback_share * cash
             cash -= held
-            accounts[RESERVE] += held
-            reserve_topup_out[k] += held
+            accounts[HOLDBACK] += held
+            holdback_in_out[k] = held
         carried = 0.0  # the priority classes' unpaid interest carried into the period
         if wf.termination_shortfall >= 0.0:  # read only by a trust's early termination
             for t in range(n_tranches - 1):
@@ -446,10 +492,13 @@ def pay_waterfall(
             cash += ip_value[k]
             call_proceeds_out[k] = ip_value[k]
 
-        if final:  # at legal final or a call the reserve joins the available cash
+        if final:  # at legal final or a call the reserve and a trust's holdback join the cash
             cash += accounts[RESERVE]
-            accounts[DRAWN_NOW] += accounts[RESERVE]
+            reserve_release_out[k] += accounts[RESERVE]
             accounts[RESERVE] = 0.0
+            cash += accounts[HOLDBACK]
+            holdback_release_out[k] = accounts[HOLDBACK]
+            accounts[HOLDBACK] = 0.0
 
         # 3. triggers
         state, rapid, trap, ends_revolving = S_NORMAL, False, 0.0, False
@@ -507,6 +556,7 @@ def pay_waterfall(
                             support_used_out, support_ultimate_only, False,
                         )  # fmt: skip
                         supported += top_up
+                        support_class_out[t, k] += top_up
                     interest_owed[t] = due - paid
                     interest_out[t, k] += paid
             elif (
@@ -534,7 +584,8 @@ def pay_waterfall(
                     step_mode[step], step_advance_rate[step], member, m0, m1, rank_first,
                     has_schedule, target_balance, support_covers, support_cap,
                     support_ultimate_only, provider_default,
-                    support_used_out, principal_out, k, cash, balance, dues, accelerate, final,
+                    support_used_out, support_class_out, principal_out, k, cash, balance, dues,
+                    opening, accelerate, final,
                     collateral[k],
                 )  # fmt: skip
                 supported += top_up
@@ -547,7 +598,7 @@ def pay_waterfall(
                 if accounts[RESERVE] > target:
                     release = accounts[RESERVE] - target
                     accounts[RESERVE] = target
-                    accounts[DRAWN_NOW] += release
+                    reserve_release_out[k] += release
                     cash += release
                 else:
                     topup = min(cash, target - accounts[RESERVE])
@@ -561,7 +612,8 @@ def pay_waterfall(
                 repaid = min(cash, accounts[LIQ_DRAWN])
                 accounts[LIQ_DRAWN] -= repaid
                 cash -= repaid
-                liquidity_paid_out[k] += charges + repaid
+                liquidity_charges_out[k] += charges
+                liquidity_repaid_out[k] += repaid
             elif action == A_BUY:
                 if state == S_REVOLVING and k < v_cash.shape[0]:
                     wanted = max(wf.revolving_target - collateral[k], 0.0)
@@ -581,7 +633,7 @@ def pay_waterfall(
                     hurdle = wf.performance_hurdle * wf.balance0[n_tranches - 1] * accrual[k]
                     performance = wf.performance_fee_share * max(cash - hurdle, 0.0)
                     cash -= performance
-                    fees_out[k] += performance
+                    performance_fee_out[k] += performance
                 residual_out[k] += cash
                 cash = 0.0
         residual_out[k] += cash  # nothing is left unallocated
@@ -590,6 +642,8 @@ def pay_waterfall(
         reserve_draw_out[k] = accounts[DRAWN_NOW]
         liquidity_draw_out[k] = accounts[LIQ_DRAWN_NOW]
         reserve_out[k] = accounts[RESERVE]
+        holdback_drawn_out[k] = accounts[HOLDBACK_DRAWN_NOW]
+        holdback_out[k] = accounts[HOLDBACK]
         support_paid_out[k] = supported
         for t in range(n_tranches):
             max_unpaid_out[t] = max(max_unpaid_out[t], interest_owed[t])
