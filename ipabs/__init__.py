@@ -7,6 +7,10 @@ results.summary          # one row per tranche, estimates with standard errors
 results.plot_losses()    # matplotlib Axes
 """
 
+# isort: off
+from ipabs import _startup  # noqa: F401  (first: Ctrl-C while the command loads exits 130)
+
+# isort: on
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any

@@ -1,16 +1,32 @@
 """The `ipabs` command line: a thin layer over the Python API (`ipabs.api`).
 
 Exit codes: 0 success, 1 internal error, 2 bad input (file, option or scenario), 130 interrupted.
+
+Ctrl-C gives exit code 130 and one line on stderr at any point after the package starts to load
+(`ipabs._startup`; while it imports, compiles, simulates or writes); once a command has finished,
+a late Ctrl-C is ignored so that it cannot turn a success into a kill during Python's shutdown.
 """
+
+# The start-up guard must be in place before the slow imports below:
+# ruff: noqa: E402
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import signal
 import sys
 import threading
-import traceback
 from pathlib import Path
+
+from ipabs._startup import guard_start
+from ipabs._startup import launched_as_cli as _launched_as_cli
+
+# `python -m ipabs` imports the package before __main__ names it, so the package's own guard
+# (which covers the console script) cannot see it yet: install it here too
+guard_start()
+
+import dataclasses
+import json
+import traceback
 
 import click
 from rich.console import Console
@@ -429,26 +445,61 @@ class _LazyProgress:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `ipabs` entry point: run the command and exit with its code (module docstring)."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main else None
+    already = len(_written())
+    try:
+        if in_main and previous is not signal.SIG_IGN:  # started with Ctrl-C ignored: keep it so
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        code = _dispatch(argv)
+        if in_main:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a late Ctrl-C changes nothing
+    except KeyboardInterrupt:
+        if in_main:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut this short
+        code = _interrupted(_written()[already:])
+    if in_main and not _launched_as_cli():  # called from a program: leave Ctrl-C as it was
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    sys.exit(code)
+
+
+def _dispatch(argv: list[str] | None) -> int | str | None:
+    """Run the command; turn each kind of failure into its exit code and message.
+    KeyboardInterrupt is left to `main`."""
     try:
         cli.main(args=argv, prog_name="ipabs", standalone_mode=False)
     except click.exceptions.Abort:
-        _stderr().print("interrupted; nothing was written")
-        sys.exit(130)
+        raise KeyboardInterrupt from None
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        return 2
     except UserError as exc:
         _stderr().print(f"[red]error[/]: {escape(exc.render())}", markup=True, highlight=False)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _stderr().print("interrupted; nothing was written")
-        sys.exit(130)
-    except SystemExit:
-        raise
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code
     except Exception:
         traceback.print_exc()
         _stderr().print(
             "internal error: this is a bug in ipabs; please report it with the traceback above"
         )
-        sys.exit(1)
-    sys.exit(0)
+        return 1
+    return 0
+
+
+def _written() -> tuple[Path, ...]:
+    """The output folders this process has put in place (none if it has written nothing)."""
+    folder = sys.modules.get("ipabs.outputs.folder")
+    return folder.written() if folder is not None else ()
+
+
+def _interrupted(done: tuple[Path, ...]) -> int:
+    """Say on one line that the command was interrupted, and whether its output (`done`) had
+    already been put in place; return exit code 130."""
+    if done:
+        message = f"interrupted; {', '.join(map(str, done))} had already been written in full"
+    else:
+        message = "interrupted; nothing was written"
+    click.echo(message, err=True)
+    return 130

@@ -1,4 +1,4 @@
-"""Cash is conserved on every path, checkable from the written outputs alone (docs/model.md, 4.9):
+"""Cash is conserved on every path, checkable from the written outputs alone (docs/model.md, 4.6):
 every shipped scenario, and test deals with every step, cover source, principal mode, trigger
 condition and effect, credit support kind, the liquidity facility, the clean-up call, revolving
 purchases and a trust's holdback and performance fee. Hand-worked cases for the flows the
@@ -76,18 +76,52 @@ def every_step_deal(principal_mode: str) -> dict:
         {"kind": "guarantee", "covers": ["A"], "principal": "ultimate"},
     ]
     data["triggers"] = [
-        {"name": "cdr", "condition": "cumulative_default_ratio", "threshold": 0.02, "effect": "switch_waterfall"},  # fmt: skip
-        {"name": "clr", "condition": "cumulative_loss_ratio", "threshold": 0.03, "effect": "trap_cash", "trap_share": 0.5, "curable": True},  # fmt: skip
-        {"name": "dscr", "condition": "dscr", "threshold": 1.2, "lookback_periods": 2, "classes": ["A"], "effect": "rapid_amortisation"},  # fmt: skip
-        {"name": "icr", "condition": "interest_coverage", "threshold": 1.5, "effect": "trap_cash", "breaches_to_trip": 2},  # fmt: skip
+        {
+            "name": "cdr",
+            "condition": "cumulative_default_ratio",
+            "threshold": 0.02,
+            "effect": "switch_waterfall",
+        },  # fmt: skip
+        {
+            "name": "clr",
+            "condition": "cumulative_loss_ratio",
+            "threshold": 0.03,
+            "effect": "trap_cash",
+            "trap_share": 0.5,
+            "curable": True,
+        },  # fmt: skip
+        {
+            "name": "dscr",
+            "condition": "dscr",
+            "threshold": 1.2,
+            "lookback_periods": 2,
+            "classes": ["A"],
+            "effect": "rapid_amortisation",
+        },  # fmt: skip
+        {
+            "name": "icr",
+            "condition": "interest_coverage",
+            "threshold": 1.5,
+            "effect": "trap_cash",
+            "breaches_to_trip": 2,
+        },  # fmt: skip
         {"name": "oc", "condition": "oc_ratio", "threshold": 0.9, "effect": "event_of_default"},
-        {"name": "step", "condition": "date", "date": dt.date(2026, 4, 15), "effect": "switch_waterfall"},  # fmt: skip
+        {
+            "name": "step",
+            "condition": "date",
+            "date": dt.date(2026, 4, 15),
+            "effect": "switch_waterfall",
+        },  # fmt: skip
     ]
     principal: dict = {"action": "pay_principal", "classes": ["A", "B"], "mode": principal_mode}
     if principal_mode == "borrowing_base":
         principal["advance_rate"] = 0.8
     normal = [
-        {"action": "pay_fee", "fees": ["senior", "servicer"], "cover_from": ["reserve", "liquidity"]},  # fmt: skip
+        {
+            "action": "pay_fee",
+            "fees": ["senior", "servicer"],
+            "cover_from": ["reserve", "liquidity"],
+        },  # fmt: skip
         {"action": "pay_interest", "classes": ["A"], "cover_from": ["liquidity", "reserve"]},
         {"action": "pay_interest", "classes": ["B"]},
         {"action": "pay_liquidity"},
@@ -118,9 +152,7 @@ def every_step_deal(principal_mode: str) -> dict:
     return data
 
 
-@pytest.mark.parametrize(
-    "mode", ["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"]
-)
+@pytest.mark.parametrize("mode", ["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"])
 def test_deals_with_every_step_support_and_trigger_conserve_cash(mode):
     r = ipabs.simulate(validate(every_step_deal(mode)))
     assert_conserved(r)

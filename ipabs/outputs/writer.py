@@ -1,9 +1,11 @@
 """Write a run's output folder atomically: everything goes to a hidden temporary folder beside the
-target, which is renamed into place only when complete. An interrupted or failed run leaves
-nothing half-written (the temporary folder is removed)."""
+target, which is put in place only when complete (an atomic exchange where the system has one).
+An interrupted or failed run leaves nothing half-written (the temporary folder is removed); what
+a killed run leaves is tidied by the next start. The rules are in `ipabs.outputs.folder`."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,7 +24,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ipabs.outputs.folder import check_out_dir
+from ipabs.errors import UserError
+from ipabs.outputs.folder import (
+    absolute,
+    check_out_dir,
+    check_replaceable,
+    exchange,
+    hidden_prefix,
+    interrupts_held,
+    note_written,
+    rename_noreplace,
+)
 
 if TYPE_CHECKING:
     from ipabs.results import Results
@@ -108,18 +120,66 @@ def write_parquet(frame: pd.DataFrame, path: Path, meta: bytes) -> None:
 @contextmanager
 def atomic_folder(out_dir: Path) -> Iterator[Path]:
     """Yield a temporary folder beside `out_dir`; on success it replaces `out_dir`, on any error
-    or interrupt it is removed and `out_dir` is left as it was."""
-    out_dir = Path(out_dir)
-    check_out_dir(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    or interrupt it is removed and `out_dir` is left as it was. An interrupt during the swap is
+    held until the swap is done (then raised), so `written()` tells which happened."""
+    target = absolute(out_dir)
+    check_out_dir(target)
+    tmp = _make_partial(target, out_dir)
+    earlier: Path | None = None
+    try:
+        yield tmp
+        with interrupts_held():
+            check_replaceable(target, out_dir)  # nothing foreign appeared there meanwhile
+            earlier = _swap_in(tmp, target, out_dir)
+            note_written(target)
+    except BaseException as exc:
+        with interrupts_held():  # a second Ctrl-C does not cut the tidying short
+            _discard(tmp, earlier)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            raise UserError(
+                f"no space left to write the output folder ({exc.strerror}); nothing was written",
+                source=out_dir,
+            ) from None
+        raise
+    _discard(earlier)  # killed here, the next start removes it
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _discard(*folders: Path | None) -> None:
+    for folder in folders:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _make_partial(target: Path, shown: object) -> Path:
+    """Make the hidden folder the output is written to (and the folders above it)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=hidden_prefix(target, "partial"), dir=target.parent))
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the output folder: {exc.strerror or exc}", source=shown
+        ) from None
     try:
         tmp.chmod(0o777 & ~_umask())
-        yield tmp
-        _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return tmp
+
+
+def _swap_in(tmp: Path, target: Path, shown: object) -> Path | None:
+    """`_replace_dir`, with a system error reported as a message naming the folder."""
+    try:
+        return _replace_dir(tmp, target)
+    except OSError as exc:
+        raise UserError(
+            f"could not put the new output in place: {exc.strerror or exc}; the folder is as "
+            "it was",
+            source=shown,
+        ) from None
 
 
 def write_manifest(folder: Path, info: dict[str, Any]) -> None:
@@ -162,22 +222,35 @@ def write_valuation(
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask, read without changing it where Linux allows (changing it briefly
+    would affect files other threads create meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move `new` to `target`; an existing target is swapped out first and removed after."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+def _replace_dir(new: Path, target: Path) -> Path | None:
+    """Move `new` to `target`; return the hidden folder now holding the earlier output (for the
+    caller to remove), if there was one. An existing target is exchanged with `new` in one
+    atomic step where the system allows; elsewhere it is first moved into a hidden old folder,
+    which the next start puts back if a crash comes between the two renames."""
+    if not os.path.lexists(target):
+        rename_noreplace(new, target)
+        return None
+    if exchange(new, target):
+        return new
+    old = Path(tempfile.mkdtemp(prefix=hidden_prefix(target, "old"), dir=target.parent))
     os.replace(target, old / "previous")
     try:
         os.replace(new, target)
     except BaseException:
         os.replace(old / "previous", target)
+        os.rmdir(old)
         raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
+    return old
