@@ -80,6 +80,10 @@ def resolve_asset(asset: IPAsset, closing: dt.date) -> ResolvedAsset:
         if first_expiry <= 0.0 and renewal_term:
             # alive at closing, so renewed so far: the next expiry is the next renewal date
             first_expiry += renewal_term * (math.floor(-first_expiry / renewal_term) + 1)
+    if d.term_is_contract and asset.licence_term_years is not None:
+        # a right that lasts as long as its contract (data rights) ends with its licence at the
+        # latest (docs/model.md 3.4)
+        first_expiry = min(first_expiry, asset.licence_term_years)
     if asset.growth_curve is not None:
         curve = tuple(asset.growth_curve)
     else:

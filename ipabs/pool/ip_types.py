@@ -27,6 +27,9 @@ class IPTypeDefaults:
     obsolescence_hazard: float  # per year
     obsolescence_severity: float  # share of income lost at a jump
     source: str
+    # no statutory term: the right lasts as long as its contract, so licence_term_years is also
+    # its legal life (income and value stop then; docs/model.md 3.4)
+    term_is_contract: bool = False
 
 
 IP_TYPE_DEFAULTS: dict[IPType, IPTypeDefaults] = {
@@ -101,6 +104,7 @@ IP_TYPE_DEFAULTS: dict[IPType, IPTypeDefaults] = {
         obsolescence_hazard=0.05,
         obsolescence_severity=0.5,
         source="no statute: data property rights are contractual (CPC/State Council 'Data 20 Measures', 2022)",
+        term_is_contract=True,
     ),
     IPType.geographical_indication: IPTypeDefaults(
         legal_term_years=None,
