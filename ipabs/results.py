@@ -84,7 +84,7 @@ class Results:
 
     def cash_check(self) -> pd.DataFrame:
         """Per path: what the deal received, where it went and the difference (zero up to
-        rounding; docs/model.md, 4.9), computed from `pool_paths` and `paths` alone."""
+        rounding; docs/model.md, 4.6), computed from `pool_paths` and `paths` alone."""
         from ipabs.engine.conservation import cash_check
 
         return cash_check(self.pool_paths, self.paths)

@@ -1,4 +1,4 @@
-"""The cash check on every path, from the written outputs alone (docs/model.md, 4.9).
+"""The cash check on every path, from the written outputs alone (docs/model.md, 4.6).
 
 On each path, everything that came into the deal's accounts equals everything that left them or
 is still held:

@@ -36,7 +36,7 @@ RESERVE, LIQ_DRAWN, LIQ_CHARGES, DRAWN_NOW, LIQ_DRAWN_NOW, HOLDBACK, HOLDBACK_DR
 class WaterfallOut(NamedTuple):
     """Every flow of one path, per period (K) and class (T); written by `pay_waterfall`.
 
-    Per period, cash is conserved (docs/model.md, 4.9):
+    Per period, cash is conserved (docs/model.md, 4.6):
         collected + call_proceeds + support_paid + liquidity_draw + reserve_draw + reserve_release
         + holdback_drawn + holdback_release
       = fees + performance_fee + interest + principal + residual + purchases + reserve_topup
