@@ -284,28 +284,15 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     "--check",
     "check_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Regenerate the report in this folder from its manifest and compare every number.",
+    help="Regenerate the report in this folder from its manifest and compare its numbers, manifest, HTML and charts.",
 )
 def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
     """Write a self-contained HTML report of SCENARIO (with --stress, its stress comparison) to
-    reports/<scenario>/, or --check an existing report: exit 1 if any number differs."""
+    reports/<scenario>/, or --check an existing report: exit 1 if anything differs."""
     from ipabs.errors import UserError
 
     if check_dir is not None:
-        from ipabs.outputs.report import CROSS_PLATFORM_RTOL, check_report
-
-        differences = check_report(check_dir)
-        console = _console()
-        if differences:
-            for line in differences[:200]:
-                console.print(line, markup=False)
-            console.print(f"{len(differences)} difference(s): the report does not reproduce", markup=False)  # fmt: skip
-            raise SystemExit(1)
-        console.print(
-            f"{check_dir}: every number reproduces (exact on the same platform, relative "
-            f"tolerance {CROSS_PLATFORM_RTOL:g} across platforms)",
-            markup=False,
-        )
+        _check_report(check_dir)
         return
     if scenario is None:
         raise UserError("give a SCENARIO to report on, or --check FOLDER")
@@ -322,3 +309,24 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
     check_out_dir(out_dir)
     write_report(sc, scenario, out_dir, paths=paths, seed=seed, stress_file=stress_file)
     _console().print(f"report written to {out_dir}/report.html", markup=False)
+
+
+def _check_report(folder: Path) -> None:
+    """`ipabs report --check FOLDER`: print each difference and exit 1 on any."""
+    from ipabs.outputs.report import CROSS_PLATFORM_RTOL, check_report
+
+    result = check_report(folder)
+    console = _console()
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    if result.differences:
+        for line in result.differences[:200]:
+            console.print(line, markup=False)
+        console.print(f"{len(result.differences)} difference(s): the report does not reproduce", markup=False)  # fmt: skip
+        raise SystemExit(1)
+    how = (
+        "exactly: the same numbers and the same HTML and chart bytes"
+        if result.same_platform
+        else f"from another platform: numbers to a relative {CROSS_PLATFORM_RTOL:g}, the HTML without its chart drawings"
+    )  # fmt: skip
+    console.print(f"{folder}: every number reproduces, and the manifest and the HTML match ({how})", markup=False)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -13,13 +14,21 @@ import pydantic
 from ipabs.errors import Problem, ScenarioError
 from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
 from ipabs.scenario.model import IPType, Scenario
-from ipabs.stress.definitions import Change, Grid, PresetStress, Stress
+from ipabs.stress.definitions import (
+    Change,
+    Grid,
+    PresetStress,
+    Stress,
+    StressFile,
+    grid_problems,
+    point_name,
+)
 
 _TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?$")
 
 
 class StressError(ScenarioError):
-    pass
+    """A stress that cannot be applied, or whose stressed scenario is invalid (exit code 2)."""
 
 
 def _fail(where: str, message: str, value: Any = None, has_value: bool = False) -> StressError:
@@ -128,19 +137,34 @@ def apply_change(data: dict, change: Change, where: str) -> None:
         container[key] = _changed(value, change, where)
 
 
-def apply_stress(sc: Scenario, stress: Stress, source: str = "") -> Scenario:
-    """The scenario under `stress` (validated again)."""
-    from ipabs.scenario.load import check_consistency, problems_from_pydantic
+def apply_stress(sc: Scenario, stress: Stress, source: str = "", origin: str = "") -> Scenario:
+    """The scenario under `stress`: its changes, then its presets; the scenario is validated
+    after each, so a value out of range is refused with the stress's name (and `origin`, where
+    in the stress file it comes from), the key path and the value."""
     from ipabs.stress.presets import PRESETS
 
     data = sc.model_dump(mode="json")
-    label = f'stress "{stress.name}"'
+    label = f'stress "{stress.name}"' + (f" ({origin})" if origin else "")
     for j, change in enumerate(stress.changes):
         try:
             apply_change(data, change, f"{label} changes[{j}] ({change.path})")
         except StressError as exc:
             exc.source = source or None
             raise
+    stressed = _validated(data, label, source)
+    if not stress.presets:
+        return stressed
+    for preset in stress.presets:
+        stressed = PRESETS[preset.apply](stressed, preset.level)
+    applied = ", ".join(f"{p.apply} {p.level:g}" for p in stress.presets)
+    _validated(stressed.model_dump(mode="json"), f"{label} after its presets ({applied})", source)
+    return stressed
+
+
+def _validated(data: dict, label: str, source: str) -> Scenario:
+    """`data` as a Scenario, or a StressError whose problems are labelled with the stress."""
+    from ipabs.scenario.load import check_consistency, problems_from_pydantic
+
     try:
         stressed = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -159,22 +183,78 @@ def apply_stress(sc: Scenario, stress: Stress, source: str = "") -> Scenario:
         raise StressError(
             "the stressed scenario is invalid", source=source or None, problems=problems
         )
-    for preset in stress.presets:
-        stressed = PRESETS[preset.apply](stressed, preset.level)
     return stressed
 
 
-def expand_grid(grid: Grid) -> list[Stress]:
-    """The cross product of the grid's axes, one stress each, named grid_axis<value>_..."""
-    stresses = []
+@dataclass(frozen=True)
+class PlannedStress:
+    """A stress of a stress file and where it comes from, for messages."""
+
+    stress: Stress
+    origin: str  # e.g. 'stress[2]' or 'grid[0] "g" (pd = 1.0, vol = 1.5)'
+
+
+def _grid_points(grid: Grid) -> list[tuple[Stress, str]]:
+    """(stress, its axis values) for every point of the grid's cross product."""
+    problems = grid_problems(grid)
+    if problems:
+        raise StressError("invalid stress grid", problems=tuple(problems))
+    points = []
     for combo in itertools.product(*(axis.values for axis in grid.axes)):
-        changes, presets, parts = [], [], []
+        changes, presets, where = [], [], []
         for axis, value in zip(grid.axes, combo, strict=True):
-            parts.append(f"{axis.name}{value:g}")
+            where.append(f"{axis.name} = {value!r}")
             if axis.path is not None:
                 changes.append(Change(path=axis.path, **{axis.op: value}))
             else:
                 presets.append(PresetStress(apply=axis.apply, level=value))
-        name = "_".join([grid.name, *parts])
-        stresses.append(Stress(name=name[:64], changes=tuple(changes), presets=tuple(presets)))
-    return stresses
+        stress = Stress(
+            name=point_name(grid, combo), changes=tuple(changes), presets=tuple(presets)
+        )
+        points.append((stress, ", ".join(where)))
+    return points
+
+
+def expand_grid(grid: Grid) -> list[Stress]:
+    """The cross product of the grid's axes, one stress each, named grid_axis<value>_... (cut to
+    64 characters); a preset level below 0 is a StressError."""
+    return [stress for stress, _ in _grid_points(grid)]
+
+
+def planned_stresses(spec: StressFile) -> list[PlannedStress]:
+    """Every stress of a stress file, in order: the named ones, then each grid's points."""
+    planned = [PlannedStress(s, f"stress[{i}]") for i, s in enumerate(spec.stress)]
+    for i, grid in enumerate(spec.grid):
+        planned += [
+            PlannedStress(s, f'grid[{i}] "{grid.name}" ({where})')
+            for s, where in _grid_points(grid)
+        ]
+    return planned
+
+
+def name_problems(planned: list[PlannedStress]) -> list[Problem]:
+    """Stress names that repeat, or repeat "base" (the unstressed case): each names a result and
+    an output folder (summary/stress=<name>), so one would silently replace the other. Names
+    that differ only in case collide too (the folders are one on macOS and Windows)."""
+    seen: dict[str, PlannedStress | None] = {"base": None}
+    problems = []
+    for p in planned:
+        key = p.stress.name.casefold()
+        if key not in seen:
+            seen[key] = p
+            continue
+        first = seen[key]
+        other = 'the base case "base"' if first is None else f'{first.origin} "{first.stress.name}"'
+        hint = (
+            " (a grid writes its values in names to 6 significant digits)"
+            if first is not None and first.origin.startswith("grid") and p.origin.startswith("grid")
+            else ""
+        )
+        problems.append(
+            Problem(
+                p.origin,
+                f'stress name "{p.stress.name}" is also the name of {other}; stress names must '
+                f"be unique, ignoring case{hint}",
+            )
+        )
+    return problems

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Literal
 
 import pydantic
 
-from ipabs.errors import ScenarioError
+from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.base import Identifier, Spec, _field
 
 Preset = Literal[
@@ -80,8 +81,10 @@ class StressFile(Spec):
 
 
 def load_stress_file(path: str | Path) -> StressFile:
-    from ipabs.errors import Problem
+    """Read and check a stress file: its schema, then what the schema cannot say (one operation
+    per change, a path or a preset per axis, levels of at least 0, unique stress names)."""
     from ipabs.scenario.load import problems_from_pydantic, read_toml
+    from ipabs.stress.apply import name_problems, planned_stresses
 
     path = Path(path)
     data = read_toml(path)
@@ -94,12 +97,19 @@ def load_stress_file(path: str | Path) -> StressFile:
             source=path,
             problems=problems,
         ) from None
+    problems = spec_problems(spec)
+    if not problems:  # the grids expand only when their values are valid
+        problems = name_problems(planned_stresses(spec))
+    if problems:
+        raise ScenarioError("invalid stress file", source=path, problems=tuple(problems))
+    return spec
+
+
+def spec_problems(spec: StressFile) -> list[Problem]:
+    """What a valid StressFile can still get wrong: a change with not exactly one operation, an
+    axis with both or neither of path and apply, a pool stress's level below 0 on an axis."""
     problems = []
-    names = ["base"]
     for i, s in enumerate(spec.stress):
-        if s.name in names:
-            problems.append(Problem(f"stress[{i}].name", "duplicate stress name", s.name, True))
-        names.append(s.name)
         for j, c in enumerate(s.changes):
             given = [k for k in ("multiply", "add", "set") if getattr(c, k) is not None]
             if len(given) != 1:
@@ -107,13 +117,50 @@ def load_stress_file(path: str | Path) -> StressFile:
                     Problem(f"stress[{i}].changes[{j}]", "give exactly one of multiply, add, set")
                 )
     for i, g in enumerate(spec.grid):
-        for j, a in enumerate(g.axes):
-            if (a.path is None) == (a.apply is None):
+        problems += grid_problems(g, f"grid[{i}]")
+    return problems
+
+
+def grid_problems(grid: Grid, where: str = "grid") -> list[Problem]:
+    """A grid's axes: each has a path or a preset to apply (one of them), and a preset's levels
+    are at least 0 (as in a stress's presets)."""
+    problems = []
+    for j, a in enumerate(grid.axes):
+        if (a.path is None) == (a.apply is None):
+            problems.append(
+                Problem(f"{where}.axes[{j}]", "give a path or a preset to apply (one of them)")
+            )
+            continue
+        if a.apply is None:
+            continue
+        for k, value in enumerate(a.values):
+            if value < 0:
+                names = _names_with(grid, j, value)
+                shown = f'"{names[0]}"' + (f" and {len(names) - 1} more" if len(names) > 1 else "")
                 problems.append(
                     Problem(
-                        f"grid[{i}].axes[{j}]", "give a path or a preset to apply (one of them)"
+                        f"{where}.axes[{j}].values[{k}]",
+                        f"a level of {a.apply} is at least 0 (stress {shown})",
+                        value,
+                        True,
                     )
                 )
-    if problems:
-        raise ScenarioError("invalid stress file", source=path, problems=tuple(problems))
-    return spec
+    return problems
+
+
+def value_label(value: float) -> str:
+    """A grid value as it appears in a stress name: %g (6 significant digits), without a '+'
+    (1e+20 -> 1e20, as a name allows letters, digits, '_', '.' and '-')."""
+    return f"{value:g}".replace("+", "")
+
+
+def point_name(grid: Grid, combo: tuple[float, ...]) -> str:
+    """The stress name of one grid point: grid_axis<value>_..., cut to 64 characters."""
+    parts = [f"{axis.name}{value_label(v)}" for axis, v in zip(grid.axes, combo, strict=True)]
+    return "_".join([grid.name, *parts])[:64]
+
+
+def _names_with(grid: Grid, axis: int, value: float) -> list[str]:
+    """The names of the grid's points whose `axis` takes `value`."""
+    values = [a.values if i != axis else (value,) for i, a in enumerate(grid.axes)]
+    return [point_name(grid, combo) for combo in itertools.product(*values)]

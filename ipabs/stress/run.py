@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from ipabs.scenario.model import Scenario
-from ipabs.stress.apply import apply_stress, expand_grid
-from ipabs.stress.definitions import StressFile
+from ipabs.stress.apply import StressError, apply_stress, name_problems, planned_stresses
+from ipabs.stress.definitions import StressFile, spec_problems
 
 COMPARED = (
     "expected_loss",
@@ -29,10 +29,35 @@ class StressRun:
 
 
 def stresses_of(spec: StressFile) -> list:
-    out = list(spec.stress)
-    for grid in spec.grid:
-        out.extend(expand_grid(grid))
-    return out
+    """Every stress of `spec`, in order: the named ones, then each grid's points."""
+    return [p.stress for p in planned_stresses(spec)]
+
+
+def stressed_scenarios(
+    sc: Scenario, spec: StressFile, source: str | Path = ""
+) -> dict[str, Scenario]:
+    """The base case and every stressed scenario by name, all checked before any runs: the
+    stress file's own rules (for a StressFile not read by load_stress_file), unique names, and
+    every stressed scenario valid. One StressError lists the problems of every stress."""
+    problems = spec_problems(spec)
+    if not problems:
+        planned = planned_stresses(spec)
+        problems = name_problems(planned)
+    if problems:
+        raise StressError(
+            "invalid stress file", source=str(source) or None, problems=tuple(problems)
+        )
+    stressed = {"base": sc}
+    for p in planned:
+        try:
+            stressed[p.stress.name] = apply_stress(sc, p.stress, str(source), p.origin)
+        except StressError as exc:
+            problems += exc.problems
+    if problems:
+        raise StressError(
+            "the stressed scenario is invalid", source=str(source) or None, problems=tuple(problems)
+        )
+    return stressed
 
 
 def run_stresses(
@@ -43,13 +68,12 @@ def run_stresses(
     seed: int | None = None,
     source: str | Path = "",
 ) -> StressRun:
-    """Every stress is applied and validated before anything runs; all runs use the scenario's
-    seed (or `seed`): the same paths under every stress (common random numbers)."""
+    """Every stress is applied and validated before anything runs (stressed_scenarios); all
+    runs use the scenario's seed (or `seed`): the same paths under every stress (common random
+    numbers)."""
     from ipabs.api import simulate
 
-    stressed = {"base": sc}
-    for s in stresses_of(spec):
-        stressed[s.name] = apply_stress(sc, s, str(source))
+    stressed = stressed_scenarios(sc, spec, source)
     results = {name: simulate(s, paths=paths, seed=seed) for name, s in stressed.items()}
     rows = []
     for name, res in results.items():
