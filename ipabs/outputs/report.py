@@ -92,16 +92,35 @@ def _heatmap(comparison: pd.DataFrame):
 
 
 def _cash_uses(results):
+    """Where the deal's receipts went, mean over paths: the bars add up to collections plus sale
+    proceeds (docs/model.md, 4.6); net account changes and the facility's net flow are shown
+    where a deal has them, credit support received as a negative bar."""
     fig, ax = _figure()
     pool = results.pool_paths.mean()
-    paths = results.paths.groupby("tranche")[["interest_received", "principal_received"]].mean()
-    labels, values = ["fees"], [pool["fees_paid"]]
+    paths = results.paths.groupby("tranche", observed=True)[
+        ["interest_received", "principal_received"]
+    ].mean()
+    items = [("fees", pool["fees_paid"]), ("performance fee", pool["performance_fee"])]
     for name in results.deal.tranche_names:
-        labels += [f"{name} interest", f"{name} principal"]
-        values += [paths.loc[name, "interest_received"], paths.loc[name, "principal_received"]]
-    labels += ["residual", "reserve (net)"]
-    values += [pool["residual"], pool["reserve_topup"] - pool["reserve_draw"]]
-    ax.barh(range(len(values)), np.asarray(values) / 1e6)
+        items += [
+            (f"{name} interest", paths.loc[name, "interest_received"]),
+            (f"{name} principal", paths.loc[name, "principal_received"]),
+        ]
+    items += [
+        ("residual", pool["residual"]),
+        ("loans bought (revolving)", pool["revolving_purchases"]),
+        ("reserve (net)", pool["reserve_topup"] - pool["reserve_draw"] - pool["reserve_release"]),
+        (
+            "liquidity facility (net)",
+            pool["liquidity_charges_paid"] + pool["liquidity_repaid"] - pool["liquidity_drawn"],
+        ),
+        ("credit support received", -pool["credit_support_paid"]),
+    ]
+    core = {"fees", "residual"} | {label for label, _ in items if label.endswith(("interest", "principal"))}  # fmt: skip
+    items = [(label, value) for label, value in items if label in core or value != 0.0]
+    labels = [label for label, _ in items]
+    values = np.asarray([value for _, value in items])
+    ax.barh(range(len(values)), values / 1e6)
     ax.set_yticks(range(len(values)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(f"expected amount, millions {results.scenario.deal.currency}")
