@@ -412,6 +412,24 @@ def test_revolving_deal_with_purchases_conserves_cash():
     r = ipabs.simulate(revolving_loan_deal(paths=300, pd=0.05))
     assert (r.pool_paths["revolving_purchases"] > 0).any()
     assert_conserved(r)
+    # no triggers: the revolving periods are not periods in a triggered state
+    assert (r.pool_paths["periods_triggered"] == 0).all()
+
+
+def test_transfer_pricing_reads_the_loans_cash_whatever_the_structure_does():
+    """A loan book's buyer receives the loans' cash: a clean-up call in the scenario's structure
+    (which ends the notes, not the loans) leaves the transfer price as it was."""
+    from ipabs.transfer.pricing import price
+
+    base = REPO / "scenarios" / "beijing_ip_pledge_loan_transfer.toml"
+    sc = ipabs.load(base)
+    data = sc.model_dump(mode="python", exclude_none=True)
+    data["collateral"] = {"basis": "loan_balance"}
+    data["clean_up_call"] = {"threshold": 0.3, "price": 1.0}
+    called = validate(data, base_dir=base.parent)
+    assert ipabs.simulate(called, paths=200, seed=1).pool_paths["clean_up_called"].all()
+    without, with_call = price(sc, paths=200, seed=1), price(called, paths=200, seed=1)
+    assert with_call.price == without.price
 
 
 def test_cash_check_catches_a_missing_flow():

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ipabs.calendar import payment_dates
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS
 from ipabs.errors import Problem, ResourceLimitError
+from ipabs.scenario.model import Scenario
 
 MAX_MEMORY_BYTES = 8 * 2**30
 MAX_SECONDS = 30 * 60
@@ -21,7 +23,7 @@ SECONDS_PER_VARIATE = 15e-9
 BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
 # per path: the pool outputs and the pool path table built from them
 BYTES_PER_PATH = 2 * 8 * len(POOL_FIELDS)
-SAMPLE_SERIES = 5
+SAMPLE_SERIES = 6
 
 
 @dataclass(frozen=True)
@@ -33,22 +35,55 @@ class Estimate:
         return f"about {self.memory_bytes / 2**30:.2f} GiB of memory and {self.seconds / 60:.1f} minutes"
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What a run's cost grows with, per path."""
+
+    periods: int
+    tranches: int
+    factors: int
+    licensees: int
+    assets: int
+    loans: int
+
+
 def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int) -> Estimate:
+    """The run's memory and time, from the compiled deal's arrays."""
     pool = deal.pool
-    n_loans = deal.loans.balance0.shape[0]
+    counts = Counts(
+        periods=deal.n_periods,
+        tranches=deal.n_tranches,
+        factors=pool.factor_chol.shape[0],
+        licensees=pool.licensee_threshold.shape[1],
+        assets=pool.asset_income_weight.shape[1],
+        loans=deal.loans.balance0.shape[0],
+    )
+    return estimate_counts(counts, paths=paths, sample_paths=sample_paths, threads=threads)
+
+
+def estimate_scenario(sc: Scenario, *, paths: int, sample_paths: int, threads: int) -> Estimate:
+    """The same estimate from the scenario's tables, before compiling it (seconds of work for a
+    pool of 100,000 assets), so that a run far past the limits is refused at once."""
+    counts = Counts(
+        periods=len(payment_dates(sc.deal)),
+        tranches=len(sc.tranches),
+        factors=len(sc.factors.names),
+        licensees=len(sc.licensees),
+        assets=len(sc.assets),
+        loans=len(sc.loans),
+    )
+    return estimate_counts(counts, paths=paths, sample_paths=sample_paths, threads=threads)
+
+
+def estimate_counts(c: Counts, *, paths: int, sample_paths: int, threads: int) -> Estimate:
     # per period: factors, licensees, assets (a normal and a uniform each), and for loans one
     # guarantor normal plus a normal and two uniforms per loan
-    variates = (
-        pool.factor_chol.shape[0]
-        + pool.licensee_threshold.shape[1]
-        + 2 * pool.asset_income_weight.shape[1]
-        + (1 + 3 * n_loans if n_loans else 0)
-    )
-    seconds = paths * deal.n_periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
-    # sampled per period: balances per tranche, collections, reserve, performing loans, loan loss
-    # and debt service
-    sample = min(sample_paths, paths) * deal.n_periods * (deal.n_tranches + SAMPLE_SERIES) * 8
-    memory = paths * (deal.n_tranches * BYTES_PER_PATH_TRANCHE + BYTES_PER_PATH) + sample
+    variates = c.factors + c.licensees + 2 * c.assets + (1 + 3 * c.loans if c.loans else 0)
+    seconds = paths * c.periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
+    # sampled per period: balances per tranche, collections received, reserve, performing loans,
+    # loan loss, debt service and the pool's own income
+    sample = min(sample_paths, paths) * c.periods * (c.tranches + SAMPLE_SERIES) * 8
+    memory = paths * (c.tranches * BYTES_PER_PATH_TRANCHE + BYTES_PER_PATH) + sample
     return Estimate(memory, seconds)
 
 

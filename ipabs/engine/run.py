@@ -139,13 +139,15 @@ class RawResults:
 
     tranche: np.ndarray  # (paths, tranches, len(TRANCHE_FIELDS))
     pool: np.ndarray  # (paths, len(POOL_FIELDS))
-    sample_collections: np.ndarray  # (sample, periods)
+    sample_collections: np.ndarray  # (sample, periods) what the deal received (0 after a call)
     sample_balances: np.ndarray  # (sample, tranches, periods)
     sample_reserve: np.ndarray  # (sample, periods)
     trigger_first: np.ndarray  # (paths, triggers) int: first period in force, -1 never
     sample_performing: np.ndarray  # (sample, periods) performing loan balance at each period's end
     sample_loan_loss: np.ndarray  # (sample, periods) loan exposure less recovery, at default
     sample_debt_service: np.ndarray  # (sample, periods) coverage's denominator (waterfall.py)
+    sample_pool_income: np.ndarray  # (sample, periods) the pool's own collections, whatever the
+    # structure does (a loan book's buyer's cash in transfer pricing)
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
@@ -219,6 +221,7 @@ def _run_blocks(
     sample_performing,
     sample_loan_loss,
     sample_debt_service,
+    sample_pool_income,
     cache_mode,
     cache_series,
     cache_scalars,
@@ -415,7 +418,7 @@ def _run_blocks(
                 if wout.state[k] < 0:  # the periods after a clean-up call or a termination
                     called = 1.0
                     after_call += collections[k]
-                if wout.state[k] >= 1:
+                if wout.state[k] == 1 or wout.state[k] == 2:  # triggered or accelerated
                     triggered += 1.0
                 if wout.state[k] == 2:
                     accelerated = 1.0
@@ -434,6 +437,7 @@ def _run_blocks(
                 sample_performing[p] = performing
                 sample_loan_loss[p] = loan_loss
                 sample_debt_service[p] = wout.debt_service
+                sample_pool_income[p] = collections
 
 
 def run_paths(
@@ -460,6 +464,7 @@ def run_paths(
     sample_performing = np.zeros((n_sample, n_periods))
     sample_loan_loss = np.zeros((n_sample, n_periods))
     sample_debt_service = np.zeros((n_sample, n_periods))
+    sample_pool_income = np.zeros((n_sample, n_periods))
     cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed)
     if cache_mode == CACHE_REPLAY:
         cache_series, cache_scalars = pool_cache.series, pool_cache.scalars
@@ -486,7 +491,8 @@ def run_paths(
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
                 tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
-                sample_loan_loss, sample_debt_service, cache_mode, cache_series, cache_scalars,
+                sample_loan_loss, sample_debt_service, sample_pool_income, cache_mode, cache_series,
+                cache_scalars,
                 cache_providers,
             )  # fmt: skip
             if progress is not None:
@@ -500,5 +506,5 @@ def run_paths(
         pool_cache.replays += 1
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
-        sample_performing, sample_loan_loss, sample_debt_service,
+        sample_performing, sample_loan_loss, sample_debt_service, sample_pool_income,
     )  # fmt: skip

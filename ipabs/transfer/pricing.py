@@ -47,7 +47,7 @@ def _discount_factors(t, *, flat=None, curve=None, spread=0.0):
 def _buyer_cash(res, transfer, *, with_fee=True):
     """(paths, periods) buyer's cash flows, and the servicing fee and the seller's loss share."""
     raw = res.raw
-    cash = raw.sample_collections.copy()
+    cash = raw.sample_pool_income.copy()
     fee = np.zeros_like(cash)
     share = np.zeros_like(cash)
     if transfer.form == "income_right":
@@ -137,13 +137,13 @@ def price(
 
     # decomposition on the same paths
     def mean_pv(s: Scenario) -> float:
-        raw_cash = run(s).raw.sample_collections
+        raw_cash = run(s).raw.sample_pool_income
         return float((raw_cash @ df).mean())
 
     contractual = mean_pv(_contractual(sc))
     no_defaults = mean_pv(_no_defaults(sc).model_copy(update={"loss_sharing": ()}))
     unsupported = mean_pv(sc.model_copy(update={"loss_sharing": ()}))
-    supported = float((full.raw.sample_collections @ df).mean())
+    supported = float((full.raw.sample_pool_income @ df).mean())
     servicing = float((fee @ df).mean())
     retained = float((share @ df).mean())
     parts = [
