@@ -316,7 +316,11 @@ def programs(draw):
                 tuple(draw(st.lists(st.integers(0, 1), min_size=1, max_size=2, unique=True))),
                 cover=tuple(
                     draw(
-                        st.lists(st.sampled_from(["reserve", "liquidity"]), max_size=2, unique=True)
+                        st.lists(
+                            st.sampled_from(["reserve", "liquidity", "holdback"]),
+                            max_size=3,
+                            unique=True,
+                        )
                     )
                 ),
             )
@@ -326,7 +330,11 @@ def programs(draw):
                 tuple(draw(classes)),
                 cover=tuple(
                     draw(
-                        st.lists(st.sampled_from(["reserve", "liquidity"]), max_size=2, unique=True)
+                        st.lists(
+                            st.sampled_from(["reserve", "liquidity", "holdback"]),
+                            max_size=3,
+                            unique=True,
+                        )
                     )
                 ),
             )
@@ -401,6 +409,14 @@ def programs(draw):
         collateral_original=100.0,
         call=draw(st.one_of(st.none(), st.just((0.3, 1.0)))),
         revolving=(draw(st.integers(0, k)), draw(st.floats(0.0, 150.0)), draw(st.floats(0.5, 1.5))),
+        # a trust's terms: holdback, performance fee over a hurdle, terminal value, termination
+        trust=(
+            draw(st.sampled_from([0.0, 0.1, 0.5])),
+            draw(st.sampled_from([0.0, 0.2])),
+            draw(st.sampled_from([0.0, 0.08])),
+            draw(st.booleans()),
+            draw(st.sampled_from([-1.0, 0.05])),
+        ),
     )
     series = st.lists(money, min_size=k, max_size=k)
     unit = st.lists(st.floats(0.0, 1.2), min_size=k * k, max_size=k * k)
@@ -419,6 +435,7 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
         loss=defaulted,
         collateral=collateral,
         vintages=vintages,
+        ip_value=collateral,  # a trust's IP value, at termination or the end
     )
     # what the deal received: the pool's collections and the bought loans' cash, nothing after a
     # clean-up call (the buyer's)
@@ -430,9 +447,13 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
         + out.liquidity_draw
         + out.support_paid
         + out.call_proceeds
+        + out.holdback_drawn
+        + out.holdback_release
     )
     outflow = (
         out.fees
+        + out.performance_fee
+        + out.holdback_in
         + out.interest.sum(0)
         + out.principal.sum(0)
         + out.reserve_topup
@@ -451,6 +472,14 @@ def test_cash_is_conserved_and_nothing_is_overpaid(case):
         atol=1e-9,
     )
     assert (out.reserve >= -1e-12).all()
+    # so does a trust's holdback, which is paid out by the end
+    holdback_before = np.concatenate([[0.0], out.holdback[:-1]])
+    np.testing.assert_allclose(
+        out.holdback,
+        holdback_before + out.holdback_in - out.holdback_drawn - out.holdback_release,
+        atol=1e-9,
+    )
+    assert (out.holdback >= -1e-12).all() and out.holdback[-1] == 0.0
     # no class is repaid more than its balance; the facility never lends beyond its limit
     balance0 = np.asarray(s.balance0)
     assert (out.principal >= -1e-12).all() and (out.balance >= -1e-9).all()
