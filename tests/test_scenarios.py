@@ -24,6 +24,8 @@ def test_there_are_shipped_scenarios():
         "beijing_combined_pledge_loans",
         "biopharma_royalty_trust_2000",
         "music_catalogue_abs",
+        "beijing_ip_trust",
+        "beijing_ip_pledge_loan_transfer",
     } <= names
 
 
