@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from helpers import QUIET_ASSET, REPO, small_deal
 from test_revolving import revolving_loan_deal
+from test_trust import riskless_trust_data
 
 import ipabs
 from ipabs.engine.conservation import cash_check, worst_relative_gap
@@ -81,7 +82,7 @@ def every_step_deal(principal_mode: str) -> dict:
             "condition": "cumulative_default_ratio",
             "threshold": 0.02,
             "effect": "switch_waterfall",
-        },  # fmt: skip
+        },
         {
             "name": "clr",
             "condition": "cumulative_loss_ratio",
@@ -89,7 +90,7 @@ def every_step_deal(principal_mode: str) -> dict:
             "effect": "trap_cash",
             "trap_share": 0.5,
             "curable": True,
-        },  # fmt: skip
+        },
         {
             "name": "dscr",
             "condition": "dscr",
@@ -97,21 +98,21 @@ def every_step_deal(principal_mode: str) -> dict:
             "lookback_periods": 2,
             "classes": ["A"],
             "effect": "rapid_amortisation",
-        },  # fmt: skip
+        },
         {
             "name": "icr",
             "condition": "interest_coverage",
             "threshold": 1.5,
             "effect": "trap_cash",
             "breaches_to_trip": 2,
-        },  # fmt: skip
+        },
         {"name": "oc", "condition": "oc_ratio", "threshold": 0.9, "effect": "event_of_default"},
         {
             "name": "step",
             "condition": "date",
             "date": dt.date(2026, 4, 15),
             "effect": "switch_waterfall",
-        },  # fmt: skip
+        },
     ]
     principal: dict = {"action": "pay_principal", "classes": ["A", "B"], "mode": principal_mode}
     if principal_mode == "borrowing_base":
@@ -121,7 +122,7 @@ def every_step_deal(principal_mode: str) -> dict:
             "action": "pay_fee",
             "fees": ["senior", "servicer"],
             "cover_from": ["reserve", "liquidity"],
-        },  # fmt: skip
+        },
         {"action": "pay_interest", "classes": ["A"], "cover_from": ["liquidity", "reserve"]},
         {"action": "pay_interest", "classes": ["B"]},
         {"action": "pay_liquidity"},
@@ -198,37 +199,16 @@ def test_the_liquidity_facilitys_undrawn_commitment_fee_is_in_the_outputs():
 
 
 def riskless_trust(holdback=0.1, performance=(0.2, 0.05), cover_from=("reserve",), income=50.0):
-    """A deterministic annual trust: `income` a year, priority 60 at 5%, subordinated 40; the
-    standard order's steps written out, with a fund_reserve step and no [reserve]."""
-    data = small_deal(
-        licensees=[{"id": "L", "annual_default_probability": 0.0, "recovery_rate": 0.5}],
-        assets=[
-            {
-                "id": "P",
-                "type": "patent",
-                "licensee": "L",
-                "base_annual_income": income,
-                "remaining_legal_life_years": 15.0,
-                **QUIET_ASSET,
-            }
-        ],
-        tranches=[
-            {"name": "priority", "balance": 60.0, "coupon": 0.05, "rank": 1},
-            {"name": "subordinated", "balance": 40.0, "coupon": 0.0, "rank": 2},
-        ],
-        fees={"fixed_per_year": 1.0},
-        reserve={},
-        factors={"names": ["tech"]},
-        simulation={"paths": 4, "seed": 1, "block_size": 4},
+    """test_trust's deterministic annual trust at `income` a year, with a trustee's fee of 1 a
+    year and the standard order's steps written out: a fund_reserve step and no [reserve]."""
+    data = riskless_trust_data(
+        income=income,
+        holdback_share=holdback,
+        performance_fee_share=performance[0],
+        performance_hurdle=performance[1],
+        terminal_value="none",
     )
-    data["kind"] = "trust"
-    data["deal"]["payment_frequency"] = "annual"
-    data["trust"] = {
-        "holdback_share": holdback,
-        "performance_fee_share": performance[0],
-        "performance_hurdle": performance[1],
-        "terminal_value": "none",
-    }
+    data["fees"] = {"fixed_per_year": 1.0}
     data["waterfall"] = {
         "normal": [
             {"action": "pay_fee", "fees": ["senior"], "cover_from": list(cover_from)},

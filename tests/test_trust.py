@@ -81,7 +81,9 @@ def test_terminal_value_is_distributed_at_the_end():
     close(out.call_proceeds, [0.0, 0.0, 30.0])
 
 
-def riskless_trust(**trust):
+def riskless_trust_data(income=30.0, **trust):
+    """A deterministic annual trust (one patent paying `income` a year, priority 60 at 5%,
+    subordinated 40), as a scenario mapping."""
     data = small_deal(
         licensees=[{"id": "L", "annual_default_probability": 0.0, "recovery_rate": 0.5}],
         assets=[
@@ -89,7 +91,7 @@ def riskless_trust(**trust):
                 "id": "P",
                 "type": "patent",
                 "licensee": "L",
-                "base_annual_income": 30.0,
+                "base_annual_income": income,
                 "remaining_legal_life_years": 15.0,
                 **QUIET_ASSET,
             }
@@ -106,7 +108,11 @@ def riskless_trust(**trust):
     data["kind"] = "trust"
     data["trust"] = trust
     data["deal"]["payment_frequency"] = "annual"
-    return validate(data)
+    return data
+
+
+def riskless_trust(**trust):
+    return validate(riskless_trust_data(**trust))
 
 
 def test_riskless_trust_pays_the_priority_class_exactly_its_expected_yield():
