@@ -33,6 +33,7 @@ _EXPORTS = {
     "Scenario": "ipabs.scenario.model",
     "ScenarioError": "ipabs.errors",
     "ResourceLimitError": "ipabs.errors",
+    "InternalError": "ipabs.errors",
     "UserError": "ipabs.errors",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -35,7 +35,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from ipabs import __version__
-from ipabs.errors import Problem, UserError
+from ipabs.errors import InternalError, Problem, UserError
 from ipabs.ratings.tables import table_source
 
 PROGRESS_AFTER_SECONDS = 1.0
@@ -476,6 +476,14 @@ def _dispatch(argv: list[str] | None) -> int | str | None:
         return 2
     except UserError as exc:
         _stderr().print(f"[red]error[/]: {escape(exc.render())}", markup=True, highlight=False)
+        return exc.exit_code
+    except InternalError as exc:  # a bug that ipabs caught itself (e.g. a non-finite result)
+        _stderr().print(
+            f"[red]{escape(exc.render())}[/]; this is a bug in ipabs, please report it with the "
+            "scenario",
+            markup=True,
+            highlight=False,
+        )
         return exc.exit_code
     except SystemExit as exc:
         return exc.code

@@ -58,3 +58,20 @@ class ScenarioError(UserError):
 
 class ResourceLimitError(UserError):
     """A run whose estimated memory or time exceeds the documented limit."""
+
+
+class InternalError(Exception):
+    """A bug in ipabs, not in the input: e.g. a simulation output that is not a finite number.
+    Exit code 1; the message names what went wrong, and no such number is ever printed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def render(self) -> str:
+        return f"internal error: {self.message}"
+
+    def __str__(self) -> str:
+        return self.render()

@@ -62,8 +62,7 @@ def cash_check(pool_paths: pd.DataFrame, paths: pd.DataFrame) -> pd.DataFrame:
             "received": received,
             "paid": paid,
             "difference": received - paid,
-            "support_by_class_difference": by_class["credit_support_received"].to_numpy()
-            - support,
+            "support_by_class_difference": by_class["credit_support_received"].to_numpy() - support,
         }
     )
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from itertools import pairwise
 
 from ipabs.errors import Problem
+from ipabs.scenario.base import Names
 from ipabs.scenario.structure import BUILT_IN_FEES
 
 RATIO_CONDITIONS = ("cumulative_default_ratio", "cumulative_loss_ratio", "oc_ratio")
@@ -33,7 +34,8 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                 True,
             )
         fee_names.append(fee.name)
-    class_names = [t.name for t in sc.tranches]
+    fee_names = Names(fee_names)  # names looked up in a set: linear in the references
+    class_names = Names(t.name for t in sc.tranches)
 
     if sc.waterfall is not None:
         for state in ("normal", "triggered", "accelerated", "revolving"):
@@ -186,6 +188,11 @@ def _check_step(sc, where, step, fee_names, class_names, unknown_reference) -> I
             yield Problem(f"{where}.cover_from", "only pay_fee and pay_interest steps draw cover")
         if len(set(step.cover_from)) < len(step.cover_from):
             yield Problem(f"{where}.cover_from", "a source is listed twice")
+        if "holdback" in step.cover_from and (sc.trust is None or sc.trust.holdback_share == 0):
+            yield Problem(
+                f"{where}.cover_from",
+                "draws on a trust's holdback, but [trust] holdback_share is not given",
+            )
         if "liquidity" in step.cover_from and sc.liquidity is None:
             yield Problem(
                 f"{where}.cover_from", "draws on a liquidity facility, but [liquidity] is not given"

@@ -6,13 +6,15 @@ matrix checks a schema cannot express. Past this boundary the code trusts the sc
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import datetime as dt
 import difflib
+import math
 import re
 import tomllib
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +22,38 @@ import numpy as np
 import pydantic
 
 from ipabs.errors import Problem, ScenarioError
+from ipabs.scenario.base import MAX_AMOUNT, Names
 from ipabs.scenario.check_structure import check_structure
 from ipabs.scenario.model import Scenario, Spec, nested_specs
-from ipabs.scenario.tapes import expand_tapes, locate
+from ipabs.scenario.tapes import MAX_TABLE_ROWS, TAPE_KINDS, expand_tapes, locate, read_limited
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _LABEL_KEYS = ("id", "name")
+#: the largest scenario file read, in bytes (a pool bigger than this belongs in tapes)
+MAX_SCENARIO_BYTES = 64 * 2**20
+#: the deepest nesting of tables and arrays accepted; the format itself needs at most 4 levels
+MAX_NESTING = 32
+#: the longest deal: legal final at most this many years after closing
+MAX_DEAL_YEARS = 100
+#: the closing dates accepted (date arithmetic past the year 9999 would overflow)
+CLOSING_RANGE = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
+#: problems collected before validation stops looking for more
+MAX_PROBLEMS = 1000
+#: "did you mean" hints are looked for among at most this many known ids (the search is linear)
+HINT_LIMIT = 2000
+#: ... and for the first this many unknown references of a validation (the ones a message shows)
+MAX_HINTS = 50
+_hints_left: contextvars.ContextVar[int] = contextvars.ContextVar("hints_left", default=MAX_HINTS)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; syntax errors are reported with line and column."""
     path = Path(path)
+    raw = read_limited(path, MAX_SCENARIO_BYTES, "a TOML scenario file")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError("file not found", source=path) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, expected a TOML scenario file", source=path) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read file: {exc.strerror}", source=path) from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ScenarioError(_too_deep(), source=path) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"not UTF-8 text (byte {exc.start})", source=path) from None
     except tomllib.TOMLDecodeError as exc:
@@ -51,6 +64,26 @@ def read_toml(path: Path) -> dict[str, Any]:
             where = f"{path}:{match.group(1)}:{match.group(2)}"
             raise ScenarioError(f"TOML syntax error: {detail}", source=where) from None
         raise ScenarioError(f"TOML syntax error: {detail}", source=path) from None
+    check_nesting(data, source=path)
+    return data
+
+
+def _too_deep() -> str:
+    return (
+        f"tables or arrays nested more than {MAX_NESTING} levels deep (a scenario needs at most 4)"
+    )
+
+
+def check_nesting(data: Any, *, source: str | Path = "<scenario>") -> None:
+    """Refuse data nested deeper than MAX_NESTING levels (walked without recursion), so that no
+    later step can run out of stack on it."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ScenarioError(_too_deep(), source=source)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list | tuple))
 
 
 def load(path: str | Path) -> Scenario:
@@ -62,30 +95,65 @@ def load(path: str | Path) -> Scenario:
 def validate(
     data: dict[str, Any], *, source: str | Path = "<scenario>", base_dir: str | Path = "."
 ) -> Scenario:
-    """Validate a scenario given as a plain mapping (as parsed from TOML)."""
+    """Validate a scenario given as a plain mapping (as parsed from TOML).
+
+    Cheap checks come first: the shape (a table, nested at most MAX_NESTING deep) and the size
+    of each table (at most MAX_TABLE_ROWS entries, tapes included), so that a huge scenario is
+    refused before the schema and consistency checks, which are linear in its size."""
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"a scenario is a table of keys (a dict), not {type(data).__name__}", source=source
+        )
+    check_nesting(data, source=source)
     data = copy.deepcopy(data)
     try:
         origins = expand_tapes(data, Path(base_dir))
     except ScenarioError as exc:
         exc.source = exc.source or str(source)
         raise
+    _check_table_sizes(data, source)
     _default_buyer_class(data)
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = tuple(locate(p, origins) for p in problems_from_pydantic(exc, data))
+        problems = _first(locate(p, origins) for p in problems_from_pydantic(exc, data))
         raise _invalid(source, problems) from None
-    problems = tuple(locate(p, origins) for p in check_consistency(scenario))
+    problems = _first(locate(p, origins) for p in check_consistency(scenario))
     if problems:
         raise _invalid(source, problems)
     return scenario
 
 
+def _check_table_sizes(data: dict[str, Any], source: str | Path) -> None:
+    problems = tuple(
+        Problem(kind, f"{len(data[kind]):,} entries, above the limit of {MAX_TABLE_ROWS:,}")
+        for kind in TAPE_KINDS
+        if isinstance(data.get(kind), list) and len(data[kind]) > MAX_TABLE_ROWS
+    )
+    if problems:
+        raise ScenarioError("scenario too large (tapes included)", source=source, problems=problems)
+
+
+def _first(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """At most MAX_PROBLEMS + 1 problems (the extra one only tells that there are more)."""
+    out = []
+    for p in problems:
+        out.append(p)
+        if len(out) > MAX_PROBLEMS:
+            break
+    if hasattr(problems, "close"):
+        problems.close()  # end the checks now (and run their cleanup)
+    return tuple(out)
+
+
 def _invalid(source: str | Path, problems: tuple[Problem, ...]) -> ScenarioError:
     n = len(problems)
-    return ScenarioError(
-        f"invalid scenario ({n} problem{'s' if n != 1 else ''})", source=source, problems=problems
-    )
+    if n > MAX_PROBLEMS:
+        count = f"more than {MAX_PROBLEMS} problems"
+        problems = problems[:MAX_PROBLEMS]
+    else:
+        count = f"{n} problem{'s' if n != 1 else ''}"
+    return ScenarioError(f"invalid scenario ({count})", source=source, problems=problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +216,13 @@ def problems_from_pydantic(
             message = err["msg"]
             if "expected" in ctx and err["type"] in ("enum", "literal_error"):
                 message = f"must be one of {ctx['expected']}"
+            elif err["type"] == "bool_type":
+                message = "must be true or false"
+            elif err["type"] == "less_than_equal" and ctx.get("le") == MAX_AMOUNT:
+                message = (
+                    f"must be at most {MAX_AMOUNT:.0e} ({MAX_AMOUNT:_}), the largest amount a "
+                    "scenario may give, in the deal's currency units"
+                )
             yield Problem(path, message, value=err.get("input"), has_value=True)
 
 
@@ -194,12 +269,37 @@ def _inner_models(annotation: Any) -> Any:
 # checks a schema cannot express
 
 
-def check_consistency(sc: Scenario) -> Iterable[Problem]:
+def check_consistency(sc: Scenario) -> Iterator[Problem]:
+    """Cross-references and rules a schema cannot express; linear in the scenario's size (ids
+    are looked up in sets, never in lists, and "did you mean" is searched for a few only)."""
+    token = _hints_left.set(MAX_HINTS)
+    try:
+        yield from _check_consistency(sc)
+    finally:
+        _hints_left.reset(token)
+
+
+def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     deal = sc.deal
+    if not CLOSING_RANGE[0] <= deal.closing_date <= CLOSING_RANGE[1]:
+        yield Problem(
+            "deal.closing_date",
+            f"must be from {CLOSING_RANGE[0]} to {CLOSING_RANGE[1]}",
+            value=deal.closing_date,
+            has_value=True,
+        )
+        return  # the other checks do date arithmetic from closing
     if deal.legal_final_date <= deal.closing_date:
         yield Problem(
             "deal.legal_final_date",
             f"must be after deal.closing_date ({deal.closing_date})",
+            value=deal.legal_final_date,
+            has_value=True,
+        )
+    elif (deal.legal_final_date - deal.closing_date).days > MAX_DEAL_YEARS * 365.25:
+        yield Problem(
+            "deal.legal_final_date",
+            f"must be at most {MAX_DEAL_YEARS} years after deal.closing_date ({deal.closing_date})",
             value=deal.legal_final_date,
             has_value=True,
         )
@@ -219,7 +319,8 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
         )
 
     yield from _check_copula(sc)
-    tranche_names = [t.name for t in sc.tranches]
+    tranche_names = Names(t.name for t in sc.tranches)
+    factor_names = Names(sc.factors.names)
     for i, tranche in enumerate(sc.tranches):
         where = f'tranches[{i}] (name = "{tranche.name}")'
         if tranche.coupon_type == "lpr" and not sc.rates.lpr_1y:
@@ -239,11 +340,11 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                 yield _unknown_reference(
                     f"credit_support[{i}].covers[{j}]", name, tranche_names, "tranche"
                 )
-        yield from _check_factor(f"credit_support[{i}].factor", support.factor, sc)
+        yield from _check_factor(f"credit_support[{i}].factor", support.factor, factor_names)
     yield from check_structure(sc, _unknown_reference, _duplicates_of)
-    licensee_ids = [lic.id for lic in sc.licensees]
+    licensee_ids = Names(lic.id for lic in sc.licensees)
     pledged = {a for loan in sc.loans for a in loan.pledged_assets}
-    yield from _check_loans(sc)
+    yield from _check_loans(sc, factor_names)
     if not sc.loans and not any(a.licensee for a in sc.assets):
         yield Problem("assets", "the pool is empty: give assets with a licensee, or loans")
     for i, asset in enumerate(sc.assets):
@@ -268,9 +369,13 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
                 licensee_ids,
                 "licensee",
             )
-        yield from _check_factor(f'assets[{i}].factor (id = "{asset.id}")', asset.factor, sc)
+        yield from _check_factor(
+            f'assets[{i}].factor (id = "{asset.id}")', asset.factor, factor_names
+        )
     for i, lic in enumerate(sc.licensees):
-        yield from _check_factor(f'licensees[{i}].factor (id = "{lic.id}")', lic.factor, sc)
+        yield from _check_factor(
+            f'licensees[{i}].factor (id = "{lic.id}")', lic.factor, factor_names
+        )
 
     for i, tranche in enumerate(sc.tranches):
         if not tranche.amortisation:
@@ -295,9 +400,9 @@ def check_consistency(sc: Scenario) -> Iterable[Problem]:
             )
 
 
-def _check_loans(sc: Scenario) -> Iterable[Problem]:
+def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
     yield from _duplicates_of("loans", [loan.id for loan in sc.loans], "id")
-    asset_ids = [a.id for a in sc.assets]
+    asset_ids = Names(a.id for a in sc.assets)
     closing = sc.deal.closing_date
     for i, loan in enumerate(sc.loans):
         where, label = f"loans[{i}]", f'(id = "{loan.id}")'
@@ -352,15 +457,17 @@ def _check_loans(sc: Scenario) -> Iterable[Problem]:
                 yield _unknown_reference(
                     f"{where}.pledged_assets[{j}] {label}", asset_id, asset_ids, "asset"
                 )
-        yield from _check_factor(f"{where}.factor {label}", loan.factor, sc)
-    kinds = [layer.kind for layer in sc.loss_sharing]
-    for i, kind in enumerate(kinds):
-        if kind in kinds[:i]:
+        yield from _check_factor(f"{where}.factor {label}", loan.factor, factor_names)
+    seen_kinds: set[str] = set()
+    for i, layer in enumerate(sc.loss_sharing):
+        if layer.kind in seen_kinds:
             yield Problem(
-                f"loss_sharing[{i}].kind", "each kind of layer may appear once", kind, True
+                f"loss_sharing[{i}].kind", "each kind of layer may appear once", layer.kind, True
             )
-        layer = sc.loss_sharing[i]
-        yield from _check_factor(f"loss_sharing[{i}].factor", getattr(layer, "factor", None), sc)
+        seen_kinds.add(layer.kind)
+        yield from _check_factor(
+            f"loss_sharing[{i}].factor", getattr(layer, "factor", None), factor_names
+        )
     if sc.loss_sharing and not sc.loans:
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
 
@@ -436,10 +543,10 @@ def _renewable(asset: Any) -> bool:
     return (asset.renewal_term_years or d.renewal_term_years) is not None
 
 
-def _check_factor(path: str, factor: str | None, sc: Scenario) -> Iterable[Problem]:
+def _check_factor(path: str, factor: str | None, factor_names: Names) -> Iterable[Problem]:
     """A factor reference names one of factors.names (None means the first factor)."""
-    if factor is not None and factor not in sc.factors.names:
-        yield _unknown_reference(path, factor, sc.factors.names, "factor")
+    if factor is not None and factor not in factor_names:
+        yield _unknown_reference(path, factor, factor_names, "factor")
 
 
 def _duplicates(path: str, values: Iterable[Any]) -> Iterable[Problem]:
@@ -464,9 +571,14 @@ def _duplicates_of(table: str, values: list[Any], key: str) -> Iterable[Problem]
             first[v] = i
 
 
-def _unknown_reference(path: str, value: str, known: Iterable[str], what: str) -> Problem:
-    known = list(known)
-    hint = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+def _unknown_reference(path: str, value: str, known: Sequence[str], what: str) -> Problem:
+    """`value` names none of `known`: say so, with a "did you mean" when the known ids are few
+    enough to search (HINT_LIMIT) and this is one of the first MAX_HINTS unknown references, so
+    that a pool of unknown references stays linear to check."""
+    hint: list[str] = []
+    if len(known) <= HINT_LIMIT and _hints_left.get() > 0:
+        _hints_left.set(_hints_left.get() - 1)
+        hint = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
     msg = f"no {what} has this id"
     msg += f"; did you mean '{hint[0]}'?" if hint else ""
     shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
@@ -520,9 +632,26 @@ def _default_buyer_class(data: dict[str, Any]) -> None:
         return
     loans = data.get("loans")
     if "tranches" not in data and isinstance(loans, list):
-        total = sum(x.get("balance", 0) for x in loans if isinstance(x, dict))
-        if isinstance(total, int | float) and total > 0:
-            data["tranches"] = [{"name": "buyer", "balance": total, "coupon": 0.0, "rank": 1}]
+        balances = [_number(x.get("balance", 0)) for x in loans if isinstance(x, dict)]
+        # a balance that is not a number is the loan's problem, reported by the schema
+        if None not in balances:
+            total = sum(balances)
+            if math.isfinite(total) and total > 0:
+                data["tranches"] = [{"name": "buyer", "balance": total, "coupon": 0.0, "rank": 1}]
     if "pricing" not in data:
         rate = transfer.get("required_yield")
         data["pricing"] = {"discount_rate": rate if isinstance(rate, int | float) else 0.0}
+
+
+def _number(value: Any) -> float | None:
+    """A number as the schema reads one (a tape's cell is text), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() else None
+        except ValueError:
+            return None
+    return None

@@ -15,6 +15,8 @@ from pydantic import Field
 from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     IDENTIFIER_PATTERN,
     Amount,
+    Balance,
+    Flag,
     Identifier,
     Loading,
     Probability,
@@ -139,8 +141,9 @@ class Simulation(Spec):
 class Factors(Spec):
     names: tuple[Identifier, ...] = _field(
         ("market",),
-        description="Systematic factors (e.g. sectors); assets and licensees load on one each.",
+        description="Systematic factors (e.g. sectors); assets and licensees load on one each. At most 100.",
         min_length=1,
+        max_length=100,
     )
     correlation: tuple[tuple[float, ...], ...] | None = _field(
         None,
@@ -264,7 +267,7 @@ class IPAsset(Spec):
         ge=0,
         le=10,
     )
-    annuities_prepaid: bool = _field(
+    annuities_prepaid: Flag = _field(
         False,
         description="Annual fees are pre-paid out of collections (as the pilot proposes for pledged patents): no lapse, at the cost annual_fee.",
     )
@@ -326,7 +329,7 @@ class ScheduledPrincipal(Spec):
 
 class Tranche(Spec):
     name: Identifier = _field(description="Unique tranche name (e.g. A, B, sub).")
-    balance: float = _field(unit="currency", description="Original principal balance.", gt=0)
+    balance: Balance = _field(unit="currency", description="Original principal balance.")
     coupon: float = _field(
         0.0,
         unit="1/year",
@@ -362,7 +365,7 @@ class Tranche(Spec):
         description="Payment rank: 1 is most senior. Classes sharing a rank are paid pro rata (interest by what each is owed, principal likewise); the lowest rank holds one class, the subordinated one.",
         ge=1,
     )
-    compound_shortfalls: bool = _field(
+    compound_shortfalls: Flag = _field(
         False,
         description="If true, unpaid interest (a trust's unpaid expected yield) itself earns the coupon until paid; by default shortfalls are carried without compounding.",
     )
@@ -487,7 +490,7 @@ class Amortisation(StrEnum):
 
 class Loan(Spec):
     id: Identifier = _field(description="Unique loan id.")
-    balance: float = _field(unit="currency", description="Outstanding principal at closing.", gt=0)
+    balance: Balance = _field(unit="currency", description="Outstanding principal at closing.")
     rate_type: RateType = _field(
         RateType.fixed,
         description="fixed (rate), or lpr (1-year LPR from [rates] plus spread, reset each period).",
@@ -521,7 +524,7 @@ class Loan(Spec):
         description="Annual default probabilities for year 1, 2, ... after closing (the last applies after); instead of annual_default_probability.",
         min_length=1,
     )
-    defaulted: bool = _field(
+    defaulted: Flag = _field(
         False,
         description="Already in default at closing (a non-performing loan): it defaults in the first period and is worth the disposal of its pledge, after the lag, through the loss-sharing layers.",
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ipabs.scenario.base import Amount, Identifier, Probability, Spec, _field
+from ipabs.scenario.base import Amount, Flag, Identifier, Probability, Spec, _field
 
 Action = Literal[
     "pay_fee",
@@ -20,7 +20,7 @@ Action = Literal[
     "buy_assets",
 ]
 PrincipalMode = Literal["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"]
-CoverSource = Literal["reserve", "liquidity"]
+CoverSource = Literal["reserve", "liquidity", "holdback"]
 Condition = Literal[
     "cumulative_default_ratio",
     "cumulative_loss_ratio",
@@ -87,7 +87,7 @@ class Step(Spec):
     )
     cover_from: tuple[CoverSource, ...] = _field(
         (),
-        description="pay_fee and pay_interest: sources drawn, in order, for what cash cannot pay (reserve, liquidity).",
+        description="pay_fee and pay_interest: sources drawn, in order, for what cash cannot pay (reserve, liquidity; holdback: a trust's held-back income, which is otherwise kept for the final distribution).",
     )
 
 
@@ -138,6 +138,7 @@ class Trigger(Spec):
         1,
         description="Number of breaches (not necessarily consecutive) after which the trigger is in force; a curable trigger counts consecutive breaches.",
         ge=1,
+        le=1200,
     )
     effect: Effect = _field(
         description="switch_waterfall (use waterfall.triggered), trap_cash (all cash left at fund_reserve goes into the reserve), rapid_amortisation (every pay_principal step treats its classes' whole balances as due), event_of_default (use waterfall.accelerated; all principal due)."
@@ -149,7 +150,7 @@ class Trigger(Spec):
         gt=0,
         le=1,
     )
-    curable: bool = _field(
+    curable: Flag = _field(
         False,
         description="If true the effect ends in the first period the condition is no longer breached; otherwise it stays in force. An event of default is never curable.",
     )
@@ -170,10 +171,17 @@ class Collateral(Spec):
         description="How the collateral is valued each period: trailing_income (multiple x the annualised collections of the last lookback_periods, e.g. a catalogue valued at a multiple of its income) or loan_balance (the performing loans' balance)."
     )
     multiple: float | None = _field(
-        None, description="trailing_income: the valuation multiple of annual income.", gt=0
+        None,
+        description="trailing_income: the valuation multiple of annual income.",
+        gt=0,
+        le=100,
     )
     lookback_periods: int = _field(
-        4, unit="periods", description="trailing_income: periods of collections used.", ge=1
+        4,
+        unit="periods",
+        description="trailing_income: periods of collections used.",
+        ge=1,
+        le=120,
     )
     original_value: Amount | None = _field(
         None,
@@ -236,7 +244,11 @@ class Revolving(Spec):
         0.0, description="Share of the pledge's value lost when it is sold after a default."
     )
     disposal_lag_months: int = _field(
-        0, unit="months", description="Months from default to the disposal proceeds.", ge=0
+        0,
+        unit="months",
+        description="Months from default to the disposal proceeds.",
+        ge=0,
+        le=120,
     )
     factor: Identifier | None = _field(
         None, description="Factor the loans' defaults load on. Default: the first."

@@ -13,7 +13,7 @@ from ipabs.scenario.base import Probability, Spec, _field
 class TrustTerms(Spec):
     holdback_share: Probability = _field(
         0.0,
-        description="Share of each period's collections the trust holds back, in a holdback account of its own (not the reserve), and pays out at the final distribution (or an early termination or clean-up call); steps spend it earlier only with cover_from = [\"holdback\"].",
+        description='Share of each period\'s collections the trust holds back, in a holdback account of its own (not the reserve), and pays out at the final distribution (or an early termination or clean-up call); steps spend it earlier only with cover_from = ["holdback"].',
     )
     performance_fee_share: Probability = _field(
         0.0,
