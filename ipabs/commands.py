@@ -151,18 +151,27 @@ def breakeven_command(scenario, stresses, rating, expected_loss, loss_probabilit
 
 @click.command("price")
 @_SCENARIO
+@click.option(
+    "--form",
+    type=click.Choice(["direct", "income_right"]),
+    help="Price the transfer in this form instead of the file's: direct (the buyer takes the "
+    "loans and services them: no servicing fee, no seller's share) or income_right (with the "
+    "file's servicing fee and seller's share).",
+)
 @_PATHS
 @_SEED
 @_JSON
-def price_command(scenario, paths, seed, as_json):
+def price_command(scenario, form, paths, seed, as_json):
     """Price SCENARIO's [transfer] of IP-pledged loans: the price at the buyer's yield (or the
     yield at a price), its decomposition, and its distribution with the buyer's loss."""
     from ipabs.api import load
     from ipabs.results import json_records
-    from ipabs.transfer.pricing import price
+    from ipabs.transfer.pricing import price, with_form
 
     _check_paths(paths)
     sc = load(scenario)
+    if form is not None:
+        sc = with_form(sc, form)
     r = price(sc, paths=paths, seed=seed)
     if as_json:
         payload = {

@@ -12,11 +12,12 @@ give its contract's term, which is its legal life, licensed or pledged."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import numpy as np
 import pytest
-from helpers import REPO, small_deal
+from helpers import REPO, run_cli, small_deal
 
 import ipabs
 from ipabs.pool.valuation import loan_to_value, value_assets
@@ -410,3 +411,21 @@ def test_ip_rights_lost_counts_an_invalidation_after_the_term_has_ended():
     lost = res.pool_paths["ip_rights_lost"]
     assert abs(lost.mean() - q) < 4 * math.sqrt(q * (1 - q) / n) + 1e-12
     assert lost.mean() > -math.expm1(-h * 0.5) + 0.2  # more than while the term ran
+
+
+@pytest.mark.parametrize("form", ["direct", "income_right"])
+def test_the_command_line_prices_the_book_both_ways(book, form):
+    """`ipabs price --form` prices the file's book in either form on the same paths: the price
+    equals the API's on the book built by hand in that form."""
+    proc = run_cli("price", PATH, "--form", form, "--paths", "300", "--seed", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    expected = ipabs.price(direct(book) if form == "direct" else book, paths=300, seed=5)
+    assert printed["form"] == form
+    assert printed["price"] == pytest.approx(expected.price, rel=1e-12)
+
+
+def test_the_command_line_refuses_an_unknown_form():
+    proc = run_cli("price", PATH, "--form", "sideways")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "sideways" in proc.stderr

@@ -91,6 +91,22 @@ def _contractual(sc: Scenario) -> Scenario:
     return sc.model_copy(update={"loans": loans, "loss_sharing": ()})
 
 
+def with_form(sc: Scenario, form: str) -> Scenario:
+    """The scenario with its [transfer] in `form`: "direct" drops the income-right terms (the
+    servicing fee and the seller's loss share: the buyer services the loans and bears every
+    loss), "income_right" keeps the file's. Everything else, the yield, curve or price included,
+    is the file's, so the two forms are priced on the same paths."""
+    from ipabs.errors import ScenarioError
+
+    if sc.transfer is None:
+        raise ScenarioError("the scenario has no [transfer] to price")
+    changes: dict[str, object] = {"form": form}
+    if form == "direct":
+        changes |= {"servicing_fee": 0.0, "seller_risk_share": 0.0}
+    transfer = sc.transfer.model_validate({**sc.transfer.model_dump(), **changes})
+    return sc.model_copy(update={"transfer": transfer})
+
+
 def price(
     scenario: Scenario | str, *, paths: int | None = None, seed: int | None = None
 ) -> PriceResult:
