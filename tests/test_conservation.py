@@ -264,6 +264,11 @@ def test_a_trusts_holdback_is_kept_until_the_final_distribution():
     np.testing.assert_allclose(pool["holdback_in"], 0.1 * 50.0 * years.sum(), rtol=1e-12)
     np.testing.assert_allclose(pool["holdback_released"], pool["holdback_in"], rtol=1e-12)
     assert (pool["reserve_release"] == 0.0).all() and (pool["reserve_topup"] == 0.0).all()
+    # the held-back income builds up in its own band and is gone after the last distribution
+    held = 0.1 * 50.0 * np.cumsum(years)
+    held[-1] = 0.0
+    np.testing.assert_allclose(r.periods["holdback_mean"], held, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r.periods["reserve_mean"], 0.0, atol=0.0)
     assert_conserved(r)
 
 

@@ -23,7 +23,7 @@ SECONDS_PER_VARIATE = 15e-9
 BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
 # per path: the pool outputs and the pool path table built from them
 BYTES_PER_PATH = 2 * 8 * len(POOL_FIELDS)
-SAMPLE_SERIES = 6
+SAMPLE_SERIES = 7
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def estimate_counts(c: Counts, *, paths: int, sample_paths: int, threads: int) -
     variates = c.factors + c.licensees + 2 * c.assets + (1 + 3 * c.loans if c.loans else 0)
     seconds = paths * c.periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
     # sampled per period: balances per tranche, collections received, reserve, performing loans,
-    # loan loss, debt service and the pool's own income
+    # loan loss, debt service, the pool's own income and a trust's holdback
     sample = min(sample_paths, paths) * c.periods * (c.tranches + SAMPLE_SERIES) * 8
     memory = paths * (c.tranches * BYTES_PER_PATH_TRANCHE + BYTES_PER_PATH) + sample
     return Estimate(memory, seconds)

@@ -148,6 +148,7 @@ class RawResults:
     sample_debt_service: np.ndarray  # (sample, periods) coverage's denominator (waterfall.py)
     sample_pool_income: np.ndarray  # (sample, periods) the pool's own collections, whatever the
     # structure does (a loan book's buyer's cash in transfer pricing)
+    sample_holdback: np.ndarray  # (sample, periods) a trust's holdback account at each period's end
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
@@ -222,6 +223,7 @@ def _run_blocks(
     sample_loan_loss,
     sample_debt_service,
     sample_pool_income,
+    sample_holdback,
     cache_mode,
     cache_series,
     cache_scalars,
@@ -438,6 +440,7 @@ def _run_blocks(
                 sample_loan_loss[p] = loan_loss
                 sample_debt_service[p] = wout.debt_service
                 sample_pool_income[p] = collections
+                sample_holdback[p] = wout.holdback
 
 
 def run_paths(
@@ -465,6 +468,7 @@ def run_paths(
     sample_loan_loss = np.zeros((n_sample, n_periods))
     sample_debt_service = np.zeros((n_sample, n_periods))
     sample_pool_income = np.zeros((n_sample, n_periods))
+    sample_holdback = np.zeros((n_sample, n_periods))
     cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed)
     if cache_mode == CACHE_REPLAY:
         cache_series, cache_scalars = pool_cache.series, pool_cache.scalars
@@ -491,8 +495,8 @@ def run_paths(
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
                 tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
-                sample_loan_loss, sample_debt_service, sample_pool_income, cache_mode, cache_series,
-                cache_scalars,
+                sample_loan_loss, sample_debt_service, sample_pool_income, sample_holdback,
+                cache_mode, cache_series, cache_scalars,
                 cache_providers,
             )  # fmt: skip
             if progress is not None:
@@ -507,4 +511,5 @@ def run_paths(
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
         sample_performing, sample_loan_loss, sample_debt_service, sample_pool_income,
+        sample_holdback,
     )  # fmt: skip
