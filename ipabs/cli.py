@@ -478,12 +478,7 @@ def _dispatch(argv: list[str] | None) -> int | str | None:
         _stderr().print(f"[red]error[/]: {escape(exc.render())}", markup=True, highlight=False)
         return exc.exit_code
     except InternalError as exc:  # a bug that ipabs caught itself (e.g. a non-finite result)
-        _stderr().print(
-            f"[red]{escape(exc.render())}[/]; this is a bug in ipabs, please report it with the "
-            "scenario",
-            markup=True,
-            highlight=False,
-        )
+        _stderr().print(f"[red]{escape(exc.render())}[/]", markup=True, highlight=False)
         return exc.exit_code
     except SystemExit as exc:
         return exc.code

@@ -461,3 +461,26 @@ def test_the_api_message_is_the_cli_message(tmp_path):
         ipabs.simulate(scenario, paths=0)
     assert proc.returncode == 2 and not (tmp_path / "out").exists()
     assert " ".join(str(exc.value).split()) in " ".join(proc.stderr.split())
+
+
+def test_the_command_line_reports_a_non_finite_result_as_an_internal_error(
+    monkeypatch, tmp_path, capsys
+):
+    """`ipabs run` on a result that is not a number: exit 1, one 'internal error' line naming
+    the output, no traceback, no number printed and nothing written."""
+    from helpers import write_scenario
+
+    from ipabs.cli import main
+    from ipabs.engine.run import POOL_FIELDS
+
+    column = POOL_FIELDS.index("fees_paid")
+    _poisoned_run(monkeypatch, lambda raw: raw.pool.__setitem__((1, column), np.nan))
+    path = write_scenario(tmp_path, small_deal())
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(path), "--paths", "40", "--out", str(out), "--no-charts", "--quiet"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("internal error") == 1 and "pool.fees_paid" in err
+    assert "Traceback" not in err and err.count("This is a bug in") == 1
+    assert not out.exists()
