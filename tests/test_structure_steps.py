@@ -73,9 +73,33 @@ def test_liquidity_facility_draw_charges_and_repayment_rank():
     # period 2: charges 0.0075 + 0.25 (0.04 x 2 + 0.01 x 1) = 0.03, then the 2 drawn is repaid
     close(out.liquidity_charges, [0.0, 0.03, 0.0075])
     close(out.liquidity_repaid, [0.0, 2.0, 0.0])
+    close(out.liquidity_unpaid, [0.0, 0.0])  # repaid in full, its charges too
     close(out.interest[0], [2.0, 2.0, 0.02 * (100 - 5.97)])
     close(out.principal[0], [0.0, 5.97, 94.03])
     close(out.residual, [0.0, 0.0, 100 - 0.0075 - 0.02 * 94.03 - 94.03])
+
+
+def test_liquidity_facility_left_unpaid_at_legal_final():
+    """Drawn 2 in period 1 for interest, never repaid (the cash never covers the coupon): what
+    is owed at the end is the draws and the accrued charges, the facility's loss."""
+    s = structure(
+        [100.0],
+        {
+            "normal": [
+                StepSpec("pay_interest", (0,), cover=("liquidity",)),
+                StepSpec("pay_liquidity"),
+                StepSpec("pay_principal", (0,)),
+                StepSpec("pay_residual"),
+            ]
+        },
+        coupon=[0.08],
+        liquidity=(3.0, 0.04, 0.01),
+    )
+    out = execute(s, [0.0, 0.0, 0.0])
+    close(out.liquidity_draw, [2.0, 1.0, 0.0])  # then only 1 of the limit is left
+    # charges: 0.0075 (undrawn 3) + 0.25 (0.04 x 2 + 0.01 x 1) + 0.25 (0.04 x 3)
+    close(out.liquidity_unpaid, [3.0, 0.0075 + 0.0225 + 0.03])
+    close(out.liquidity_charges + out.liquidity_repaid, [0.0, 0.0, 0.0])
 
 
 def test_principal_pro_rata_turbo_schedule_and_borrowing_base():

@@ -71,6 +71,7 @@ POOL_FIELDS = (
     "liquidity_drawn",
     "liquidity_charges_paid",
     "liquidity_repaid",
+    "liquidity_unpaid",
     "call_proceeds",
     "clean_up_called",
     "periods_triggered",
@@ -125,6 +126,7 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
     P_LIQUIDITY,
     P_LIQUIDITY_CHARGES,
     P_LIQUIDITY_REPAID,
+    P_LIQUIDITY_UNPAID,
     P_CALL,
     P_CALLED,
     P_TRIGGERED,
@@ -410,6 +412,7 @@ def _run_blocks(
             po[P_LIQUIDITY] = wout.liquidity_draw.sum()
             po[P_LIQUIDITY_CHARGES] = wout.liquidity_charges.sum()
             po[P_LIQUIDITY_REPAID] = wout.liquidity_repaid.sum()
+            po[P_LIQUIDITY_UNPAID] = wout.liquidity_unpaid[0] + wout.liquidity_unpaid[1]
             po[P_CALL] = wout.call_proceeds.sum()
             po[P_PURCHASES] = wout.purchases.sum()
             called = 0.0

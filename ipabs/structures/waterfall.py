@@ -72,6 +72,7 @@ class WaterfallOut(NamedTuple):
     holdback_release: np.ndarray  # (K,) the holdback paid out at the final distribution
     holdback: np.ndarray  # (K,) the holdback account at the end of each period
     support_class: np.ndarray  # (T, K) credit support top-ups received by each class
+    liquidity_unpaid: np.ndarray  # (2,) the facility's draws and charges unpaid at the end
 
 
 @njit(cache=True)
@@ -84,7 +85,7 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers):
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
-        np.zeros((t, k)),
+        np.zeros((t, k)), np.zeros(2),
     )  # fmt: skip
 
 
@@ -649,3 +650,5 @@ def pay_waterfall(
             max_unpaid_out[t] = max(max_unpaid_out[t], interest_owed[t])
     for t in range(n_tranches):
         unpaid_interest_out[t] = interest_owed[t]
+    out.liquidity_unpaid[0] = accounts[LIQ_DRAWN]
+    out.liquidity_unpaid[1] = accounts[LIQ_CHARGES]
