@@ -322,7 +322,8 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
 
 def _check_report(folder: Path) -> None:
     """`ipabs report --check FOLDER`: print each difference and exit 1 on any."""
-    from ipabs.outputs.report import CROSS_PLATFORM_RTOL, check_report
+    from ipabs.outputs.report import CROSS_PLATFORM_RTOL
+    from ipabs.outputs.report_check import check_report
 
     result = check_report(folder)
     console = _console()

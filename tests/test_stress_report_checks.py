@@ -17,7 +17,8 @@ from helpers import run_cli, small_deal, write_scenario
 import ipabs.api
 from ipabs.errors import ScenarioError
 from ipabs.outputs import report as report_module
-from ipabs.outputs.report import check_report
+from ipabs.outputs import report_check
+from ipabs.outputs.report_check import check_report
 from ipabs.scenario.load import validate
 from ipabs.stress.apply import StressError, expand_grid
 from ipabs.stress.definitions import (
@@ -398,7 +399,7 @@ def test_on_another_platform_the_html_is_compared_without_drawings_and_numbers_l
     ],
 )
 def test_printed_numbers_agree_to_the_cross_platform_tolerance(saved, fresh, close):
-    assert report_module._close(saved, fresh) is close
+    assert report_check._close(saved, fresh) is close
 
 
 def test_a_report_still_reproduces_after_its_parquet_round_trip(report):
