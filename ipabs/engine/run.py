@@ -34,7 +34,7 @@ from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
 from ipabs.structures.revolving import simulate_vintages_path
 from ipabs.structures.trust import ip_values
-from ipabs.structures.waterfall import new_out, pay_waterfall
+from ipabs.structures.waterfall import S_ACCELERATED, S_TRIGGERED, new_out, pay_waterfall
 
 TRANCHE_FIELDS = (
     "principal_loss",
@@ -423,9 +423,9 @@ def _run_blocks(
                 if wout.state[k] < 0:  # the periods after a clean-up call or a termination
                     called = 1.0
                     after_call += collections[k]
-                if wout.state[k] == 1 or wout.state[k] == 2:  # triggered or accelerated
+                if wout.state[k] == S_TRIGGERED or wout.state[k] == S_ACCELERATED:
                     triggered += 1.0
-                if wout.state[k] == 2:
+                if wout.state[k] == S_ACCELERATED:
                     accelerated = 1.0
             po[P_CALLED] = called
             po[P_AFTER_CALL] = after_call
