@@ -34,9 +34,10 @@ def vintages(
         rate=rate,
         term_periods=term,
         amortisation=1 if level else 0,
-        threshold=np.full(n_periods, -np.inf)
+        # cumulative default thresholds by period, the same for every vintage (K, V)
+        threshold=np.full((n_periods, n_vintages), -np.inf)
         if threshold is None
-        else np.asarray(threshold, float),
+        else np.repeat(np.asarray(threshold, float)[:, None], n_vintages, axis=1),
         prepay_prob=np.zeros(n_periods),
         recovery_per_unit=(1 - haircut) / ltv,
         lag_periods=lag,
@@ -46,10 +47,13 @@ def vintages(
         periods_per_year=4,
     )
     out = [np.empty((n_vintages, n_periods)) for _ in range(4)]
-    state = np.empty(4, np.uint64)
+    state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
     seed_stream(state, 1, 0)
+    seed_stream(latent_state, 2, 0)
+    economy = np.array([0.0, 1.0])  # the factor at the horizon, the copula's scale
+    default_at = np.empty(n_vintages, np.int64)
     simulate_vintages_path(
-        state, rv, np.full(n_periods, 0.25), np.zeros((n_periods, 1)), np.ones(n_periods), *out
+        state, latent_state, rv, np.full(n_periods, 0.25), economy, default_at, *out
     )
     return out
 
@@ -72,7 +76,7 @@ def test_level_replenishment_loan_repays_the_annuity():
 def test_default_recovers_the_pledge_less_haircut_after_the_lag():
     # certain default in period 2: exposure 1 + 0.02, proceeds (1 - 0.5) / 0.8 = 0.625, a period later
     cash, defaulted, loss, performing = vintages(
-        1, 4, term=3, threshold=[-np.inf, -np.inf, np.inf, -np.inf], ltv=0.8, lag=1
+        1, 4, term=3, threshold=[-np.inf, -np.inf, np.inf, np.inf], ltv=0.8, lag=1
     )
     close(defaulted[0], [0.0, 0.0, 1.02, 0.0])
     close(loss[0], [0.0, 0.0, 1.02 - 0.625, 0.0])
@@ -193,23 +197,30 @@ def test_a_loan_pool_revolves_until_the_end_date_then_amortises():
     assert (longer.pool_paths["collections"] > r.pool_paths["collections"]).all()
 
 
+def compile_revolving_arrays(scenario) -> RevolvingArrays:
+    from ipabs.engine.compile import compile_scenario
+
+    return compile_scenario(scenario).revolving
+
+
 def test_replenishment_loan_defaults_follow_the_binomial():
     # annual PD 8%, one-year term bought at the end of period 0: P(default within the term)
-    # = 1 - (1 - 0.08) = 0.08 (quarterly hazards compound back to the annual probability)
-    n_periods, n = 6, 4000
-    q = 1 - (1 - 0.08) ** 0.25
-    from scipy.special import ndtri
-
-    threshold = np.full(n_periods, ndtri(q))
-    rv = RevolvingArrays(1, 0.05, 4, 0, threshold, np.zeros(n_periods), 1.0, 0, 0, 0.0, 1.0, 4)
+    # = 1 - (1 - 0.08) = 0.08, from the cumulative thresholds the compiler builds (4.7)
+    n_periods, n = 12, 4000
+    scenario = revolving_loan_deal(pd=0.08, end=dt.date(2024, 4, 20))  # buys on the first date
+    rv = compile_revolving_arrays(scenario)
+    assert rv.n_vintages == 1 and rv.threshold.shape == (n_periods, 1)
     out = [np.empty((1, n_periods)) for _ in range(4)]
-    state = np.empty(4, np.uint64)
+    state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
+    default_at = np.empty(1, np.int64)
     hits = 0
     for path in range(n):
         seed_stream(state, 11, path)
+        seed_stream(latent_state, 12, path)
         simulate_vintages_path(
-            state, rv, np.full(n_periods, 0.25), np.zeros((n_periods, 1)), np.ones(n_periods), *out
-        )
+            state, latent_state, rv, np.full(n_periods, 0.25), np.array([0.0, 1.0]), default_at,
+            *out,
+        )  # fmt: skip
         hits += out[1][0].sum() > 0
     se = np.sqrt(0.08 * 0.92 / n)
     assert abs(hits / n - 0.08) < 4 * se

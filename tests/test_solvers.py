@@ -105,7 +105,9 @@ def test_default_multiplier_breakeven_with_common_random_numbers_is_monotone():
     data["licensees"][0]["annual_default_probability"] = 0.02
     data["simulation"]["paths"] = 400
     sc = validate(data)
-    frame = ipabs.breakeven(sc, stresses=("default_multiplier",), loss_probability=0.05)
+    # unstressed, A loses on about 5.5% of paths (5.47% +- 0.07% at 100,000 paths): a 10% target
+    # leaves a margin of four standard errors at 400 paths
+    frame = ipabs.breakeven(sc, stresses=("default_multiplier",), loss_probability=0.10)
     row = frame.set_index("tranche").loc["A"]
     assert row["status"] == "breakeven"
     x = row["breakeven"]
@@ -115,7 +117,7 @@ def test_default_multiplier_breakeven_with_common_random_numbers_is_monotone():
         res = ipabs.simulate(default_multiplier(sc, level))
         return res.summary.set_index("tranche").loc["A", "prob_loss"]
 
-    assert ploss(x) <= 0.05 < ploss(x + 1e-3 * 99 + 1e-6)
+    assert ploss(x) <= 0.10 < ploss(x + 1e-3 * 99 + 1e-6)
     # A loses only if the licensee defaults early enough that less than 80 comes in: the
     # binomial count of such paths is what the multiplier moves
     assert ploss(0.0) <= ploss(x / 2) <= ploss(x)

@@ -76,10 +76,12 @@ def estimate_scenario(sc: Scenario, *, paths: int, sample_paths: int, threads: i
 
 
 def estimate_counts(c: Counts, *, paths: int, sample_paths: int, threads: int) -> Estimate:
-    # per period: factors, licensees, assets (a normal and a uniform each), and for loans one
-    # guarantor normal plus a normal and two uniforms per loan
-    variates = c.factors + c.licensees + 2 * c.assets + (1 + 3 * c.loans if c.loans else 0)
-    seconds = paths * c.periods * variates * SECONDS_PER_VARIATE / max(threads, 1)
+    # per period: the factors' bridge, the assets (a normal and a uniform each) and two uniforms
+    # per loan; per path: the horizon factors and one latent per licensee, loan and guarantor
+    per_period = c.factors + 2 * c.assets + 2 * c.loans
+    per_path = c.factors + c.licensees + (1 + c.loans if c.loans else 0)
+    variates = c.periods * per_period + per_path
+    seconds = paths * variates * SECONDS_PER_VARIATE / max(threads, 1)
     # sampled per period: balances per tranche, collections received, reserve, performing loans,
     # loan loss, debt service, the pool's own income and a trust's holdback
     sample = min(sample_paths, paths) * c.periods * (c.tranches + SAMPLE_SERIES) * 8

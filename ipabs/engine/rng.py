@@ -49,13 +49,30 @@ def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True)
-def seed_stream(state, seed, path):
-    """Key the generator in `state` (uint64[4]) to (seed, path)."""
-    origin = _mix64(uint64(seed))
+@njit(cache=True, inline="always")
+def _seed_from(state, origin, path):
     counter = uint64(path) * uint64(4)
     for i in range(4):
         state[i] = _mix64(origin + (counter + uint64(i + 1)) * _GOLDEN)
+
+
+@njit(cache=True)
+def seed_stream(state, seed, path):
+    """Key the generator in `state` (uint64[4]) to (seed, path): the path's period stream."""
+    _seed_from(state, _mix64(uint64(seed)), path)
+
+
+#: keys a path's second stream apart from its period stream
+_LATENT_KEY = uint64(0xD1B54A32D192ED03)
+
+
+@njit(cache=True)
+def seed_latent_stream(state, seed, path):
+    """Key `state` to path p's latent stream: the horizon factors, the t copula's mixing draw and
+    every name's default latent (docs/model.md, 2). Its own SplitMix64 sequence, so these draws
+    sit at the same places whatever the calendar: a name's default time at a date is the same
+    on a path at any payment frequency."""
+    _seed_from(state, _mix64(_mix64(uint64(seed)) ^ _LATENT_KEY), path)
 
 
 @njit(cache=True, inline="always")

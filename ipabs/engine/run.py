@@ -27,7 +27,7 @@ from numba import njit, prange
 
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.metrics import tranche_path_metrics
-from ipabs.engine.rng import seed_stream
+from ipabs.engine.rng import seed_latent_stream, seed_stream
 from ipabs.pool.kernels import simulate_pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
 from ipabs.structures.collateral import collateral_values
@@ -53,6 +53,7 @@ TRANCHE_FIELDS = (
 POOL_FIELDS = (
     "collections",
     "lost_income",
+    "systematic_factor",
     "licensee_defaults",
     "ip_rights_lost",
     "annuity_fees_paid",
@@ -108,6 +109,7 @@ LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
 (
     P_COLL,
     P_LOST,
+    P_SYSTEMATIC,
     P_DEFAULTS,
     P_RIGHTS_LOST,
     P_ANNUITIES,
@@ -156,8 +158,9 @@ class RawResults:
 #: the largest pool cache kept (bytes); above it every run simulates its pool
 POOL_CACHE_LIMIT = 1 << 30
 CACHE_OFF, CACHE_STORE, CACHE_REPLAY = 0, 1, 2
-# cached per-path scalars: defaults, rights lost, annuities, income after legal final, loan totals
-_SCALARS = 4 + N_LOAN_TOTALS
+# cached per-path scalars: defaults, rights lost, annuities, income after legal final, the
+# systematic factor, loan totals
+_SCALARS = 5 + N_LOAN_TOTALS
 
 
 @dataclass
@@ -240,11 +243,15 @@ def _run_blocks(
         start = (first_block + b) * block_size
         stop = min(start + block_size, n_paths)
         state = np.empty(4, np.uint64)
+        latent_state = np.empty(4, np.uint64)
         collections = np.empty(n_periods)
         lost = np.empty(n_periods)
         default_period = np.empty(n_licensees, np.int64)
-        shocks = np.empty(n_factors + pool.copula_dof + n_licensees + n_assets)
+        path_normals = np.empty(n_factors + pool.copula_dof + n_licensees)
+        shocks = np.empty(n_factors + n_assets)
         uniforms = np.empty(n_assets)
+        bridge = np.empty(n_factors)
+        economy = np.ones(n_factors + 1)
         factor_z = np.empty(n_factors)
         log_level = np.empty(n_assets)
         level = np.empty(n_assets)
@@ -271,8 +278,7 @@ def _run_blocks(
             np.zeros((n_vintages, n_periods)),
             np.zeros((n_vintages, n_periods)),
         )
-        factor_path = np.empty((n_periods, n_factors))
-        scale_path = np.ones(n_periods)
+        vintage_default = np.empty(n_vintages, np.int64)
         level_path = np.zeros((n_periods, n_assets))
         alive_path = np.zeros((n_periods, n_assets), np.bool_)
         loan_balance = np.empty(n_loans)
@@ -280,6 +286,7 @@ def _run_blocks(
         loan_status = np.empty(n_loans, np.int64)
         loan_maturity = np.empty(n_loans, np.int64)
         loan_io = np.empty(n_loans, np.bool_)
+        loan_default = np.empty(n_loans, np.int64)
         fund_used = np.zeros((n_periods + 240) // loans.periods_per_year + 2)
         loan_totals = np.zeros(N_LOAN_TOTALS)
         interest = wout.interest
@@ -292,6 +299,7 @@ def _run_blocks(
             if cache_mode == CACHE_REPLAY:
                 n_defaults, rights_lost = int(cache_scalars[p, 0]), int(cache_scalars[p, 1])
                 annuities, after_final = cache_scalars[p, 2], cache_scalars[p, 3]
+                economy[0] = cache_scalars[p, 4]
                 for k in range(n_periods):
                     collections[k] = cache_series[p, 0, k]
                     lost[k] = cache_series[p, 1, k]
@@ -301,30 +309,30 @@ def _run_blocks(
                         loan_loss[k] = cache_series[p, 3, k]
                         performing[k] = cache_series[p, 4, k]
                     for j in range(N_LOAN_TOTALS):
-                        loan_totals[j] = cache_scalars[p, 4 + j]
+                        loan_totals[j] = cache_scalars[p, 5 + j]
                 for j in range(n_providers):
                     provider_default[j] = cache_providers[p, j]
             else:
                 seed_stream(state, seed, p)
+                seed_latent_stream(latent_state, seed, p)
                 n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
-                    state, pool, collections, lost, default_period, shocks, uniforms, factor_z,
-                    log_level, level, scale_bits, alive, costs, record, factor_path, scale_path,
+                    state, latent_state, pool, collections, lost, default_period, path_normals, shocks, uniforms,
+                    bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record,
                     level_path, alive_path,
                 )  # fmt: skip
                 if n_loans > 0:
                     simulate_loans_path(
-                        state, loans, wf.accrual, factor_path, scale_path, level_path, alive_path, collections,
-                        loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, fund_used, loan_totals,
+                        state, latent_state, loans, wf.accrual, economy, level_path, alive_path, collections,
+                        loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, loan_default, fund_used, loan_totals,
                     )  # fmt: skip
                 if n_providers > 0:
-                    provider_default_periods(
-                        state, support, factor_path, scale_path, provider_default
-                    )
+                    provider_default_periods(latent_state, support, economy, provider_default)
                 if cache_mode == CACHE_STORE:
                     cache_scalars[p, 0] = n_defaults
                     cache_scalars[p, 1] = rights_lost
                     cache_scalars[p, 2] = annuities
                     cache_scalars[p, 3] = after_final
+                    cache_scalars[p, 4] = economy[0] if n_factors > 0 else 0.0
                     for k in range(n_periods):
                         cache_series[p, 0, k] = collections[k]
                         cache_series[p, 1, k] = lost[k]
@@ -334,13 +342,13 @@ def _run_blocks(
                             cache_series[p, 3, k] = loan_loss[k]
                             cache_series[p, 4, k] = performing[k]
                         for j in range(N_LOAN_TOTALS):
-                            cache_scalars[p, 4 + j] = loan_totals[j]
+                            cache_scalars[p, 5 + j] = loan_totals[j]
                     for j in range(n_providers):
                         cache_providers[p, j] = provider_default[j]
             if n_vintages > 0:
                 simulate_vintages_path(
-                    state, revolving, wf.accrual, factor_path, scale_path, vintages[0], vintages[1],
-                    vintages[2], vintages[3],
+                    state, latent_state, revolving, wf.accrual, economy, vintage_default, vintages[0],
+                    vintages[1], vintages[2], vintages[3],
                 )  # fmt: skip
             for k in range(n_periods):
                 defaulted[k] = lost[k] + loan_defaulted[k]
@@ -395,6 +403,7 @@ def _run_blocks(
             # termination is the buyer's
             po[P_COLL] = wout.collected.sum()
             po[P_LOST] = lost.sum()
+            po[P_SYSTEMATIC] = economy[0] if n_factors > 0 else 0.0
             po[P_DEFAULTS] = n_defaults
             po[P_RIGHTS_LOST] = rights_lost
             po[P_ANNUITIES] = annuities

@@ -6,9 +6,9 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtri, stdtrit
 
 from ipabs.pool.assets import ResolvedAsset, resolve_asset
+from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.scenario.model import Scenario
 
 
@@ -36,10 +36,15 @@ class PoolArrays(NamedTuple):
     licensee_factor: np.ndarray  # (L,) int64
     licensee_loading: np.ndarray  # (L,) a
     licensee_idiosyncratic: np.ndarray  # (L,) sqrt(1 - a^2)
-    licensee_threshold: np.ndarray  # (K, L) F^-1(q_k), q_k = 1 - (1 - PD)^dt_k
+    licensee_threshold: np.ndarray  # (K, L) F^-1(P(t_k)), P(t) = 1 - (1 - PD)^t: cumulative
     licensee_recovery: np.ndarray  # (L,)
     asset_relicense_lag: np.ndarray  # (A,) int64 periods from the licensee's default; -1: never
     asset_relicense_share: np.ndarray  # (A,) share of the income the new licence pays
+    # the factors' Brownian bridge to the horizon H = t_K (docs/model.md, 3.1), in units of
+    # U(t) = B(t) / sqrt(H): U_k = U_k-1 + drift_k (m - U_k-1) + vol_k xi_k, e_k = dU_k * to_shock_k
+    bridge_drift: np.ndarray  # (K,) dt_k / (H - t_k-1)
+    bridge_vol: np.ndarray  # (K,) sqrt(dt_k (H - t_k) / ((H - t_k-1) H))
+    bridge_to_shock: np.ndarray  # (K,) sqrt(H / dt_k)
 
 
 def factor_root(correlation: np.ndarray) -> np.ndarray:
@@ -80,6 +85,26 @@ def _asset_columns(
     }
 
 
+def bridge_coefficients(
+    t_years: np.ndarray, dt_years: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-period coefficients of the Brownian bridge from 0 to the horizon H = t_K (the last
+    payment date): see `PoolArrays`. The last period's drift is 1 and its volatility 0, so the
+    bridge ends exactly at the path's horizon factor."""
+    t_years = np.asarray(t_years, float)
+    dt_years = np.asarray(dt_years, float)
+    if t_years.size == 0:
+        empty = np.zeros(0)
+        return empty, empty, empty
+    horizon = t_years[-1]
+    remaining = horizon - (t_years - dt_years)  # H - t_k-1 > 0
+    drift = dt_years / remaining
+    drift[-1] = 1.0
+    vol = np.sqrt(np.clip(dt_years * (horizon - t_years) / (remaining * horizon), 0.0, None))
+    vol[-1] = 0.0
+    return drift, vol, np.sqrt(horizon / dt_years)
+
+
 def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
     n_factors = len(sc.factors.names)
     n_periods = t_years.size
@@ -114,13 +139,10 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
     invalidation_cut = np.where(total > 0, (hazards[:, 0] + hazards[:, 1]) / safe_total, 0.0)
 
     dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
-    pd_annual = np.array(
-        [lic.annual_default_probability for lic in sc.licensees], dtype=float
-    ).reshape(1, -1)
-    with np.errstate(divide="ignore"):  # PD = 1 gives log(0) = -inf and so q = 1, as it should
-        q = -np.expm1(np.log1p(-pd_annual) * dt_years[:, None])
+    pd_annual = np.array([lic.annual_default_probability for lic in sc.licensees], dtype=float)
     # -inf where PD = 0 and +inf where PD = 1: the comparison in the kernel stays exact
-    threshold = stdtrit(dof, q) if dof else ndtri(q)
+    threshold = thresholds(cumulative_probability(pd_annual, t_years), dof)
+    drift, vol, to_shock = bridge_coefficients(t_years, dt_years)
     asset_loading = np.array([a.factor_loading for a in sc.assets], dtype=float)
     licensee_loading = np.array([lic.factor_loading for lic in sc.licensees], dtype=float)
     return PoolArrays(
@@ -162,4 +184,7 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
             dtype=np.int64,
         ),
         asset_relicense_share=np.array([a.relicensing_share for a in sc.assets], dtype=float),
+        bridge_drift=drift,
+        bridge_vol=vol,
+        bridge_to_shock=to_shock,
     )

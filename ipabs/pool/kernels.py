@@ -1,9 +1,15 @@
 """Pool kernel: one path of licence income, IP events, licensee defaults and recoveries.
 
-Per period k (equations in docs/model.md, section 3):
-    Z_k = R e_k                                   correlated factor shocks, R R^T = C
-    S_k = 1, or sqrt(nu / chi2_nu) for the Student t copula (one draw per period)
-    A_lk = S_k (a_l Z_f(l),k + sqrt(1 - a_l^2) e_lk)   licensee l defaults if A_lk < F^-1(q_lk)
+Equations in docs/model.md, section 3. Per path, first:
+    m ~ N(0, I_F), M = R m                       the systematic factors at the horizon H = t_K
+    S = 1, or sqrt(nu / chi2_nu) for the Student t copula (one draw per path)
+    A_l = S (a_l M_f(l) + sqrt(1 - a_l^2) eps_l) licensee l defaults in the first period k with
+                                                 A_l < F^-1(P_l(t_k)) (ipabs.pool.default_times)
+then per period k:
+    e_k = the increment of the Brownian bridge from 0 to m over [t_k-1, t_k], standardised, so
+          that sum_k sqrt(dt_k / H) e_k = m: the income shocks and the default factors are the
+          same economy (e_k is still N(0, I_F), independent over periods)
+    Z_k = R e_k
     X_ik = b_i Z_f(i),k + sqrt(1 - b_i^2) e_ik
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
     one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
@@ -11,9 +17,11 @@ Per period k (equations in docs/model.md, section 3):
     due_ik = base_i * L_ik * dt_k * live_share_ik, collected lag_i periods later; after the
     licensee's default only the recovery in the default period, and, for a right that is licensed
     again, share_i * due_ik from the re-licensing lag on
-The draws per period, in one batch, are F (+ nu) + L + A normals and A uniforms, then one
-uniform per renewal date, whether or not anything has defaulted or lapsed, so a path keeps its
-random numbers under any change of parameters that keeps the calendar (common random numbers).
+Draws: F (+ nu) + L normals per path from the path's latent stream; per period, from its period
+stream, in one batch, F + A normals and A uniforms, then one uniform per renewal date, whether or
+not anything has defaulted or lapsed. So a path keeps its random numbers under any change of
+parameters that keeps the calendar (common random numbers), and the economy and the licensees'
+latents do not depend on the calendar at all.
 """
 
 from __future__ import annotations
@@ -23,19 +31,24 @@ from numba import njit
 
 from ipabs.engine.exp import exp1, exp_into
 from ipabs.engine.rng import draw_block, uniform
+from ipabs.pool.default_times import default_period as first_default_period
 
 
 @njit(cache=True, error_model="numpy")
 def simulate_pool_path(
-    state, pool, collections, lost_income, default_period, shocks, uniforms, factor_z, log_level,
-    level, scale_bits, alive, costs, record, factor_path, scale_path, level_path, alive_path,
+    state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, uniforms, bridge,
+    factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path,
 ):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
-    (income due but not collected because its licensee defaulted, net of recovery).
-    `default_period[l]` gets the period of licensee l's default, or -1. The other arrays are
-    scratch (`shocks` holds F + nu + L + A normals, `uniforms` A uniforms, `level` and
-    `scale_bits` A values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, the factor shocks, the t-copula scale and each asset's log level and
-    status per period are kept (for the loan kernel, which values pledged IP at default).
+    (income due but not collected because its licensee defaulted, net of recovery). The path's
+    economy and the licensees' latents come from `latent_state`, the period draws from `state`.
+    `default_period[l]` gets the period of licensee l's default, or -1, and `economy` the path's
+    horizon factors M_0 .. M_F-1 then the t copula's scale S (1 for the Gaussian copula), which
+    the other names' default times read. The other arrays are scratch (`path_normals` holds
+    F + nu + L normals, `shocks` F + A, `uniforms` A, `bridge` F, `level` and `scale_bits` A
+    values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
+    asset's log level and status per period are kept (for the loan kernel, which values pledged
+    IP at default, and for a trust's IP value).
     Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
@@ -54,36 +67,45 @@ def simulate_pool_path(
     rights_lost = 0
     after_final = 0.0
     first_licensee = n_factors + dof
-    first_asset = first_licensee + n_licensees
+    # the path's economy and every licensee's default time, drawn once
+    draw_block(latent_state, path_normals, uniforms[:0])
+    for f in range(n_factors):
+        z = 0.0
+        for g in range(n_factors):
+            z += pool.factor_chol[f, g] * path_normals[g]
+        economy[f] = z
+        bridge[f] = 0.0
+    scale = 1.0
+    if dof > 0:
+        chi2 = 0.0
+        for m in range(n_factors, first_licensee):
+            chi2 += path_normals[m] * path_normals[m]
+        scale = np.sqrt(dof / chi2)
+    economy[n_factors] = scale
+    for j in range(n_licensees):
+        latent = scale * (
+            pool.licensee_loading[j] * economy[pool.licensee_factor[j]]
+            + pool.licensee_idiosyncratic[j] * path_normals[first_licensee + j]
+        )
+        default_period[j] = first_default_period(latent, pool.licensee_threshold, j)
+        if default_period[j] >= 0:
+            n_defaults += 1
     for k in range(n_periods):
-        # the period's draws in one batch: normals for factors, the t mixing, licensees and
-        # assets, then one uniform per asset
+        # the period's draws in one batch: normals for the factors' bridge and the assets, then
+        # one uniform per asset
         draw_block(state, shocks, uniforms)
+        drift = pool.bridge_drift[k]
+        vol = pool.bridge_vol[k]
+        to_shock = pool.bridge_to_shock[k]
+        for g in range(n_factors):
+            step = drift * (path_normals[g] - bridge[g]) + vol * shocks[g]
+            bridge[g] += step
+            shocks[g] = step * to_shock  # e_k, the period's independent standard shock
         for f in range(n_factors):
             z = 0.0
             for g in range(n_factors):
                 z += pool.factor_chol[f, g] * shocks[g]
             factor_z[f] = z
-        scale = 1.0
-        if dof > 0:
-            chi2 = 0.0
-            for m in range(n_factors, first_licensee):
-                chi2 += shocks[m] * shocks[m]
-            scale = np.sqrt(dof / chi2)
-        if record:
-            scale_path[k] = scale
-            for f in range(n_factors):
-                factor_path[k, f] = factor_z[f]
-        for j in range(n_licensees):
-            e = shocks[first_licensee + j]
-            if default_period[j] < 0:
-                latent = (
-                    pool.licensee_loading[j] * factor_z[pool.licensee_factor[j]]
-                    + pool.licensee_idiosyncratic[j] * e
-                )
-                if scale * latent < pool.licensee_threshold[k, j]:
-                    default_period[j] = k
-                    n_defaults += 1
         # period totals in registers: array updates inside the asset loop would chain every
         # asset through memory
         period_cost = 0.0
@@ -93,7 +115,7 @@ def simulate_pool_path(
         for i in range(n_assets):
             x = (
                 pool.asset_loading[i] * factor_z[pool.asset_factor[i]]
-                + pool.asset_idiosyncratic[i] * shocks[first_asset + i]
+                + pool.asset_idiosyncratic[i] * shocks[n_factors + i]
             )
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
         exp_into(log_level, level, scale_bits)
@@ -130,7 +152,7 @@ def simulate_pool_path(
             due = weight * level[i]
             j = pool.asset_licensee[i]
             defaulted_in = default_period[j]
-            if defaulted_in < 0:
+            if defaulted_in < 0 or k < defaulted_in:
                 collected = due
             elif defaulted_in == k:
                 collected = pool.licensee_recovery[j] * due

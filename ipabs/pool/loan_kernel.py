@@ -1,8 +1,11 @@
 """Loan kernel: one path of IP-pledged loan repayments, defaults, disposals and loss-sharing.
 
-Runs after the pool kernel on the same path, reading the factor shocks and the pledged assets'
-simulated income levels it recorded. Per period k and loan n (docs/model.md, section 3.8):
-    default if S_k (a_n Z_f(n),k + sqrt(1 - a_n^2) e_nk) < F^-1(q_nk)
+Runs after the pool kernel on the same path, reading the path's horizon factors and the pledged
+assets' simulated income levels it recorded. Each loan n and the guarantor draw one latent per
+path, A_n = S (a_n M_f(n) + sqrt(1 - a_n^2) eps_n), and default in the first period k with
+A_n < F^-1(P_n(t_k)) (ipabs.pool.default_times; docs/model.md, sections 3.2 and 3.8). Per period
+k and loan n still performing:
+    default if k is its default period,
     else prepaid in full with probability p_nk, else scheduled interest and principal;
     at maturity: renewed (interest-only for another term) with probability r_n, else repaid.
 At default: exposure = balance + unpaid interest; pledge value V_k (given, or the pledged assets'
@@ -18,6 +21,8 @@ import numpy as np
 from numba import njit
 
 from ipabs.engine.rng import normal, uniform
+from ipabs.pool.default_times import default_period as first_default_period
+from ipabs.pool.default_times import latent
 
 # slots of the per-path loan totals
 (L_DEFAULTS, L_RECOVERIES, L_GROSS_LOSS, L_GUARANTOR, L_FUND, L_INSURER, L_NET_LOSS, L_PREPAID, L_RENEWED,
@@ -76,12 +81,13 @@ def share_loss(loans, loss, guarantor_alive, default_period, ip_lost, pay_period
 
 
 @njit(cache=True)
-def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_path, alive_path, collections, defaulted, gross_loss, performing, balance, accrued, status, maturity, interest_only, fund_used, out):  # fmt: skip
+def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path, alive_path, collections, defaulted, gross_loss, performing, balance, accrued, status, maturity, interest_only, default_at, fund_used, out):  # fmt: skip
     """Add one path's loan cash flows to `collections[k]` and its totals to `out`; per period,
     `defaulted[k]` (exposure at default), `gross_loss[k]` (exposure less recovery, booked at
     default) and `performing[k]` (performing balance at the period's end) are written. Scratch:
     balance, accrued, status (0 performing, 1 defaulted, 2 prepaid, 3 repaid), maturity,
-    interest_only (after a renewal), fund_used (per year)."""
+    interest_only (after a renewal), default_at (each loan's default period, -1: none), fund_used
+    (per year)."""
     n_periods, n_loans = loans.threshold.shape
     for j in range(out.shape[0]):
         out[j] = 0.0
@@ -93,25 +99,28 @@ def simulate_loans_path(state, loans, accrual, factor_path, scale_path, level_pa
         status[n] = 0
         maturity[n] = loans.maturity_period[n]
         interest_only[n] = False
-    guarantor_alive = True
+    # default times, drawn once per path: the guarantor's, then each loan's
     g_idio = np.sqrt(1.0 - loans.guarantor_loading * loans.guarantor_loading)
+    e = normal(latent_state)
+    g_latent = latent(economy, loans.guarantor_factor, loans.guarantor_loading, g_idio, e)
+    guarantor_default = first_default_period(g_latent, loans.guarantor_threshold, 0)
+    if guarantor_default < 0:
+        guarantor_default = n_periods
+    for n in range(n_loans):
+        e = normal(latent_state)
+        a = latent(economy, loans.factor[n], loans.loading[n], loans.idiosyncratic[n], e)
+        default_at[n] = first_default_period(a, loans.threshold, n)
     for k in range(n_periods):
         defaulted[k] = 0.0
         gross_loss[k] = 0.0
-        scale = scale_path[k]
-        e = normal(state)
-        g_latent = loans.guarantor_loading * factor_path[k, loans.guarantor_factor] + g_idio * e
-        if guarantor_alive and scale * g_latent < loans.guarantor_threshold[k]:
-            guarantor_alive = False
+        guarantor_alive = k < guarantor_default
         for n in range(n_loans):
-            e = normal(state)
             u_prepay = uniform(state)
             u_renew = uniform(state)
             if status[n] != 0:
                 continue
             interest = balance[n] * loans.rate[k, n] * accrual[k]
-            latent = loans.loading[n] * factor_path[k, loans.factor[n]] + loans.idiosyncratic[n] * e
-            if scale * latent < loans.threshold[k, n]:
+            if default_at[n] == k:
                 status[n] = 1
                 exposure = balance[n] + accrued[n] + interest
                 value = pledge_value(loans, n, k, level_path, alive_path)

@@ -10,8 +10,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtri, stdtrit
 
+from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.pool.valuation import remaining_value_factors
 from ipabs.scenario.model import Guarantee, Insurance, Scenario
 
@@ -28,7 +28,7 @@ class LoanArrays(NamedTuple):
     scheduled_principal: np.ndarray  # (K, N) level or custom principal, original schedule
     maturity_period: np.ndarray  # (N,) int: period of maturity; K or more if after legal final
     term_periods: np.ndarray  # (N,) int: periods a renewal adds
-    threshold: np.ndarray  # (K, N) default threshold F^-1(q_kn)
+    threshold: np.ndarray  # (K, N) default threshold F^-1(P_n(t_k)), cumulative from closing
     prepay_prob: np.ndarray  # (K, N)
     renewal_prob: np.ndarray  # (N,)
     factor: np.ndarray  # (N,) int
@@ -54,7 +54,8 @@ class LoanArrays(NamedTuple):
     guarantee_share: (
         float  # share of each loss (and advance of recovery) the guarantor pays; 0: none
     )
-    guarantor_threshold: np.ndarray  # (K,) default threshold of the guarantor (-inf: never)
+    guarantor_threshold: np.ndarray  # (K, 1) cumulative default threshold of the guarantor
+    # (-inf: never)
     guarantor_factor: int
     guarantor_loading: float
     periods_per_year: int
@@ -66,7 +67,8 @@ def _period_probability(annual: np.ndarray, dt_years: np.ndarray) -> np.ndarray:
 
 
 def _curve_hazard(curve: tuple[float, ...], start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Default probability in each period for a per-year curve of annual PDs (piecewise hazard)."""
+    """Default probability over [start, end] (years from closing, element-wise) for a per-year
+    curve of annual PDs (piecewise constant hazard); start = 0 gives the cumulative curve."""
     with np.errstate(divide="ignore"):
         hazard = -np.log1p(-np.asarray(curve, float))  # per year; inf where PD = 1
     years = np.arange(len(curve))
@@ -87,10 +89,6 @@ def lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
         applicable = [p.rate for p in points if p.date <= d]
         out[k] = applicable[-1] if applicable else points[0].rate
     return out
-
-
-def _threshold(q: np.ndarray, dof: int) -> np.ndarray:
-    return stdtrit(dof, q) if dof else ndtri(q)
 
 
 def compile_loans(
@@ -140,13 +138,16 @@ def compile_loans(
                 k = next((k for k, d in enumerate(dates) if d >= item.date), None)
                 if k is not None:
                     scheduled[k, j] += item.principal
+        # cumulative default probability from closing to each payment date (Li's default time)
         if loan.default_probability_curve is not None:
-            q = _curve_hazard(loan.default_probability_curve, t_years - dt_years, t_years)
+            cumulative = _curve_hazard(
+                loan.default_probability_curve, np.zeros_like(t_years), t_years
+            )
         else:
-            q = _period_probability(np.full(n_periods, loan.annual_default_probability), dt_years)
-        threshold[:, j] = _threshold(q, dof)
+            cumulative = cumulative_probability([loan.annual_default_probability], t_years)[:, 0]
+        threshold[:, j] = thresholds(cumulative, dof)
         if loan.defaulted:
-            threshold[0, j] = np.inf  # defaults in the first period, whatever the draw
+            threshold[:, j] = np.inf  # defaults in the first period, whatever the draw
         prepay[:, j] = _period_probability(np.full(n_periods, loan.prepayment_rate), dt_years)
 
     pledge_start = np.zeros(n + 1, dtype=np.int64)
@@ -172,7 +173,7 @@ def compile_loans(
     kinds, shares, caps, deductibles = [], [], [], []
     first_k, last_k, needs_ip_lost = [], [], []
     budget = math.inf
-    g_threshold = np.full(n_periods, -np.inf)
+    g_threshold = np.full((n_periods, 1), -np.inf)
     g_factor, g_loading, g_share = 0, 0.0, 0.0
     for layer in sc.loss_sharing:
         kinds.append(LAYER_CODES[layer.kind])
@@ -195,10 +196,9 @@ def compile_loans(
             caps.append(math.inf if layer.limit is None else layer.limit)
         elif isinstance(layer, Guarantee):
             caps.append(math.inf)
-            q = _period_probability(
-                np.full(n_periods, layer.guarantor_default_probability), dt_years
+            g_threshold = thresholds(
+                cumulative_probability([layer.guarantor_default_probability], t_years), dof
             )
-            g_threshold = _threshold(q, dof)
             g_factor, g_loading, g_share = (
                 sc.factor_index(layer.factor),
                 layer.factor_loading,

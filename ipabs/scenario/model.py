@@ -147,11 +147,11 @@ class Factors(Spec):
     )
     correlation: tuple[tuple[float, ...], ...] | None = _field(
         None,
-        description="Correlation matrix of the factors' per-period shocks, one row per factor; symmetric, unit diagonal, positive semi-definite. Default: identity.",
+        description="Correlation matrix of the factors (their per-period income shocks and their values at the deal's horizon, which drive defaults), one row per factor; symmetric, unit diagonal, positive semi-definite. Default: identity.",
     )
     copula: Copula = _field(
         Copula.gaussian,
-        description="Default dependence: gaussian, or student_t (fatter joint tails; the same shocks scaled by one chi-square draw per period).",
+        description="Default dependence of the default-time copula: gaussian, or student_t (fatter joint tails; every name's latent scaled by one chi-square draw per path).",
     )
     degrees_of_freedom: int | None = _field(
         None,
@@ -316,7 +316,7 @@ class Licensee(Spec):
     )
     factor_loading: Loading = _field(
         0.0,
-        description="Weight a of the factor in the default latent: A = a*Z + sqrt(1-a^2)*e (asset correlation a^2).",
+        description="Weight a of the factor in the default latent: A = a*M + sqrt(1-a^2)*e, M the factor at the deal's horizon (asset correlation a^2).",
     )
 
 

@@ -4,7 +4,11 @@ A replenishment loan bought at the end of period v ("vintage" v) has the eligibi
 terms. Its cash flows are linear in its balance (defaults and prepayments are events of the
 path, not of the amount; the pledge is valued at balance / LTV), so each vintage is simulated
 once per path for a balance of 1, and the waterfall scales it by what it actually buys.
-Draws: one normal and one uniform per vintage and later period, always (common random numbers).
+A vintage defaults through the default-time copula (docs/model.md, 3.2 and 4.7): one latent per
+vintage and path, A_v = S (a M_f + sqrt(1 - a^2) eps_v), and default in the first period k > v
+with A_v < F^-1(1 - (1 - PD)^(t_k - t_v)), its cumulative PD from its purchase.
+Draws: one normal per vintage from the path's latent stream, then one uniform per vintage and
+later period from its period stream, always (common random numbers).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from scipy.special import ndtri, stdtrit
 
 from ipabs.engine.rng import normal, uniform
+from ipabs.pool.default_times import cumulative_probability, default_period, latent, thresholds
 from ipabs.scenario.model import Scenario
 
 AMORTISATION = ("interest_only", "level")
@@ -28,7 +32,8 @@ class RevolvingArrays(NamedTuple):
     rate: float  # annual
     term_periods: int
     amortisation: int  # index into AMORTISATION
-    threshold: np.ndarray  # (K,) default threshold of a replenishment loan in period k
+    threshold: np.ndarray  # (K, V) cumulative default threshold of vintage v by period k (-inf
+    # for k <= v)
     prepay_prob: np.ndarray  # (K,)
     recovery_per_unit: float  # (1 / LTV) x (1 - haircut): disposal proceeds per unit of balance
     lag_periods: int
@@ -40,7 +45,7 @@ class RevolvingArrays(NamedTuple):
 
 def no_revolving(n_periods: int) -> RevolvingArrays:
     return RevolvingArrays(
-        0, 0.0, 1, 0, np.full(n_periods, -np.inf), np.zeros(n_periods), 0.0, 0, 0, 0.0, 1.0, 4
+        0, 0.0, 1, 0, np.zeros((n_periods, 0)), np.zeros(n_periods), 0.0, 0, 0, 0.0, 1.0, 4
     )
 
 
@@ -51,7 +56,9 @@ def revolving_end_period(sc: Scenario, dates: list[dt.date]) -> int:
     return sum(1 for d in dates if d < sc.revolving.end_date)
 
 
-def compile_revolving(sc: Scenario, dates: list[dt.date], dt_years: np.ndarray) -> RevolvingArrays:
+def compile_revolving(
+    sc: Scenario, dates: list[dt.date], t_years: np.ndarray, dt_years: np.ndarray
+) -> RevolvingArrays:
     n_periods = len(dates)
     rv = sc.revolving
     if rv is None:
@@ -59,14 +66,20 @@ def compile_revolving(sc: Scenario, dates: list[dt.date], dt_years: np.ndarray) 
     per_year = sc.deal.payment_frequency.per_year
     dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
     with np.errstate(divide="ignore"):
-        q = -np.expm1(np.log1p(-rv.annual_default_probability) * dt_years)
         prepay = -np.expm1(np.log1p(-rv.prepayment_rate) * dt_years)
+    n_vintages = revolving_end_period(sc, dates)
+    # vintage v is bought at t_v: its cumulative PD by t_k runs over t_k - t_v
+    age = t_years[:, None] - t_years[None, :n_vintages]
+    cumulative = cumulative_probability([rv.annual_default_probability], age.ravel()).reshape(
+        age.shape
+    )
+    threshold = np.where(age > 0, thresholds(cumulative, dof), -np.inf)
     return RevolvingArrays(
-        n_vintages=revolving_end_period(sc, dates),
+        n_vintages=n_vintages,
         rate=float(rv.rate),
         term_periods=max(1, round(rv.term_years * per_year)),
         amortisation=AMORTISATION.index(rv.amortisation),
-        threshold=np.ascontiguousarray(stdtrit(dof, q) if dof else ndtri(q)),
+        threshold=np.ascontiguousarray(threshold),
         prepay_prob=np.ascontiguousarray(prepay),
         recovery_per_unit=(1.0 - rv.disposal_haircut) / rv.ltv,
         lag_periods=math.ceil(rv.disposal_lag_months * per_year / 12),
@@ -78,15 +91,19 @@ def compile_revolving(sc: Scenario, dates: list[dt.date], dt_years: np.ndarray) 
 
 
 @njit(cache=True)
-def simulate_vintages_path(state, rv, accrual, factor_path, scale_path, cash, defaulted, loss, performing):  # fmt: skip
+def simulate_vintages_path(state, latent_state, rv, accrual, economy, default_at, cash, defaulted, loss, performing):  # fmt: skip
     """Per unit of balance bought at the end of period v: `cash[v, k]` collected in period k,
     `defaulted[v, k]` exposure at default, `loss[v, k]` exposure less recovery, and
-    `performing[v, k]` the balance still performing at the end of period k (1 at k = v)."""
+    `performing[v, k]` the balance still performing at the end of period k (1 at k = v).
+    `default_at` (scratch, V) gets each vintage's default period (-1: none)."""
     n_vintages = rv.n_vintages
     n_periods = cash.shape[1]
     i = rv.rate / rv.periods_per_year
     m = rv.term_periods
     payment = 1.0 / m if i < 1e-12 else i / -np.expm1(-m * np.log1p(i))
+    for v in range(n_vintages):  # default times, drawn once per path
+        a = latent(economy, rv.factor, rv.loading, rv.idiosyncratic, normal(latent_state))
+        default_at[v] = default_period(a, rv.threshold, v)
     for v in range(n_vintages):
         for k in range(n_periods):
             cash[v, k] = 0.0
@@ -96,13 +113,11 @@ def simulate_vintages_path(state, rv, accrual, factor_path, scale_path, cash, de
         performing[v, v] = 1.0
         balance = 1.0
         for k in range(v + 1, n_periods):
-            e = normal(state)
             u = uniform(state)
             if balance <= 0.0:
                 continue
             interest = balance * rv.rate * accrual[k]
-            latent = rv.loading * factor_path[k, rv.factor] + rv.idiosyncratic * e
-            if scale_path[k] * latent < rv.threshold[k]:
+            if default_at[v] == k:
                 exposure = balance + interest
                 recovery = min(rv.recovery_per_unit * balance, exposure)
                 defaulted[v, k] = exposure
