@@ -12,7 +12,7 @@ import dataclasses
 import numbers
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ import numpy as np
 import pydantic
 
 from ipabs.engine.compile import compile_scenario
+from ipabs.engine.importance import plan_importance
 from ipabs.engine.limits import check_limits, estimate, estimate_scenario
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, PoolCache, RawResults, run_paths
 from ipabs.errors import InternalError, Problem, ScenarioError
 from ipabs.results import Results
-from ipabs.scenario.load import format_path
+from ipabs.scenario.load import check_importance, format_path
 from ipabs.scenario.load import load as _load_file
 from ipabs.scenario.model import Scenario, Simulation
 
@@ -89,6 +90,11 @@ def simulate(
     allow_large: bool = False,
     progress: Callable[[int, int], None] | None = None,
     pool_cache: PoolCache | None = None,
+    importance: str | Sequence[float] | None = None,
+    target: str | None = None,
+    rel_se: float | None = None,
+    metric: str = "expected_loss",
+    max_paths: int | None = None,
 ) -> Results:
     """Run the Monte Carlo for a scenario (a `Scenario` or a file path).
 
@@ -96,6 +102,12 @@ def simulate(
     core Numba sees; results do not depend on it. `progress(done, total)` is called as blocks finish.
     `pool_cache` (an `ipabs.engine.run.PoolCache`, used by the solvers) replays the pool stage of
     an earlier run with the same pool, paths and seed, which gives the same numbers faster.
+
+    `importance` ("none", "auto" or one shift per factor) and `target` (a class name) override
+    `simulation.importance` and `simulation.importance_target` (docs/model.md, 5.2). With
+    `rel_se`, paths run in batches of `paths` until the `target` class's `metric`
+    ("expected_loss" or "prob_loss") has that relative standard error, or `max_paths` (default
+    100 batches) have run; `Results.precision` says what was reached.
     """
     source = None
     if not isinstance(scenario, Scenario):
@@ -104,29 +116,164 @@ def simulate(
     scenario = with_simulation(
         scenario, paths=paths, seed=seed, block_size=block_size, sample_paths=sample_paths
     )
+    scenario = with_importance(scenario, importance, target)
     threads = resolve_threads(threads)
     _check_hooks(progress, pool_cache)
     sim = scenario.simulation
-    limits = {"paths": sim.paths, "sample_paths": sim.sample_paths, "threads": threads}
+    precision = _precision_request(scenario, rel_se, target, metric, max_paths)
+    total = sim.paths if precision is None else precision["max_paths"]
+    limits = {"paths": total, "sample_paths": sim.sample_paths, "threads": threads}
     if not allow_large:  # from the tables first: compiling a large pool takes seconds
-        check_limits(estimate_scenario(scenario, **limits), paths=sim.paths)
+        check_limits(estimate_scenario(scenario, **limits), paths=total)
     deal = compile_scenario(scenario)
     if not allow_large:
-        check_limits(estimate(deal, **limits), paths=sim.paths)
+        check_limits(estimate(deal, **limits), paths=total)
     started = time.perf_counter()
-    raw = run_paths(
-        deal,
-        paths=sim.paths,
-        seed=sim.seed,
-        block_size=sim.block_size,
-        sample_paths=sim.sample_paths,
-        threads=threads,
-        progress=None if progress is None else (lambda done: progress(done, sim.paths)),
-        pool_cache=pool_cache,
-    )
+    plan = plan_importance(scenario, threads=threads)
+    if plan.enabled:
+        deal = compile_scenario(scenario, factor_shift=plan.shift)
+    batches: list[RawResults] = []
+    done = 0
+    while True:
+        batch = min(sim.paths, total - done)
+        report = None if progress is None else (lambda n, d=done: progress(d + n, total))
+        batches.append(
+            run_paths(
+                deal,
+                paths=batch,
+                seed=sim.seed,
+                block_size=sim.block_size,
+                sample_paths=sim.sample_paths,
+                threads=threads,
+                progress=report,
+                pool_cache=pool_cache if precision is None else None,
+                first_path=done,
+            )
+        )
+        done += batch
+        if precision is None:
+            break
+        raw = merge_batches(batches)
+        reached = _relative_se(deal, raw, precision)
+        precision.update(paths_used=done, rel_se_reached=reached)
+        if reached <= precision["rel_se"] or done >= total:
+            precision["met"] = bool(reached <= precision["rel_se"])
+            break
+    raw = batches[0] if len(batches) == 1 else merge_batches(batches)
     wall = time.perf_counter() - started
     check_finite(raw, deal.tranche_names)
-    return Results(deal=deal, raw=raw, threads=threads, wall_seconds=wall, source=source)
+    return Results(
+        deal=deal,
+        raw=raw,
+        threads=threads,
+        wall_seconds=wall,
+        source=source,
+        importance=plan,
+        precision=precision,
+    )
+
+
+def with_importance(
+    scenario: Scenario, importance: str | Sequence[float] | None, target: str | None
+) -> Scenario:
+    """The scenario with `simulation.importance` / `importance_target` replaced (None keeps the
+    file's), checked as the loader checks them."""
+    given: dict[str, object] = {}
+    if importance is not None:
+        if isinstance(importance, str):
+            given["importance"] = importance
+        else:
+            try:
+                given["importance"] = tuple(float(x) for x in importance)
+            except (TypeError, ValueError):
+                raise ScenarioError(
+                    'importance must be "none", "auto" or one number per factor',
+                    problems=(Problem("simulation.importance", "not allowed", importance, True),),
+                ) from None
+    if target is not None:
+        given["importance_target"] = target
+    if not given:
+        return scenario
+    try:
+        simulation = Simulation.model_validate({**scenario.simulation.model_dump(), **given})
+    except pydantic.ValidationError as exc:
+        problems = tuple(
+            Problem("simulation." + format_path(e["loc"]), e["msg"], e.get("input"), True)
+            for e in exc.errors()
+        )
+        raise ScenarioError("invalid simulation setting", problems=problems) from None
+    updated = scenario.model_copy(update={"simulation": simulation})
+    problems = tuple(check_importance(updated))
+    if problems:
+        raise ScenarioError("invalid importance sampling setting", problems=problems)
+    return updated
+
+
+def _precision_request(
+    scenario: Scenario, rel_se: float | None, target: str | None, metric: str, max_paths: int | None
+) -> dict[str, Any] | None:
+    if rel_se is None:
+        if max_paths is not None:
+            raise ScenarioError("max_paths goes with rel_se (run until a precision is reached)")
+        return None
+    if isinstance(rel_se, bool) or not isinstance(rel_se, numbers.Real) or not 0 < rel_se < 1:
+        raise ScenarioError(
+            "rel_se must be a relative standard error between 0 and 1, e.g. 0.1",
+            problems=(Problem("rel_se", "out of range", rel_se, True),),
+        )
+    name = target or scenario.simulation.importance_target
+    names = [t.name for t in scenario.tranches]
+    if name is None:
+        raise ScenarioError("rel_se needs a target class (target=, or --target)")
+    if name not in names:
+        raise ScenarioError(
+            f"no tranche is named {name!r}; tranches: {', '.join(names)}",
+            problems=(Problem("target", "unknown tranche", name, True),),
+        )
+    if metric not in ("expected_loss", "prob_loss"):
+        raise ScenarioError(
+            f'metric must be "expected_loss" or "prob_loss", not {metric!r}',
+            problems=(Problem("metric", "not allowed", metric, True),),
+        )
+    batch = scenario.simulation.paths
+    limit = 100 * batch if max_paths is None else _integer("max_paths", max_paths)
+    if limit < batch:
+        raise ScenarioError(f"max_paths ({limit:,}) is below one batch of paths ({batch:,})")
+    return {
+        "target": name,
+        "metric": metric,
+        "rel_se": float(rel_se),
+        "max_paths": limit,
+        "batch_paths": batch,
+    }
+
+
+def _relative_se(deal, raw: RawResults, precision: dict[str, Any]) -> float:
+    """The target class's relative standard error on the paths so far (inf with no loss)."""
+    from ipabs.engine.reduce import LOSS_TOLERANCE, mean_se, path_weights
+
+    t = deal.tranche_names.index(precision["target"])
+    loss = raw.tranche[:, t, TRANCHE_FIELDS.index("principal_loss")] / deal.waterfall.balance0[t]
+    x = loss if precision["metric"] == "expected_loss" else (loss > LOSS_TOLERANCE).astype(float)
+    mean, se = mean_se(x, path_weights(raw))
+    return float(se / mean) if mean > 0 and np.isfinite(se) else float("inf")
+
+
+def merge_batches(batches: list[RawResults]) -> RawResults:
+    """Batches of consecutive paths as one run: per-path arrays end to end, the per-period
+    samples from the first batch (its first sample_paths paths)."""
+    first = batches[0]
+    per_path = {"tranche", "pool", "trigger_first", "weight"}
+    return RawResults(
+        **{
+            f.name: (
+                np.concatenate([getattr(b, f.name) for b in batches])
+                if f.name in per_path
+                else getattr(first, f.name)
+            )
+            for f in dataclasses.fields(RawResults)
+        }
+    )
 
 
 def _check_hooks(progress: object, pool_cache: object) -> None:

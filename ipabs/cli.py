@@ -36,6 +36,7 @@ from rich.table import Table
 
 from ipabs import __version__
 from ipabs.errors import InternalError, Problem, UserError
+from ipabs.ratings.implied import rating_statement
 from ipabs.ratings.tables import table_source
 
 PROGRESS_AFTER_SECONDS = 1.0
@@ -81,6 +82,28 @@ def cli() -> None:
     is_flag=True,
     help="Run even when the estimated memory or time exceeds the limits.",
 )
+@click.option(
+    "--importance",
+    help='Importance sampling of the horizon factors: "none", "auto" (a cross-entropy pilot '
+    "aims at --target), or the shift, one number per factor separated by commas "
+    "(overrides simulation.importance; docs/model.md 5.2).",
+)
+@click.option("--target", help="The class importance sampling and --rel-se aim at.")
+@click.option(
+    "--rel-se",
+    type=float,
+    help="Run batches of --paths until --target's --metric has this relative standard error.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["expected_loss", "prob_loss"]),
+    default="expected_loss",
+    show_default=True,
+    help="What --rel-se measures.",
+)
+@click.option(
+    "--max-paths", type=int, help="Most paths a --rel-se run may take (default: 100 batches)."
+)
 def run(
     scenario: Path,
     paths: int | None,
@@ -92,6 +115,11 @@ def run(
     as_json: bool,
     no_charts: bool,
     allow_large: bool,
+    importance: str | None,
+    target: str | None,
+    rel_se: float | None,
+    metric: str,
+    max_paths: int | None,
 ) -> None:
     """Simulate SCENARIO, print the tranche table and write the output folder."""
     from ipabs.outputs.folder import check_out_dir
@@ -112,6 +140,11 @@ def run(
             threads=threads,
             allow_large=allow_large,
             progress=progress.update,
+            importance=_importance_option(importance),
+            target=target,
+            rel_se=rel_se,
+            metric=metric,
+            max_paths=max_paths,
         )
     results = dataclasses.replace(results, source=scenario)
     results.write(out_dir, charts=not no_charts, scenario_bytes=scenario.read_bytes())
@@ -125,6 +158,10 @@ def run(
             "pool": results.pool_record(),
             "triggers": results.trigger_records(),
         }
+        if results.importance is not None and results.importance.enabled:
+            payload["importance"] = results.importance.record()
+        if results.precision is not None:
+            payload["precision"] = results.precision
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
     elif not quiet:
         _print_summary(results, out_dir)
@@ -285,6 +322,18 @@ def _register_analysis_commands() -> None:
 _register_analysis_commands()
 
 
+def _importance_option(value: str | None):
+    """--importance as simulate() takes it: a keyword, or the shift as numbers."""
+    if value is None or value.strip() in ("none", "auto"):
+        return None if value is None else value.strip()
+    try:
+        return tuple(float(x) for x in value.split(","))
+    except ValueError:
+        raise UserError(
+            f'--importance must be "none", "auto" or numbers separated by commas, not {value!r}'
+        ) from None
+
+
 def _print_summary(results, out_dir: Path) -> None:
     sc = results.scenario
     s = results.summary
@@ -321,9 +370,31 @@ def _print_summary(results, out_dir: Path) -> None:
             f"{r['irr_p05']:.2%}",
             f"{r['price_pct_par']:.3f}",
             f"{r['modified_duration']:.2f}",
-            str(r["implied_rating"]),
+            rating_statement(r),
         )
     console.print(table)
+    console.print(
+        "implied rating: the grade the one-sided 95% upper confidence bound on the metric "
+        "supports; where the point estimate supports a better one it follows, with the 90% range "
+        "(docs/model.md 5.1)"
+    )
+    plan = results.importance
+    if plan is not None and plan.enabled:
+        shift = ", ".join(f"{x:+.3f}" for x in plan.shift)
+        aim = f" aimed at {plan.target} ({plan.pilot_runs} pilot runs)" if plan.target else ""
+        console.print(
+            f"importance sampling: horizon factors shifted by [{shift}]{aim}; effective sample "
+            f"size {results.pool['effective_sample_size'].iloc[0]:,.0f} of {results.paths_run:,}; "
+            "estimates far from the target's tail are less precise (their standard errors say so)"
+        )
+    if results.precision is not None:
+        p = results.precision
+        state = "reached" if p["met"] else "NOT reached"
+        console.print(
+            f"precision: relative standard error of {p['target']}'s {p['metric']} "
+            f"{p['rel_se_reached']:.3f} after {p['paths_used']:,} paths (target {p['rel_se']}: "
+            f"{state}; at most {p['max_paths']:,})"
+        )
     if sc.kind == "trust":
         trust = Table(title="beneficiary classes", title_justify="left")
         for col in (

@@ -10,6 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ipabs.ratings.implied import rating_statement
+
 _SCENARIO = click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 _PATHS = click.option("--paths", type=int, help="Monte Carlo paths per evaluation.")
 _SEED = click.option("--seed", type=int, help="Random seed (the same paths for every evaluation).")
@@ -53,10 +55,29 @@ def _check_paths(paths: int | None) -> None:
 @_PLOSS
 @_PATHS
 @_SEED
+@click.option(
+    "--min-subordination",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Least share of the capital structure the subordinated class keeps (e.g. 0.05).",
+)
+@click.option(
+    "--importance",
+    type=click.Choice(["none", "auto"]),
+    default="none",
+    show_default=True,
+    help="auto: importance sampling of the horizon factors, aimed at each --tranche.",
+)
 @_JSON
-def size_command(scenario, tranches, rating, expected_loss, loss_probability, paths, seed, as_json):
-    """The largest balance of each --tranche of SCENARIO that meets the target; the
-    subordinated class takes up the difference (the total stays the same)."""
+def size_command(
+    scenario, tranches, rating, expected_loss, loss_probability, paths, seed, min_subordination,
+    importance, as_json,
+):  # fmt: skip
+    """The largest balance of each --tranche of SCENARIO that meets the target with 95%
+    confidence (the one-sided upper bound of its loss metric, docs/model.md 5.1); the
+    subordinated class takes up the difference (the total stays the same). A run that cannot
+    show the target is met even at the smallest size is refused, with the paths it would need."""
     from ipabs.api import load
     from ipabs.solvers import size
 
@@ -67,6 +88,7 @@ def size_command(scenario, tranches, rating, expected_loss, loss_probability, pa
         r = size(
             sc, name, rating=rating, expected_loss=expected_loss,
             loss_probability=loss_probability, paths=paths, seed=seed,
+            min_subordination=min_subordination, importance=importance,
         )  # fmt: skip
         results.append(r)
         sc = r.scenario
@@ -80,8 +102,8 @@ def size_command(scenario, tranches, rating, expected_loss, loss_probability, pa
             "met": r.met,
             "whole_capital_meets_target": r.capped,
             "evaluations": r.evaluations,
-            "implied_rating": str(
-                r.results.summary.set_index("tranche").loc[r.tranche, "implied_rating"]
+            "implied_rating": rating_statement(
+                r.results.summary.set_index("tranche").loc[r.tranche]
             ),
         }
         for r in results
@@ -266,7 +288,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     for row in run.comparison.itertuples():
         table.add_row(
             row.stress, row.tranche, f"{row.expected_loss:.4%}", f"{row.prob_loss:.2%}",
-            f"{row.wal_years:.2f}", f"{row.irr_mean:.2%}", f"{row.price_pct_par:.3f}", str(row.implied_rating),
+            f"{row.wal_years:.2f}", f"{row.irr_mean:.2%}", f"{row.price_pct_par:.3f}", rating_statement(row._asdict()),
         )  # fmt: skip
     console = _console()
     console.print(table)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.importance import ImportancePlan
 from ipabs.engine.reduce import (
     path_table,
     period_bands,
@@ -33,6 +34,8 @@ class Results:
     threads: int
     wall_seconds: float
     source: Path | None = None
+    importance: ImportancePlan | None = None  # how the horizon factors were sampled
+    precision: dict[str, Any] | None = None  # a run to a relative standard error: what it reached
 
     @property
     def scenario(self):
@@ -54,6 +57,8 @@ class Results:
             table_for(self.scenario.ratings),
             labels=self.scenario.ratings.labels,
             term_years=float(self.deal.t_years[-1]),
+            paths=self.paths_run,
+            weighted=self.importance is not None and self.importance.enabled,
         )
         return summary.merge(ratings, on="tranche", how="left")
 

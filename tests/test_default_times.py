@@ -4,8 +4,10 @@ Every name draws one latent per path and defaults when it falls below the quanti
 cumulative default probability, so a homogeneous pool's default count at any date follows the
 finite-pool Vasicek law with that date's PD whatever the payment frequency, two names default
 together by a date with the bivariate normal (or t) probability, and the factor that drives
-defaults is the one that drives licence income. Each test here would fail on a model that draws
-defaults period by period with independent systematic shocks.
+defaults is the one that drives licence income. The horizon-law, joint-default and
+frequency tests would fail on a model that draws defaults period by period with independent
+systematic shocks; the others check the new model's own mechanics (thresholds, timing,
+conditional probabilities, common random numbers).
 """
 
 from __future__ import annotations
@@ -156,17 +158,23 @@ def test_default_count_distribution_is_frequency_free_on_other_seeds():
 
 
 def two_names(copula: str, *, paths: int = 40_000) -> dict:
-    """Two licensees on two correlated factors, monthly over 5 years."""
+    """Two licensees, monthly over 5 years: on two correlated factors with moderate PDs
+    (Gaussian), or in the tail where a t copula differs from the Gaussian and from a mixing draw
+    per name (PD 1% a year, loadings 0.8 on one factor, 3 degrees of freedom: joint default
+    0.022 shared, 0.017 Gaussian, 0.009 with a chi-square per name)."""
     data = homogeneous("monthly", 5, names=2, paths=paths, seed=3)
-    data["factors"] = {
-        "names": ["tech", "media"],
-        "correlation": [[1.0, 0.6], [0.6, 1.0]],
-        "copula": copula,
-    }
-    if copula == "student_t":
-        data["factors"]["degrees_of_freedom"] = 4
-    data["licensees"][0].update(annual_default_probability=0.04, factor_loading=0.5, factor="tech")
-    data["licensees"][1].update(annual_default_probability=0.08, factor_loading=0.7, factor="media")
+    if copula == "gaussian":
+        data["factors"] = {"names": ["tech", "media"], "correlation": [[1.0, 0.6], [0.6, 1.0]]}
+        data["licensees"][0].update(
+            annual_default_probability=0.04, factor_loading=0.5, factor="tech"
+        )
+        data["licensees"][1].update(
+            annual_default_probability=0.08, factor_loading=0.7, factor="media"
+        )
+    else:
+        data["factors"] = {"names": ["economy"], "copula": "student_t", "degrees_of_freedom": 3}
+        for licensee in data["licensees"]:
+            licensee.update(annual_default_probability=0.01, factor_loading=0.8)
     return data
 
 
@@ -174,16 +182,21 @@ def two_names(copula: str, *, paths: int = 40_000) -> dict:
 def test_joint_default_by_the_horizon_is_the_bivariate_copula_cdf(copula):
     data = two_names(copula)
     horizon = horizon_years(data)
-    p1, p2 = cumulative_probability([0.04, 0.08], [horizon])[0]
-    r = 0.5 * 0.7 * 0.6
-    shape = np.array([[1.0, r], [r, 1.0]])
     if copula == "gaussian":
+        p1, p2 = cumulative_probability([0.04, 0.08], [horizon])[0]
+        r = 0.5 * 0.7 * 0.6
+        shape = np.array([[1.0, r], [r, 1.0]])
         joint = stats.multivariate_normal(cov=shape).cdf([ndtri(p1), ndtri(p2)])
     else:
-        t1, t2 = stats.t.ppf([p1, p2], 4)
-        joint = stats.multivariate_t(shape=shape, df=4).cdf(
+        p1, p2 = cumulative_probability([0.01, 0.01], [horizon])[0]
+        shape = np.array([[1.0, 0.64], [0.64, 1.0]])
+        t1, t2 = stats.t.ppf([p1, p2], 3)
+        joint = stats.multivariate_t(shape=shape, df=3).cdf(
             [t1, t2], maxpts=1_000_000, random_state=0
         )
+        gaussian = stats.multivariate_normal(cov=shape).cdf([ndtri(p1), ndtri(p2)])
+        n = 40_000
+        assert joint - gaussian > 6 * np.sqrt(joint * (1 - joint) / n)  # the test can tell
     defaults = ipabs.simulate(validate(data)).pool_paths["licensee_defaults"].to_numpy()
     n = defaults.size
     both = np.mean(defaults == 2)
@@ -192,6 +205,23 @@ def test_joint_default_by_the_horizon_is_the_bivariate_copula_cdf(copula):
     either = np.mean(defaults >= 1)
     expected = p1 + p2 - joint
     assert abs(either - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
+
+
+def test_defaults_fall_in_time_as_the_cumulative_probability_says():
+    """Within one 5-year monthly deal (from the kernel's default periods): the count defaulted by
+    1, 2, 3 and 4 years is finite-pool Vasicek at those dates' PDs, so defaults are spread over
+    the deal as the hazard says, not bunched at its start or end."""
+    names, pd, rho = 60, 0.04, 0.2
+    scenario = validate(homogeneous("monthly", 5, names=names, pd=pd, loading=np.sqrt(rho)))
+    dates = default_dates(scenario, 3000, seed=19)
+    for years in (1, 2, 3, 4):
+        cut = CLOSING.replace(year=CLOSING.year + years)
+        counts = np.array([sum(d is not None and d <= cut for d in path) for path in dates])
+        t = (cut - CLOSING).days / 365
+        horizon_pd = float(cumulative_probability([pd], [t])[0, 0])
+        pmf = finite_pool_vasicek_pmf(names, horizon_pd, rho)
+        p_value = chi_square_p_value(np.bincount(counts, minlength=names + 1), pmf)
+        assert p_value > P_VALUE_FLOOR, (years, p_value)
 
 
 def economy_deal(**changes) -> dict:
@@ -319,6 +349,15 @@ def test_cumulative_thresholds_and_the_search():
         assert default_period(value, limit, 0) == expected
     assert default_period(0.0, limit, 2) == 0  # PD = 1 defaults in the first period
     assert default_period(-40.0, limit, 1) == -1  # PD = 0 never
+    # the same for the Student t copula (scipy's stdtrit(nu, 0) is +inf: mapped explicitly)
+    t_limit = thresholds(probability, 3)
+    assert np.all(np.isneginf(t_limit[:, 1])) and np.all(np.isposinf(t_limit[:, 2]))
+    assert np.all(np.diff(t_limit[:, 0]) > 0)
+    np.testing.assert_allclose(t_limit[:, 0], stats.t.ppf(probability[:, 0], 3), rtol=1e-10)
+    curve = np.array([0.0, 0.0, 0.05, 0.05])  # a loan default curve starting with zero years
+    curve_limit = thresholds(curve, 3)
+    assert np.all(curve_limit[1:] >= curve_limit[:-1])
+    assert np.isneginf(curve_limit[0]) and np.isfinite(curve_limit[2])
 
 
 def provider_deal() -> dict:
@@ -346,7 +385,7 @@ def test_a_provider_defaults_with_its_conditional_horizon_probability():
     out = np.empty(1, np.int64)
     n = 20_000
     for m in (-2.0, 0.0, 1.5):
-        economy = np.array([m, 0.0, 1.0])  # tech, media, the Gaussian copula's scale
+        economy = np.array([m, 0.0, 1.0, 1.0])  # tech, media, the copula's scale, the weight
         hits = 0
         for p in range(n):
             seed_stream(state, 5, p)
@@ -374,7 +413,7 @@ def test_a_revolving_vintage_defaults_with_its_conditional_probability_from_purc
     state = np.empty(4, np.uint64)
     period_state = np.empty(4, np.uint64)
     m = -1.0
-    economy = np.array([m, 1.0])
+    economy = np.array([m, 1.0, 1.0])
     n = 20_000
     hits = np.zeros(n_vintages)
     for p in range(n):
@@ -451,7 +490,7 @@ def default_dates(scenario, paths: int, seed: int) -> list[list[dt.date | None]]
         scale_bits=np.empty(n_assets, np.int64),
         alive=np.empty(n_assets, np.bool_),
         costs=np.empty(n_periods),
-        economy=np.ones(n_factors + 1),
+        economy=np.ones(n_factors + 2),
     )
     out = []
     for p in range(paths):

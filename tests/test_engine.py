@@ -515,7 +515,7 @@ def test_coverage_bands_use_only_paths_with_debt_service():
     raw = RawResults(
         np.zeros((3, deal.n_tranches, 11)), np.zeros((3, 28)), collections,
         np.zeros((3, deal.n_tranches, k)), zeros, np.zeros((3, 0), np.int64), zeros, zeros, service,
-        collections, zeros,
+        collections, zeros, np.ones(3),
     )  # fmt: skip
     bands = period_bands(deal, raw)
     np.testing.assert_allclose(bands["coverage_mean"][0], (2.0 + 3.0 + 2.0) / 3)

@@ -50,7 +50,7 @@ def vintages(
     state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
     seed_stream(state, 1, 0)
     seed_stream(latent_state, 2, 0)
-    economy = np.array([0.0, 1.0])  # the factor at the horizon, the copula's scale
+    economy = np.array([0.0, 1.0, 1.0])  # the factor at the horizon, the copula's scale, weight
     default_at = np.empty(n_vintages, np.int64)
     simulate_vintages_path(
         state, latent_state, rv, np.full(n_periods, 0.25), economy, default_at, *out
@@ -218,7 +218,7 @@ def test_replenishment_loan_defaults_follow_the_binomial():
         seed_stream(state, 11, path)
         seed_stream(latent_state, 12, path)
         simulate_vintages_path(
-            state, latent_state, rv, np.full(n_periods, 0.25), np.array([0.0, 1.0]), default_at,
+            state, latent_state, rv, np.full(n_periods, 0.25), np.array([0.0, 1.0, 1.0]), default_at,
             *out,
         )  # fmt: skip
         hits += out[1][0].sum() > 0

@@ -14,6 +14,7 @@ from helpers import QUIET_ASSET, REPO, run_cli, small_deal, write_scenario
 from scipy.optimize import brentq
 
 import ipabs
+from ipabs.errors import UserError
 from ipabs.scenario.load import validate
 
 CLOSING = dt.date(2024, 1, 15)
@@ -73,10 +74,13 @@ def test_largest_senior_with_no_loss_is_everything_collected():
     s = r.results.summary.set_index("tranche")
     assert s.loc["A", "expected_loss"] == 0.0
     assert s.loc["sub", "balance"] == pytest.approx(100.0 - r.balance)
-    # a rating target on a riskless path reads the same boundary, and the answer repeats
-    again = ipabs.size(validate(quiet_deal()), "A", rating="Aaa")
-    assert again.balance == pytest.approx(r.balance, abs=100 * 1e-4)
+    # the answer repeats
     assert ipabs.size(validate(quiet_deal()), "A", expected_loss=0.0).balance == r.balance
+    # a rating is met only on the 95% bound of the loss probability: 20 loss-free paths bound it
+    # at 1 - 0.05^(1/20) = 13.9%, far above Aaa's limit, so sizing to Aaa is refused, with the
+    # paths it would take
+    with pytest.raises(UserError, match=r"cannot size 'A' to rating Aaa or better .*: at 20 paths"):
+        ipabs.size(validate(quiet_deal()), "A", rating="Aaa")
 
 
 def test_breakeven_haircut_and_decay_match_the_collections_schedule():
@@ -111,13 +115,17 @@ def test_default_multiplier_breakeven_with_common_random_numbers_is_monotone():
     row = frame.set_index("tranche").loc["A"]
     assert row["status"] == "breakeven"
     x = row["breakeven"]
+    from ipabs.solvers.common import upper_bound
     from ipabs.solvers.stress import default_multiplier
 
-    def ploss(level):
+    def ploss(level, bound=True):
         res = ipabs.simulate(default_multiplier(sc, level))
-        return res.summary.set_index("tranche").loc["A", "prob_loss"]
+        summary = res.summary.set_index("tranche").loc["A"]
+        return upper_bound(res, summary, "prob_loss") if bound else summary["prob_loss"]
 
+    # the breakeven is where the 95% upper bound of P(loss), not the estimate, reaches 10%
     assert ploss(x) <= 0.10 < ploss(x + 1e-3 * 99 + 1e-6)
+    assert ploss(x, bound=False) < 0.10
     # A loses only if the licensee defaults early enough that less than 80 comes in: the
     # binomial count of such paths is what the multiplier moves
     assert ploss(0.0) <= ploss(x / 2) <= ploss(x)

@@ -43,7 +43,9 @@ class CompiledDeal:
         return len(self.tranche_names)
 
 
-def compile_scenario(sc: Scenario) -> CompiledDeal:
+def compile_scenario(sc: Scenario, factor_shift: np.ndarray | None = None) -> CompiledDeal:
+    """Compile a scenario to arrays; `factor_shift` (one number per factor) is an importance
+    sampling mean shift of the horizon factors (docs/model.md, 5.2)."""
     dates, t_years, dt_years, accrual = time_grid(sc.deal)
     names = tuple(t.name for t in sc.tranches_by_rank())
     discount, duration_weight = pricing_factors(t_years, sc.pricing, names)
@@ -52,7 +54,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         dates=dates,
         t_years=t_years,
         dt_years=dt_years,
-        pool=compile_pool(sc, t_years, dt_years),
+        pool=compile_pool(sc, t_years, dt_years, factor_shift),
         loans=compile_loans(sc, dates, t_years, dt_years),
         waterfall=compile_waterfall(sc, dates, accrual),
         support=compile_support(sc, t_years),

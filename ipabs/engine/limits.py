@@ -21,8 +21,8 @@ MAX_SECONDS = 30 * 60
 SECONDS_PER_VARIATE = 15e-9
 # per path and tranche: the kernel's outputs plus the path table built from them (about 3 copies)
 BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
-# per path: the pool outputs and the pool path table built from them
-BYTES_PER_PATH = 2 * 8 * len(POOL_FIELDS)
+# per path: the pool outputs and its weight, and the pool path table built from them
+BYTES_PER_PATH = 2 * 8 * (len(POOL_FIELDS) + 1)
 SAMPLE_SERIES = 7
 
 

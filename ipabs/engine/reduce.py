@@ -20,20 +20,67 @@ BANDS = (0.05, 0.50, 0.95)
 LOSS_TOLERANCE = 1e-9  # a loss below this fraction of the balance is rounding, not a loss
 
 
-def mean_se(x: np.ndarray) -> tuple[float, float]:
-    """Sample mean and its standard error s / sqrt(n) (NaN entries dropped)."""
-    x = x[~np.isnan(x)]
+def mean_se(x: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
+    """The mean of x over paths and its standard error (NaN entries dropped).
+
+    Plain Monte Carlo (`w` None): the sample mean and s / sqrt(n). Importance sampling (`w` the
+    paths' likelihood ratios, docs/model.md 5.2): the unbiased mean(w x) with the weight itself
+    as a control variate (E[w] = 1 under the shifted draws: Hesterberg, Technometrics 1995; Owen
+    & Zhou, JASA 2000),
+        mean(w x) - beta (mean(w) - 1),  beta = cov(w x, w) / var(w),
+    and standard error sd(w x - beta w) / sqrt(n). On a rare event beta is near 0 and this is
+    mean(w x); on an output that barely moves (a senior price) it corrects the noise of mean(w),
+    which would otherwise swamp it. Where some x are NaN (a conditional mean, e.g. the IRR of
+    the paths paid something) the self-normalised mean over the rest."""
+    if w is None:
+        x = x[~np.isnan(x)]
+        n = x.size
+        if n == 0:
+            return np.nan, np.nan
+        if n == 1:
+            return float(x[0]), np.nan
+        return float(x.mean()), float(x.std(ddof=1) / np.sqrt(n))
+    keep = ~np.isnan(x)
+    if not keep.all():
+        return self_normalised_mean_se(x[keep], w[keep])
     n = x.size
-    if n == 0:
+    if n < 2:
+        return (float(w[0] * x[0]) if n else np.nan), np.nan
+    y = w * x
+    c = w - 1.0
+    var_c = float(c.var(ddof=1))
+    beta = float(np.cov(y, c)[0, 1] / var_c) if var_c > 0.0 else 0.0
+    residual = y - beta * c
+    return float(residual.mean()), float(residual.std(ddof=1) / np.sqrt(n))
+
+
+def self_normalised_mean_se(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """sum(w x) / sum(w) and its delta-method standard error (a conditional mean under
+    importance sampling; with w = 1 the plain mean and s / sqrt(n) up to n / (n - 1))."""
+    total = w.sum()
+    if x.size == 0 or total <= 0.0:
         return np.nan, np.nan
-    if n == 1:
-        return float(x[0]), np.nan
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(n))
+    mean = float((w * x).sum() / total)
+    if x.size < 2:
+        return mean, np.nan
+    return mean, float(np.sqrt((w * w * (x - mean) ** 2).sum()) / total)
 
 
-def ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+def conditional_mean_se(
+    x: np.ndarray, mask: np.ndarray, w: np.ndarray | None = None
+) -> tuple[float, float]:
+    """The mean of x over the paths in `mask` (e.g. the loss given a loss)."""
+    if w is None:
+        return mean_se(x[mask])
+    return self_normalised_mean_se(x[mask], w[mask])
+
+
+def ratio_se(num: np.ndarray, den: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
     """mean(num) / mean(den) and its delta-method standard error (NaN when mean(den) is 0,
-    e.g. the duration of a tranche that is never paid anything)."""
+    e.g. the duration of a tranche that is never paid anything); with weights, of w num and
+    w den."""
+    if w is not None:
+        num, den = w * num, w * den
     if den.mean() == 0.0:
         return np.nan, np.nan
     ratio = num.mean() / den.mean()
@@ -43,23 +90,102 @@ def ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     return float(ratio), float((num - ratio * den).std(ddof=1) / (np.sqrt(n) * abs(den.mean())))
 
 
-def quantile_se(x: np.ndarray, q: float) -> tuple[float, float]:
+def quantile_se(x: np.ndarray, q: float, w: np.ndarray | None = None) -> tuple[float, float]:
     """The q-quantile and a distribution-free standard error from the order statistics that bound
-    a 95% confidence interval (ranks n q -/+ 1.96 sqrt(n q (1-q))), divided by 2 x 1.96."""
-    x = np.sort(x[~np.isnan(x)])
+    a 95% confidence interval (ranks n q -/+ 1.96 sqrt(n q (1-q))), divided by 2 x 1.96.
+
+    With weights: the quantile of the weighted empirical distribution (below), and the same
+    interval with the standard error of the estimated tail probability at it,
+    sd(w 1{X > x_q}) / sqrt(n), in place of sqrt(q (1-q) / n) (the two agree when every weight
+    is 1)."""
+    if w is None:
+        x = np.sort(x[~np.isnan(x)])
+        n = x.size
+        if n == 0:
+            return np.nan, np.nan
+        value = float(np.quantile(x, q))
+        z = ndtri(0.975)
+        half = z * np.sqrt(n * q * (1 - q))
+        lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
+        hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
+        return value, float((x[hi] - x[lo]) / (2 * z))
+    keep = ~np.isnan(x)
+    x, w = x[keep], w[keep]
     n = x.size
     if n == 0:
         return np.nan, np.nan
-    value = float(np.quantile(x, q))
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    # unnormalised: below the median the estimated CDF mean(w 1{X <= x}), above it the estimated
+    # tail mean(w 1{X > x}) (Glasserman, Heidelberger & Shahabuddin, Math. Finance 2000, for
+    # value at risk under importance sampling): a tail quantile reads only the weights of the
+    # paths in the tail
+    below = np.cumsum(w) / n  # estimated P(X <= x_(i))
+    above = (w.sum() - np.cumsum(w)) / n  # estimated P(X > x_(i))
+
+    def at(level: float) -> float:
+        if level <= 0.5:
+            i = int(np.searchsorted(below, level, side="left"))
+        else:
+            i = int(np.argmax(above <= 1.0 - level)) if np.any(above <= 1.0 - level) else n - 1
+        return float(x[min(i, n - 1)])
+
+    value = at(q)
+    if n < 2:
+        return value, np.nan
+    se_p = float((w * (x > value)).std(ddof=1) / np.sqrt(n))
     z = ndtri(0.975)
-    half = z * np.sqrt(n * q * (1 - q))
-    lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
-    hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
-    return value, float((x[hi] - x[lo]) / (2 * z))
+    return value, (at(min(q + z * se_p, 1.0)) - at(max(q - z * se_p, 0.0))) / (2 * z)
+
+
+def weighted_quantiles(values: np.ndarray, levels: tuple[float, ...], w: np.ndarray | None):
+    """Quantiles over axis 0 (paths) of a (paths, periods) array, weighted if w is given
+    (NaN entries ignored)."""
+    if w is None:
+        return np.nanquantile(values, levels, axis=0)
+    out = np.full((len(levels), values.shape[1]), np.nan)
+    for k in range(values.shape[1]):
+        column = values[:, k]
+        keep = ~np.isnan(column)
+        if not keep.any():
+            continue
+        x, v = column[keep], w[keep]
+        order = np.argsort(x, kind="stable")
+        x, v = x[order], v[order]
+        share = np.cumsum(v) / v.sum()
+        for i, level in enumerate(levels):
+            out[i, k] = x[min(int(np.searchsorted(share, level, side="left")), x.size - 1)]
+    return out
+
+
+def weighted_mean(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Mean over axis 0, NaN ignored; self-normalised with weights."""
+    if w is None:
+        return np.nanmean(values, axis=0)
+    keep = ~np.isnan(values)
+    weights = np.where(keep, w[:, None], 0.0)
+    total = weights.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            total > 0, (np.where(keep, values, 0.0) * weights).sum(axis=0) / total, np.nan
+        )
+
+
+def path_weights(raw: RawResults) -> np.ndarray | None:
+    """The paths' likelihood-ratio weights, or None for plain Monte Carlo (every weight 1)."""
+    return None if np.all(raw.weight == 1.0) else raw.weight
+
+
+def effective_sample_size(w: np.ndarray | None, n: int) -> float:
+    """(sum w)^2 / sum w^2 (Kong 1992): n for plain Monte Carlo."""
+    if w is None:
+        return float(n)
+    return float(w.sum() ** 2 / (w * w).sum())
 
 
 def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     field = {name: i for i, name in enumerate(TRANCHE_FIELDS)}
+    w = path_weights(raw)
     rows = []
     for t, tranche in enumerate(deal.scenario.tranches_by_rank()):
         data = raw.tranche[:, t, :]
@@ -76,21 +202,22 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
                 deal.waterfall.coupon[t, 0]
             ),  # the first period's (floating or stepped up later)
         }
-        row["expected_loss"], row["expected_loss_se"] = mean_se(loss)
-        row["prob_loss"], row["prob_loss_se"] = mean_se(has_loss.astype(float))
-        row["loss_given_loss"], row["loss_given_loss_se"] = mean_se(loss[has_loss])
-        row["wal_years"], row["wal_years_se"] = mean_se(data[:, field["wal_years"]])
-        row["irr_mean"], row["irr_mean_se"] = mean_se(irr)
+        row["expected_loss"], row["expected_loss_se"] = mean_se(loss, w)
+        row["prob_loss"], row["prob_loss_se"] = mean_se(has_loss.astype(float), w)
+        row["paths_with_loss"] = int(has_loss.sum())
+        row["loss_given_loss"], row["loss_given_loss_se"] = conditional_mean_se(loss, has_loss, w)
+        row["wal_years"], row["wal_years_se"] = mean_se(data[:, field["wal_years"]], w)
+        row["irr_mean"], row["irr_mean_se"] = mean_se(irr, w)
         for q in IRR_QUANTILES:
             key = f"irr_p{round(q * 100):02d}"
-            row[key], row[f"{key}_se"] = quantile_se(irr, q)
-        price, price_se = mean_se(pv / b0)
+            row[key], row[f"{key}_se"] = quantile_se(irr, q, w)
+        price, price_se = mean_se(pv / b0, w)
         row["price_pct_par"], row["price_pct_par_se"] = 100 * price, 100 * price_se
         row["modified_duration"], row["modified_duration_se"] = ratio_se(
-            data[:, field["pv_time"]], pv
+            data[:, field["pv_time"]], pv, w
         )
         row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = mean_se(
-            data[:, field["unpaid_interest"]]
+            data[:, field["unpaid_interest"]], w
         )
         # what a trust's beneficiary reads: money back, yield distributed, shortfalls suffered
         received = (
@@ -104,17 +231,17 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
             data[:, field["interest_received"]] + data[:, field["residual_received"]]
         ) / data[:, field["capital_years"]]
         shortfall = data[:, field["max_shortfall"]] / b0
-        row["multiple_mean"], row["multiple_mean_se"] = mean_se(multiple)
+        row["multiple_mean"], row["multiple_mean_se"] = mean_se(multiple, w)
         row["distribution_yield_mean"], row["distribution_yield_mean_se"] = mean_se(
-            distribution_yield
+            distribution_yield, w
         )
         for q in YIELD_QUANTILES:
             key = f"distribution_yield_p{round(q * 100):02d}"
-            row[key], row[f"{key}_se"] = quantile_se(distribution_yield, q)
+            row[key], row[f"{key}_se"] = quantile_se(distribution_yield, q, w)
         row["prob_shortfall"], row["prob_shortfall_se"] = mean_se(
-            (shortfall > LOSS_TOLERANCE).astype(float)
+            (shortfall > LOSS_TOLERANCE).astype(float), w
         )
-        row["expected_max_shortfall"], row["expected_max_shortfall_se"] = mean_se(shortfall)
+        row["expected_max_shortfall"], row["expected_max_shortfall_se"] = mean_se(shortfall, w)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -123,35 +250,43 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     """One row of pool estimates: expected collections (what the deal received) and income lost to
     defaults, loss quantiles (of the pool's whole income, the buyer's after a clean-up call too)."""
     field = {name: i for i, name in enumerate(POOL_FIELDS)}
+    w = path_weights(raw)
     collections = raw.pool[:, field["collections"]]
     lost = raw.pool[:, field["lost_income"]]
     due = collections + raw.pool[:, field["collections_after_call"]] + lost
     loss_pct = np.divide(lost, due, out=np.zeros_like(lost), where=due > 0)
     row: dict[str, float] = {}
-    row["expected_collections"], row["expected_collections_se"] = mean_se(collections)
-    row["expected_lost_income"], row["expected_lost_income_se"] = mean_se(lost)
-    row["expected_pool_loss_pct"], row["expected_pool_loss_pct_se"] = mean_se(loss_pct)
+    row["expected_collections"], row["expected_collections_se"] = mean_se(collections, w)
+    row["expected_lost_income"], row["expected_lost_income_se"] = mean_se(lost, w)
+    row["expected_pool_loss_pct"], row["expected_pool_loss_pct_se"] = mean_se(loss_pct, w)
     for q in POOL_LOSS_QUANTILES:
         key = f"pool_loss_pct_p{q * 100:g}".replace(".", "_")
-        row[key], row[f"{key}_se"] = quantile_se(loss_pct, q)
+        row[key], row[f"{key}_se"] = quantile_se(loss_pct, q, w)
     # every other pool total, up to the loan totals (reported only when there are loans)
     for name in POOL_FIELDS[POOL_FIELDS.index("licensee_defaults") : LOAN_FIELDS_START]:
-        row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
+        row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]], w)
     loan_total = float(deal.loans.balance0.sum())
     if loan_total > 0:
         for name in POOL_FIELDS[LOAN_FIELDS_START:]:
-            row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]])
+            row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(
+                raw.pool[:, field[name]], w
+            )
         # the loss left with the lender (the deal) after recoveries and loss-sharing, per unit of loans
         net = raw.pool[:, field["loan_net_loss"]] / loan_total
-        row["expected_loan_loss_pct"], row["expected_loan_loss_pct_se"] = mean_se(net)
+        row["expected_loan_loss_pct"], row["expected_loan_loss_pct_se"] = mean_se(net, w)
         for q in POOL_LOSS_QUANTILES:
             key = f"loan_loss_pct_p{q * 100:g}".replace(".", "_")
-            row[key], row[f"{key}_se"] = quantile_se(net, q)
+            row[key], row[f"{key}_se"] = quantile_se(net, q, w)
+    row["effective_sample_size"] = effective_sample_size(w, raw.pool.shape[0])
     return pd.DataFrame([row])
 
 
 def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
-    """5/50/95% bands (and mean) per period, from the first `sample_paths` paths."""
+    """5/50/95% bands (and mean) per period, from the first `sample_paths` paths (weighted by
+    their likelihood ratios under importance sampling)."""
+    w = path_weights(raw)
+    if w is not None:
+        w = w[: raw.sample_collections.shape[0]]
     frame: dict[str, object] = {
         "period": np.arange(1, deal.n_periods + 1),
         "date": pd.to_datetime(deal.dates),
@@ -159,8 +294,13 @@ def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     }
 
     def add(prefix: str, values: np.ndarray) -> None:
-        frame[f"{prefix}_mean"] = values.mean(axis=0)
-        for q, band in zip(BANDS, np.quantile(values, BANDS, axis=0), strict=True):
+        frame[f"{prefix}_mean"] = weighted_mean(values, w) if w is not None else values.mean(axis=0)
+        bands = (
+            weighted_quantiles(values, BANDS, w)
+            if w is not None
+            else np.quantile(values, BANDS, axis=0)
+        )
+        for q, band in zip(BANDS, bands, strict=True):
             frame[f"{prefix}_p{round(q * 100):02d}"] = band
 
     add("collections", raw.sample_collections)
@@ -180,8 +320,8 @@ def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     mean = np.full(deal.n_periods, np.nan)
     bands = np.full((len(BANDS), deal.n_periods), np.nan)
     if some.any():
-        mean[some] = np.nanmean(coverage[:, some], axis=0)
-        bands[:, some] = np.nanquantile(coverage[:, some], BANDS, axis=0)
+        mean[some] = weighted_mean(coverage[:, some], w)
+        bands[:, some] = weighted_quantiles(coverage[:, some], BANDS, w)
     frame["coverage_mean"] = mean
     for q, band in zip(BANDS, bands, strict=True):
         frame[f"coverage_p{round(q * 100):02d}"] = band
@@ -206,6 +346,7 @@ def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
         elif name != "pv_time":
             columns[name] = flat[:, i]
     columns["loss_fraction"] = flat[:, TRANCHE_FIELDS.index("principal_loss")] / balance0
+    columns["weight"] = np.repeat(raw.weight, n_tranches)
     return pd.DataFrame(columns)
 
 
@@ -221,6 +362,7 @@ def pool_path_table(raw: RawResults) -> pd.DataFrame:
     ):
         frame[count] = frame[count].astype(np.int64)
     frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
+    frame["weight"] = raw.weight
     return frame
 
 
@@ -229,11 +371,16 @@ def trigger_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     paths where it does, with its standard error)."""
     rows = []
     years = np.asarray(deal.t_years)
+    w = path_weights(raw)
     for r, trig in enumerate(deal.scenario.triggers):
         first = raw.trigger_first[:, r]
         hit = first >= 0
-        p, p_se = mean_se(hit.astype(float))
-        when, when_se = mean_se(years[first[hit]]) if hit.any() else (np.nan, np.nan)
+        p, p_se = mean_se(hit.astype(float), w)
+        when, when_se = (
+            conditional_mean_se(years[np.maximum(first, 0)], hit, w)
+            if hit.any()
+            else (np.nan, np.nan)
+        )
         rows.append(
             {
                 "trigger": trig.name,

@@ -1,11 +1,13 @@
 """Keyed random streams: path p of a run with seed s always draws the same numbers.
 
-Each path gets its own xoshiro256** generator (Blackman & Vigna, "Scrambled linear pseudorandom
-number generators", ACM TOMS 2021), whose 256-bit state is filled with four outputs of
-SplitMix64 (Steele, Lea & Flood, OOPSLA 2014) taken at counter positions 4p+1 .. 4p+4 of the
-stream keyed by the seed. This is the seeding the xoshiro authors recommend; because the stream is
-keyed by the path index and not by a block or a thread, results do not depend on the block size,
-the thread count or the order in which blocks run.
+Each path gets two xoshiro256** generators (Blackman & Vigna, "Scrambled linear pseudorandom
+number generators", ACM TOMS 2021): its period stream and its latent stream (the horizon factors
+and every name's default latent, `seed_latent_stream`). Each 256-bit state is filled with four
+outputs of SplitMix64 (Steele, Lea & Flood, OOPSLA 2014) taken at counter positions
+4p+1 .. 4p+4 of a stream keyed by the seed (the latent stream by a second key). This is the
+seeding the xoshiro authors recommend; because the streams are keyed by the path index and not
+by a block or a thread, results do not depend on the block size, the thread count or the order
+in which blocks run.
 
 Normals use the ziggurat method (see `normal`).
 """
@@ -192,3 +194,14 @@ def raw_outputs(state, n):
     for i in range(n):
         out[i] = next_u64(state)
     return out
+
+
+@njit(cache=True)
+def latent_normals(seed, first_path, out):
+    """out[i, :] = the first out.shape[1] normals of path first_path + i's latent stream: the
+    horizon factors m before any importance shift (for the cross-entropy search)."""
+    state = np.empty(4, np.uint64)
+    for i in range(out.shape[0]):
+        seed_latent_stream(state, seed, first_path + i)
+        for j in range(out.shape[1]):
+            out[i, j] = normal(state)

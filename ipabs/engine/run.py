@@ -153,14 +153,17 @@ class RawResults:
     sample_pool_income: np.ndarray  # (sample, periods) the pool's own collections, whatever the
     # structure does (a loan book's buyer's cash in transfer pricing)
     sample_holdback: np.ndarray  # (sample, periods) a trust's holdback account at each period's end
+    weight: (
+        np.ndarray
+    )  # (paths,) each path's likelihood-ratio weight: 1 without importance sampling
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
 POOL_CACHE_LIMIT = 1 << 30
 CACHE_OFF, CACHE_STORE, CACHE_REPLAY = 0, 1, 2
 # cached per-path scalars: defaults, rights lost, annuities, income after legal final, the
-# systematic factor, loan totals
-_SCALARS = 5 + N_LOAN_TOTALS
+# systematic factor, the weight, loan totals
+_SCALARS = 6 + N_LOAN_TOTALS
 
 
 @dataclass
@@ -175,9 +178,9 @@ class PoolCache:
     replays: int = 0  # runs that replayed it (for tests and diagnostics)
 
 
-def _fingerprint(deal: CompiledDeal, paths: int, seed: int) -> str:
+def _fingerprint(deal: CompiledDeal, paths: int, seed: int, first_path: int = 0) -> str:
     """A hash of everything the pool stage reads."""
-    digest = hashlib.sha256(f"{paths}/{seed}".encode())
+    digest = hashlib.sha256(f"{paths}/{seed}/{first_path}".encode())
     parts = (*deal.pool, *deal.loans, *deal.support, deal.waterfall.accrual, deal.t_years)
     for part in parts:
         array = np.ascontiguousarray(part)
@@ -192,18 +195,19 @@ def _cache_series_count(deal: CompiledDeal) -> int:
 
 
 def _cache_mode(
-    cache: PoolCache | None, deal: CompiledDeal, paths: int, seed: int
+    cache: PoolCache | None, deal: CompiledDeal, paths: int, seed: int, first_path: int = 0
 ) -> tuple[int, str]:
     if cache is None or deal.trust_value.enabled or deal.revolving.n_vintages > 0:
         return CACHE_OFF, ""
     if paths * _cache_series_count(deal) * deal.n_periods * 8 > POOL_CACHE_LIMIT:
         return CACHE_OFF, ""
-    key = _fingerprint(deal, paths, seed)
+    key = _fingerprint(deal, paths, seed, first_path)
     return (CACHE_REPLAY if cache.key == key else CACHE_STORE), key
 
 
 @njit(cache=True, parallel=True)
 def _run_blocks(
+    first_path,
     first_block,
     n_blocks,
     block_size,
@@ -229,6 +233,7 @@ def _run_blocks(
     sample_debt_service,
     sample_pool_income,
     sample_holdback,
+    weight_out,
     cache_mode,
     cache_series,
     cache_scalars,
@@ -251,7 +256,7 @@ def _run_blocks(
         shocks = np.empty(n_factors + n_assets)
         uniforms = np.empty(n_assets)
         bridge = np.empty(n_factors)
-        economy = np.ones(n_factors + 1)
+        economy = np.ones(n_factors + 2)  # M, S, the path's weight
         factor_z = np.empty(n_factors)
         log_level = np.empty(n_assets)
         level = np.empty(n_assets)
@@ -300,6 +305,7 @@ def _run_blocks(
                 n_defaults, rights_lost = int(cache_scalars[p, 0]), int(cache_scalars[p, 1])
                 annuities, after_final = cache_scalars[p, 2], cache_scalars[p, 3]
                 economy[0] = cache_scalars[p, 4]
+                economy[n_factors + 1] = cache_scalars[p, 5]
                 for k in range(n_periods):
                     collections[k] = cache_series[p, 0, k]
                     lost[k] = cache_series[p, 1, k]
@@ -309,12 +315,12 @@ def _run_blocks(
                         loan_loss[k] = cache_series[p, 3, k]
                         performing[k] = cache_series[p, 4, k]
                     for j in range(N_LOAN_TOTALS):
-                        loan_totals[j] = cache_scalars[p, 5 + j]
+                        loan_totals[j] = cache_scalars[p, 6 + j]
                 for j in range(n_providers):
                     provider_default[j] = cache_providers[p, j]
             else:
-                seed_stream(state, seed, p)
-                seed_latent_stream(latent_state, seed, p)
+                seed_stream(state, seed, first_path + p)
+                seed_latent_stream(latent_state, seed, first_path + p)
                 n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
                     state, latent_state, pool, collections, lost, default_period, path_normals, shocks, uniforms,
                     bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record,
@@ -333,6 +339,7 @@ def _run_blocks(
                     cache_scalars[p, 2] = annuities
                     cache_scalars[p, 3] = after_final
                     cache_scalars[p, 4] = economy[0] if n_factors > 0 else 0.0
+                    cache_scalars[p, 5] = economy[n_factors + 1]
                     for k in range(n_periods):
                         cache_series[p, 0, k] = collections[k]
                         cache_series[p, 1, k] = lost[k]
@@ -342,7 +349,7 @@ def _run_blocks(
                             cache_series[p, 3, k] = loan_loss[k]
                             cache_series[p, 4, k] = performing[k]
                         for j in range(N_LOAN_TOTALS):
-                            cache_scalars[p, 5 + j] = loan_totals[j]
+                            cache_scalars[p, 6 + j] = loan_totals[j]
                     for j in range(n_providers):
                         cache_providers[p, j] = provider_default[j]
             if n_vintages > 0:
@@ -404,6 +411,7 @@ def _run_blocks(
             po[P_COLL] = wout.collected.sum()
             po[P_LOST] = lost.sum()
             po[P_SYSTEMATIC] = economy[0] if n_factors > 0 else 0.0
+            weight_out[p] = economy[n_factors + 1]
             po[P_DEFAULTS] = n_defaults
             po[P_RIGHTS_LOST] = rights_lost
             po[P_ANNUITIES] = annuities
@@ -465,9 +473,12 @@ def run_paths(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
     pool_cache: PoolCache | None = None,
+    first_path: int = 0,
 ) -> RawResults:
     """Simulate `paths` paths; `progress(done_paths)` is called as blocks finish. With a
-    `pool_cache`, the pool stage is replayed from it when it holds this pool, else stored in it."""
+    `pool_cache`, the pool stage is replayed from it when it holds this pool, else stored in it.
+    `first_path` runs paths first_path .. first_path + paths - 1 of the seed's streams (into rows
+    0 .. paths - 1): a run continued in batches gives the same paths as one run."""
     n_tranches, n_periods = deal.n_tranches, deal.n_periods
     n_sample = min(sample_paths, paths)
     tranche_out = np.empty((paths, n_tranches, len(TRANCHE_FIELDS)))
@@ -481,7 +492,8 @@ def run_paths(
     sample_debt_service = np.zeros((n_sample, n_periods))
     sample_pool_income = np.zeros((n_sample, n_periods))
     sample_holdback = np.zeros((n_sample, n_periods))
-    cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed)
+    weight = np.ones(paths)
+    cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed, first_path)
     if cache_mode == CACHE_REPLAY:
         cache_series, cache_scalars = pool_cache.series, pool_cache.scalars
         cache_providers = pool_cache.providers
@@ -503,11 +515,11 @@ def run_paths(
         for first in range(0, n_blocks, per_call):
             count = min(per_call, n_blocks - first)
             _run_blocks(
-                first, count, block_size, paths, seed, deal.t_years, deal.discount, deal.duration_weight,
+                first_path, first, count, block_size, paths, seed, deal.t_years, deal.discount, deal.duration_weight,
                 deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
                 tranche_out, pool_out,
                 trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
-                sample_loan_loss, sample_debt_service, sample_pool_income, sample_holdback,
+                sample_loan_loss, sample_debt_service, sample_pool_income, sample_holdback, weight,
                 cache_mode, cache_series, cache_scalars,
                 cache_providers,
             )  # fmt: skip
@@ -523,5 +535,5 @@ def run_paths(
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
         sample_performing, sample_loan_loss, sample_debt_service, sample_pool_income,
-        sample_holdback,
+        sample_holdback, weight,
     )  # fmt: skip

@@ -127,8 +127,8 @@ def _cash_uses(results):
 
 ASSUMPTIONS = (
     "Income levels are lognormal around their growth path, with factor-driven shocks; licensees, "
-    "borrowers and support providers default through a one-factor Gaussian or Student-t copula "
-    "each period (docs/model.md, section 3).",
+    "borrowers and support providers have default times from a one-factor Gaussian or Student-t "
+    "copula at their horizon, on the same factors that move the income (docs/model.md, section 3).",
     "The waterfall is the scenario's program of steps per deal state; triggers are tested each "
     "period on that period's collections, before its payments (section 4).",
     "Interest shortfalls are carried without compounding unless a class says otherwise; a "

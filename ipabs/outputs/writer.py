@@ -108,6 +108,12 @@ def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
         "sample_paths": min(sim.sample_paths, results.paths_run),
         "threads": results.threads,
         "wall_seconds": round(results.wall_seconds, 4),
+        **(
+            {"importance": results.importance.record()}
+            if results.importance is not None and results.importance.enabled
+            else {}
+        ),
+        **({"precision": results.precision} if results.precision is not None else {}),
     }
 
 

@@ -45,6 +45,9 @@ class PoolArrays(NamedTuple):
     bridge_drift: np.ndarray  # (K,) dt_k / (H - t_k-1)
     bridge_vol: np.ndarray  # (K,) sqrt(dt_k (H - t_k) / ((H - t_k-1) H))
     bridge_to_shock: np.ndarray  # (K,) sqrt(H / dt_k)
+    # importance sampling (docs/model.md, 5.2): the horizon factors are drawn as m + shift, and
+    # each path carries the likelihood ratio exp(-shift . (m + shift) + |shift|^2 / 2)
+    factor_shift: np.ndarray  # (F,) zeros: plain Monte Carlo
 
 
 def factor_root(correlation: np.ndarray) -> np.ndarray:
@@ -105,7 +108,12 @@ def bridge_coefficients(
     return drift, vol, np.sqrt(horizon / dt_years)
 
 
-def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
+def compile_pool(
+    sc: Scenario,
+    t_years: np.ndarray,
+    dt_years: np.ndarray,
+    factor_shift: np.ndarray | None = None,
+) -> PoolArrays:
     n_factors = len(sc.factors.names)
     n_periods = t_years.size
     corr = (
@@ -187,4 +195,7 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         bridge_drift=drift,
         bridge_vol=vol,
         bridge_to_shock=to_shock,
+        factor_shift=np.zeros(n_factors)
+        if factor_shift is None
+        else np.ascontiguousarray(factor_shift, dtype=float),
     )

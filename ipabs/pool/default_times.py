@@ -31,16 +31,20 @@ def cumulative_probability(annual: np.ndarray, t_years: np.ndarray) -> np.ndarra
 
 
 def thresholds(probability: np.ndarray, dof: int) -> np.ndarray:
-    """F^-1(P): the Gaussian or Student t quantile of cumulative default probabilities (-inf where
-    P = 0, +inf where P = 1, so the kernels' comparisons stay exact)."""
+    """F^-1(P): the Gaussian or Student t quantile of cumulative default probabilities, -inf where
+    P = 0 and +inf where P = 1, set explicitly (scipy's stdtrit(nu, 0) is +inf, not -inf), so the
+    kernels' comparisons stay exact and the thresholds rise with P."""
     probability = np.asarray(probability, float)
-    return np.ascontiguousarray(stdtrit(dof, probability) if dof else ndtri(probability))
+    with np.errstate(invalid="ignore"):
+        quantile = stdtrit(dof, probability) if dof else ndtri(probability)
+    quantile = np.where(probability <= 0.0, -np.inf, np.where(probability >= 1.0, np.inf, quantile))
+    return np.ascontiguousarray(quantile)
 
 
 @njit(cache=True, inline="always")
 def latent(economy, factor, loading, idiosyncratic, eps):
-    """S (a M_f + sqrt(1 - a^2) eps); `economy` holds M_0 .. M_{F-1} then S."""
-    n_factors = economy.shape[0] - 1
+    """S (a M_f + sqrt(1 - a^2) eps); `economy` holds M_0 .. M_{F-1}, S, then the path's weight."""
+    n_factors = economy.shape[0] - 2
     return economy[n_factors] * (loading * economy[factor] + idiosyncratic * eps)
 
 

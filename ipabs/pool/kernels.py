@@ -43,8 +43,9 @@ def simulate_pool_path(
     (income due but not collected because its licensee defaulted, net of recovery). The path's
     economy and the licensees' latents come from `latent_state`, the period draws from `state`.
     `default_period[l]` gets the period of licensee l's default, or -1, and `economy` the path's
-    horizon factors M_0 .. M_F-1 then the t copula's scale S (1 for the Gaussian copula), which
-    the other names' default times read. The other arrays are scratch (`path_normals` holds
+    horizon factors M_0 .. M_F-1, the t copula's scale S (1 for the Gaussian copula), which the
+    other names' default times read, then the path's likelihood-ratio weight (1 without
+    importance sampling). The other arrays are scratch (`path_normals` holds
     F + nu + L normals, `shocks` F + A, `uniforms` A, `bridge` F, `level` and `scale_bits` A
     values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
     asset's log level and status per period are kept (for the loan kernel, which values pledged
@@ -67,8 +68,16 @@ def simulate_pool_path(
     rights_lost = 0
     after_final = 0.0
     first_licensee = n_factors + dof
-    # the path's economy and every licensee's default time, drawn once
+    # the path's economy and every licensee's default time, drawn once; under importance sampling
+    # the horizon factors are m + shift and the path carries the likelihood ratio
     draw_block(latent_state, path_normals, uniforms[:0])
+    log_weight = 0.0
+    for g in range(n_factors):
+        shift = pool.factor_shift[g]
+        if shift != 0.0:
+            path_normals[g] += shift
+            log_weight += shift * (0.5 * shift - path_normals[g])
+    economy[n_factors + 1] = np.exp(log_weight)
     for f in range(n_factors):
         z = 0.0
         for g in range(n_factors):

@@ -12,7 +12,9 @@ At default: exposure = balance + unpaid interest; pledge value V_k (given, or th
 remaining income value at their simulated level); proceeds max(V_k (1 - haircut), floor) after
 the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
 in order. The guarantor pays at default (its loss share, and its share of the recovery in
-advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal. Draws per period: 1 (guarantor) + 3 per loan, always, for common random numbers.
+advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal.
+Draws: 1 (guarantor) + N normals per path from the path's latent stream, then 2 uniforms per loan
+and period from its period stream, always, for common random numbers.
 """
 
 from __future__ import annotations

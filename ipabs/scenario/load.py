@@ -320,6 +320,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
 
     yield from _check_copula(sc)
     tranche_names = Names(t.name for t in sc.tranches)
+    yield from check_importance(sc, tranche_names)
     factor_names = Names(sc.factors.names)
     for i, tranche in enumerate(sc.tranches):
         where = f'tranches[{i}] (name = "{tranche.name}")'
@@ -470,6 +471,37 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
         )
     if sc.loss_sharing and not sc.loans:
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
+
+
+def check_importance(sc: Scenario, tranche_names: Names | None = None) -> Iterable[Problem]:
+    """The importance sampling settings against the deal's classes and factors."""
+    if tranche_names is None:
+        tranche_names = Names(t.name for t in sc.tranches)
+    sim = sc.simulation
+    target = sim.importance_target
+    if sim.importance == "auto" and target is None:
+        yield Problem(
+            "simulation.importance_target",
+            'required key is missing: importance = "auto" aims at one class\'s loss; name it',
+        )
+    if target is not None and target not in tranche_names:
+        yield _unknown_reference("simulation.importance_target", target, tranche_names, "tranche")
+    if isinstance(sim.importance, tuple):
+        if len(sim.importance) != len(sc.factors.names):
+            yield Problem(
+                "simulation.importance",
+                f"an explicit shift has one number per factor ({len(sc.factors.names)}: "
+                f"{', '.join(sc.factors.names)})",
+                value=list(sim.importance),
+                has_value=True,
+            )
+        elif not all(math.isfinite(x) and abs(x) <= 8.0 for x in sim.importance):
+            yield Problem(
+                "simulation.importance",
+                "each shift must be a finite number of standard deviations between -8 and 8",
+                value=list(sim.importance),
+                has_value=True,
+            )
 
 
 def _check_copula(sc: Scenario) -> Iterable[Problem]:

@@ -136,6 +136,21 @@ class Simulation(Spec):
         ge=1,
         le=200_000,
     )
+    importance: Literal["none", "auto"] | tuple[float, ...] = _field(
+        "none",
+        description="Importance sampling of the horizon factors (docs/model.md, 5.2): none; auto, a mean shift chosen by a cross-entropy pilot run for importance_target; or the shift itself, one number per factor (in standard deviations; negative is a bad economy for positive loadings). Every estimate is then weighted by each path's likelihood ratio.",
+    )
+    importance_target: Identifier | None = _field(
+        None,
+        description="The class (tranche name) whose loss importance = auto aims at. Required with auto.",
+    )
+    importance_pilot_paths: int = _field(
+        2_000,
+        unit="paths",
+        description="Paths per pilot run of the cross-entropy search for importance = auto (up to 8 runs, on streams apart from the main run's).",
+        ge=200,
+        le=1_000_000,
+    )
 
 
 class Factors(Spec):

@@ -14,7 +14,7 @@ from scipy.optimize import brentq
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario
 from ipabs.solvers.common import Target
-from ipabs.solvers.stress import STRESS_FUNCTIONS
+from ipabs.solvers.stress import STRESS_FUNCTIONS, STRESS_UNITS
 
 STRESSES = tuple(STRESS_FUNCTIONS)
 
@@ -80,6 +80,7 @@ def breakeven(
                     "breakeven": level,
                     "status": status,
                     "target": target.describe(),
+                    "level_means": STRESS_UNITS[name],
                     "expected_loss_at_breakeven": float(row["expected_loss"]),
                     "prob_loss_at_breakeven": float(row["prob_loss"]),
                     "evaluations": len(seen),

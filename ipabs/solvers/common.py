@@ -42,15 +42,17 @@ class Target:
 
     def describe(self) -> str:
         if self.rating is not None:
-            return f"rating {self.rating} or better"
+            return f"rating {self.rating} or better (95% upper bound of the table's metric)"
         name = "expected loss" if self.metric == "expected_loss" else "loss probability"
-        return f"{name} at most {self.limit:.6g}"
+        if self.limit == 0.0:
+            return f"{name} 0 (no loss on any path)"
+        return f"{name} at most {self.limit:.6g} (95% upper bound)"
 
-    def excess(self, results, tranche: str) -> float:
-        """Metric minus its allowance for `tranche` (<= 0: the target is met)."""
+    def limit_for(self, results, tranche: str) -> tuple[str, float]:
+        """(summary column, allowance) of the target for `tranche` in this run."""
         row = results.summary.set_index("tranche").loc[tranche]
         if self.rating is None:
-            return float(row[self.metric]) - self.limit
+            return self.metric, self.limit
         table = table_for(results.scenario.ratings)
         if self.rating not in table.ratings:
             raise UserError(
@@ -60,4 +62,32 @@ class Target:
         tenor = wal if math.isfinite(wal) else float(results.deal.t_years[-1])
         limit = table.thresholds(tenor)[table.ratings.index(self.rating)]
         column = "expected_loss" if table.metric == "expected_loss" else "prob_loss"
-        return float(row[column]) - float(limit)
+        return column, float(limit)
+
+    def excess(self, results, tranche: str, *, bound: bool = True) -> float:
+        """The metric's one-sided 95% upper confidence bound (ipabs.ratings.implied; with
+        `bound` False, the point estimate) minus its allowance for `tranche` (<= 0: the target is
+        met with that confidence). Infinite when the run cannot bound it (no loss seen under
+        importance sampling). A target of 0 ("no loss": expected_loss = 0 or loss_probability = 0)
+        means no loss on any simulated path: no number of paths could bound a probability at 0,
+        so it is read on the paths themselves. A rating's limit is always a bound."""
+        column, limit = self.limit_for(results, tranche)
+        row = results.summary.set_index("tranche").loc[tranche]
+        if not bound or (self.rating is None and limit == 0.0):
+            return float(row[column]) - limit
+        return upper_bound(results, row, column) - limit
+
+
+def upper_bound(results, row, column: str) -> float:
+    """The one-sided 95% upper bound of a class's expected loss or loss probability."""
+    from ipabs.ratings.implied import rating_bounds
+
+    weighted = results.importance is not None and results.importance.enabled
+    _, upper = rating_bounds(
+        float(row[column]),
+        float(row[f"{column}_se"]),
+        int(row["paths_with_loss"]),
+        results.paths_run,
+        weighted,
+    )
+    return upper

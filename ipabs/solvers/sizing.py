@@ -2,14 +2,22 @@
 taking up the difference so that the capital structure's total is unchanged.
 
 Every candidate size runs the same paths (same seed: common random numbers), so the tranche's
-metric moves smoothly with its size and the answer repeats for a seed. The boundary is found by
-Brent's method (scipy.optimize.brentq) on metric - allowance, and the largest size evaluated
-that met the target is returned. The pool's paths do not depend on the sizes, so the first
-evaluation keeps them (ipabs.engine.run.PoolCache) and the others only run the structure.
+metric moves smoothly with its size and the answer repeats for a seed. A size meets the target
+when the metric's one-sided 95% upper confidence bound does (ipabs.ratings.implied), not its
+point estimate. The boundary is found by Brent's method (scipy.optimize.brentq) on bound -
+allowance, and the largest size evaluated that met the target is returned. The pool's paths do
+not depend on the sizes, so the first evaluation keeps them (ipabs.engine.run.PoolCache) and the
+others only run the structure. With importance sampling the shift is chosen once, for the class
+at its original size, and kept for every candidate (common random numbers again).
+
+A run that cannot resolve the target is refused: if even the smallest size meets the target on
+its point estimate but not on its bound, more paths (or importance sampling) are needed, and
+the error says roughly how many.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from scipy.optimize import brentq
@@ -69,12 +77,21 @@ def size(
     paths: int | None = None,
     seed: int | None = None,
     tolerance: float = 1e-4,
+    min_subordination: float = 0.0,
+    importance: str | None = None,
 ) -> SizeResult:
-    """The largest balance of `tranche` meeting one target; `tolerance` is a share of the
-    capital structure's total (the answer is within it of the boundary)."""
-    from ipabs.api import load, simulate
+    """The largest balance of `tranche` meeting one target with 95% confidence; `tolerance` is a
+    share of the capital structure's total (the answer is within it of the boundary);
+    `min_subordination` is the least share of the capital structure the subordinated class
+    keeps; `importance` = "auto" samples the horizon factors aimed at `tranche`."""
+    from ipabs.api import load, simulate, with_importance, with_simulation
+    from ipabs.engine.importance import plan_importance
 
     sc = load(scenario) if isinstance(scenario, str) else scenario
+    if not 0.0 <= min_subordination < 1.0:
+        raise UserError(
+            f"min_subordination must be a share of the capital structure from 0 to 1, not {min_subordination}"
+        )
     target = Target.of(
         rating=rating, expected_loss=expected_loss, loss_probability=loss_probability
     )
@@ -88,23 +105,44 @@ def size(
         )
     original = next(t.balance for t in sc.tranches if t.name == tranche)
     room = original + next(t.balance for t in sc.tranches if t.name == sub)
+    total = sum(t.balance for t in sc.tranches)
     floor = room * 1e-6  # both classes keep a positive balance
+    keep = max(floor, min_subordination * total)
+    if keep >= room - floor:
+        raise UserError(
+            f"min_subordination {min_subordination} leaves no room for {tranche!r}: the "
+            f"subordinated class and {tranche!r} hold {room:,.0f} of {total:,.0f} together"
+        )
+    shift = None
+    if importance not in (None, "none"):
+        aimed = with_importance(with_simulation(sc, paths=paths, seed=seed), importance, tranche)
+        shift = tuple(plan_importance(aimed).shift)
     evaluated: dict[float, tuple[float, object]] = {}
     pool = PoolCache()  # resizing leaves the pool alone: simulate it once, replay it after
 
     def excess(balance: float) -> float:
         if balance not in evaluated:
-            res = simulate(resize(sc, tranche, balance), paths=paths, seed=seed, pool_cache=pool)
+            res = simulate(
+                resize(sc, tranche, balance),
+                paths=paths,
+                seed=seed,
+                pool_cache=pool,
+                importance=shift,
+            )
             evaluated[balance] = (target.excess(res, tranche), res)
         return evaluated[balance][0]
 
-    lo, hi = floor, room - floor
+    lo, hi = floor, room - keep
     capped = excess(hi) <= 0.0
     met = capped or excess(lo) <= 0.0
+    if not met:
+        _refuse_if_unresolved(target, evaluated[lo][1], tranche)
     if met and not capped:
         # the metric is flat at zero below the boundary: shift it so that met means negative
         brentq(lambda b: excess(b) - 1e-15, lo, hi, xtol=tolerance * room, rtol=1e-12)
     passing = [b for b, (e, _) in evaluated.items() if e <= 0.0]
+    if math.isinf(evaluated[hi][0]) and not passing:
+        _refuse_if_unresolved(target, evaluated[hi][1], tranche)
     best = max(passing) if passing else 0.0
     final_sc = resize(sc, tranche, best) if passing else sc
     return SizeResult(
@@ -118,4 +156,34 @@ def size(
         evaluations=len(evaluated),
         scenario=final_sc,
         results=evaluated[best][1] if passing else evaluated[lo][1],
+    )
+
+
+def _refuse_if_unresolved(target: Target, results, tranche: str) -> None:
+    """Raise when a size's point estimate meets the target but its 95% bound cannot show it."""
+    from ipabs.ratings.implied import paths_to_resolve
+
+    column, limit = target.limit_for(results, tranche)
+    if target.excess(results, tranche, bound=False) > 0.0:
+        return  # genuinely misses: reported as "no size meets the target"
+    row = results.summary.set_index("tranche").loc[tranche]
+    weighted = results.importance is not None and results.importance.enabled
+    needed = paths_to_resolve(
+        float(row[column]),
+        float(row[f"{column}_se"]),
+        int(row["paths_with_loss"]),
+        results.paths_run,
+        limit,
+        weighted,
+    )
+    how = (
+        f"about {needed:,.0f} paths"
+        if math.isfinite(needed)
+        else "importance sampling aimed at it (--importance auto) or many more paths"
+    )
+    raise UserError(
+        f"cannot size {tranche!r} to {target.describe()}: at {results.paths_run:,} paths "
+        f"({int(row['paths_with_loss'])} with a loss) the run cannot show the target is met with "
+        f"95% confidence even at the smallest size (its {column} limit is {limit:.3g}). It would "
+        f"take {how}."
     )

@@ -96,3 +96,11 @@ STRESS_FUNCTIONS: dict[str, tuple[Callable[[Scenario, float], Scenario], float]]
     "decay_increase": (decay_increase, 1.0),
     "recovery_cut": (recovery_cut, 1.0),
 }
+
+#: what a breakeven level of each stress means, for the outputs (docs/model.md, 6)
+STRESS_UNITS: dict[str, str] = {
+    "default_multiplier": "x: every default probability times (1 + x), capped at 1",
+    "income_haircut": "x: share of every asset's base income removed (0-1)",
+    "decay_increase": "x: subtracted from every growth rate, per year (0.05 = 5 points)",
+    "recovery_cut": "x: share of every recovery removed (0-1)",
+}

@@ -18,6 +18,9 @@ COMPARED = (
     "irr_mean",
     "price_pct_par",
     "implied_rating",
+    "implied_rating_point",
+    "implied_rating_best",
+    "rating_resolved",
 )
 
 
