@@ -168,7 +168,10 @@ def breakeven_command(scenario, stresses, rating, expected_loss, loss_probabilit
             row.tranche, row.stress, f"{row.breakeven:.4f}", row.status,
             f"{row.expected_loss_at_breakeven:.4%}", f"{row.prob_loss_at_breakeven:.2%}",
         )  # fmt: skip
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    for stress, means in dict(zip(frame["stress"], frame["level_means"], strict=True)).items():
+        console.print(f"{stress}: {means}")
 
 
 @click.command("price")
