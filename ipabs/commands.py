@@ -25,6 +25,26 @@ _PLOSS = click.option(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
+def _importance_options(command):
+    """--importance and --target: importance sampling of the horizon factors, the shift chosen
+    once and shared by every run of the command (docs/model.md, 5.2)."""
+    command = click.option(
+        "--target", help="The class --importance auto aims at (overrides importance_target)."
+    )(command)
+    return click.option(
+        "--importance",
+        help='"none", "auto" (a cross-entropy pilot aimed at --target) or the shift, one number '
+        "per factor separated by commas (overrides simulation.importance).",
+    )(command)
+
+
+def _with_importance(sc, importance: str | None, target: str | None):
+    from ipabs.api import with_importance
+    from ipabs.cli import _importance_option
+
+    return with_importance(sc, _importance_option(importance), target)
+
+
 def _console() -> Console:
     from ipabs.cli import _stdout
 
@@ -140,8 +160,12 @@ def size_command(
 @_PLOSS
 @_PATHS
 @_SEED
+@_importance_options
 @_JSON
-def breakeven_command(scenario, stresses, rating, expected_loss, loss_probability, paths, seed, as_json):  # fmt: skip
+def breakeven_command(
+    scenario, stresses, rating, expected_loss, loss_probability, paths, seed, importance, target,
+    as_json,
+):  # fmt: skip
     """For each tranche of SCENARIO and each stress, the largest stress at which the tranche
     still takes no loss (or meets the target)."""
     from ipabs.api import load
@@ -149,7 +173,7 @@ def breakeven_command(scenario, stresses, rating, expected_loss, loss_probabilit
     from ipabs.solvers import STRESSES, breakeven
 
     _check_paths(paths)
-    sc = load(scenario)
+    sc = _with_importance(load(scenario), importance, target)
     frame = breakeven(
         sc, stresses=tuple(stresses) or STRESSES, rating=rating, expected_loss=expected_loss,
         loss_probability=loss_probability, paths=paths, seed=seed,
@@ -251,8 +275,9 @@ def price_command(scenario, form, paths, seed, as_json):
 )
 @_PATHS
 @_SEED
+@_importance_options
 @_JSON
-def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
+def stress_command(scenario, stress_file, out_dir, paths, seed, importance, target, as_json):
     """Run SCENARIO's base case and every stress in the stress file on the same random draws;
     write the summaries (one Parquet dataset partitioned by stress) and the comparison."""
     from ipabs.api import load
@@ -263,7 +288,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     from ipabs.stress.run import run_stresses, write_stress_run
 
     _check_paths(paths)
-    sc = load(scenario)
+    sc = _with_importance(load(scenario), importance, target)
     spec = load_stress_file(stress_file)
     out_dir = out_dir or Path("runs") / f"{scenario.stem}-stress"
     check_out_dir(out_dir)
@@ -320,7 +345,8 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, as_json):
     type=click.Path(file_okay=False, path_type=Path),
     help="Regenerate the report in this folder from its manifest and compare its numbers, manifest, HTML and charts.",
 )
-def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
+@_importance_options
+def report_command(scenario, stress_file, out_dir, paths, seed, check_dir, importance, target):
     """Write a self-contained HTML report of SCENARIO (with --stress, its stress comparison) to
     reports/<scenario>/, or --check an existing report: exit 1 if anything differs."""
     from ipabs.errors import UserError
@@ -336,7 +362,7 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
     from ipabs.stress.definitions import load_stress_file
 
     _check_paths(paths)
-    sc = load(scenario)
+    sc = _with_importance(load(scenario), importance, target)
     if stress_file is not None:
         load_stress_file(stress_file)  # bad stress input is refused before any work
     out_dir = out_dir or Path("reports") / scenario.stem

@@ -314,3 +314,31 @@ def test_sizing_to_a_rating_it_cannot_resolve_is_refused_with_the_paths_it_needs
     assert proc.returncode == 2
     assert "cannot size 'senior' to rating Aaa or better" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_stresses_and_breakevens_share_one_importance_shift(tmp_path):
+    """A stress file or a breakeven search run under importance = "auto" chooses the shift once,
+    on the base case, so every stress and every level runs the same paths (common random
+    numbers): a stress that changes nothing gives the base case's numbers exactly."""
+    from ipabs.solvers import breakeven
+    from ipabs.stress.definitions import load_stress_file
+    from ipabs.stress.run import run_stresses
+
+    data = one_period_pool(88.5 * INCOME, paths=2000)
+    data["simulation"].update(importance="auto", importance_target="senior")
+    sc = validate(data)
+    stress = tmp_path / "stress.toml"
+    stress.write_text(
+        '[[stress]]\nname = "nothing"\npresets = [{ apply = "income_haircut", level = 0.0 }]\n'
+        '[[stress]]\nname = "pd_x2"\npresets = [{ apply = "default_multiplier", level = 1.0 }]\n'
+    )
+    run = run_stresses(sc, load_stress_file(stress))
+    shifts = {name: tuple(r.importance.shift) for name, r in run.results.items()}
+    assert len(set(shifts.values())) == 1 and shifts["nothing"][0] < 0
+    base = next(iter(run.results.values()))
+    np.testing.assert_array_equal(run.results["nothing"].raw.tranche, base.raw.tranche)
+    pd_x2 = run.results["pd_x2"].summary.set_index("tranche").loc["senior", "prob_loss"]
+    assert pd_x2 > base.summary.set_index("tranche").loc["senior", "prob_loss"]
+    frame = breakeven(sc, stresses=("income_haircut",), loss_probability=0.2)
+    row = frame.set_index("tranche").loc["senior"]
+    assert row["status"] == "breakeven" and 0.0 < row["breakeven"] < 1.0

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ipabs.engine.compile import CompiledDeal, compile_scenario
+from ipabs.engine.compile import compile_scenario
 from ipabs.engine.rng import latent_normals
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, run_paths
 from ipabs.scenario.model import Scenario
@@ -115,7 +115,7 @@ def cross_entropy_shift(
     hits_seen: list[int] = []
     settled = 0
     for run in range(PILOT_RUNS):
-        deal = base if run == 0 else _with_shift(base, scenario, shift)
+        deal = base if run == 0 else compile_scenario(scenario, factor_shift=shift)
         run_seed = pilot_seed(seed, run)
         raw = run_paths(
             deal,
@@ -163,5 +163,17 @@ def cross_entropy_shift(
     )
 
 
-def _with_shift(base: CompiledDeal, scenario: Scenario, shift: np.ndarray) -> CompiledDeal:
-    return compile_scenario(scenario, factor_shift=shift)
+def fixed_shift(
+    scenario: Scenario, *, paths: int | None = None, seed: int | None = None
+) -> Scenario:
+    """The scenario with an `importance = "auto"` replaced by the shift its pilot chooses, so
+    that several runs (stresses, breakeven levels) share one shift and so their paths (common
+    random numbers); any other setting is returned as it is."""
+    if scenario.simulation.importance != "auto":
+        return scenario
+    from ipabs.api import with_simulation
+
+    aimed = with_simulation(scenario, paths=paths, seed=seed)
+    shift = tuple(float(x) for x in plan_importance(aimed).shift)
+    simulation = scenario.simulation.model_copy(update={"importance": shift})
+    return scenario.model_copy(update={"simulation": simulation})

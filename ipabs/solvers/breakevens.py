@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from scipy.optimize import brentq
 
+from ipabs.engine.importance import fixed_shift
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario
 from ipabs.solvers.common import Target
@@ -36,6 +37,7 @@ def breakeven(
     from ipabs.api import load, simulate
 
     sc = load(scenario) if isinstance(scenario, str) else scenario
+    sc = fixed_shift(sc, paths=paths, seed=seed)  # one importance shift for every level
     if rating is None and expected_loss is None and loss_probability is None:
         expected_loss = 0.0
     target = Target.of(

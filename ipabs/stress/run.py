@@ -75,7 +75,9 @@ def run_stresses(
     runs use the scenario's seed (or `seed`): the same paths under every stress (common random
     numbers)."""
     from ipabs.api import simulate
+    from ipabs.engine.importance import fixed_shift
 
+    sc = fixed_shift(sc, paths=paths, seed=seed)  # one importance shift for every stress
     stressed = stressed_scenarios(sc, spec, source)
     results = {name: simulate(s, paths=paths, seed=seed) for name, s in stressed.items()}
     rows = []
