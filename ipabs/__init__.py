@@ -28,6 +28,8 @@ _EXPORTS = {
     "simulate": "ipabs.api",
     "size": "ipabs.solvers.sizing",
     "breakeven": "ipabs.solvers.breakevens",
+    "sweep": "ipabs.solvers.sweep",
+    "plot_sweep": "ipabs.solvers.sweep",
     "price": "ipabs.transfer.pricing",
     "Results": "ipabs.results",
     "Scenario": "ipabs.scenario.model",

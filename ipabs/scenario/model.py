@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -772,3 +772,14 @@ class Scenario(Spec):
 
     def tranches_by_rank(self) -> tuple[Tranche, ...]:
         return tuple(sorted(self.tranches, key=lambda t: t.rank))
+
+    def replace(self, changes: dict[str, Any]) -> Scenario:
+        """A new scenario with values set by key path, validated as a scenario file is:
+        `sc.replace({"tranches[name=senior_A].balance": 7e7,
+        "licensees[*].annual_default_probability": 0.03})`. Paths use the stress files'
+        language (tables and keys joined by dots; a list item by [index], [*] or [key=value]).
+        A bad path or value raises `ipabs.ScenarioError` naming the key path. The scenario is
+        immutable; `model_copy(update=...)` skips validation and is not the way to change it."""
+        from ipabs.stress.apply import replaced
+
+        return replaced(self, changes)

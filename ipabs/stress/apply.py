@@ -186,6 +186,24 @@ def _validated(data: dict, label: str, source: str) -> Scenario:
     return stressed
 
 
+def replaced(sc: Scenario, changes: dict[str, Any]) -> Scenario:
+    """Scenario.replace: each path set to its value, then the whole scenario validated."""
+    if not isinstance(changes, dict) or not changes:
+        raise ScenarioError(
+            'replace takes a dict of key paths and values, e.g. {"tranches[name=A].balance": 7e7}'
+        )
+    data = sc.model_dump(mode="json")
+    try:
+        for path, value in changes.items():
+            if not isinstance(path, str) or not path.strip():
+                raise ScenarioError(f"a key path is a string such as 'deal.name', not {path!r}")
+            for container, key in _targets(data, path, path):
+                container[key] = list(value) if isinstance(value, tuple) else value
+        return _validated(data, "replace", "")
+    except StressError as exc:  # the same problems, without the stress files' wording
+        raise ScenarioError("invalid scenario change", problems=exc.problems) from None
+
+
 @dataclass(frozen=True)
 class PlannedStress:
     """A stress of a stress file and where it comes from, for messages."""

@@ -1,0 +1,87 @@
+"""`ipabs.sweep`: a grid of scenario changes run on common random numbers, as one tidy table.
+
+Every grid point is the scenario with each axis's key path set to one of its values
+(`Scenario.replace`, validated), run with the same seed and paths, so differences across the grid
+are the changes' effects and not Monte Carlo noise. Under `importance = "auto"` the shift is
+chosen once, on the unchanged scenario, and kept for every point.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ipabs.errors import ScenarioError
+from ipabs.scenario.model import Scenario
+
+#: the summary columns a sweep keeps per class (each with its standard error where it has one)
+COLUMNS = (
+    "expected_loss",
+    "prob_loss",
+    "wal_years",
+    "irr_mean",
+    "price_pct_par",
+    "distribution_yield_mean",
+    "prob_shortfall",
+)
+
+
+def sweep(
+    scenario: Scenario | str,
+    axes: dict[str, Sequence[Any]],
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """One row per grid point and class: the axes' values, then the class's estimates with their
+    standard errors and its implied rating (the one its 95% bound supports, and the point one).
+    `axes` maps key paths (as in `Scenario.replace`) to the values to try; the grid is their
+    product, in the order given."""
+    from ipabs.api import load, simulate, with_simulation
+    from ipabs.engine.importance import fixed_shift
+
+    sc = load(scenario) if isinstance(scenario, str) else scenario
+    if not isinstance(axes, dict) or not axes:
+        raise ScenarioError('sweep takes a dict of key paths and values, e.g. {"deal.name": ["a"]}')
+    for path, values in axes.items():
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+            raise ScenarioError(
+                f"sweep axis {path!r} needs a non-empty list of values, not {values!r}"
+            )
+    sc = fixed_shift(with_simulation(sc, paths=paths, seed=seed))
+    names = list(axes)
+    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    scenarios = [sc.replace(point) for point in points]  # every point validated before any run
+    frames = []
+    for point, changed in zip(points, scenarios, strict=True):
+        summary = simulate(changed, threads=threads).summary
+        keep = ["tranche", "rank"]
+        for column in COLUMNS:
+            keep += [column, f"{column}_se"]
+        keep += ["implied_rating", "implied_rating_point"]
+        frame = summary[keep].copy()
+        for i, name in enumerate(names):
+            frame.insert(i, name, [point[name]] * len(frame))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_sweep(frame: pd.DataFrame, x: str, *, metric: str = "expected_loss", hue: str | None = None, ax=None):  # fmt: skip
+    """Each class's `metric` against axis `x` (one line per class, or per value of a second axis
+    `hue` for each class), with +/- 2 standard error bars. Returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    groups = ["tranche"] + ([hue] if hue else [])
+    for key, part in frame.groupby(groups, sort=False):
+        label = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+        ax.errorbar(part[x], part[metric], yerr=2 * part[f"{metric}_se"], marker="o", label=label)
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.legend(fontsize=7)
+    return ax
