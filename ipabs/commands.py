@@ -181,15 +181,14 @@ def breakeven_command(
     if as_json:
         click.echo(json.dumps({"deal": sc.deal.name, "breakeven": json_records(frame)}, indent=2))
         return
-    table = Table(
-        title=f"{sc.deal.name}: breakeven stresses ({frame['target'].iloc[0]})",
-        title_justify="left",
-    )
-    for col in ("tranche", "stress", "breakeven", "status", "EL there", "P(loss) there"):
-        table.add_column(col, justify="left" if col in ("tranche", "stress", "status") else "right")
+    table = Table(title=f"{sc.deal.name}: breakeven stresses", title_justify="left")
+    for col in ("tranche", "target", "stress", "breakeven", "status", "EL there", "P(loss) there"):
+        table.add_column(
+            col, justify="right" if col in ("breakeven", "EL there", "P(loss) there") else "left"
+        )
     for row in frame.itertuples():
         table.add_row(
-            row.tranche, row.stress, f"{row.breakeven:.4f}", row.status,
+            row.tranche, row.target, row.stress, f"{row.breakeven:.4f}", row.status,
             f"{row.expected_loss_at_breakeven:.4%}", f"{row.prob_loss_at_breakeven:.2%}",
         )  # fmt: skip
     console = _console()

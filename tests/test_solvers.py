@@ -85,7 +85,9 @@ def test_largest_senior_with_no_loss_is_everything_collected():
 
 def test_breakeven_haircut_and_decay_match_the_collections_schedule():
     frame = ipabs.breakeven(
-        validate(quiet_deal()), stresses=("income_haircut", "decay_increase", "default_multiplier")
+        validate(quiet_deal()),
+        stresses=("income_haircut", "decay_increase", "default_multiplier"),
+        expected_loss=0.0,
     ).set_index(["tranche", "stress"])
     haircut = 1 - 80.0 / collected()
     got = frame.loc[("A", "income_haircut"), "breakeven"]
@@ -233,3 +235,16 @@ def test_pool_cache_is_not_replayed_for_another_pool_or_seed_or_a_trust():
     trust_cache = PoolCache()
     ipabs.simulate(REPO / "scenarios" / "beijing_ip_trust.toml", paths=100, pool_cache=trust_cache)
     assert trust_cache.key == ""  # a trust values its IP per period from the pool: never cached
+
+
+def test_breakeven_without_a_target_keeps_each_class_at_its_current_rating():
+    """The issue: on the Beijing trust every class used to "miss the target unstressed" (no
+    loss). Now each class's target is the rating its bound supports unstressed, so each meets it
+    unstressed and the output says which rating and what the level means."""
+    sc = ipabs.load(REPO / "scenarios" / "beijing_ip_trust.toml")
+    frame = ipabs.breakeven(sc, stresses=("income_haircut",), paths=500)
+    base = ipabs.simulate(sc, paths=500).summary.set_index("tranche")
+    for row in frame.itertuples():
+        assert row.status != "misses the target unstressed", row.tranche
+        assert row.target.startswith(f"rating {base.loc[row.tranche, 'implied_rating']} or better")
+        assert row.level_means.startswith("x: share of every asset's base income removed")

@@ -145,3 +145,14 @@ def rating_statement(row) -> str:
     if bool(row["rating_resolved"]) and best == supported:
         return supported
     return f"{supported} (point {point}; 90%: {supported} to {best})"
+
+
+def supported_rating(row, table: RatingTable) -> str | None:
+    """The table's own name of the rating a summary row's 95% upper bound supports (None below
+    the table or when not resolved)."""
+    grade, _ = _grade(
+        float(row["rating_metric_upper_95"]),
+        table,
+        table.thresholds(float(row["rating_tenor_years"])),
+    )
+    return None if grade in (BELOW, NOT_RESOLVED) else grade

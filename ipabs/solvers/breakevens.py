@@ -32,17 +32,20 @@ def breakeven(
     tolerance: float = 1e-3,
 ) -> pd.DataFrame:
     """One row per tranche and stress: the breakeven level (0 when the tranche misses the target
-    unstressed; the range's end, flagged, when it never does). Without a target: no loss at all
-    (expected loss 0)."""
+    unstressed; the range's end, flagged, when it never does). Without a target, each class's
+    own: keeping the rating it has unstressed (the one its 95% bound supports), or, for a class
+    with none (below the table, or not resolved), no loss at all."""
     from ipabs.api import load, simulate
 
     sc = load(scenario) if isinstance(scenario, str) else scenario
     sc = fixed_shift(sc, paths=paths, seed=seed)  # one importance shift for every level
     if rating is None and expected_loss is None and loss_probability is None:
-        expected_loss = 0.0
-    target = Target.of(
-        rating=rating, expected_loss=expected_loss, loss_probability=loss_probability
-    )
+        targets = _current_ratings(simulate(sc, paths=paths, seed=seed))
+    else:
+        given = Target.of(
+            rating=rating, expected_loss=expected_loss, loss_probability=loss_probability
+        )
+        targets = {t.name: given for t in sc.tranches}
     for name in stresses:
         if name not in STRESS_FUNCTIONS:
             raise UserError(f"no stress is named {name!r}; the stresses are: {', '.join(STRESSES)}")
@@ -60,7 +63,9 @@ def breakeven(
         for tranche in tranches:
             seen: dict[float, float] = {}
 
-            def excess(level: float, tranche=tranche, seen=seen) -> float:
+            target = targets[tranche]
+
+            def excess(level: float, tranche=tranche, seen=seen, target=target) -> float:
                 seen[level] = target.excess(run(level), tranche)
                 return seen[level]
 
@@ -89,3 +94,21 @@ def breakeven(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _current_ratings(results) -> dict[str, Target]:
+    """Each class's target for a breakeven without one: its unstressed rating (as the 95% bound
+    supports it, in the table's own names), else no loss."""
+    from ipabs.ratings.implied import supported_rating
+    from ipabs.ratings.tables import table_for
+
+    table = table_for(results.scenario.ratings)
+    out = {}
+    for _, row in results.summary.iterrows():
+        grade = supported_rating(row, table)
+        out[row.tranche] = (
+            Target(metric="rating", rating=grade)
+            if grade is not None
+            else Target(metric="expected_loss", limit=0.0)
+        )
+    return out
