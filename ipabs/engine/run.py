@@ -510,8 +510,12 @@ def run_paths(
     if threads is not None:
         numba.set_num_threads(threads)
     try:
-        # several blocks per call keeps every thread busy; calls are cut only to report progress
-        per_call = max(numba.get_num_threads() * 4, -(-16384 // block_size))
+        # several blocks per call keeps every thread busy; calls are cut only to report progress,
+        # so with a progress callback each call runs one block per thread (a bar that moves)
+        threads_now = numba.get_num_threads()
+        per_call = (
+            threads_now if progress is not None else max(threads_now * 4, -(-16384 // block_size))
+        )
         for first in range(0, n_blocks, per_call):
             count = min(per_call, n_blocks - first)
             _run_blocks(

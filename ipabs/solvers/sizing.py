@@ -18,7 +18,7 @@ the error says roughly how many.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scipy.optimize import brentq
 
@@ -38,8 +38,8 @@ class SizeResult:
     met: bool  # False: even the smallest size misses the target
     capped: bool  # True: the whole capital meets it (the search's upper end)
     evaluations: int
-    scenario: Scenario  # the scenario at the solution, for sizing the next class
-    results: object  # ipabs.Results at the solution
+    scenario: Scenario = field(repr=False)  # the scenario at the solution, for the next class
+    results: object = field(repr=False)  # ipabs.Results at the solution
 
 
 def resize(sc: Scenario, tranche: str, balance: float) -> Scenario:
