@@ -153,9 +153,9 @@ def simulate(
         done += batch
         if precision is None:
             break
-        raw = merge_batches(batches)
-        reached = _relative_se(deal, raw, precision)
-        precision.update(paths_used=done, rel_se_reached=reached)
+        reached = _relative_se(deal, batches, precision)
+        # None (null in JSON) while the target has shown no loss: no relative error exists yet
+        precision.update(paths_used=done, rel_se_reached=reached if np.isfinite(reached) else None)
         if reached <= precision["rel_se"] or done >= total:
             precision["met"] = bool(reached <= precision["rel_se"])
             break
@@ -248,14 +248,17 @@ def _precision_request(
     }
 
 
-def _relative_se(deal, raw: RawResults, precision: dict[str, Any]) -> float:
-    """The target class's relative standard error on the paths so far (inf with no loss)."""
-    from ipabs.engine.reduce import LOSS_TOLERANCE, mean_se, path_weights
+def _relative_se(deal, batches: list[RawResults], precision: dict[str, Any]) -> float:
+    """The target class's relative standard error on the paths so far (inf with no loss); reads
+    only the target's losses and the weights of each batch."""
+    from ipabs.engine.reduce import LOSS_TOLERANCE, mean_se
 
     t = deal.tranche_names.index(precision["target"])
-    loss = raw.tranche[:, t, TRANCHE_FIELDS.index("principal_loss")] / deal.waterfall.balance0[t]
+    column = TRANCHE_FIELDS.index("principal_loss")
+    loss = np.concatenate([b.tranche[:, t, column] for b in batches]) / deal.waterfall.balance0[t]
+    weight = np.concatenate([b.weight for b in batches])
     x = loss if precision["metric"] == "expected_loss" else (loss > LOSS_TOLERANCE).astype(float)
-    mean, se = mean_se(x, path_weights(raw))
+    mean, se = mean_se(x, None if np.all(weight == 1.0) else weight)
     return float(se / mean) if mean > 0 and np.isfinite(se) else float("inf")
 
 

@@ -130,6 +130,8 @@ def run(
     check_out_dir(out_dir)
     from ipabs.api import simulate
 
+    if target is not None and importance is None and rel_se is None:
+        raise UserError("--target goes with --importance or --rel-se (what it aims at)")
     show_progress = not quiet and not as_json and sys.stderr.isatty()
     with _LazyProgress(enabled=show_progress, total=paths or sc.simulation.paths) as progress:
         results = simulate(
@@ -379,20 +381,30 @@ def _print_summary(results, out_dir: Path) -> None:
         "(docs/model.md 5.1)"
     )
     plan = results.importance
+    if plan is not None and not plan.enabled and plan.method.startswith("cross_entropy"):
+        console.print(
+            f"importance sampling: the pilot aimed at {plan.target} saw too few losses "
+            f"({', '.join(map(str, plan.pilot_hits))} in {plan.pilot_runs} runs of "
+            f"{plan.pilot_paths:,}); the run is plain Monte Carlo"
+        )
     if plan is not None and plan.enabled:
         shift = ", ".join(f"{x:+.3f}" for x in plan.shift)
         aim = f" aimed at {plan.target} ({plan.pilot_runs} pilot runs)" if plan.target else ""
         console.print(
             f"importance sampling: horizon factors shifted by [{shift}]{aim}; effective sample "
             f"size {results.pool['effective_sample_size'].iloc[0]:,.0f} of {results.paths_run:,}; "
-            "estimates far from the target's tail are less precise (their standard errors say so)"
+            "the standard errors of estimates far from the target's tail rest on few effective paths "
+            "and can be too small"
         )
     if results.precision is not None:
         p = results.precision
         state = "reached" if p["met"] else "NOT reached"
+        reached = (
+            "none (no loss seen)" if p["rel_se_reached"] is None else f"{p['rel_se_reached']:.3f}"
+        )
         console.print(
             f"precision: relative standard error of {p['target']}'s {p['metric']} "
-            f"{p['rel_se_reached']:.3f} after {p['paths_used']:,} paths (target {p['rel_se']}: "
+            f"{reached} after {p['paths_used']:,} paths (target {p['rel_se']}: "
             f"{state}; at most {p['max_paths']:,})"
         )
     if sc.kind == "trust":

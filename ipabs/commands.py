@@ -136,7 +136,7 @@ def size_command(
         table.add_column(col, justify="left" if col in ("tranche", "note") else "right")
     for rec in records:
         note = (
-            "the whole capital meets the target"
+            "the largest size allowed meets the target (the whole capital, or --min-subordination)"
             if rec["whole_capital_meets_target"]
             else ("no size meets the target" if not rec["met"] else "")
         )

@@ -342,3 +342,72 @@ def test_stresses_and_breakevens_share_one_importance_shift(tmp_path):
     frame = breakeven(sc, stresses=("income_haircut",), loss_probability=0.2)
     row = frame.set_index("tranche").loc["senior"]
     assert row["status"] == "breakeven" and 0.0 < row["breakeven"] < 1.0
+
+
+def test_sizing_with_importance_sampling_meets_a_deep_target():
+    """The senior class of the one-period pool sized to a loss probability of 2e-5 under
+    importance sampling: the search succeeds (it used to refuse: the smallest size never lost
+    under the shift), and the closed-form loss probability at the answer meets the target."""
+    data = one_period_pool(40 * INCOME, paths=4000)
+    data["tranches"][2]["balance"] = 30 * INCOME  # room to size into: at 70 the senior loses 2.7e-4
+    r = ipabs.size(validate(data), "senior", loss_probability=2e-5, importance="auto")
+    assert r.met and not r.capped and 40 * INCOME < r.balance < 70 * INCOME
+    p, _ = class_closed_form(0.0, r.balance)
+    assert p <= 2e-5
+    assert r.results.importance.enabled
+
+
+def test_a_pilot_that_sees_too_few_losses_leaves_the_run_plain():
+    sc = validate(one_period_pool(2 * INCOME, paths=500))  # loses only if 99 of 100 default
+    r = ipabs.simulate(sc, importance="auto", target="senior")
+    assert not r.importance.enabled and "too few losses" in r.importance.method
+    assert np.all(r.raw.weight == 1.0)
+
+
+def test_one_more_losing_path_never_improves_a_rating():
+    """At the point where the bound switches methods (10 losing paths) the grade must not get
+    better: the built-in table rates by loss probability, whose bound is Clopper-Pearson at any
+    count in plain Monte Carlo."""
+    import pandas as pd
+
+    n = 9656
+    grades = []
+    for losses in range(5, 16):
+        p = losses / n
+        summary = pd.DataFrame(
+            [{"tranche": "A", "expected_loss": p / 2, "expected_loss_se": math.sqrt(p / n) / 2,
+              "prob_loss": p, "prob_loss_se": math.sqrt(p * (1 - p) / n),
+              "paths_with_loss": losses, "wal_years": 5.0}]
+        )  # fmt: skip
+        grades.append(implied_ratings(summary, term_years=5.0, paths=n).iloc[0].implied_rating)
+    order = list(BUILT_IN.ratings)
+    ranks = [order.index(g) for g in grades]
+    assert ranks == sorted(ranks)
+
+
+def test_a_weighted_quantile_is_monotone_in_its_level_with_honest_errors():
+    from ipabs.engine.reduce import quantile_se
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=20_000)
+    w = np.exp(-0.8 * x - 0.32)  # the likelihood ratio of a mean shift of 0.8
+    levels = np.linspace(0.01, 0.99, 99)
+    values = [quantile_se(x + 0.8, q, w)[0] for q in levels]  # draws shifted by 0.8
+    assert np.all(np.diff(values) >= 0)
+    for q in (0.05, 0.5, 0.95):
+        value, se = quantile_se(x + 0.8, q, w)
+        assert se > 0 and abs(value - stats.norm.ppf(q)) < 4 * se
+
+
+def test_a_precision_run_that_sees_no_loss_says_so_in_json(tmp_path):
+    path = write_scenario(tmp_path, one_period_pool(2 * INCOME, paths=200))
+    proc = run_cli(
+        "run", path, "--rel-se", "0.1", "--target", "senior", "--max-paths", "400", "--json",
+        "--no-charts", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    precision = json.loads(proc.stdout)["precision"]
+    assert precision["rel_se_reached"] is None and precision["met"] is False
+    assert precision["paths_used"] == 400

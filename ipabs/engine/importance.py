@@ -16,6 +16,9 @@ m over the pilot's elite paths,
 with f_i the class's loss fraction (expected-loss target) or loss indicator (loss-probability
 target) once at least MIN_HITS pilot paths lose, and before that (multi-level) the indicator of
 the ELITE_SHARE of paths closest to a loss (the class's loss, then the deal's lowest collections).
+If no pilot run sees MIN_HITS losses the search gives up and the run stays plain Monte Carlo:
+a shift learnt from the proxy alone can weigh the target's rare paths badly and under-report
+the error.
 """
 
 from __future__ import annotations
@@ -152,9 +155,14 @@ def cross_entropy_shift(
         shift = updated
         if settled >= 2 and moved < 0.05:
             break
+    if settled == 0:
+        # the pilot never saw MIN_HITS losses of the target: a shift from its proxy elite alone
+        # can leave the target's rare paths with heavy weights and a misleading error, so the
+        # run stays plain Monte Carlo and says so
+        shift = np.zeros(n_factors)
     return ImportancePlan(
         shift,
-        "cross_entropy",
+        "cross_entropy" if settled else "cross_entropy: no shift (the pilot saw too few losses)",
         target=target,
         metric=metric,
         pilot_runs=len(hits_seen),

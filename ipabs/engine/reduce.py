@@ -51,7 +51,9 @@ def mean_se(x: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
     var_c = float(c.var(ddof=1))
     beta = float(np.cov(y, c)[0, 1] / var_c) if var_c > 0.0 else 0.0
     residual = y - beta * c
-    return float(residual.mean()), float(residual.std(ddof=1) / np.sqrt(n))
+    if n < 3:  # one degree of freedom goes to beta
+        return float(residual.mean()), np.nan
+    return float(residual.mean()), float(residual.std(ddof=2) / np.sqrt(n))
 
 
 def self_normalised_mean_se(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -94,10 +96,10 @@ def quantile_se(x: np.ndarray, q: float, w: np.ndarray | None = None) -> tuple[f
     """The q-quantile and a distribution-free standard error from the order statistics that bound
     a 95% confidence interval (ranks n q -/+ 1.96 sqrt(n q (1-q))), divided by 2 x 1.96.
 
-    With weights: the quantile of the weighted empirical distribution (below), and the same
-    interval with the standard error of the estimated tail probability at it,
-    sd(w 1{X > x_q}) / sqrt(n), in place of sqrt(q (1-q) / n) (the two agree when every weight
-    is 1)."""
+    With weights: the quantile of the self-normalised weighted empirical distribution
+    (sum of w over X <= x, over sum of w: monotone in q), and the same interval with the
+    delta-method error of that CDF at the quantile, sqrt(sum w^2 (1{X <= x_q} - F)^2) / sum w, in
+    place of sqrt(q (1-q) / n)."""
     if w is None:
         x = np.sort(x[~np.isnan(x)])
         n = x.size
@@ -112,28 +114,26 @@ def quantile_se(x: np.ndarray, q: float, w: np.ndarray | None = None) -> tuple[f
     keep = ~np.isnan(x)
     x, w = x[keep], w[keep]
     n = x.size
-    if n == 0:
+    if n == 0 or w.sum() <= 0.0:
         return np.nan, np.nan
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order]
-    # unnormalised: below the median the estimated CDF mean(w 1{X <= x}), above it the estimated
-    # tail mean(w 1{X > x}) (Glasserman, Heidelberger & Shahabuddin, Math. Finance 2000, for
-    # value at risk under importance sampling): a tail quantile reads only the weights of the
-    # paths in the tail
-    below = np.cumsum(w) / n  # estimated P(X <= x_(i))
-    above = (w.sum() - np.cumsum(w)) / n  # estimated P(X > x_(i))
+    total = w.sum()
+    share = np.cumsum(w) / total  # the self-normalised CDF at each sorted value: monotone
 
     def at(level: float) -> float:
-        if level <= 0.5:
-            i = int(np.searchsorted(below, level, side="left"))
-        else:
-            i = int(np.argmax(above <= 1.0 - level)) if np.any(above <= 1.0 - level) else n - 1
-        return float(x[min(i, n - 1)])
+        return float(x[min(int(np.searchsorted(share, level, side="left")), n - 1)])
 
     value = at(q)
     if n < 2:
         return value, np.nan
-    se_p = float((w * (x > value)).std(ddof=1) / np.sqrt(n))
+    below = (x <= value).astype(float)
+    # delta-method error of the self-normalised CDF at the quantile (equals sqrt(q (1-q) / n)
+    # up to n / (n - 1) when every weight is 1)
+    se_p = float(
+        np.sqrt((w * w * (below - share[np.searchsorted(x, value, "right") - 1]) ** 2).sum())
+        / total
+    )
     z = ndtri(0.975)
     return value, (at(min(q + z * se_p, 1.0)) - at(max(q - z * se_p, 0.0))) / (2 * z)
 

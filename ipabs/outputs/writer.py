@@ -105,7 +105,8 @@ def manifest(results: Results, scenario_bytes: bytes | None) -> dict[str, Any]:
         "seed": sim.seed,
         "paths": results.paths_run,
         "block_size": sim.block_size,
-        "sample_paths": min(sim.sample_paths, results.paths_run),
+        # a --rel-se run keeps the per-period samples of its first batch only
+        "sample_paths": min(sim.sample_paths, results.raw.sample_collections.shape[0]),
         "threads": results.threads,
         "wall_seconds": round(results.wall_seconds, 4),
         **(

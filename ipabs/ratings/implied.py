@@ -5,12 +5,12 @@ of the metric (expected loss or probability of loss). The rating printed (`impli
 the one its one-sided 95% upper confidence bound supports, so a class whose losses the run did
 not see is never given a grade on no evidence:
 
-- with at least MIN_LOSS_PATHS paths that lose, the bound is estimate + 1.645 standard errors
-  (the central limit theorem; under importance sampling, of the weighted estimator);
-- with fewer, in plain Monte Carlo, the exact Clopper-Pearson upper bound on the probability of
-  loss from the count of paths that lose (it bounds the expected loss too: a class cannot lose
-  more than its balance);
-- with fewer under importance sampling, no bound is claimed: the rating is "not resolved".
+- in plain Monte Carlo, a loss probability takes the exact Clopper-Pearson bound from the count
+  of paths that lose; an expected loss takes estimate + 1.645 standard errors from
+  MIN_LOSS_PATHS losing paths, and below that the Clopper-Pearson bound of its loss
+  probability (a class cannot lose more than its balance);
+- under importance sampling, estimate + 1.645 standard errors of the weighted estimator from
+  MIN_LOSS_PATHS losing paths; with fewer no bound is claimed: the rating is "not resolved".
 """
 
 from __future__ import annotations
@@ -53,32 +53,60 @@ def _grade(value: float, table: RatingTable, limits) -> tuple[str, float]:
 
 
 def rating_bounds(
-    value: float, se: float, loss_paths: int, paths: int, weighted: bool
+    value: float,
+    se: float,
+    loss_paths: int,
+    paths: int,
+    weighted: bool,
+    metric: str = "loss_probability",
 ) -> tuple[float, float]:
-    """(lower, upper) one-sided 95% bounds on the metric (module doc)."""
-    if loss_paths >= MIN_LOSS_PATHS and math.isfinite(se):
-        return max(value - Z_ONE_SIDED * se, 0.0), value + Z_ONE_SIDED * se
+    """(lower, upper) one-sided 95% bounds on the metric (module doc). In plain Monte Carlo a
+    loss probability always takes the exact Clopper-Pearson bounds (never looser than the normal
+    ones below 10 losses and right at any count); an expected loss takes the normal bound from
+    10 losing paths, and below that the Clopper-Pearson upper bound of its loss probability,
+    with 0 as its lower bound."""
+    enough = loss_paths >= MIN_LOSS_PATHS and math.isfinite(se)
     if weighted:
-        return 0.0, math.inf
-    return clopper_pearson_lower(loss_paths, paths), clopper_pearson_upper(loss_paths, paths)
+        if not enough:
+            return 0.0, math.inf
+        return max(value - Z_ONE_SIDED * se, 0.0), value + Z_ONE_SIDED * se
+    if metric == "loss_probability":
+        return clopper_pearson_lower(loss_paths, paths), clopper_pearson_upper(loss_paths, paths)
+    if enough:
+        return max(value - Z_ONE_SIDED * se, 0.0), value + Z_ONE_SIDED * se
+    return 0.0, clopper_pearson_upper(loss_paths, paths)
 
 
 def paths_to_resolve(
-    value: float, se: float, loss_paths: int, paths: int, cap: float, weighted: bool
+    value: float,
+    se: float,
+    loss_paths: int,
+    paths: int,
+    cap: float,
+    weighted: bool,
+    metric: str = "loss_probability",
 ) -> float:
     """Roughly how many paths (of the same kind of run) the upper bound needs to fall within the
-    point rating's limit `cap`: with no loss seen, the n whose zero-loss bound
-    1 - 0.05^(1/n) ~ 3 / n meets it; else the n at which 1.645 standard errors, shrinking as
+    point rating's limit `cap`, if the estimate stayed where it is: for a loss probability in
+    plain Monte Carlo, the smallest n (searched in steps of 10%) whose Clopper-Pearson bound at
+    the same loss rate meets it; else the n at which 1.645 standard errors, shrinking as
     1 / sqrt(n), fit under the gap between the estimate and the limit. NaN when it cannot be
-    said (the estimate is at the limit, or no loss was seen under importance sampling)."""
+    said: the estimate is at the limit, the limit is 0 (no run can show a probability of 0), or
+    fewer than 10 losses were seen under importance sampling."""
     if not math.isfinite(cap) or cap <= 0.0 or value >= cap:
         return math.nan
-    if loss_paths == 0:
-        return math.nan if weighted else float(math.ceil(-math.log(1 - CONFIDENCE) / cap))
+    if weighted and loss_paths < MIN_LOSS_PATHS:
+        return math.nan
+    if not weighted and (metric == "loss_probability" or loss_paths < MIN_LOSS_PATHS):
+        rate = loss_paths / paths
+        n = max(paths, math.ceil(-math.log(1 - CONFIDENCE) / cap))
+        while n < 1e13:
+            if clopper_pearson_upper(round(rate * n), n) <= cap:
+                return float(n)
+            n = math.ceil(n * 1.1)
+        return math.nan
     if not (math.isfinite(se) and se > 0.0):
-        if weighted:
-            return math.nan
-        se = math.sqrt(value * (1 - value) / paths)
+        return math.nan
     return float(math.ceil(paths * (Z_ONE_SIDED * se / (cap - value)) ** 2))
 
 
@@ -109,7 +137,7 @@ def implied_ratings(
         if paths is None:  # no path count: the point rating only (a caller's own summary)
             lower, upper = value, value
         else:
-            lower, upper = rating_bounds(value, se, loss_paths, n, weighted)
+            lower, upper = rating_bounds(value, se, loss_paths, n, weighted, table.metric)
         point, point_cap = _grade(value, table, limits)
         supported, supported_cap = _grade(upper, table, limits)
         best, _ = _grade(lower, table, limits)
@@ -117,7 +145,7 @@ def implied_ratings(
         needed = (
             math.nan
             if resolved or paths is None
-            else paths_to_resolve(value, se, loss_paths, n, point_cap, weighted)
+            else paths_to_resolve(value, se, loss_paths, n, point_cap, weighted, table.metric)
         )
         rows.append(
             {

@@ -89,5 +89,6 @@ def upper_bound(results, row, column: str) -> float:
         int(row["paths_with_loss"]),
         results.paths_run,
         weighted,
+        "expected_loss" if column == "expected_loss" else "loss_probability",
     )
     return upper

@@ -10,9 +10,11 @@ not depend on the sizes, so the first evaluation keeps them (ipabs.engine.run.Po
 others only run the structure. With importance sampling the shift is chosen once, for the class
 at its original size, and kept for every candidate (common random numbers again).
 
-A run that cannot resolve the target is refused: if even the smallest size meets the target on
-its point estimate but not on its bound, more paths (or importance sampling) are needed, and
-the error says roughly how many.
+The search starts from the class's size now and halves it until a size meets the target (a
+smaller class loses less), then closes in on the boundary above it. A run that cannot resolve
+the target is refused: if even the smallest size meets the target on its point estimate but not
+on its bound, more paths (or importance sampling) are needed, and the error says roughly how
+many.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def size(
     `min_subordination` is the least share of the capital structure the subordinated class
     keeps; `importance` = "auto" samples the horizon factors aimed at `tranche`."""
     from ipabs.api import load, simulate, with_importance, with_simulation
-    from ipabs.engine.importance import plan_importance
+    from ipabs.engine.importance import fixed_shift
 
     sc = load(scenario) if isinstance(scenario, str) else scenario
     if not 0.0 <= min_subordination < 1.0:
@@ -113,36 +115,40 @@ def size(
             f"min_subordination {min_subordination} leaves no room for {tranche!r}: the "
             f"subordinated class and {tranche!r} hold {room:,.0f} of {total:,.0f} together"
         )
-    shift = None
-    if importance not in (None, "none"):
-        aimed = with_importance(with_simulation(sc, paths=paths, seed=seed), importance, tranche)
-        shift = tuple(plan_importance(aimed).shift)
+    sc = with_simulation(sc, paths=paths, seed=seed)
+    if importance == "none":
+        sc = with_importance(sc, "none", None)
+    elif importance is not None:
+        sc = with_importance(sc, importance, tranche)
+    sc = fixed_shift(sc)  # "auto": one shift, chosen for the class at its size now, for every size
     evaluated: dict[float, tuple[float, object]] = {}
     pool = PoolCache()  # resizing leaves the pool alone: simulate it once, replay it after
 
     def excess(balance: float) -> float:
         if balance not in evaluated:
-            res = simulate(
-                resize(sc, tranche, balance),
-                paths=paths,
-                seed=seed,
-                pool_cache=pool,
-                importance=shift,
-            )
+            res = simulate(resize(sc, tranche, balance), pool_cache=pool)
             evaluated[balance] = (target.excess(res, tranche), res)
         return evaluated[balance][0]
 
     lo, hi = floor, room - keep
     capped = excess(hi) <= 0.0
-    met = capped or excess(lo) <= 0.0
-    if not met:
-        _refuse_if_unresolved(target, evaluated[lo][1], tranche)
-    if met and not capped:
-        # the metric is flat at zero below the boundary: shift it so that met means negative
-        brentq(lambda b: excess(b) - 1e-15, lo, hi, xtol=tolerance * room, rtol=1e-12)
+    met = capped
+    if not capped:
+        # a smaller class loses less, so search down from its size now, halving, for a size
+        # that meets the target (a very small class may lose too rarely for its bound to be
+        # measured, above all under importance sampling aimed at the class as it is)
+        size_now = min(max(original, lo), hi)
+        lower = size_now
+        while excess(lower) > 0.0 and lower > lo:
+            lower = max(lower / 2, lo)
+        met = excess(lower) <= 0.0
+        if not met:
+            _refuse_if_unresolved(target, evaluated[lo][1], tranche)
+        else:
+            upper = min(b for b, (e, _) in evaluated.items() if b > lower and e > 0.0)
+            # the metric is flat at zero below the boundary: shift it so that met means negative
+            brentq(lambda b: excess(b) - 1e-15, lower, upper, xtol=tolerance * room, rtol=1e-12)
     passing = [b for b, (e, _) in evaluated.items() if e <= 0.0]
-    if math.isinf(evaluated[hi][0]) and not passing:
-        _refuse_if_unresolved(target, evaluated[hi][1], tranche)
     best = max(passing) if passing else 0.0
     final_sc = resize(sc, tranche, best) if passing else sc
     return SizeResult(
@@ -155,7 +161,7 @@ def size(
         capped=capped,
         evaluations=len(evaluated),
         scenario=final_sc,
-        results=evaluated[best][1] if passing else evaluated[lo][1],
+        results=evaluated[best][1] if passing else evaluated[min(evaluated)][1],
     )
 
 
@@ -175,12 +181,16 @@ def _refuse_if_unresolved(target: Target, results, tranche: str) -> None:
         results.paths_run,
         limit,
         weighted,
+        "expected_loss" if column == "expected_loss" else "loss_probability",
     )
-    how = (
-        f"about {needed:,.0f} paths"
-        if math.isfinite(needed)
-        else "importance sampling aimed at it (--importance auto) or many more paths"
-    )
+    if limit <= 0.0:
+        how = "a limit above 0: no number of paths can show a probability of 0 (the table's limit is 0 at this tenor)"
+    elif math.isfinite(needed):
+        how = f"about {needed:,.0f} paths"
+    elif weighted:
+        how = "many more paths: importance sampling saw too few losses at the smallest size"
+    else:
+        how = "importance sampling aimed at it (--importance auto) or many more paths"
     raise UserError(
         f"cannot size {tranche!r} to {target.describe()}: at {results.paths_run:,} paths "
         f"({int(row['paths_with_loss'])} with a loss) the run cannot show the target is met with "
