@@ -344,8 +344,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, importance, targ
     type=click.Path(file_okay=False, path_type=Path),
     help="Regenerate the report in this folder from its manifest and compare its numbers, manifest, HTML and charts.",
 )
-@_importance_options
-def report_command(scenario, stress_file, out_dir, paths, seed, check_dir, importance, target):
+def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
     """Write a self-contained HTML report of SCENARIO (with --stress, its stress comparison) to
     reports/<scenario>/, or --check an existing report: exit 1 if anything differs."""
     from ipabs.errors import UserError
@@ -361,7 +360,7 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir, impor
     from ipabs.stress.definitions import load_stress_file
 
     _check_paths(paths)
-    sc = _with_importance(load(scenario), importance, target)
+    sc = load(scenario)  # importance sampling comes from the file, which --check compares with
     if stress_file is not None:
         load_stress_file(stress_file)  # bad stress input is refused before any work
     out_dir = out_dir or Path("reports") / scenario.stem

@@ -411,3 +411,19 @@ def test_a_precision_run_that_sees_no_loss_says_so_in_json(tmp_path):
     precision = json.loads(proc.stdout)["precision"]
     assert precision["rel_se_reached"] is None and precision["met"] is False
     assert precision["paths_used"] == 400
+
+
+def test_a_report_with_importance_sampling_in_the_file_reproduces(tmp_path):
+    data = one_period_pool(88.5 * INCOME, paths=2000)
+    data["simulation"].update(importance="auto", importance_target="senior")
+    path = write_scenario(tmp_path, data)
+    out = tmp_path / "report"
+    made = run_cli("report", path, "--out", out)
+    assert made.returncode == 0, made.stderr
+    import json
+
+    assert (
+        json.loads((out / "manifest.json").read_text())["importance"]["method"] == "cross_entropy"
+    )
+    check = run_cli("report", "--check", out)
+    assert check.returncode == 0, check.stdout + check.stderr

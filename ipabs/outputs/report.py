@@ -235,6 +235,8 @@ def run_info(results, spec) -> dict[str, Any]:
     }
     if spec is not None:
         info["stress_spec"] = spec.model_dump(mode="json")
+    if results.importance is not None and results.importance.enabled:
+        info["importance"] = results.importance.record()
     return info
 
 
