@@ -118,7 +118,10 @@ def write_stress_run(run: StressRun, out_dir: Path, info: dict) -> Path:
             frames.append(frame)
         table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), MANIFEST_KEY: meta})
-        pq.write_to_dataset(table, tmp / "summary", partition_cols=["stress"])
+        # one thread: pyarrow's dataset writer otherwise leaves a C++ thread pool that, twice in
+        # the test suite, aborted the process at exit ("terminate called without an active
+        # exception") after the command had finished; the files are the same either way
+        pq.write_to_dataset(table, tmp / "summary", partition_cols=["stress"], use_threads=False)
         for name, frame in (("comparison", run.comparison), ("reverse", run.reverse)):
             if frame is not None:
                 write_parquet(frame, tmp / f"{name}.parquet", meta)
