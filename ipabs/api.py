@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import pydantic
 
-from ipabs.engine.compile import compile_scenario
+from ipabs.engine.compile import compile_scenario, with_factor_shift
 from ipabs.engine.importance import plan_importance
 from ipabs.engine.limits import check_limits, estimate, estimate_scenario
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, PoolCache, RawResults, run_paths
@@ -129,9 +129,9 @@ def simulate(
     if not allow_large:
         check_limits(estimate(deal, **limits), paths=total)
     started = time.perf_counter()
-    plan = plan_importance(scenario, threads=threads)
+    plan = plan_importance(scenario, threads=threads, deal=deal)
     if plan.enabled:
-        deal = compile_scenario(scenario, factor_shift=plan.shift)
+        deal = with_factor_shift(deal, plan.shift)
     batches: list[RawResults] = []
     done = 0
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -43,9 +44,7 @@ class CompiledDeal:
         return len(self.tranche_names)
 
 
-def compile_scenario(sc: Scenario, factor_shift: np.ndarray | None = None) -> CompiledDeal:
-    """Compile a scenario to arrays; `factor_shift` (one number per factor) is an importance
-    sampling mean shift of the horizon factors (docs/model.md, 5.2)."""
+def compile_scenario(sc: Scenario) -> CompiledDeal:
     dates, t_years, dt_years, accrual = time_grid(sc.deal)
     names = tuple(t.name for t in sc.tranches_by_rank())
     discount, duration_weight = pricing_factors(t_years, sc.pricing, names)
@@ -54,7 +53,7 @@ def compile_scenario(sc: Scenario, factor_shift: np.ndarray | None = None) -> Co
         dates=dates,
         t_years=t_years,
         dt_years=dt_years,
-        pool=compile_pool(sc, t_years, dt_years, factor_shift),
+        pool=compile_pool(sc, t_years, dt_years),
         loans=compile_loans(sc, dates, t_years, dt_years),
         waterfall=compile_waterfall(sc, dates, accrual),
         support=compile_support(sc, t_years),
@@ -64,3 +63,11 @@ def compile_scenario(sc: Scenario, factor_shift: np.ndarray | None = None) -> Co
         discount=discount,
         duration_weight=duration_weight,
     )
+
+
+def with_factor_shift(deal: CompiledDeal, shift: np.ndarray) -> CompiledDeal:
+    """The compiled deal with an importance sampling mean shift of the horizon factors (one
+    number per factor; docs/model.md, 5.2): only the pool's shift changes, nothing is compiled
+    again."""
+    shift = np.ascontiguousarray(shift, dtype=float)
+    return dataclasses.replace(deal, pool=deal.pool._replace(factor_shift=shift))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ipabs.engine.compile import compile_scenario
+from ipabs.engine.compile import CompiledDeal, compile_scenario, with_factor_shift
 from ipabs.engine.rng import latent_normals
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, run_paths
 from ipabs.scenario.model import Scenario
@@ -79,8 +79,10 @@ def plan_importance(
     *,
     threads: int | None = None,
     metric: str | None = None,
+    deal: CompiledDeal | None = None,
 ) -> ImportancePlan:
-    """The importance plan the scenario's `[simulation]` asks for."""
+    """The importance plan the scenario's `[simulation]` asks for (`deal`: the scenario already
+    compiled, if the caller has it)."""
     sim = scenario.simulation
     n_factors = len(scenario.factors.names)
     if isinstance(sim.importance, tuple):
@@ -97,6 +99,7 @@ def plan_importance(
         metric=metric,
         pilot_paths=sim.importance_pilot_paths,
         threads=threads,
+        deal=deal,
     )
 
 
@@ -107,9 +110,10 @@ def cross_entropy_shift(
     metric: str = "loss_probability",
     pilot_paths: int = 2000,
     threads: int | None = None,
+    deal: CompiledDeal | None = None,
 ) -> ImportancePlan:
     """The cross-entropy search of the module doc, for the class named `target`."""
-    base = compile_scenario(scenario)
+    base = compile_scenario(scenario) if deal is None else deal
     n_factors = base.pool.factor_chol.shape[0]
     t = base.tranche_names.index(target)
     balance = float(base.waterfall.balance0[t])
@@ -118,10 +122,10 @@ def cross_entropy_shift(
     hits_seen: list[int] = []
     settled = 0
     for run in range(PILOT_RUNS):
-        deal = base if run == 0 else compile_scenario(scenario, factor_shift=shift)
+        shifted = base if run == 0 else with_factor_shift(base, shift)
         run_seed = pilot_seed(seed, run)
         raw = run_paths(
-            deal,
+            shifted,
             paths=pilot_paths,
             seed=run_seed,
             block_size=scenario.simulation.block_size,

@@ -338,7 +338,7 @@ def _run_blocks(
                     cache_scalars[p, 1] = rights_lost
                     cache_scalars[p, 2] = annuities
                     cache_scalars[p, 3] = after_final
-                    cache_scalars[p, 4] = economy[0] if n_factors > 0 else 0.0
+                    cache_scalars[p, 4] = economy[0]  # at least one factor (the schema)
                     cache_scalars[p, 5] = economy[n_factors + 1]
                     for k in range(n_periods):
                         cache_series[p, 0, k] = collections[k]
@@ -410,7 +410,7 @@ def _run_blocks(
             # termination is the buyer's
             po[P_COLL] = wout.collected.sum()
             po[P_LOST] = lost.sum()
-            po[P_SYSTEMATIC] = economy[0] if n_factors > 0 else 0.0
+            po[P_SYSTEMATIC] = economy[0]
             weight_out[p] = economy[n_factors + 1]
             po[P_DEFAULTS] = n_defaults
             po[P_RIGHTS_LOST] = rights_lost

@@ -108,12 +108,7 @@ def bridge_coefficients(
     return drift, vol, np.sqrt(horizon / dt_years)
 
 
-def compile_pool(
-    sc: Scenario,
-    t_years: np.ndarray,
-    dt_years: np.ndarray,
-    factor_shift: np.ndarray | None = None,
-) -> PoolArrays:
+def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
     n_factors = len(sc.factors.names)
     n_periods = t_years.size
     corr = (
@@ -195,7 +190,5 @@ def compile_pool(
         bridge_drift=drift,
         bridge_vol=vol,
         bridge_to_shock=to_shock,
-        factor_shift=np.zeros(n_factors)
-        if factor_shift is None
-        else np.ascontiguousarray(factor_shift, dtype=float),
+        factor_shift=np.zeros(n_factors),  # ipabs.engine.compile.with_factor_shift sets it
     )
