@@ -8,6 +8,7 @@ Bad input (a scenario, a path, a setting of the wrong type or out of range) rais
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import numbers
 import os
@@ -25,6 +26,8 @@ from ipabs.engine.importance import plan_importance
 from ipabs.engine.limits import check_limits, estimate, estimate_scenario
 from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, PoolCache, RawResults, run_paths
 from ipabs.errors import InternalError, Problem, ScenarioError
+from ipabs.outputs.progress import resolve as resolve_progress
+from ipabs.outputs.progress import valid as valid_progress
 from ipabs.results import Results
 from ipabs.scenario.load import check_importance, format_path
 from ipabs.scenario.load import load as _load_file
@@ -88,7 +91,7 @@ def simulate(
     sample_paths: int | None = None,
     threads: int | None = None,
     allow_large: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | str | None = "auto",
     pool_cache: PoolCache | None = None,
     importance: str | Sequence[float] | None = None,
     target: str | None = None,
@@ -99,7 +102,9 @@ def simulate(
     """Run the Monte Carlo for a scenario (a `Scenario` or a file path).
 
     Keyword arguments override the scenario's `[simulation]` table. `threads` defaults to every
-    core Numba sees; results do not depend on it. `progress(done, total)` is called as blocks finish.
+    core Numba sees; results do not depend on it. `progress` is "auto" (a bar in a notebook or
+    on a terminal, none in CI or when no one watches: `ipabs.outputs.progress`), True, False
+    (or None: no bar), or a function `progress(done, total)` called as blocks finish.
     `pool_cache` (an `ipabs.engine.run.PoolCache`, used by the solvers) replays the pool stage of
     an earlier run with the same pool, paths and seed, which gives the same numbers faster.
 
@@ -132,33 +137,37 @@ def simulate(
     plan = plan_importance(scenario, threads=threads, deal=deal)
     if plan.enabled:
         deal = with_factor_shift(deal, plan.shift)
-    batches: list[RawResults] = []
-    done = 0
-    while True:
-        batch = min(sim.paths, total - done)
-        report = None if progress is None else (lambda n, d=done: progress(d + n, total))
-        batches.append(
-            run_paths(
-                deal,
-                paths=batch,
-                seed=sim.seed,
-                block_size=sim.block_size,
-                sample_paths=sim.sample_paths,
-                threads=threads,
-                progress=report,
-                pool_cache=pool_cache if precision is None else None,
-                first_path=done,
+    bar, callback = resolve_progress(progress, total)
+    with bar or contextlib.nullcontext():
+        batches: list[RawResults] = []
+        done = 0
+        while True:
+            batch = min(sim.paths, total - done)
+            report = None if callback is None else (lambda n, d=done: callback(d + n, total))
+            batches.append(
+                run_paths(
+                    deal,
+                    paths=batch,
+                    seed=sim.seed,
+                    block_size=sim.block_size,
+                    sample_paths=sim.sample_paths,
+                    threads=threads,
+                    progress=report,
+                    pool_cache=pool_cache if precision is None else None,
+                    first_path=done,
+                )
             )
-        )
-        done += batch
-        if precision is None:
-            break
-        reached = _relative_se(deal, batches, precision)
-        # None (null in JSON) while the target has shown no loss: no relative error exists yet
-        precision.update(paths_used=done, rel_se_reached=reached if np.isfinite(reached) else None)
-        if reached <= precision["rel_se"] or done >= total:
-            precision["met"] = bool(reached <= precision["rel_se"])
-            break
+            done += batch
+            if precision is None:
+                break
+            reached = _relative_se(deal, batches, precision)
+            # None (null in JSON) while the target has shown no loss: no relative error exists yet
+            precision.update(
+                paths_used=done, rel_se_reached=reached if np.isfinite(reached) else None
+            )
+            if reached <= precision["rel_se"] or done >= total:
+                precision["met"] = bool(reached <= precision["rel_se"])
+                break
     raw = batches[0] if len(batches) == 1 else merge_batches(batches)
     wall = time.perf_counter() - started
     check_finite(raw, deal.tranche_names)
@@ -280,10 +289,8 @@ def merge_batches(batches: list[RawResults]) -> RawResults:
 
 
 def _check_hooks(progress: object, pool_cache: object) -> None:
-    if progress is not None and not callable(progress):
-        raise ScenarioError(
-            f"progress must be a function progress(done, total), not {type(progress).__name__}"
-        )
+    if not valid_progress(progress):
+        resolve_progress(progress, 0)  # raises the ScenarioError that says what is allowed
     if pool_cache is not None and not isinstance(pool_cache, PoolCache):
         raise ScenarioError(
             f"pool_cache must be an ipabs.engine.run.PoolCache, not {type(pool_cache).__name__}"

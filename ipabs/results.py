@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,7 +46,10 @@ class Results:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per tranche (by rank): each Monte Carlo estimate with its standard error (`_se`)."""
+        """One row per tranche (by rank), indexed by class name (`summary.loc["senior_A"]`; the
+        `tranche` column repeats it): each Monte Carlo estimate with its standard error (`_se`),
+        rates and probabilities as fractions, amounts in the deal's currency. `view()` is the
+        same with units, for reading."""
         from ipabs.ratings import implied_ratings
         from ipabs.ratings.tables import table_for
 
@@ -60,7 +62,9 @@ class Results:
             paths=self.paths_run,
             weighted=self.importance is not None and self.importance.enabled,
         )
-        return summary.merge(ratings, on="tranche", how="left")
+        summary = summary.merge(ratings, on="tranche", how="left")
+        summary.index = pd.Index(summary["tranche"], name="class")
+        return summary
 
     @cached_property
     def pool(self) -> pd.DataFrame:
@@ -74,8 +78,11 @@ class Results:
 
     @cached_property
     def periods(self) -> pd.DataFrame:
-        """One row per payment date: mean and 5/50/95% bands of collections, balances and reserve."""
-        return period_bands(self.deal, self.raw)
+        """One row per payment date (indexed by it, `payment_date`; the `date` column repeats
+        it): mean and 5/50/95% bands of collections, balances and reserve."""
+        periods = period_bands(self.deal, self.raw)
+        periods.index = pd.DatetimeIndex(periods["date"], name="payment_date")
+        return periods
 
     @cached_property
     def paths(self) -> pd.DataFrame:
@@ -133,25 +140,44 @@ class Results:
         """The pool summary as a plain JSON-ready dict (NaN becomes None)."""
         return json_records(self.pool)[0]
 
+    def view(self, kind: str = "compact") -> pd.DataFrame:
+        """The summary for reading. "compact" (the default): the headline columns per class,
+        indexed by display name, with units in the headers (percent, years, the deal's currency
+        in millions) and trust metrics for an IP trust. "full": every column of `summary`."""
+        from ipabs.outputs.display import compact_summary
+
+        if kind == "compact":
+            return compact_summary(self.summary, self.scenario)
+        if kind == "full":
+            return self.summary
+        raise ValueError(f"view is 'compact' or 'full', not {kind!r}")
+
     def _repr_html_(self) -> str:
+        from ipabs.outputs.display import html_table, with_se
+
         sc = self.scenario
-        cols = [
-            "tranche",
-            "balance",
-            "coupon",
-            "expected_loss",
-            "expected_loss_se",
-            "prob_loss",
-            "wal_years",
-            "irr_mean",
-            "price_pct_par",
-            "modified_duration",
+        head = f"{sc.deal.name}: {self.paths_run:,} paths, seed {sc.simulation.seed}"
+        pool = self.pool.iloc[0]
+        notes = [
+            "Estimates are shown as value ± one standard error. Rating: the grade that the "
+            "one-sided 95% upper bound on the rating metric supports. `.view('full')` has every "
+            "column.",
+            f"Pool: expected collections {pool['expected_collections'] / 1e6:,.2f} "
+            f"± {pool['expected_collections_se'] / 1e6:,.2g} {sc.deal.currency} m.",
         ]
-        table = self.summary[cols].to_html(
-            index=False, float_format=lambda v: f"{v:,.6g}", escape=True
-        )
-        head = html.escape(f"{sc.deal.name}: {self.paths_run:,} paths, seed {sc.simulation.seed}")
-        return f"<div><strong>{head}</strong>{table}</div>"
+        if sc.licensees:
+            notes.append(
+                f"Licence income lost to licensee defaults: {100 * pool['expected_pool_loss_pct']:.3g}% "
+                f"± {100 * pool['expected_pool_loss_pct_se']:.2g}% of the income due."
+            )
+        if sc.loans:
+            notes.append(
+                f"Loans: net loss after recoveries and loss-sharing {100 * pool['expected_loan_loss_pct']:.3g}% "
+                f"± {100 * pool['expected_loan_loss_pct_se']:.2g}% of the loans' balance."
+            )
+        if self.importance is not None and self.importance.enabled:
+            notes.append("Importance sampling on the horizon factors (docs/model.md, 5.2).")
+        return html_table(with_se(self.view()), title=head, notes=notes)
 
     def __repr__(self) -> str:
         sc = self.scenario

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipabs.structures.program import FeeSpec, StepSpec, Structure, assemble
-from ipabs.structures.waterfall import new_out, pay_waterfall
+from ipabs.structures.waterfall import has_triggers, new_out, pay_waterfall
 
 
 def standard_program(ranks):
@@ -43,6 +43,7 @@ def execute(structure, collections, *, provider_default=(), defaulted=None, loss
         tuple(np.array(v, float) for v in vintages),
         zeros.copy() if ip_value is None else np.array(ip_value, float),
         out,
+        has_triggers(wf),
     )
     return out
 

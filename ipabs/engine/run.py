@@ -1,6 +1,7 @@
 """Run a compiled deal over blocks of paths, in parallel and deterministically.
 
-Paths are cut into blocks of `block_size`; a Numba `prange` hands blocks to threads. Path p's
+Paths are cut into blocks of `block_size`; a pool of Python threads runs the blocks through
+`_run_blocks`, a Numba kernel that releases the GIL (`nogil`). Path p's
 random stream is keyed by (seed, p) alone (see `ipabs.engine.rng`) and every per-path result is
 written to row p, so the numbers are the same for any thread count, block size or block order.
 Memory is O(paths x tranches) for per-path metrics plus O(sample_paths x periods) for the bands:
@@ -19,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from ipabs._kernel_cache import is_compiled, notice_compiling
+from ipabs.engine import warm
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.metrics import tranche_path_metrics
 from ipabs.engine.rng import seed_latent_stream, seed_stream
@@ -34,7 +38,13 @@ from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
 from ipabs.structures.revolving import simulate_vintages_path
 from ipabs.structures.trust import ip_values
-from ipabs.structures.waterfall import S_ACCELERATED, S_TRIGGERED, new_out, pay_waterfall
+from ipabs.structures.waterfall import (
+    S_ACCELERATED,
+    S_TRIGGERED,
+    has_triggers,
+    new_out,
+    pay_waterfall,
+)
 
 TRANCHE_FIELDS = (
     "principal_loss",
@@ -205,7 +215,7 @@ def _cache_mode(
     return (CACHE_REPLAY if cache.key == key else CACHE_STORE), key
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _run_blocks(
     first_path,
     first_block,
@@ -222,6 +232,7 @@ def _run_blocks(
     support,
     revolving,
     trust_value,
+    triggers,
     tranche_out,
     pool_out,
     trigger_out,
@@ -244,7 +255,7 @@ def _run_blocks(
     n_licensees = pool.licensee_threshold.shape[1]
     n_tranches = wf.balance0.shape[0]
     n_sample = sample_collections.shape[0]
-    for b in prange(n_blocks):
+    for b in range(n_blocks):
         start = (first_block + b) * block_size
         stop = min(start + block_size, n_paths)
         state = np.empty(4, np.uint64)
@@ -263,9 +274,13 @@ def _run_blocks(
         scale_bits = np.empty(n_assets, np.int64)
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
-        n_loans = loans.balance0.shape[0]
-        n_providers = support.loading.shape[0]
-        record = n_loans > 0 or n_providers > 0 or revolving.n_vintages > 0 or trust_value.enabled
+        # a part the deal lacks comes as None, and Numba drops the branches that use it, so a
+        # deal compiles only the kernels it needs (`_optional`)
+        n_loans = 0 if loans is None else loans.balance0.shape[0]
+        n_providers = 0 if support is None else support.loading.shape[0]
+        n_vintages = 0 if revolving is None else revolving.n_vintages
+        record = loans is not None or support is not None or revolving is not None
+        record = record or trust_value is not None
         provider_default = np.empty(n_providers, np.int64)
         n_triggers = wf.trigger_condition.shape[0]
         wout = new_out(n_tranches, n_periods, n_providers, n_triggers)
@@ -276,7 +291,6 @@ def _run_blocks(
         performing = np.zeros(n_periods)
         collateral = np.empty(n_periods)
         ip_value = np.zeros(n_periods)
-        n_vintages = revolving.n_vintages
         vintages = (
             np.zeros((n_vintages, n_periods)),
             np.zeros((n_vintages, n_periods)),
@@ -292,7 +306,9 @@ def _run_blocks(
         loan_maturity = np.empty(n_loans, np.int64)
         loan_io = np.empty(n_loans, np.bool_)
         loan_default = np.empty(n_loans, np.int64)
-        fund_used = np.zeros((n_periods + 240) // loans.periods_per_year + 2)
+        fund_used = np.zeros(
+            0 if loans is None else (n_periods + 240) // loans.periods_per_year + 2
+        )
         loan_totals = np.zeros(N_LOAN_TOTALS)
         interest = wout.interest
         principal = wout.principal
@@ -326,12 +342,12 @@ def _run_blocks(
                     bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record,
                     level_path, alive_path,
                 )  # fmt: skip
-                if n_loans > 0:
+                if loans is not None:
                     simulate_loans_path(
                         state, latent_state, loans, wf.accrual, economy, level_path, alive_path, collections,
                         loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, loan_default, fund_used, loan_totals,
                     )  # fmt: skip
-                if n_providers > 0:
+                if support is not None:
                     provider_default_periods(latent_state, support, economy, provider_default)
                 if cache_mode == CACHE_STORE:
                     cache_scalars[p, 0] = n_defaults
@@ -352,7 +368,7 @@ def _run_blocks(
                             cache_scalars[p, 6 + j] = loan_totals[j]
                     for j in range(n_providers):
                         cache_providers[p, j] = provider_default[j]
-            if n_vintages > 0:
+            if revolving is not None:
                 simulate_vintages_path(
                     state, latent_state, revolving, wf.accrual, economy, vintage_default, vintages[0],
                     vintages[1], vintages[2], vintages[3],
@@ -361,11 +377,11 @@ def _run_blocks(
                 defaulted[k] = lost[k] + loan_defaulted[k]
                 loss[k] = lost[k] + loan_loss[k]
             collateral_values(wf, collections, performing, collateral)
-            if trust_value.enabled:
+            if trust_value is not None:
                 ip_values(trust_value, level_path, alive_path, default_period, ip_value)
             pay_waterfall(
                 wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value,
-                wout,
+                wout, triggers,
             )  # fmt: skip
             for t in range(n_tranches):
                 interest_total = 0.0
@@ -453,14 +469,70 @@ def _run_blocks(
             for j in range(N_LOAN_TOTALS):
                 po[LOAN_FIELDS_START + j] = loan_totals[j] if n_loans > 0 else 0.0
             if p < n_sample:
-                sample_collections[p] = wout.collected
-                sample_balances[p] = balance
-                sample_reserve[p] = wout.reserve
-                sample_performing[p] = performing
-                sample_loan_loss[p] = loan_loss
-                sample_debt_service[p] = wout.debt_service
-                sample_pool_income[p] = collections
-                sample_holdback[p] = wout.holdback
+                for k in range(n_periods):
+                    sample_collections[p, k] = wout.collected[k]
+                    sample_reserve[p, k] = wout.reserve[k]
+                    sample_performing[p, k] = performing[k]
+                    sample_loan_loss[p, k] = loan_loss[k]
+                    sample_debt_service[p, k] = wout.debt_service[k]
+                    sample_pool_income[p, k] = collections[k]
+                    sample_holdback[p, k] = wout.holdback[k]
+                    for t in range(n_tranches):
+                        sample_balances[p, t, k] = balance[t, k]
+
+
+#: the fewest paths in one task handed to a thread (a block of the default 1,024 paths is one task)
+TASK_PATHS = 256
+
+
+def _optional(deal: CompiledDeal) -> tuple:
+    """The deal's loans, credit support, revolving period and trust valuation, each None when the
+    deal has none: `_run_blocks` is then compiled without the kernel that part needs (a licence
+    deal compiles neither the loan nor the revolving kernel), and each combination is a separate
+    compiled (and cached) version of it."""
+    loans = deal.loans if deal.loans.balance0.shape[0] > 0 else None
+    support = deal.support if deal.support.loading.shape[0] > 0 else None
+    revolving = deal.revolving if deal.revolving.n_vintages > 0 else None
+    trust_value = deal.trust_value if deal.trust_value.enabled else None
+    return loans, support, revolving, trust_value
+
+
+def _run_tasks(
+    run_blocks: Callable[[int, int], None],
+    tasks: list[tuple[int, int]],
+    threads: int,
+    block_size: int,
+    paths: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Run each (first block, block count) task on a pool of `threads` threads. `_run_blocks`
+    releases the GIL, so the threads run the kernel side by side; each path writes only its own
+    rows, so the order in which tasks finish never changes a number. `progress(done_paths)` is
+    called in this thread as tasks finish. An exception (Ctrl-C included) cancels the tasks not
+    yet started and waits for the running ones (one task each: a block, or about TASK_PATHS
+    paths of small blocks) before it propagates."""
+    done = 0
+
+    def finished(task: tuple[int, int]) -> None:
+        nonlocal done
+        first, count = task
+        done += min((first + count) * block_size, paths) - first * block_size
+        if progress is not None:
+            progress(done)
+
+    if threads == 1 or len(tasks) == 1:
+        for task in tasks:
+            run_blocks(*task)
+            finished(task)
+        return
+    pool = ThreadPoolExecutor(max_workers=min(threads, len(tasks)), thread_name_prefix="ipabs")
+    try:
+        futures = {pool.submit(run_blocks, *task): task for task in tasks}
+        for future in as_completed(futures):
+            future.result()
+            finished(futures[future])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_paths(
@@ -506,31 +578,33 @@ def run_paths(
         cache_providers = np.empty((0, 0), np.int64)
 
     n_blocks = -(-paths // block_size)
-    previous_threads = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(threads)
-    try:
-        # several blocks per call keeps every thread busy; calls are cut only to report progress,
-        # so with a progress callback each call runs one block per thread (a bar that moves)
-        threads_now = numba.get_num_threads()
-        per_call = (
-            threads_now if progress is not None else max(threads_now * 4, -(-16384 // block_size))
-        )
-        for first in range(0, n_blocks, per_call):
-            count = min(per_call, n_blocks - first)
-            _run_blocks(
-                first_path, first, count, block_size, paths, seed, deal.t_years, deal.discount, deal.duration_weight,
-                deal.pool, deal.loans, deal.waterfall, deal.support, deal.revolving, deal.trust_value,
-                tranche_out, pool_out,
-                trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
-                sample_loan_loss, sample_debt_service, sample_pool_income, sample_holdback, weight,
-                cache_mode, cache_series, cache_scalars,
-                cache_providers,
-            )  # fmt: skip
-            if progress is not None:
-                progress(min((first + count) * block_size, paths))
-    finally:
-        numba.set_num_threads(previous_threads)
+    loans, support, revolving, trust_value = _optional(deal)
+    triggers = has_triggers(deal.waterfall)
+
+    arrays = (
+        paths, seed, deal.t_years, deal.discount, deal.duration_weight,
+        deal.pool, loans, deal.waterfall, support, revolving, trust_value, triggers,
+        tranche_out, pool_out,
+        trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
+        sample_loan_loss, sample_debt_service, sample_pool_income, sample_holdback, weight,
+        cache_mode, cache_series, cache_scalars,
+        cache_providers,
+    )  # fmt: skip
+
+    def run_blocks(first: int, count: int) -> None:
+        _run_blocks(first_path, first, count, block_size, *arrays)
+
+    if not is_compiled(_run_blocks, (first_path, 0, 1, block_size, *arrays)):
+        notice_compiling()
+        if warm.enabled():
+            warm.compile_in_parallel(deal, loans, support, revolving, trust_value, triggers)
+    # a task is one block (threads kept evenly busy); without a progress bar to move per block,
+    # enough blocks of a small size for TASK_PATHS paths, so that a call's overhead stays small
+    per_task = 1 if progress is not None else max(1, TASK_PATHS // block_size)
+    tasks = [(first, min(per_task, n_blocks - first)) for first in range(0, n_blocks, per_task)]
+    _run_tasks(
+        run_blocks, tasks, threads or numba.config.NUMBA_NUM_THREADS, block_size, paths, progress
+    )
     if cache_mode == CACHE_STORE:  # only a finished run is kept
         pool_cache.key, pool_cache.series = cache_key, cache_series
         pool_cache.scalars, pool_cache.providers = cache_scalars, cache_providers

@@ -41,6 +41,7 @@ def plot_tranche_losses(results: Results, ax: Axes | None = None) -> Axes:
     ax = _new_axes(ax)
     paths = results.paths
     n = results.paths_run
+    shown = results.scenario.display_names()
     for name in results.deal.tranche_names:
         loss = np.sort(paths.loc[paths["tranche"] == name, "loss_fraction"].to_numpy() * 100)
         exceed = 1.0 - np.arange(1, n + 1) / n
@@ -48,9 +49,9 @@ def plot_tranche_losses(results: Results, ax: Axes | None = None) -> Axes:
         if positive.size:
             # at most ~2,000 steps are drawn; the curve looks the same and the SVG stays small
             keep = np.append(positive[:: max(1, positive.size // 2000)], positive[-1])
-            ax.step(loss[keep], np.maximum(exceed[keep], 0.5 / n), where="post", label=name)
+            ax.step(loss[keep], np.maximum(exceed[keep], 0.5 / n), where="post", label=shown[name])
         else:
-            ax.plot([], [], label=f"{name} (no loss in {n:,} paths)")
+            ax.plot([], [], label=f"{shown[name]} (no loss in {n:,} paths)")
     ax.set_yscale("log")
     ax.set_xlabel("principal loss, % of original balance")
     ax.set_ylabel("probability of a larger loss")
@@ -86,9 +87,10 @@ def plot_balance_bands(results: Results, ax: Axes | None = None) -> Axes:
     ax = _new_axes(ax)
     p = results.periods
     cur = results.scenario.deal.currency
+    shown = results.scenario.display_names()
     for name in results.deal.tranche_names:
         col = f"balance_{name}"
-        line = ax.plot(p["date"], p[f"{col}_p50"] / _MILLIONS, label=name)[0]
+        line = ax.plot(p["date"], p[f"{col}_p50"] / _MILLIONS, label=shown[name])[0]
         ax.fill_between(
             p["date"],
             p[f"{col}_p05"] / _MILLIONS,

@@ -260,7 +260,7 @@ def write_report(
         stress_run = run_stresses(sc, spec, paths=paths, seed=seed, source=stress_file)
         results = stress_run.results["base"]
     else:
-        results = simulate(sc, paths=paths, seed=seed)
+        results = simulate(sc, paths=paths, seed=seed, progress=False)
     info = {**scenario_manifest(sc, source, command="report"), **run_info(results, spec)}
     if spec is not None:
         info["stress_file"] = str(stress_file)

@@ -97,7 +97,7 @@ def _regenerate(sc, spec, saved: dict, manifest_path: Path):
     paths, seed = saved["paths"], saved["seed"]
     try:
         if spec is None:
-            return simulate(sc, paths=paths, seed=seed), None
+            return simulate(sc, paths=paths, seed=seed, progress=False), None
         run = run_stresses(sc, spec, paths=paths, seed=seed, source=manifest_path)
     except UserError as exc:  # e.g. a seed out of range, or a run above the resource limits
         exc.source = exc.source or str(manifest_path)

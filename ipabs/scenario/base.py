@@ -22,6 +22,9 @@ class Spec(BaseModel):
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
+#: a label for people (tables, charts): any script, Chinese included, no control characters
+DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+DisplayName = Annotated[str, Field(min_length=1, max_length=80, pattern=DISPLAY_NAME_PATTERN)]
 #: The largest money amount a scenario may give (an income, a balance, a fee, a cap, a limit), in
 #: the deal's currency units: 10^15, several times China's annual GDP in yuan, so no real deal is
 #: refused. The engine's results do not depend on the scale below it (the shipped scenarios scaled

@@ -308,6 +308,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     yield from _duplicates_of("assets", [a.id for a in sc.assets], "id")
     yield from _duplicates_of("licensees", [lic.id for lic in sc.licensees], "id")
     yield from _duplicates_of("tranches", [t.name for t in sc.tranches], "name")
+    yield from _ambiguous_display_names(sc)
     lowest = max(t.rank for t in sc.tranches)
     subordinated = [i for i, t in enumerate(sc.tranches) if t.rank == lowest]
     if len(subordinated) > 1 and len(sc.tranches) > 1:
@@ -587,6 +588,22 @@ def _duplicates(path: str, values: Iterable[Any]) -> Iterable[Problem]:
         if v in seen:
             yield Problem(f"{path}[{i}]", "duplicate; each must be unique", value=v, has_value=True)
         seen.add(v)
+
+
+def _ambiguous_display_names(sc: Scenario) -> Iterable[Problem]:
+    """Tables and charts label classes by display name (else name): two must not look alike."""
+    first: dict[str, int] = {}
+    for i, t in enumerate(sc.tranches):
+        label = t.display_name or t.name
+        j = first.setdefault(label, i)
+        if j != i and (t.display_name or sc.tranches[j].display_name):
+            yield Problem(
+                f"tranches[{i}].display_name" if t.display_name else f"tranches[{i}].name",
+                f"shows as {label!r} in tables and charts, as tranches[{j}] does; give each class "
+                "its own display_name",
+                value=label,
+                has_value=True,
+            )
 
 
 def _duplicates_of(table: str, values: list[Any], key: str) -> Iterable[Problem]:

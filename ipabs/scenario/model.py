@@ -16,6 +16,7 @@ from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     IDENTIFIER_PATTERN,
     Amount,
     Balance,
+    DisplayName,
     Flag,
     Identifier,
     Loading,
@@ -344,6 +345,10 @@ class ScheduledPrincipal(Spec):
 
 class Tranche(Spec):
     name: Identifier = _field(description="Unique tranche name (e.g. A, B, sub).")
+    display_name: DisplayName | None = _field(
+        None,
+        description='The class as tables and charts show it, in any script (e.g. "优先A级"); default: name. Files, JSON and key paths keep name.',
+    )
     balance: Balance = _field(unit="currency", description="Original principal balance.")
     coupon: float = _field(
         0.0,
@@ -772,6 +777,10 @@ class Scenario(Spec):
 
     def tranches_by_rank(self) -> tuple[Tranche, ...]:
         return tuple(sorted(self.tranches, key=lambda t: t.rank))
+
+    def display_names(self) -> dict[str, str]:
+        """Each class's name as tables and charts show it (`display_name`, else `name`)."""
+        return {t.name: t.display_name or t.name for t in self.tranches}
 
     def replace(self, changes: dict[str, Any]) -> Scenario:
         """A new scenario with values set by key path, validated as a scenario file is:

@@ -8,11 +8,14 @@ the target is reported. Stresses and their ranges: ipabs.solvers.stress.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 from scipy.optimize import brentq
 
 from ipabs.engine.importance import fixed_shift
 from ipabs.errors import UserError
+from ipabs.outputs.display import display_frame, html_table, in_units
 from ipabs.scenario.model import Scenario
 from ipabs.solvers.common import Target
 from ipabs.solvers.stress import STRESS_FUNCTIONS, STRESS_UNITS
@@ -37,10 +40,10 @@ def breakeven(
     with none (below the table, or not resolved), no loss at all."""
     from ipabs.api import load, simulate
 
-    sc = load(scenario) if isinstance(scenario, str) else scenario
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
     sc = fixed_shift(sc, paths=paths, seed=seed)  # one importance shift for every level
     if rating is None and expected_loss is None and loss_probability is None:
-        targets = _current_ratings(simulate(sc, paths=paths, seed=seed))
+        targets = _current_ratings(simulate(sc, paths=paths, seed=seed, progress=False))
     else:
         given = Target.of(
             rating=rating, expected_loss=expected_loss, loss_probability=loss_probability
@@ -57,7 +60,7 @@ def breakeven(
 
         def run(level: float, apply=apply, cache=cache):
             if level not in cache:
-                cache[level] = simulate(apply(sc, level), paths=paths, seed=seed)
+                cache[level] = simulate(apply(sc, level), paths=paths, seed=seed, progress=False)
             return cache[level]
 
         for tranche in tranches:
@@ -93,7 +96,17 @@ def breakeven(
                     "evaluations": len(seen),
                 }
             )
-    return pd.DataFrame(rows)
+    return display_frame(pd.DataFrame(rows), partial(_render, names=sc.display_names()))
+
+
+def _render(frame: pd.DataFrame, names: dict[str, str]) -> str:
+    notes = [
+        "breakeven: the largest stress level at which the class still meets its target with 95% "
+        "confidence, in the units of level_means; 0 when it misses the target unstressed.",
+    ]
+    return html_table(
+        in_units(frame, names), title="Breakeven stress levels", notes=notes, index=False
+    )
 
 
 def _current_ratings(results) -> dict[str, Target]:

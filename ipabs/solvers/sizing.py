@@ -43,6 +43,31 @@ class SizeResult:
     scenario: Scenario = field(repr=False)  # the scenario at the solution, for the next class
     results: object = field(repr=False)  # ipabs.Results at the solution
 
+    def _repr_html_(self) -> str:
+        from ipabs.outputs.display import fields_table, html_table, with_se
+
+        cur = self.scenario.deal.currency
+        shown = self.scenario.display_names().get(self.tranche, self.tranche)
+        if self.capped:
+            outcome = "the whole room meets the target (the search's upper end)"
+        elif self.met:
+            outcome = "largest size meeting the target with 95% confidence"
+        else:
+            outcome = "no size meets the target"
+        head = fields_table([
+            (f"balance ({cur} m)", self.balance / 1e6),
+            (f"balance before ({cur} m)", self.original_balance / 1e6),
+            (f"change ({cur} m)", (self.balance - self.original_balance) / 1e6),
+            ("taken up by", self.scenario.display_names().get(self.absorbing_class, self.absorbing_class)),
+            ("target", self.target),
+            ("outcome", outcome),
+            ("evaluations", self.evaluations),
+        ])  # fmt: skip
+        at = with_se(self.results.view())
+        return html_table(head, title=f"Size of {shown}", index=False) + html_table(
+            at, title="The classes at that size (value ± one standard error)"
+        )
+
 
 def resize(sc: Scenario, tranche: str, balance: float) -> Scenario:
     """The scenario with `tranche` at `balance` (its schedule scaled in proportion) and the
@@ -89,7 +114,7 @@ def size(
     from ipabs.api import load, simulate, with_importance, with_simulation
     from ipabs.engine.importance import fixed_shift
 
-    sc = load(scenario) if isinstance(scenario, str) else scenario
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
     if not 0.0 <= min_subordination < 1.0:
         raise UserError(
             f"min_subordination must be a share of the capital structure from 0 to 1, not {min_subordination}"
@@ -126,7 +151,7 @@ def size(
 
     def excess(balance: float) -> float:
         if balance not in evaluated:
-            res = simulate(resize(sc, tranche, balance), pool_cache=pool)
+            res = simulate(resize(sc, tranche, balance), pool_cache=pool, progress=False)
             evaluated[balance] = (target.excess(res, tranche), res)
         return evaluated[balance][0]
 

@@ -79,7 +79,9 @@ def run_stresses(
 
     sc = fixed_shift(sc, paths=paths, seed=seed)  # one importance shift for every stress
     stressed = stressed_scenarios(sc, spec, source)
-    results = {name: simulate(s, paths=paths, seed=seed) for name, s in stressed.items()}
+    results = {
+        name: simulate(s, paths=paths, seed=seed, progress=False) for name, s in stressed.items()
+    }
     rows = []
     for name, res in results.items():
         frame = res.summary[["tranche", *COMPARED]].copy()

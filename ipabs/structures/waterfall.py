@@ -294,9 +294,23 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
     return cash, supported
 
 
+def has_triggers(wf):
+    """`pay_waterfall`'s last argument: `wf` when the structure has triggers, else None."""
+    return wf if wf.trigger_condition.shape[0] > 0 else None
+
+
 @njit(cache=True)
 def pay_waterfall(
-    wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value, out
+    wf,
+    collections,
+    defaulted,
+    loss,
+    collateral,
+    provider_default,
+    vintages,
+    ip_value,
+    out,
+    triggers,
 ):
     """Pay one path's collections through the structure `wf`, writing every flow into `out`.
 
@@ -307,6 +321,8 @@ def pay_waterfall(
     what a buy_assets step buys is added to these four series for the periods that follow.
     Per period, cash is conserved (see `WaterfallOut`).
     On return `out.balance[:, -1]` is each class's principal loss.
+    `triggers` is None for a structure without triggers (then `_triggers` is not compiled) and
+    `wf` otherwise (`has_triggers`).
     """
     n_tranches = wf.balance0.shape[0]
     n_periods = collections.shape[0]
@@ -503,7 +519,7 @@ def pay_waterfall(
 
         # 3. triggers
         state, rapid, trap, ends_revolving = S_NORMAL, False, 0.0, False
-        if n_triggers > 0:
+        if triggers is not None and n_triggers > 0:
             state, rapid, trap, ends_revolving = _triggers(
                 wf.trigger_condition, wf.trigger_threshold, wf.trigger_period, wf.trigger_lookback,
                 wf.trigger_needed, wf.trigger_effect, wf.trigger_curable, wf.trigger_trap_share,

@@ -39,6 +39,41 @@ class PriceResult:
     def price_pct(self) -> float:
         return 100.0 * self.price / self.par
 
+    def __repr__(self) -> str:
+        return (
+            f"<ipabs.PriceResult {self.form}: {self.price_pct:.3f}% of par "
+            f"(± {100.0 * self.price_se / self.par:.3f}), {self.paths:,} paths>"
+        )
+
+    def _repr_html_(self) -> str:
+        from ipabs.outputs.display import fields_table, html_table
+
+        d, q = self.decomposition, self.distribution
+        parts = pd.DataFrame({
+            "component": d["component"],
+            "amount (millions)": d["amount"] / 1e6,
+            "share of par (%)": 100.0 * d["share_of_par"],
+        })  # fmt: skip
+        spread = pd.DataFrame({
+            "quantile (%)": 100.0 * q["quantile"],
+            "value (millions)": q["pv"] / 1e6,
+            "value (% of par)": q["pv_pct_of_par"],
+            "buyer's loss (millions)": q["buyer_loss"] / 1e6,
+        })  # fmt: skip
+        head = fields_table([
+            ("form", self.form.replace("_", " ")),
+            ("par (outstanding principal, millions)", self.par / 1e6),
+            ("price (millions)", f"{self.price / 1e6:,.3f} ± {self.price_se / 1e6:,.3f}"),
+            ("price (% of par)", f"{self.price_pct:.3f} ± {100.0 * self.price_se / self.par:.3f}"),
+            ("yield (%)", None if self.yield_ is None else 100.0 * self.yield_),
+            ("paths", self.paths),
+        ])  # fmt: skip
+        return (
+            html_table(head, title="Transfer price (value ± one standard error)", index=False)
+            + html_table(parts, title="Where the price comes from", index=False)
+            + html_table(spread, title="Distribution of the buyer's value (per path)", index=False)
+        )
+
 
 def _discount_factors(t, *, flat=None, curve=None, spread=0.0):
     return (1.0 + zero_rates(t, flat=flat, curve=curve, spread=spread)) ** -t
@@ -113,14 +148,14 @@ def price(
     """Price the scenario's [transfer] (see the module's docstring)."""
     from ipabs.api import load, simulate
 
-    sc = load(scenario) if isinstance(scenario, str) else scenario
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
     t = sc.transfer
     if t is None:
         raise UserError("the scenario has no [transfer] table: nothing to price")
     n_paths = paths if paths is not None else sc.simulation.paths
 
     def run(s: Scenario):
-        return simulate(s, paths=n_paths, seed=seed, sample_paths=n_paths)
+        return simulate(s, paths=n_paths, seed=seed, sample_paths=n_paths, progress=False)
 
     full = run(sc)
     times = np.asarray(full.deal.t_years)
