@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -523,3 +525,52 @@ def test_coverage_bands_use_only_paths_with_debt_service():
     np.testing.assert_allclose(bands["coverage_mean"][1], 2.0)  # 5 / 2.5, the one path with service
     assert bands["coverage_paths"].tolist()[:3] == [3, 1, 0]
     assert np.isnan(bands["coverage_p95"][2]) and np.isnan(bands["coverage_mean"][2])
+
+
+def test_borrowed_arrays_neither_leak_nor_are_freed_early():
+    """`run._borrowed` hands the kernel its arrays without reference counting: Numba's
+    allocation counters must still balance over a run (every block's scratch freed, nothing of
+    the caller's freed), and the caller's arrays stay intact."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, ipabs\n"
+        "from numba.core.runtime import rtsys\n"
+        "from helpers import small_deal\n"
+        "from ipabs.scenario.load import validate\n"
+        "sc = validate(small_deal())\n"
+        "first = ipabs.simulate(sc, paths=300, seed=4, progress=False, threads=2, block_size=16)\n"
+        "before = rtsys.get_allocation_stats()\n"
+        "again = ipabs.simulate(sc, paths=300, seed=4, progress=False, threads=2, block_size=16)\n"
+        "after = rtsys.get_allocation_stats()\n"
+        "assert after.alloc - before.alloc == after.free - before.free, (before, after)\n"
+        "assert after.mi_alloc - before.mi_alloc == after.mi_free - before.mi_free, (before, after)\n"
+        "assert np.array_equal(first.raw.tranche, again.raw.tranche, equal_nan=True)\n"
+        "assert np.array_equal(again.deal.waterfall.balance0, [t.balance for t in sc.tranches_by_rank()])\n"
+        "print('ok')\n"
+    )
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "NUMBA_NRT_STATS": "1", "PYTHONPATH": str(tests)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+
+
+def test_borrowed_takes_arrays_and_plain_values_only():
+    from numba import njit
+    from numba.core.errors import TypingError
+
+    from ipabs.engine.run import _borrowed
+
+    @njit
+    def total(x):
+        return _borrowed((x, 2.0, None, (x, True)))[3][0].sum()
+
+    assert total(np.arange(5.0)) == 10.0
+
+    @njit
+    def with_text(n):
+        return _borrowed((1.0, str(n)))  # a string holds counted memory: refused
+
+    with pytest.raises(TypingError, match="_borrowed takes arrays"):
+        with_text(3)

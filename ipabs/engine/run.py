@@ -25,7 +25,11 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.core.typing import signature
+from numba.extending import intrinsic
 
 from ipabs._kernel_cache import is_compiled, notice_compiling
 from ipabs.engine import warm
@@ -215,6 +219,46 @@ def _cache_mode(
     return (CACHE_REPLAY if cache.key == key else CACHE_STORE), key
 
 
+def _borrowable(typ) -> bool:
+    """Whether `_borrowed` can strip `typ`: arrays, numbers, booleans, None, and tuples of them
+    (nothing else holding memory Numba counts references to: a string or a list would be freed
+    while still in use)."""
+    if isinstance(typ, types.BaseTuple):
+        return all(_borrowable(t) for t in typ)
+    return isinstance(typ, types.Array | types.Number | types.Boolean | types.NoneType)
+
+
+@intrinsic
+def _borrowed(typingctx, value):
+    """An argument `value` (an array, or a tuple holding arrays, numbers, booleans and None) with
+    each array's meminfo and parent set to NULL, as a parfor hands arrays to its threads: a view
+    the kernel or a callee takes of it then skips Numba's reference counting (an atomic increment
+    and decrement per view, thousands per path in the waterfall; benchmarks/README.md, issue
+    #14). For the kernel's arguments only: the caller holds them for the whole call, while an
+    array the kernel allocates would be freed under the borrowed copy. Such an array must not
+    reach Python (no print, objmode or exception argument of it)."""
+    if not _borrowable(value):
+        raise TypingError(
+            f"_borrowed takes arrays, numbers, booleans, None and tuples of them, not {value}"
+        )
+
+    def strip(context, builder, typ, val):
+        if isinstance(typ, types.Array):
+            ary = context.make_array(typ)(context, builder, val)
+            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+            ary.parent = cgutils.get_null_value(ary.parent.type)
+            return ary._getvalue()
+        if isinstance(typ, types.BaseTuple):
+            items = [strip(context, builder, t, builder.extract_value(val, i)) for i, t in enumerate(typ)]  # fmt: skip
+            return context.make_tuple(builder, typ, items)
+        return val  # a number, a boolean or None: nothing counted
+
+    def codegen(context, builder, sig, args):
+        return strip(context, builder, sig.args[0], args[0])
+
+    return signature(value, value), codegen
+
+
 @njit(cache=True, nogil=True)
 def _run_blocks(
     first_path,
@@ -250,6 +294,14 @@ def _run_blocks(
     cache_scalars,
     cache_providers,
 ):
+    # the arrays from Python, borrowed (`_borrowed`); the optional parts (None when absent, so
+    # that Numba prunes their branches) are borrowed where they are used
+    pool, wf, t_years, discount, duration_weight = _borrowed(
+        (pool, wf, t_years, discount, duration_weight)
+    )
+    tranche_out, pool_out, trigger_out, weight_out = _borrowed(
+        (tranche_out, pool_out, trigger_out, weight_out)
+    )
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
@@ -344,11 +396,13 @@ def _run_blocks(
                 )  # fmt: skip
                 if loans is not None:
                     simulate_loans_path(
-                        state, latent_state, loans, wf.accrual, economy, level_path, alive_path, collections,
+                        state, latent_state, _borrowed(loans), wf.accrual, economy, level_path, alive_path, collections,
                         loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, loan_default, fund_used, loan_totals,
                     )  # fmt: skip
                 if support is not None:
-                    provider_default_periods(latent_state, support, economy, provider_default)
+                    provider_default_periods(
+                        latent_state, _borrowed(support), economy, provider_default
+                    )
                 if cache_mode == CACHE_STORE:
                     cache_scalars[p, 0] = n_defaults
                     cache_scalars[p, 1] = rights_lost
@@ -370,7 +424,7 @@ def _run_blocks(
                         cache_providers[p, j] = provider_default[j]
             if revolving is not None:
                 simulate_vintages_path(
-                    state, latent_state, revolving, wf.accrual, economy, vintage_default, vintages[0],
+                    state, latent_state, _borrowed(revolving), wf.accrual, economy, vintage_default, vintages[0],
                     vintages[1], vintages[2], vintages[3],
                 )  # fmt: skip
             for k in range(n_periods):
@@ -378,10 +432,10 @@ def _run_blocks(
                 loss[k] = lost[k] + loan_loss[k]
             collateral_values(wf, collections, performing, collateral)
             if trust_value is not None:
-                ip_values(trust_value, level_path, alive_path, default_period, ip_value)
+                ip_values(_borrowed(trust_value), level_path, alive_path, default_period, ip_value)
             pay_waterfall(
                 wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value,
-                wout, triggers,
+                wout, _borrowed(triggers),
             )  # fmt: skip
             for t in range(n_tranches):
                 interest_total = 0.0
