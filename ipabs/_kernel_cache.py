@@ -88,8 +88,8 @@ def notice_compiling(stream=None) -> None:
     _noticed = True
     stream = stream or sys.stderr
     print(
-        "ipabs: compiling the simulation kernels for this kind of deal (once per install; about "
-        f"15-25 s on 2 cores). Later runs load them from {CACHE_DIR}",
+        "ipabs: compiling the simulation kernels for this kind of deal (once per install and deal kind; "
+        f"about 15 s on 2 cores). Later runs load them from {CACHE_DIR}",
         file=stream,
         flush=True,
     )
