@@ -314,3 +314,12 @@ def test_the_subordinated_rank_holds_one_class(tmp_path):
         "tranches[2].rank = 3: the lowest rank takes the residual and must hold one class"
         in message
     )
+
+
+def test_a_chinese_class_name_is_pointed_to_display_name(tmp_path):
+    """Ids stay ASCII (files, JSON, key paths); the message says so in words, not as a regex,
+    and says where a Chinese name goes."""
+    message, _ = _run_bad(tmp_path, _with("tranches.0.name", "优先A级"))
+    assert "tranches[0].name" in message and "'优先A级'" in message
+    assert "ASCII letters, digits" in message and "display_name" in message
+    assert "pattern" not in message and "^[" not in message

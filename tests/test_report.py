@@ -8,6 +8,7 @@ import re
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from helpers import run_cli, small_deal, write_scenario
 
 STRESS = '[[stress]]\nname = "pd_x2"\npresets = [{ apply = "default_multiplier", level = 1.0 }]\n'
@@ -91,3 +92,41 @@ def test_regenerating_a_report_writes_the_same_html_bytes(tmp_path):
         assert proc.returncode == 0, proc.stderr
         pages.append((out / "report.html").read_bytes())
     assert pages[0] == pages[1]
+
+
+def test_stress_heatmap_orders_classes_by_rank_not_alphabet():
+    from ipabs.outputs.report import _heatmap
+
+    comparison = pd.DataFrame(
+        {
+            "stress": ["base"] * 3 + ["pd_x2"] * 3,
+            "tranche": ["senior", "mezzanine", "equity"] * 2,  # by rank; alphabetical is reversed
+            "expected_loss": [0.0, 0.01, 0.2, 0.001, 0.05, 0.4],
+        }
+    )
+    fig = _heatmap(comparison)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["senior", "mezzanine", "equity"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["base", "pd_x2"]
+    assert ax.images[0].get_array()[1, 2] == pytest.approx(40.0)  # pd_x2, equity, in percent
+
+
+def test_cash_chart_labels_fit_inside_the_figure():
+    """The report's "where the cash went" labels were clipped ("ezzanine interest")."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    import ipabs
+    from ipabs.outputs.report import _cash_uses
+    from ipabs.scenario.load import validate
+
+    long_name = "mezzanine_class_with_a_long_name"
+    data = small_deal()
+    data["tranches"][1]["display_name"] = long_name
+    results = ipabs.simulate(validate(data), paths=200, seed=1, progress=False)
+    fig = _cash_uses(results)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    labels = fig.axes[0].get_yticklabels()
+    assert any(long_name in t.get_text() for t in labels)
+    renderer = canvas.get_renderer()
+    assert min(t.get_window_extent(renderer).x0 for t in labels) >= 0.0  # nothing cut off

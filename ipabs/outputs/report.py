@@ -79,7 +79,10 @@ def _figure():
 def _heatmap(comparison: pd.DataFrame):
     fig, ax = _figure()
     table = comparison.pivot(index="stress", columns="tranche", values="expected_loss")
-    table = table.loc[list(dict.fromkeys(comparison["stress"]))]
+    # stresses in the file's order, classes by rank (each stress's rows come by rank)
+    table = table.loc[
+        list(dict.fromkeys(comparison["stress"])), list(dict.fromkeys(comparison["tranche"]))
+    ]
     image = ax.imshow(100 * table.to_numpy(), aspect="auto", cmap="Reds")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index], fontsize=7)
@@ -98,10 +101,11 @@ def _cash_uses(results):
         ["interest_received", "principal_received"]
     ].mean()
     items = [("fees", pool["fees_paid"]), ("performance fee", pool["performance_fee"])]
+    shown = results.scenario.display_names()
     for name in results.deal.tranche_names:
         items += [
-            (f"{name} interest", paths.loc[name, "interest_received"]),
-            (f"{name} principal", paths.loc[name, "principal_received"]),
+            (f"{shown[name]} interest", paths.loc[name, "interest_received"]),
+            (f"{shown[name]} principal", paths.loc[name, "principal_received"]),
         ]
     items += [
         ("residual", pool["residual"]),
@@ -117,6 +121,8 @@ def _cash_uses(results):
     items = [(label, value) for label, value in items if label in core or value != 0.0]
     labels = [label for label, _ in items]
     values = np.asarray([value for _, value in items])
+    # room for the longest label at 7 pt (about 0.06 inch a character on the 7-inch figure)
+    fig.subplots_adjust(left=min(0.5, 0.04 + 0.0085 * max(len(label) for label in labels)))
     ax.barh(range(len(values)), values / 1e6)
     ax.set_yticks(range(len(values)), labels, fontsize=7)
     ax.invert_yaxis()

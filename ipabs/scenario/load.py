@@ -22,7 +22,7 @@ import numpy as np
 import pydantic
 
 from ipabs.errors import Problem, ScenarioError
-from ipabs.scenario.base import MAX_AMOUNT, Names
+from ipabs.scenario.base import DISPLAY_NAME_PATTERN, IDENTIFIER_PATTERN, MAX_AMOUNT, Names
 from ipabs.scenario.check_structure import check_structure
 from ipabs.scenario.model import Scenario, Spec, nested_specs
 from ipabs.scenario.tapes import MAX_TABLE_ROWS, TAPE_KINDS, expand_tapes, locate, read_limited
@@ -218,6 +218,21 @@ def problems_from_pydantic(
                 message = f"must be one of {ctx['expected']}"
             elif err["type"] == "bool_type":
                 message = "must be true or false"
+            elif (
+                err["type"] == "string_pattern_mismatch"
+                and ctx.get("pattern") == IDENTIFIER_PATTERN
+            ):
+                message = (
+                    "must use only ASCII letters, digits, '_', '.' and '-' (an id for files, "
+                    "JSON and key paths)"
+                )
+                if err["loc"][:1] == ("tranches",) and err["loc"][-1] == "name":
+                    message += "; a class's name as tables and charts show it (Chinese too) goes in display_name"
+            elif (
+                err["type"] == "string_pattern_mismatch"
+                and ctx.get("pattern") == DISPLAY_NAME_PATTERN
+            ):
+                message = "must not contain control characters (a line break, a tab)"
             elif err["type"] == "less_than_equal" and ctx.get("le") == MAX_AMOUNT:
                 message = (
                     f"must be at most {MAX_AMOUNT:.0e} ({MAX_AMOUNT:_}), the largest amount a "
