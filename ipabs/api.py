@@ -59,6 +59,11 @@ def _scenario_path(path: object) -> Path:
 def with_simulation(scenario: Scenario, **overrides: Any) -> Scenario:
     """The scenario with `simulation` settings replaced (None means keep the file's value)."""
     given = {k: _integer(f"simulation.{k}", v) for k, v in overrides.items() if v is not None}
+    return _with_settings(scenario, given)
+
+
+def _with_settings(scenario: Scenario, given: dict[str, object]) -> Scenario:
+    """The scenario with the `given` [simulation] keys replaced, the table validated again."""
     if not given:
         return scenario
     try:
@@ -203,15 +208,7 @@ def with_importance(
         given["importance_target"] = target
     if not given:
         return scenario
-    try:
-        simulation = Simulation.model_validate({**scenario.simulation.model_dump(), **given})
-    except pydantic.ValidationError as exc:
-        problems = tuple(
-            Problem("simulation." + format_path(e["loc"]), e["msg"], e.get("input"), True)
-            for e in exc.errors()
-        )
-        raise ScenarioError("invalid simulation setting", problems=problems) from None
-    updated = scenario.model_copy(update={"simulation": simulation})
+    updated = _with_settings(scenario, given)
     problems = tuple(check_importance(updated))
     if problems:
         raise ScenarioError("invalid importance sampling setting", problems=problems)
