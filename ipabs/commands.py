@@ -356,7 +356,7 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
         raise UserError("give a SCENARIO to report on, or --check FOLDER")
     from ipabs.api import load
     from ipabs.outputs.folder import check_out_dir
-    from ipabs.outputs.report import write_report
+    from ipabs.report.build import write_report
     from ipabs.stress.definitions import load_stress_file
 
     _check_paths(paths)
@@ -371,8 +371,8 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
 
 def _check_report(folder: Path) -> None:
     """`ipabs report --check FOLDER`: print each difference and exit 1 on any."""
-    from ipabs.outputs.report import CROSS_PLATFORM_RTOL
-    from ipabs.outputs.report_check import check_report
+    from ipabs.report.build import CROSS_PLATFORM_RTOL
+    from ipabs.report.check import check_report
 
     result = check_report(folder)
     console = _console()

@@ -95,7 +95,7 @@ def test_regenerating_a_report_writes_the_same_html_bytes(tmp_path):
 
 
 def test_stress_heatmap_orders_classes_by_rank_not_alphabet():
-    from ipabs.outputs.report import _heatmap
+    from ipabs.report.build import _heatmap
 
     comparison = pd.DataFrame(
         {
@@ -116,7 +116,7 @@ def test_cash_chart_labels_fit_inside_the_figure():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     import ipabs
-    from ipabs.outputs.report import _cash_uses
+    from ipabs.report.build import _cash_uses
     from ipabs.scenario.load import validate
 
     long_name = "mezzanine_class_with_a_long_name"

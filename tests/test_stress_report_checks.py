@@ -17,8 +17,8 @@ from helpers import run_cli, small_deal, write_scenario
 import ipabs.api
 from ipabs.errors import ScenarioError
 from ipabs.outputs import report as report_module
-from ipabs.outputs import report_check
-from ipabs.outputs.report_check import check_report
+from ipabs.report import check as report_check
+from ipabs.report.check import check_report
 from ipabs.scenario.load import validate
 from ipabs.stress.apply import StressError, expand_grid
 from ipabs.stress.definitions import (

@@ -1,6 +1,6 @@
 """`ipabs report`: a self-contained HTML report (charts inline as SVG, no external files or
 network loads) with its Parquet data, PNG charts and manifest. `--check` is in
-`ipabs.outputs.report_check`."""
+`ipabs.report.check`."""
 
 from __future__ import annotations
 

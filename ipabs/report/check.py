@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipabs.outputs.report import CROSS_PLATFORM_RTOL, DATA_FILES, build, finish_html, run_info
+from ipabs.report.build import CROSS_PLATFORM_RTOL, DATA_FILES, build, finish_html, run_info
 
 #: manifest keys that say where and by which ipabs version a report was written, not what it
 #: says: --check does not compare them with its own (the platform decides how it compares)
