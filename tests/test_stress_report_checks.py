@@ -16,7 +16,7 @@ from helpers import run_cli, small_deal, write_scenario
 
 import ipabs.api
 from ipabs.errors import ScenarioError
-from ipabs.outputs import report as report_module
+from ipabs.report import build as report_module
 from ipabs.report import check as report_check
 from ipabs.report.check import check_report
 from ipabs.scenario.load import validate
