@@ -285,6 +285,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, importance, targ
     from ipabs.results import json_records
     from ipabs.stress.definitions import load_stress_file
     from ipabs.stress.run import run_stresses, write_stress_run
+    from ipabs.stress.targets import targets_rich_table
 
     _check_paths(paths)
     sc = _with_importance(load(scenario), importance, target)
@@ -307,6 +308,8 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, importance, targ
         payload = {"deal": sc.deal.name, "out": str(out_dir), "comparison": json_records(run.comparison)}  # fmt: skip
         if run.reverse is not None:
             payload["reverse"] = json_records(run.reverse)
+        if run.targets is not None:
+            payload["targets"] = json_records(run.targets)
         click.echo(json.dumps(payload, indent=2))
         return
     table = Table(title=f"{sc.deal.name}: stresses ({len(run.results)} runs, same paths)", title_justify="left")  # fmt: skip
@@ -319,6 +322,8 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, importance, targ
         )  # fmt: skip
     console = _console()
     console.print(table)
+    if run.targets is not None:
+        console.print(targets_rich_table(run.targets))
     console.print(f"written to {out_dir}/")
 
 
@@ -344,9 +349,22 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, importance, targ
     type=click.Path(file_okay=False, path_type=Path),
     help="Regenerate the report in this folder from its manifest and compare its numbers, manifest, HTML and charts.",
 )
-def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
-    """Write a self-contained HTML report of SCENARIO (with --stress, its stress comparison) to
-    reports/<scenario>/, or --check an existing report: exit 1 if anything differs."""
+@click.option(
+    "--lang",
+    "langs",
+    default="en",
+    show_default=True,
+    help="The report's languages: en, zh, or both as en,zh (one page each, from the same run).",
+)
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also print each page to PDF with headless Chromium (report.<lang>.pdf).",
+)
+def report_command(scenario, stress_file, out_dir, paths, seed, check_dir, langs, pdf):
+    """Write a committee report of SCENARIO (with --stress, its stresses and their targets) to
+    reports/<scenario>/ in English and/or Chinese, or --check an existing report: exit 1 if
+    anything differs."""
     from ipabs.errors import UserError
 
     if check_dir is not None:
@@ -360,13 +378,48 @@ def report_command(scenario, stress_file, out_dir, paths, seed, check_dir):
     from ipabs.stress.definitions import load_stress_file
 
     _check_paths(paths)
+    languages = _report_languages(langs)
     sc = load(scenario)  # importance sampling comes from the file, which --check compares with
     if stress_file is not None:
         load_stress_file(stress_file)  # bad stress input is refused before any work
+    if pdf:
+        from ipabs.report.pdf import find_browser
+
+        find_browser()  # no browser: say how to get one before any work
     out_dir = out_dir or Path("reports") / scenario.stem
     check_out_dir(out_dir)
-    write_report(sc, scenario, out_dir, paths=paths, seed=seed, stress_file=stress_file)
-    _console().print(f"report written to {out_dir}/report.html", markup=False)
+    written = write_report(
+        sc, scenario, out_dir, paths=paths, seed=seed, stress_file=stress_file, langs=languages,
+        pdf=pdf,
+    )  # fmt: skip
+    for path in written:
+        _console().print(f"report written to {path}", markup=False)
+
+
+def _report_languages(text: str) -> tuple[str, ...]:
+    """--lang: a comma-separated list of report languages, each once."""
+    from ipabs.errors import Problem, UserError
+    from ipabs.report.i18n import LANGUAGES
+
+    langs = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    bad = [lang for lang in langs if lang not in LANGUAGES]
+    if bad or not langs:
+        import difflib
+
+        hint = difflib.get_close_matches(bad[0].lower(), list(LANGUAGES), n=1, cutoff=0.5) if bad else []
+        raise UserError(
+            "invalid --lang",
+            problems=(
+                Problem(
+                    "--lang",
+                    f"a report language is one of {', '.join(LANGUAGES)} (or both: en,zh)"
+                    + (f"; did you mean '{hint[0]}'?" if hint else ""),
+                    text,
+                    True,
+                ),
+            ),
+        )
+    return langs
 
 
 def _check_report(folder: Path) -> None:
@@ -384,8 +437,9 @@ def _check_report(folder: Path) -> None:
         console.print(f"{len(result.differences)} difference(s): the report does not reproduce", markup=False)  # fmt: skip
         raise SystemExit(1)
     how = (
-        "exactly: the same numbers and the same HTML and chart bytes"
+        "compared exactly (same platform): the same numbers and the same HTML and chart bytes"
         if result.same_platform
-        else f"from another platform: numbers to a relative {CROSS_PLATFORM_RTOL:g}, the HTML without its chart drawings"
+        else f"compared across platforms: numbers to a relative {CROSS_PLATFORM_RTOL:g}, the HTML without its chart drawings"
     )  # fmt: skip
-    console.print(f"{folder}: every number reproduces, and the manifest and the HTML match ({how})", markup=False)  # fmt: skip
+    pages = ", ".join(f"report.{lang}.html" for lang in result.languages)
+    console.print(f"{folder}: every number reproduces, and the manifest and the pages ({pages}) match; {how}", markup=False)  # fmt: skip

@@ -3,7 +3,9 @@ reproduces every number from the manifest and fails on any difference."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -14,46 +16,52 @@ from helpers import run_cli, small_deal, write_scenario
 STRESS = '[[stress]]\nname = "pd_x2"\npresets = [{ apply = "default_multiplier", level = 1.0 }]\n'
 
 
-def make_report(tmp_path, name="test deal"):
+def make_report(tmp_path, name="test deal", langs="en"):
     data = small_deal()
     data["deal"]["name"] = name
     scenario = write_scenario(tmp_path, data)
     stress = tmp_path / "stress.toml"
     stress.write_text(STRESS)
     out = tmp_path / "report"
-    proc = run_cli("report", scenario, "--stress", stress, "--paths", "200", "--out", out)
+    proc = run_cli("report", scenario, "--stress", stress, "--paths", "200", "--out", out, "--lang", langs)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return out
 
 
-def test_report_is_self_contained_and_escapes_scenario_text(tmp_path):
-    out = make_report(tmp_path, name='<script>alert("x")</script> & co')
-    text = (out / "report.html").read_text(encoding="utf-8")
-    assert "<script" not in text  # the deal name is escaped, and the report has no scripts
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in text
-    # no external files or network loads: only the SVGs' internal #fragment and data: references
-    assert not re.search(r"(src|href)\s*=\s*[\"'](?!#|data:)", text)
-    assert text.count("<svg") == 6  # losses, collections, balances, coverage, cash, stress heatmap
-    for section in (
-        "Deal",
-        "Pool",
-        "Tranches",
-        "Stresses",
-        "Charts",
-        "Model assumptions",
-        "Manifest",
-    ):
-        assert f"<h2>{section}</h2>" in text
-    assert sorted(p.name for p in (out / "data").iterdir()) == [
-        "periods.parquet",
-        "pool.parquet",
-        "stress_comparison.parquet",
-        "summary.parquet",
-        "triggers.parquet",
-    ]
-    assert len(list((out / "charts").glob("*.png"))) == 6
+HOSTILE = '<script>alert("x")</script> & 中关村 “知识产权” {cls} %s'
+
+
+def test_report_is_self_contained_and_escapes_scenario_text_in_both_languages(tmp_path):
+    out = make_report(tmp_path, name=HOSTILE, langs="en,zh")
+    for lang, html_lang, summary in (("en", "en", "Summary"), ("zh", "zh-Hans", "摘要")):
+        text = (out / f"report.{lang}.html").read_text(encoding="utf-8")
+        assert f'<html lang="{html_lang}">' in text
+        assert "<script" not in text  # the deal name is escaped, and the report has no scripts
+        # escaped, and not run through str.format or %-formatting (its braces and %s stay)
+        assert (
+            "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; 中关村 “知识产权” {cls} %s"
+            in text
+        )
+        # no external files or network loads: only the SVGs' internal #fragment, the page's own
+        # #anchors and data: references (the embedded font)
+        assert not re.search(r"(?<![\w-])(src|href)\s*=\s*[\"'](?!#|data:)", text)
+        assert "@font-face" in text and "data:font/woff;base64," in text
+        assert text.count("<svg") == 6  # losses, collections, balances, coverage, cash, heatmap
+        for anchor in ("summary", "transaction", "pool", "base-case", "stresses", "assumptions", "appendix"):  # fmt: skip
+            assert f'<section id="{anchor}">' in text
+        assert f"1. {summary}</h2>" in text
+        assert len(list((out / "charts" / lang).glob("*.png"))) == 6
+    data = sorted(p.name for p in (out / "data").iterdir())
+    for name in ("summary", "pool", "periods", "classes", "stress_comparison"):
+        assert f"{name}.parquet" in data
     comparison = pd.read_parquet(out / "data" / "stress_comparison.parquet")
     assert set(comparison["stress"]) == {"base", "pd_x2"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in ("scenario_file", "stress_file"):  # relative to the folder it was written from
+        assert not Path(manifest[key]).is_absolute() and "\\" not in manifest[key]
+        assert (Path.cwd() / manifest[key]).resolve() == (
+            tmp_path / Path(manifest[key]).name
+        ).resolve()
 
 
 def test_check_reproduces_every_number_and_catches_a_change(tmp_path):
@@ -90,12 +98,12 @@ def test_regenerating_a_report_writes_the_same_html_bytes(tmp_path):
     for out in (tmp_path / "one", tmp_path / "two"):
         proc = run_cli("report", scenario, "--paths", "200", "--out", out)
         assert proc.returncode == 0, proc.stderr
-        pages.append((out / "report.html").read_bytes())
+        pages.append((out / "report.en.html").read_bytes())
     assert pages[0] == pages[1]
 
 
 def test_stress_heatmap_orders_classes_by_rank_not_alphabet():
-    from ipabs.report.build import _heatmap
+    from ipabs.report.charts import heatmap as _heatmap
 
     comparison = pd.DataFrame(
         {
@@ -116,7 +124,7 @@ def test_cash_chart_labels_fit_inside_the_figure():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     import ipabs
-    from ipabs.report.build import _cash_uses
+    from ipabs.report.charts import cash_uses as _cash_uses
     from ipabs.scenario.load import validate
 
     long_name = "mezzanine_class_with_a_long_name"

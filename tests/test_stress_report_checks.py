@@ -292,14 +292,14 @@ def test_check_on_a_broken_report_exits_2_naming_the_file(report, breakage, wher
 
 
 def test_check_catches_an_edited_number_in_the_html(report):
-    path = report / "report.html"
+    path = report / "report.en.html"
     text = path.read_text(encoding="utf-8")
-    assert "<td>18,000,000</td>" in text  # senior A's balance in the tranche table
-    path.write_text(text.replace("<td>18,000,000</td>", "<td>18,000,001</td>", 1), encoding="utf-8")  # fmt: skip
+    assert ">18,000,000</span>" in text  # senior A's balance in the class table
+    path.write_text(text.replace(">18,000,000</span>", ">18,000,001</span>", 1), encoding="utf-8")  # fmt: skip
     proc = run_cli("report", "--check", report)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = " ".join(proc.stdout.split())
-    assert "report.html line" in out and "18,000,001" in out and "1 difference(s)" in out, out
+    assert "report.en.html line" in out and "18,000,001" in out and "1 difference(s)" in out, out
 
 
 def test_check_catches_an_edited_deal_name_and_scenario_hash(report):
@@ -311,7 +311,7 @@ def test_check_catches_an_edited_deal_name_and_scenario_hash(report):
     result = check_report(report)
     text = "\n".join(result.differences)
     assert "manifest.json scenario_sha256: saved '000" in text and "deal.toml has" in text
-    assert "report.html line 2" in text and "another deal" in text  # the page's title
+    assert "report.en.html line" in text and "another deal" in text  # the page's title
     assert "the manifest in its metadata differs from manifest.json" in text
 
 
@@ -319,7 +319,7 @@ def test_check_compares_the_resolved_scenario_with_the_scenario_file(report):
     # a consistent forgery of the manifest and the page, keeping the file's hash: the scenario
     # file, found from here, gives another resolved scenario
     _edit_manifest(report, lambda info: info["resolved_scenario"]["deal"].update(name="forged"))
-    page = report / "report.html"
+    page = report / "report.en.html"
     page.write_text(page.read_text(encoding="utf-8").replace("test deal", "forged"), encoding="utf-8")  # fmt: skip
     for parquet in (report / "data").glob("*.parquet"):  # and the manifests in the Parquet files
         table = pq.read_table(parquet)
@@ -339,10 +339,10 @@ def test_check_compares_every_manifest_key(report):
 
 
 def test_check_catches_an_edited_chart_image(report):
-    chart = next((report / "charts").glob("*.png"))
+    chart = next((report / "charts" / "en").glob("*.png"))
     chart.write_bytes(chart.read_bytes() + b"\0")
     differences = check_report(report).differences
-    assert f"charts/{chart.name}: the image differs from the regenerated one" in differences
+    assert f"charts/en/{chart.name}: the image differs from the regenerated one" in differences
 
 
 def test_check_notes_a_scenario_file_it_cannot_find(report, monkeypatch, tmp_path):
@@ -354,7 +354,7 @@ def test_check_notes_a_scenario_file_it_cannot_find(report, monkeypatch, tmp_pat
     result = check_report(report)
     assert any("scenario_file 'nowhere/deal.toml' is not found from" in n for n in result.notes)
     # the page shows the manifest's scenario_file; the Parquet files' embedded manifests too
-    assert any("report.html line" in d for d in result.differences)
+    assert any("report.en.html line" in d for d in result.differences)
 
 
 def test_an_intact_report_passes_and_the_same_platform_compares_exactly(report):
@@ -371,17 +371,17 @@ def test_on_another_platform_the_html_is_compared_without_drawings_and_numbers_l
     result = check_report(report)
     assert result.differences == [] and not result.same_platform
     assert any("without its chart drawings" in n for n in result.notes)
-    page = report / "report.html"
+    page = report / "report.en.html"
     text = page.read_text(encoding="utf-8")
     # a chart drawn differently is not a difference; a table number that is is one
     start = text.index("<svg")
     drawn = text[:start] + text[start:].replace("<path", "<path data-x='1'", 1)
     page.write_text(drawn, encoding="utf-8")
     assert check_report(report).differences == []
-    page.write_text(drawn.replace("<td>18,000,000</td>", "<td>18,000,100</td>", 1), encoding="utf-8")  # fmt: skip
+    page.write_text(drawn.replace(">18,000,000</span>", ">18,000,100</span>", 1), encoding="utf-8")  # fmt: skip
     differences = check_report(report).differences
     assert len(differences) == 1 and "a number differs: saved 18,000,100, now 18,000,000" in differences[0]  # fmt: skip
-    page.write_text(drawn.replace("<h2>Tranches</h2>", "<h2>Classes</h2>", 1), encoding="utf-8")
+    page.write_text(drawn.replace("<h3>Classes</h3>", "<h3>Tranches</h3>", 1), encoding="utf-8")
     assert "the text differs" in check_report(report).differences[0]
 
 
@@ -395,7 +395,10 @@ def test_on_another_platform_the_html_is_compared_without_drawings_and_numbers_l
         ("18,000,002", "18,000,000", False),
         ("20220826", "20220827", False),  # a seed is a whole number printed exactly
         ("1e-07", "1.00001e-07", True),
-        ("2.5", "2.6", False),
+        ("2.5", "2.6", True),  # one unit of the last printed digit
+        ("2.50", "2.60", False),
+        ("1.4E-8", "1.5E-8", True),
+        ("1.4E-8", "1.6E-8", False),
     ],
 )
 def test_printed_numbers_agree_to_the_cross_platform_tolerance(saved, fresh, close):

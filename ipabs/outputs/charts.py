@@ -3,10 +3,13 @@ lives beside the maths, never inside it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ipabs.report.i18n import N_
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -14,6 +17,15 @@ if TYPE_CHECKING:
     from ipabs.results import Results
 
 _MILLIONS = 1e6
+#: a chart's words: a translator's gettext (msgid, **fields) -> text; English by default
+Words = Callable[..., str]
+#: periods where fewer than this share of the sampled paths still have debt service are not
+#: drawn on the coverage chart (the few paths still paying made it dive after repayment)
+COVERAGE_MIN_SHARE = 0.05
+
+
+def english(message: str, **fields) -> str:
+    return message.format(**fields) if fields else message
 
 
 def save_figure(fig, target, fmt: str | None = None, **kwargs) -> None:
@@ -36,7 +48,7 @@ def _new_axes(ax: Axes | None) -> Axes:
     return ax
 
 
-def plot_tranche_losses(results: Results, ax: Axes | None = None) -> Axes:
+def plot_tranche_losses(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
     """Exceedance curve per tranche: P(principal loss > x% of original balance)."""
     ax = _new_axes(ax)
     paths = results.paths
@@ -51,17 +63,17 @@ def plot_tranche_losses(results: Results, ax: Axes | None = None) -> Axes:
             keep = np.append(positive[:: max(1, positive.size // 2000)], positive[-1])
             ax.step(loss[keep], np.maximum(exceed[keep], 0.5 / n), where="post", label=shown[name])
         else:
-            ax.plot([], [], label=f"{shown[name]} (no loss in {n:,} paths)")
+            ax.plot([], [], label=t(N_("{cls} (no loss in {n} paths)"), cls=shown[name], n=f"{n:,}"))
     ax.set_yscale("log")
-    ax.set_xlabel("principal loss, % of original balance")
-    ax.set_ylabel("probability of a larger loss")
-    ax.set_title("Tranche loss distributions")
+    ax.set_xlabel(t(N_("principal loss, % of original balance")))
+    ax.set_ylabel(t(N_("probability of a larger loss")))
+    ax.set_title(t(N_("Class loss distributions")))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return ax
 
 
-def plot_collections_fan(results: Results, ax: Axes | None = None) -> Axes:
+def plot_collections_fan(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
     """Collections per period: 5-95% band, median and mean."""
     ax = _new_axes(ax)
     p = results.periods
@@ -73,16 +85,16 @@ def plot_collections_fan(results: Results, ax: Axes | None = None) -> Axes:
         alpha=0.3,
         label="5-95%",
     )
-    ax.plot(p["date"], p["collections_p50"] / _MILLIONS, label="median")
-    ax.plot(p["date"], p["collections_mean"] / _MILLIONS, linestyle="--", label="mean")
-    ax.set_ylabel(f"collections per period, {cur} m")
-    ax.set_title("Pool collections")
+    ax.plot(p["date"], p["collections_p50"] / _MILLIONS, label=t(N_("median")))
+    ax.plot(p["date"], p["collections_mean"] / _MILLIONS, linestyle="--", label=t(N_("mean")))
+    ax.set_ylabel(t(N_("collections per period, {cur} m"), cur=cur))
+    ax.set_title(t(N_("Pool collections")))
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
 
 
-def plot_balance_bands(results: Results, ax: Axes | None = None) -> Axes:
+def plot_balance_bands(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
     """Each tranche's balance after each payment date: 5-95% band and median."""
     ax = _new_axes(ax)
     p = results.periods
@@ -98,31 +110,34 @@ def plot_balance_bands(results: Results, ax: Axes | None = None) -> Axes:
             color=line.get_color(),
             alpha=0.2,
         )
-    ax.set_ylabel(f"balance, {cur} m")
-    ax.set_title("Tranche balances (median, 5-95%)")
+    ax.set_ylabel(t(N_("balance, {cur} m"), cur=cur))
+    ax.set_title(t(N_("Class balances (median, 5-95%)")))
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
 
 
-def plot_coverage(results: Results, ax: Axes | None = None) -> Axes:
+def plot_coverage(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
     """Debt service coverage per period (collections over fees, the rated classes' interest and
-    scheduled principal): 5-95% band and median, on a log scale, with the 1.0x line. Periods with
-    no debt service on any sampled path are left blank."""
+    scheduled principal): 5-95% band and median, on a log scale, with the 1.0x line. Periods where
+    fewer than COVERAGE_MIN_SHARE of the sampled paths have debt service (none once the notes
+    are repaid) are left blank: the coverage of the few paths still paying is not the deal's."""
     ax = _new_axes(ax)
     p = results.periods
     floor = 1e-2  # a period that collects nothing is drawn at 0.01x on the log scale
+    sampled = results.raw.sample_collections.shape[0]
+    shown = p["coverage_paths"].to_numpy() >= COVERAGE_MIN_SHARE * sampled
 
     def clipped(column: str) -> np.ndarray:
-        return np.maximum(p[column].to_numpy(), floor)
+        return np.where(shown, np.maximum(p[column].to_numpy(), floor), np.nan)
 
     ax.fill_between(p["date"], clipped("coverage_p05"), clipped("coverage_p95"), alpha=0.3,
                     label="5-95%")  # fmt: skip
-    ax.plot(p["date"], clipped("coverage_p50"), label="median")
+    ax.plot(p["date"], clipped("coverage_p50"), label=t(N_("median")))
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":", label="1.0x")
     ax.set_yscale("log")
-    ax.set_ylabel("collections / debt service")
-    ax.set_title("Debt service coverage (median, 5-95%)")
+    ax.set_ylabel(t(N_("collections / debt service")))
+    ax.set_title(t(N_("Debt service coverage (median, 5-95%)")))
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax

@@ -1,235 +1,599 @@
-"""`ipabs report`: a self-contained HTML report (charts inline as SVG, no external files or
-network loads) with its Parquet data, PNG charts and manifest. `--check` is in
-`ipabs.report.check`."""
+"""`ipabs report`: a credit committee's report of one scenario and its stresses, in English and
+Chinese (docs/report.md): self-contained HTML pages (charts inline as SVG, the CJK font
+embedded, no external files or network loads), the Parquet tables every number comes from, PNG
+charts and a manifest. `--check` is in `ipabs.report.check`."""
 
 from __future__ import annotations
 
-import html
-import io
 import json
-import math
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ipabs.outputs.charts import save_figure
+from ipabs.report.i18n import N_, Translator
 
-#: the Parquet files a report saves and `--check` compares
-DATA_FILES = ("summary", "pool", "periods", "triggers", "stress_comparison")
+#: the Parquet files a report may save (data/<name>.parquet), which `--check` compares
+DATA_FILES = (
+    "summary",
+    "pool",
+    "periods",
+    "triggers",
+    "cash_flows",
+    "coverage",
+    "classes",
+    "support",
+    "strata",
+    "top_obligors",
+    "assumptions",
+    "stress_comparison",
+    "stress_targets",
+    "stress_changes",
+    "reverse",
+)
 #: relative tolerance of --check across platforms (same platform: exact)
 CROSS_PLATFORM_RTOL = 1e-9
+#: the report's sections, in order: (anchor, title)
+SECTIONS = (
+    ("summary", N_("Summary")),
+    ("transaction", N_("Transaction")),
+    ("pool", N_("Pool")),
+    ("base-case", N_("Base case")),
+    ("stresses", N_("Stresses")),
+    ("assumptions", N_("Assumptions")),
+    ("appendix", N_("Appendix")),
+)
 
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
-th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right}th{background:#f4f4f4}
-td:first-child,th:first-child{text-align:left}
-.chart svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def format_number(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return "–"
-        if abs(value) >= 1e4:
-            return f"{value:,.0f}"
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _table(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
-    frame = frame if columns is None else frame[[c for c in columns if c in frame.columns]]
-    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_e(format_number(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    save_figure(fig, buf, "svg")
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    save_figure(fig, buf, "png", dpi=110)
-    return buf.getvalue()
-
-
-def _figure():
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4))
-    fig.subplots_adjust(left=0.13, right=0.97, top=0.91, bottom=0.15)
-    return fig, fig.add_subplot()
-
-
-def _heatmap(comparison: pd.DataFrame):
-    fig, ax = _figure()
-    table = comparison.pivot(index="stress", columns="tranche", values="expected_loss")
-    # stresses in the file's order, classes by rank (each stress's rows come by rank)
-    table = table.loc[
-        list(dict.fromkeys(comparison["stress"])), list(dict.fromkeys(comparison["tranche"]))
-    ]
-    image = ax.imshow(100 * table.to_numpy(), aspect="auto", cmap="Reds")
-    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
-    ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index], fontsize=7)
-    fig.colorbar(image, ax=ax, label="expected loss, %")
-    ax.set_title("Expected loss by tranche and stress")
-    return fig
-
-
-def _cash_uses(results):
-    """Where the deal's receipts went, mean over paths: the bars add up to collections plus sale
-    proceeds (docs/model.md, 4.6); net account changes and the facility's net flow are shown
-    where a deal has them, credit support received as a negative bar."""
-    fig, ax = _figure()
-    pool = results.pool_paths.mean()
-    paths = results.paths.groupby("tranche", observed=True)[
-        ["interest_received", "principal_received"]
-    ].mean()
-    items = [("fees", pool["fees_paid"]), ("performance fee", pool["performance_fee"])]
-    shown = results.scenario.display_names()
-    for name in results.deal.tranche_names:
-        items += [
-            (f"{shown[name]} interest", paths.loc[name, "interest_received"]),
-            (f"{shown[name]} principal", paths.loc[name, "principal_received"]),
-        ]
-    items += [
-        ("residual", pool["residual"]),
-        ("loans bought (revolving)", pool["revolving_purchases"]),
-        ("reserve (net)", pool["reserve_topup"] - pool["reserve_draw"] - pool["reserve_release"]),
-        (
-            "liquidity facility (net)",
-            pool["liquidity_charges_paid"] + pool["liquidity_repaid"] - pool["liquidity_drawn"],
-        ),
-        ("credit support received", -pool["credit_support_paid"]),
-    ]
-    core = {"fees", "residual"} | {label for label, _ in items if label.endswith(("interest", "principal"))}  # fmt: skip
-    items = [(label, value) for label, value in items if label in core or value != 0.0]
-    labels = [label for label, _ in items]
-    values = np.asarray([value for _, value in items])
-    # room for the longest label at 7 pt (about 0.06 inch a character on the 7-inch figure)
-    fig.subplots_adjust(left=min(0.5, 0.04 + 0.0085 * max(len(label) for label in labels)))
-    ax.barh(range(len(values)), values / 1e6)
-    ax.set_yticks(range(len(values)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"expected amount, millions {results.scenario.deal.currency}")
-    ax.set_title("Where the cash went (mean over paths)")
-    return fig
-
-
-ASSUMPTIONS = (
-    "Income levels are lognormal around their growth path, with factor-driven shocks; licensees, "
-    "borrowers and support providers have default times from a one-factor Gaussian or Student-t "
-    "copula at their horizon, on the same factors that move the income (docs/model.md, section 3).",
-    "The waterfall is the scenario's program of steps per deal state; triggers are tested each "
-    "period on that period's collections, before its payments (section 4).",
-    "Interest shortfalls are carried without compounding unless a class says otherwise; a "
-    "tranche's principal loss is its balance after the legal-final payment.",
-    "Prices discount each path's cash flows at the scenario's discount rate (annual effective, "
-    "ACT/365F years); implied ratings read a rating table at each tranche's WAL (section 5.1).",
-    "Stresses run on the same random draws as the base case (common random numbers).",
+#: pool estimates shown in the Pool section: (column, label, kind, applies to)
+#: applies to: "all", "licences" (a pool with licence income) or "loans"; a row other than the
+#: core ones is shown only where its estimate is non-zero
+POOL_ROWS = (
+    ("expected_collections", N_("Expected collections"), "amount", "core"),
+    ("expected_lost_income", N_("Expected income lost to defaults"), "amount", "licences"),
+    ("expected_pool_loss_pct", N_("Expected pool loss, % of income due"), "pct", "licences"),
+    ("pool_loss_pct_p95", N_("Pool loss, 95th percentile"), "pct", "licences"),
+    ("pool_loss_pct_p99", N_("Pool loss, 99th percentile"), "pct", "licences"),
+    ("pool_loss_pct_p99_9", N_("Pool loss, 99.9th percentile"), "pct", "licences"),
+    ("expected_licensee_defaults", N_("Expected licensee defaults"), "number", "licences"),
+    ("expected_ip_rights_lost", N_("Expected IP rights lost"), "number", "licences"),
+    ("expected_annuity_fees_paid", N_("Expected patent annuities paid"), "amount", "licences"),
+    ("expected_loan_defaults", N_("Expected loan defaults"), "number", "loans"),
+    ("expected_loan_recoveries", N_("Expected loan recoveries"), "amount", "loans"),
+    ("expected_loan_gross_loss", N_("Expected gross loan loss"), "amount", "loans"),
+    ("expected_guarantor_paid", N_("Expected guarantor payments"), "amount", "loans"),
+    ("expected_fund_paid", N_("Expected risk-compensation fund payments"), "amount", "loans"),
+    ("expected_insurer_paid", N_("Expected insurer payments"), "amount", "loans"),
+    ("expected_loan_net_loss", N_("Expected net loan loss"), "amount", "loans"),
+    ("expected_loan_loss_pct", N_("Expected net loan loss, % of loans"), "pct", "loans"),
+    ("loan_loss_pct_p95", N_("Net loan loss, 95th percentile"), "pct", "loans"),
+    ("loan_loss_pct_p99", N_("Net loan loss, 99th percentile"), "pct", "loans"),
+    ("loan_loss_pct_p99_9", N_("Net loan loss, 99.9th percentile"), "pct", "loans"),
+    ("expected_fees_paid", N_("Expected fees paid"), "amount", "core"),
+    ("expected_reserve_draw", N_("Expected reserve draws"), "amount", "all"),
+    ("expected_credit_support_paid", N_("Expected credit support received"), "amount", "all"),
+    ("expected_liquidity_drawn", N_("Expected liquidity drawn"), "amount", "all"),
+    ("expected_clean_up_called", N_("Probability of a clean-up call"), "pct", "all"),
+    (
+        "expected_periods_triggered",
+        N_("Expected periods with a trigger in force"),
+        "number",
+        "all",
+    ),
+    ("expected_accelerated", N_("Probability of acceleration"), "pct", "all"),
+    ("expected_revolving_purchases", N_("Expected revolving purchases"), "amount", "all"),
+    ("expected_residual", N_("Expected residual"), "amount", "core"),
 )
 
 
-def build(sc, results, stress_run=None) -> tuple[str, dict[str, pd.DataFrame], dict[str, tuple[bytes, str]]]:  # fmt: skip
-    """(HTML, data frames, charts as (PNG, SVG)) of one report."""
-    from ipabs.outputs.charts import CHARTS
+@dataclass(frozen=True)
+class Built:
+    """One report in memory: its pages by language, its tables and its charts by language."""
 
-    data = {
+    pages: dict[str, str]  # language -> the HTML page
+    data: dict[str, pd.DataFrame]
+    charts: dict[str, dict[str, tuple[bytes, str]]]  # language -> name -> (PNG, SVG)
+
+
+def report_data(sc, results, stress_run=None) -> dict[str, pd.DataFrame]:
+    """Every table the report shows, as saved in data/: the same in every language."""
+    data: dict[str, pd.DataFrame] = {
         "summary": results.summary,
         "pool": results.pool,
         "periods": results.periods,
         "triggers": results.triggers,
     }
+    from ipabs.report import transaction
+
+    data["classes"] = transaction.classes_table(sc)
+    data["support"] = transaction.credit_support_table(sc)
+    data["strata"] = strata_table(sc)
+    data["top_obligors"] = top_obligors_table(sc)
+    data["assumptions"] = assumptions_table(sc)
     if stress_run is not None:
         data["stress_comparison"] = stress_run.comparison
-    charts: dict[str, tuple[bytes, str]] = {}
-    for name, draw in CHARTS.items():
-        fig, ax = _figure()
-        draw(results, ax)
-        charts[name] = (_png(fig), _svg(fig))
-    fig = _cash_uses(results)
-    charts["where_the_cash_went"] = (_png(fig), _svg(fig))
-    if stress_run is not None:
-        fig = _heatmap(stress_run.comparison)
-        charts["stress_heatmap"] = (_png(fig), _svg(fig))
+        if stress_run.targets is not None and len(stress_run.targets):
+            data["stress_targets"] = stress_run.targets
+        data["stress_changes"] = stress_run.changes_frame()
+        if stress_run.reverse is not None:
+            data["reverse"] = stress_run.reverse
+    return data
+
+
+def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The pool estimates that apply to this pool: (column, label, kind)."""
+    has = {
+        "core": True,
+        "all": True,
+        "licences": len(sc.assets) > 0,
+        "loans": len(getattr(sc, "loans", ()) or ()) > 0,
+    }
+    rows = []
+    for column, label, kind, applies in POOL_ROWS:
+        if column not in pool.columns or not has[applies]:
+            continue
+        value = float(pool[column].iloc[0])
+        se = float(pool.get(f"{column}_se", pd.Series([0.0])).iloc[0])
+        if applies != "core" and value == 0.0 and se == 0.0:
+            continue
+        rows.append((column, label, kind))
+    return rows
+
+
+def rank_order(summary: pd.DataFrame) -> list[int]:
+    """Row positions of the summary by rank (most senior first; the file's order within a
+    rank)."""
+    ranks = summary["rank"].to_numpy()
+    return sorted(range(len(summary)), key=lambda i: (ranks[i], i))
+
+
+def build(sc, results, stress_run=None, info: dict | None = None, langs=("en",)) -> Built:
+    """The report's pages, tables and charts in each language of `langs`."""
+    from ipabs.report import charts as report_charts
+    from ipabs.report.render import Page, render
+
+    data = report_data(sc, results, stress_run)
+    info = info or {}
+    pages: dict[str, str] = {}
+    charts: dict[str, dict[str, tuple[bytes, str]]] = {}
+    for lang in langs:
+        t = Translator(lang)
+        shown = sc.display_names()
+        drawn = report_charts.draw_all(results, stress_run, t.gettext, shown)
+        page = Page(t, data, shown)
+        context = _context(sc, results, stress_run, info, page, drawn)
+        html_text = render(page, **context)
+        pages[lang] = _with_font(html_text)
+        charts[lang] = drawn
+    return Built(pages, data, charts)
+
+
+def _with_font(html_text: str) -> str:
+    """The page with its CJK font embedded: a subset of exactly the characters it uses."""
+    from ipabs.report.fonts import css_font_face
+
+    marker = "/*@font-face*/"
+    return html_text.replace(marker, css_font_face(html_text), 1)
+
+
+def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]:
+    from ipabs.report.charts import TITLES
 
     deal = sc.deal
-    sim = results.scenario.simulation
-    facts = pd.DataFrame(
-        [
-            ("deal", deal.name),
-            ("kind", sc.kind),
-            ("currency", deal.currency),
-            ("closing date", deal.closing_date),
-            ("legal final date", deal.legal_final_date),
-            ("payment frequency", deal.payment_frequency.value),
-            ("day count", deal.day_count.value),
-            ("paths", results.paths_run),
-            ("seed", sim.seed),
-        ],
-        columns=["", "value"],
-    )
-    tranche_cols = ["tranche", "balance", "coupon", "expected_loss", "expected_loss_se", "prob_loss",
-                    "prob_loss_se", "wal_years", "wal_years_se", "irr_mean", "irr_mean_se",
-                    "price_pct_par", "price_pct_par_se", "modified_duration", "implied_rating"]  # fmt: skip
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{_e(deal.name)}: ipabs report</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(deal.name)}</h1>",
-        "<h2>Deal</h2>",
-        _table(facts),
-        "<h2>Pool</h2>",
-        _table(results.pool.T.reset_index().set_axis(["estimate", "value"], axis=1)),
-        "<h2>Tranches</h2><p class='note'>Monte Carlo estimates with their standard errors (_se).</p>",
-        _table(results.summary, tranche_cols),
+    summary = results.summary
+    return {
+        "lang": page.t.lang,
+        "html_lang": "zh-Hans" if page.t.lang == "zh" else "en",
+        "deal": deal,
+        "sc": sc,
+        "sections": SECTIONS,
+        "info": info,
+        "manifest_rows": manifest_rows(info),
+        "regenerate": regenerate_command(info),
+        "classes_by_rank": rank_order(summary),
+        "pool_rows": pool_rows(sc, results.pool),
+        "importance": results.importance is not None and results.importance.enabled,
+        "charts": {name: (TITLES[name], svg) for name, (_, svg) in drawn.items()},
+        "stress_run": stress_run,
+        "stress_names": (
+            list(dict.fromkeys(stress_run.comparison["stress"])) if stress_run is not None else []
+        ),
+        "has_triggers": len(results.triggers) > 0,
+        "kind_label": KIND_LABELS.get(sc.kind, sc.kind),
+        "font_family": _font_family(),
+        "model_notes": MODEL_NOTES,
+        **_transaction_context(sc, page),
+        **_pool_context(sc, page),
+        **_base_case_context(results, page),
+        **_stress_context(stress_run, page),
+    }
+
+
+def _font_family() -> str:
+    from ipabs.report.fonts import FONT_FAMILY
+
+    return FONT_FAMILY
+
+
+#: payment frequencies as the page names them
+FREQUENCIES = (N_("monthly"), N_("quarterly"), N_("semiannual"), N_("annual"))
+
+KIND_LABELS = {
+    "abs": N_("Asset-backed securities (notes)"),
+    "trust": N_("IP trust"),
+    "transfer": N_("Credit-asset transfer"),
+}
+
+MODEL_NOTES = (
+    N_("Income levels are lognormal around their growth path, with factor-driven shocks; licensees, borrowers and support providers have default times from a one-factor Gaussian or Student-t copula at their horizon, on the same factors that move the income (docs/model.md, section 3)."),
+    N_("The waterfall is the scenario's program of steps per deal state; triggers are tested each period on that period's collections, before its payments (section 4)."),
+    N_("Interest shortfalls are carried without compounding unless a class says otherwise; a class's principal loss is its balance after the legal-final payment."),
+    N_("Prices discount each path's cash flows at the scenario's discount rate (annual effective, ACT/365F years); implied ratings read a rating table at each class's WAL (section 5.1)."),
+    N_("Stresses run on the same random draws as the base case (common random numbers)."),
+)  # fmt: skip
+
+
+def _transaction_context(sc, page) -> dict[str, Any]:
+    """The order of payments in words per deal state, credit support and triggers."""
+    from ipabs.report import transaction
+
+    support = page.data["support"]
+    providers = {
+        row.id: (row.provider if isinstance(row.provider, str) else page._(row.kind_msgid))
+        for row in support.itertuples()
+    }
+    waterfall = [
+        ((section.title, None), [(w.msgid, w.params) for w in section.steps])
+        for section in transaction.waterfall_in_words(sc)
     ]
-    if len(results.triggers):
-        parts += ["<h2>Triggers</h2>", _table(results.triggers)]
-    if stress_run is not None:
-        parts += [
-            "<h2>Stresses</h2><p class='note'>Every stress runs on the same random draws as the base case.</p>",
-            _table(stress_run.comparison),
-        ]
-        if stress_run.reverse is not None:
-            parts += ["<h3>Reverse stress (breakeven levels)</h3>", _table(stress_run.reverse)]
-    parts.append("<h2>Charts</h2>")
-    for name, (_, svg) in charts.items():
-        parts.append(f"<div class='chart' id='chart-{_e(name)}'><h3>{_e(name.replace('_', ' '))}</h3>{svg}</div>")  # fmt: skip
-    parts.append("<h2>Model assumptions</h2><ul>")
-    parts += [f"<li>{_e(a)}</li>" for a in ASSUMPTIONS]
-    parts.append("</ul>")
-    return "\n".join(parts), data, charts
+    triggers = [
+        (
+            row.name,
+            page.msg(row.condition_msgid, row.condition_params_json),
+            page.msg(row.effect_msgid, row.effect_params_json)
+            + page._("; ")
+            + page.msg(row.tripping_msgid, row.tripping_params_json),
+        )
+        for row in transaction.triggers_table(sc).itertuples()
+    ]
+    return {
+        "waterfall": waterfall,
+        "support_rows": page.rows("support"),
+        "trigger_rows": triggers,
+        "support_of": lambda ids: page._(", ").join(
+            providers.get(i, i) for i in str(ids or "").split(",") if i
+        ),
+    }
 
 
-def finish_html(html_text: str, info: dict) -> str:
-    shown = {k: info[k] for k in ("ipabs_version", "scenario_file", "scenario_sha256", "seed", "paths", "stress_file", "stress_file_sha256") if k in info}  # fmt: skip
-    manifest = pd.DataFrame(sorted(shown.items()), columns=["", "value"])
-    return html_text + "\n<h2>Manifest</h2>" + _table(manifest) + "\n</body></html>\n"
+#: the stratification tables: name -> (title, first column, count column)
+STRATA = {
+    "income_by_ip_type": (N_("Licence income by IP type"), N_("IP type"), N_("Assets")),
+    "income_by_licensee": (N_("Licence income by licensee"), N_("Licensee"), N_("Assets")),
+    "income_by_factor": (
+        N_("Licence income by systematic factor"),
+        N_("Factor"),
+        N_("Licensees"),
+    ),
+    "loans_by_ip_type": (N_("Loans by pledged IP type"), N_("IP type"), N_("Pledged assets")),
+    "loans_by_borrower": (N_("Loans by borrower"), N_("Borrower"), N_("Pledged assets")),
+    "loans_by_factor": (N_("Loans by systematic factor"), N_("Factor"), N_("Borrowers")),
+    "loans_by_rate": (N_("Loans by interest rate at closing"), N_("Rate"), N_("Loans")),
+    "loans_by_ltv": (N_("Loans by loan-to-value at closing"), N_("Loan-to-value"), N_("Loans")),
+}
+#: the amount a table measures, by its column
+AMOUNTS = {"base_annual_income": N_("Licence income per year ({cur})"), "balance": N_("Balance ({cur})")}  # fmt: skip
+#: IP types as the page names them
+IP_TYPES = {
+    "patent": N_("patent"),
+    "trademark": N_("trademark"),
+    "copyright": N_("copyright"),
+    "plant_variety": N_("plant variety"),
+    "data_rights": N_("data rights"),
+    "geographical_indication": N_("geographical indication"),
+    "ic_layout": N_("IC layout design"),
+    "unspecified": N_("unspecified"),
+}
+
+
+def strata_table(sc) -> pd.DataFrame:
+    """The pool's stratification tables (ipabs.report.pool_tables) in one long table: its name,
+    the row's label (an IP type, obligor or factor) or band (band_from, band_to), the count, the
+    amount (licence income a year or loan balance, per amount_kind) and the share."""
+    from ipabs.report.pool_tables import strata
+
+    rows = []
+    for name, frame in strata(sc).items():
+        amount = "base_annual_income" if "base_annual_income" in frame.columns else "balance"
+        count = next(c for c in ("assets", "obligors", "pledged_assets", "loans") if c in frame.columns)  # fmt: skip
+        first = frame.columns[0]
+        banded = first.endswith("_from")
+        for row in frame.itertuples(index=False):
+            values = row._asdict()
+            rows.append({
+                "table": name,
+                "label": "" if banded else str(values[first]),
+                "band_from": float(values[first]) if banded else float("nan"),
+                "band_to": float(values[frame.columns[1]]) if banded else float("nan"),
+                "count": int(values[count]),
+                "amount_kind": amount,
+                "amount": float(values[amount]),
+                "share": float(values["share"]),
+            })  # fmt: skip
+    columns = ["table", "label", "band_from", "band_to", "count", "amount_kind", "amount", "share"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def top_obligors_table(sc) -> pd.DataFrame:
+    """The ten largest obligors: obligor, amount (licence income a year or loan balance, per
+    amount_kind), share, annual default probability, factor."""
+    from ipabs.report.pool_tables import top_obligors
+
+    frame = top_obligors(sc)
+    rows = []
+    for row in frame.to_dict("records"):
+        kind = "balance" if pd.notna(row.get("balance", float("nan"))) else "base_annual_income"
+        rows.append({
+            "obligor": str(row["obligor"]),
+            "amount_kind": kind,
+            "amount": float(row[kind]),
+            "share": float(row["share"]),
+            "annual_default_probability": float(row["annual_default_probability"]),
+            "factor": str(row["factor"]),
+        })  # fmt: skip
+    columns = ["obligor", "amount_kind", "amount", "share", "annual_default_probability", "factor"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def assumptions_table(sc) -> pd.DataFrame:
+    """The key assumptions read from the scenario (ipabs.report.assumptions), with sources."""
+    from ipabs.report.assumptions import key_assumptions
+
+    rows = [
+        {
+            "key": a.key,
+            "label": a.label,
+            "value_min": float(a.value_min),
+            "value_max": float(a.value_max),
+            "unit": a.unit or "",
+            "items": int(a.items),
+            "source": a.source or "",
+            "text": a.text or "",
+        }
+        for a in key_assumptions(sc)
+    ]
+    columns = ["key", "label", "value_min", "value_max", "unit", "items", "source", "text"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+#: how an assumption's unit is shown: the page's number kind
+UNIT_KINDS = {"pct": "pct", "pct_per_year": "pct_per_year", "years": "years", "months": "months",
+              "amount": "amount", "ratio": "number", "count": "integer"}  # fmt: skip
+
+
+def _pool_context(sc, page) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    frame = page.data["strata"]
+    tables = []
+    for name in dict.fromkeys(frame["table"]):
+        title, first, count = STRATA[name]
+        positions = [i for i, t in enumerate(frame["table"]) if t == name]
+        rows = []
+        for i in positions:
+            label = frame["label"].iloc[i]
+            if name.endswith("ip_type"):
+                label = page._(IP_TYPES.get(label, label))
+            elif not label:
+                label = page.num("strata", i, "band_from", "pct") + Markup("–") + page.num("strata", i, "band_to", "pct")  # fmt: skip
+            rows.append((i, label))
+        amount = AMOUNTS[frame["amount_kind"].iloc[positions[0]]]
+        tables.append((name, title, first, count, amount, rows))
+    top = page.data["top_obligors"]
+    top_amount = AMOUNTS[top["amount_kind"].iloc[0]] if len(top) else AMOUNTS["balance"]
+
+    def assumption_value(i: int):
+        row = page.data["assumptions"].iloc[i]
+        if row["text"]:
+            return page._(row["text"])
+        kind = UNIT_KINDS[row["unit"]]
+        low = page.num("assumptions", i, "value_min", kind)
+        if row["value_min"] == row["value_max"]:
+            return low
+        return low + Markup(" – ") + page.num("assumptions", i, "value_max", kind)
+
+    return {"strata": tables, "top_amount_label": top_amount, "assumption_value": assumption_value}
+
+
+def _base_case_context(results, page) -> dict[str, Any]:
+    return {"statement_paths": 0, "statement_columns": [], "coverage_columns": [],
+            "coverage_note": ""}  # fmt: skip
+
+
+#: the pool stresses of the reverse stress, as the page names them
+PRESETS = {
+    "default_multiplier": N_("Default probabilities × (1 + level)"),
+    "income_haircut": N_("Income haircut (share of income removed)"),
+    "decay_increase": N_("Income decay increase (a year)"),
+    "recovery_cut": N_("Recovery cut (share of recoveries removed)"),
+    "correlation_increase": N_("Correlation increase"),
+}
+#: the reverse stress's outcomes (ipabs.solvers.breakevens), as the page names them
+STATUSES = {
+    "breakeven": N_("breakeven found"),
+    "meets the target at the end of the range": N_("meets the target at the end of the range"),
+    "misses the target unstressed": N_("misses the target unstressed"),
+    "not applicable": N_("not applicable"),
+}
+#: a target's metric as the page names it
+METRICS = {
+    "expected_loss": N_("expected loss ≤ {limit}"),
+    "prob_loss": N_("probability of loss ≤ {limit}"),
+    "prob_shortfall": N_("probability of an interest shortfall ≤ {limit}"),
+    "implied_rating": N_("rating {rating} or better"),
+}
+TARGET_RULE = N_(
+    "A target passes when its estimate is within the limit (a rating: at least the target rating, read from the one-sided 95% upper bound). It is resolved when the paths support the verdict: the estimate lies more than two standard errors from the limit with 10 or more losing paths, or the exact 95% Clopper-Pearson bound is on the same side with fewer; a target of no loss passes only when no path lost. An unresolved verdict needs more paths."
+)
+
+
+def _reverse_target(text: str):
+    """The reverse stress's target (ipabs.solvers.common.Target.describe) as a message."""
+    import re
+
+    found = re.match(r"rating (\S+) or better", text)
+    if found:
+        return N_("rating {rating} or better (95% upper bound)"), {"rating": found.group(1)}
+    if text.endswith("(no loss on any path)"):
+        return N_("no loss on any path"), {}
+    found = re.match(r"(expected loss|loss probability) at most (\S+)", text)
+    if found:
+        msgid = N_("expected loss at most {limit} (95% upper bound)") if found.group(1) == "expected loss" else N_("probability of loss at most {limit} (95% upper bound)")  # fmt: skip
+        return msgid, {"limit": float(found.group(2))}
+    return text, {}
+
+
+def _stress_context(stress_run, page) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    from ipabs.report.transaction import PARAM_KINDS  # noqa: F401 (the names params use)
+
+    context: dict[str, Any] = {
+        "target_overview": [],
+        "stress_label": lambda name: name,
+        "stress_changes": [],
+        "matrix_classes": [],
+        "matrix": [],
+        "target_rule": TARGET_RULE,
+        "target_text": lambda i: "",
+        "reverse_rows": [],
+        "applicability": [],
+        "preset_label": lambda name: PRESETS.get(name, name),
+    }
+    if stress_run is None:
+        return context
+    comparison = stress_run.comparison
+    classes = list(dict.fromkeys(comparison["tranche"]))
+    names = list(dict.fromkeys(comparison["stress"]))
+    positions = {
+        (s, c): i for i, (s, c) in enumerate(zip(comparison["stress"], comparison["tranche"], strict=True))
+    }  # fmt: skip
+    targets = page.data.get("stress_targets")
+    verdicts: dict[tuple[str, str], tuple[str, str]] = {}
+    if targets is not None:
+        for name in names:
+            rows = targets[targets["stress"] == name]
+            if len(rows):
+                met = int(rows["passed"].sum())
+                context["target_overview"].append((name, met, len(rows), int((~rows["resolved"]).sum())))  # fmt: skip
+            for tranche in classes:
+                mine = rows[rows["tranche"] == tranche]
+                if len(mine):
+                    ok = bool(mine["passed"].all())
+                    word = page._("pass") if ok else page._("fail")
+                    if not mine["resolved"].all():
+                        word += page._(" (not resolved)")
+                    verdicts[(name, tranche)] = ("pass" if ok else "fail", word)
+
+        def target_text(i: int) -> str:
+            row = targets.iloc[i]
+            if row["metric"] == "implied_rating":
+                return page._(METRICS["implied_rating"], rating=row["limit_rating"])
+            if row["limit_value"] == 0.0:
+                return page._("no loss on any path")
+            return page._(METRICS[row["metric"]], limit=page.t.pct(float(row["limit_value"])))
+
+        context["target_text"] = target_text
+    context["matrix_classes"] = classes
+    context["matrix"] = [(n, [(positions[(n, c)], verdicts.get((n, c))) for c in classes]) for n in names]  # fmt: skip
+    changes = page.data["stress_changes"]
+    for name in names[1:]:
+        rows = []
+        for i in [k for k, s in enumerate(changes["stress"]) if s == name]:
+            row = changes.iloc[i]
+
+            def span(lo: str, hi: str, text: str, i=i, row=row):
+                if row["kind"] != "number":
+                    return row[text]
+                low = page.num("stress_changes", i, lo, "plain")
+                if row[lo] == row[hi]:
+                    return low
+                return low + Markup(" – ") + page.num("stress_changes", i, hi, "plain")
+
+            rows.append((row["key"], span("from_min", "from_max", "from_text"),
+                         span("to_min", "to_max", "to_text"), page.num("stress_changes", i, "changed_values", "integer")))  # fmt: skip
+        context["stress_changes"].append((name, rows))
+    reverse = page.data.get("reverse")
+    if reverse is not None:
+        for i, row in enumerate(reverse.itertuples(index=False)):
+            msgid, params = _reverse_target(row.target)
+            target = page.msg(msgid, params)
+            status = page._(STATUSES.get(row.status, row.status))
+            note = "" if row.applies else page.msg(row.reason)
+            context["reverse_rows"].append((i, row, target, status, note))
+        applicability = stress_run.reverse_applicability
+        for row in applicability.itertuples(index=False) if applicability is not None else ():
+            keys = page._(", ").join(k for k in str(row.changed_keys).split(", ") if k)
+            context["applicability"].append((row.preset, bool(row.applies), page.msg(row.reason, {"keys": keys} if "{keys}" in row.reason else None)))  # fmt: skip
+    return context
+
+
+#: the manifest keys the page shows, in order
+SHOWN_MANIFEST = ("ipabs_version", "scenario_file", "scenario_sha256", "stress_file",
+                  "stress_file_sha256", "seed", "paths", "languages")  # fmt: skip
+
+
+def manifest_rows(info: dict) -> list[tuple[str, str]]:
+    rows = []
+    for key in SHOWN_MANIFEST:
+        if key in info:
+            value = info[key]
+            rows.append((key, ", ".join(value) if isinstance(value, list) else str(value)))
+    return rows
+
+
+def regenerate_command(info: dict) -> str:
+    """The command that writes this report again, from the folder it was written from."""
+    parts = ["ipabs", "report", str(info.get("scenario_file") or "SCENARIO.toml")]
+    if info.get("stress_file"):
+        parts += ["--stress", str(info["stress_file"])]
+    parts += ["--paths", str(info.get("paths", "")), "--seed", str(info.get("seed", ""))]
+    langs = info.get("languages") or ["en"]
+    parts += ["--lang", ",".join(langs)]
+    return " ".join(parts)
+
+
+def portable(path: str | Path | None) -> str | None:
+    """A path as the manifest keeps it: relative to the current folder, with forward slashes (an
+    absolute path only where no relative one exists, as across Windows drives)."""
+    if path is None:
+        return None
+    try:
+        rel = os.path.relpath(Path(path).absolute(), Path.cwd())
+    except ValueError:
+        return Path(path).absolute().as_posix()
+    return Path(rel).as_posix()
 
 
 def report_platform() -> dict[str, str]:
-    """A report manifest's platform: the run manifest's (ipabs.outputs.writer) and Matplotlib's
-    version, on which the charts' bytes depend."""
+    """A report manifest's platform: the run manifest's (ipabs.outputs.writer) and the versions
+    of the libraries the page's bytes depend on (Matplotlib draws the charts; Babel formats the
+    numbers; Jinja2 renders the page; fontTools subsets the font)."""
+    import babel
+    import fontTools
+    import jinja2
     import matplotlib
 
     from ipabs.outputs.writer import _platform
 
-    return {**_platform(), "matplotlib": matplotlib.__version__}
+    return {
+        **_platform(),
+        "matplotlib": matplotlib.__version__,
+        "babel": babel.__version__,
+        "jinja2": jinja2.__version__,
+        "fonttools": fontTools.version,
+    }
 
 
 def run_info(results, spec) -> dict[str, Any]:
@@ -246,9 +610,23 @@ def run_info(results, spec) -> dict[str, Any]:
     return info
 
 
+def page_name(lang: str) -> str:
+    return f"report.{lang}.html"
+
+
 def write_report(
-    sc, source: Path, out_dir: Path, *, paths=None, seed=None, stress_file=None
-) -> Path:
+    sc,
+    source: Path,
+    out_dir: Path,
+    *,
+    paths=None,
+    seed=None,
+    stress_file=None,
+    langs=("en",),
+    pdf: bool = False,
+) -> list[Path]:
+    """Write the report folder (atomically: all of it or nothing) and return its pages (and
+    PDFs)."""
     from ipabs.api import simulate
     from ipabs.outputs.writer import (
         atomic_folder,
@@ -268,19 +646,33 @@ def write_report(
     else:
         results = simulate(sc, paths=paths, seed=seed, progress=False)
     info = {**scenario_manifest(sc, source, command="report"), **run_info(results, spec)}
+    info["scenario_file"] = portable(source)
+    info["languages"] = list(langs)
     if spec is not None:
-        info["stress_file"] = str(stress_file)
+        info["stress_file"] = portable(stress_file)
         info["stress_file_sha256"] = file_sha256(stress_file)
-    html_text, data, charts = build(sc, results, stress_run)
+    built = build(sc, results, stress_run, info, langs)
     meta = json.dumps(info, sort_keys=True).encode()
+    written = []
     with atomic_folder(out_dir) as tmp:
         (tmp / "data").mkdir()
-        for name, frame in data.items():
+        for name, frame in built.data.items():
             write_parquet(frame, tmp / "data" / f"{name}.parquet", meta)
-        (tmp / "charts").mkdir()
-        for name, (png, _) in charts.items():
-            (tmp / "charts" / f"{name}.png").write_bytes(png)
-        # bytes, not text: the same file on every OS (no newline translation)
-        (tmp / "report.html").write_bytes(finish_html(html_text, info).encode("utf-8"))
+        for lang, drawn in built.charts.items():
+            folder = tmp / "charts" / lang
+            folder.mkdir(parents=True)
+            for name, (png, _) in drawn.items():
+                (folder / f"{name}.png").write_bytes(png)
+        for lang, page in built.pages.items():
+            # bytes, not text: the same file on every OS (no newline translation)
+            (tmp / page_name(lang)).write_bytes(page.encode("utf-8"))
+            written.append(Path(out_dir) / page_name(lang))
+        if pdf:
+            from ipabs.report.pdf import print_pdf
+
+            for lang in built.pages:
+                target = tmp / page_name(lang).replace(".html", ".pdf")
+                print_pdf(tmp / page_name(lang), target)
+                written.append(Path(out_dir) / target.name)
         write_manifest(tmp, info)
-    return Path(out_dir)
+    return written

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipabs.report.build import CROSS_PLATFORM_RTOL, DATA_FILES, build, finish_html, run_info
+from ipabs.report.build import CROSS_PLATFORM_RTOL, DATA_FILES, build, page_name, run_info
 
 #: manifest keys that say where and by which ipabs version a report was written, not what it
 #: says: --check does not compare them with its own (the platform decides how it compares)
@@ -56,6 +56,7 @@ class CheckResult:
     differences: list[str]
     notes: list[str]
     same_platform: bool
+    languages: tuple[str, ...] = ("en",)
 
 
 def check_report(folder: Path) -> CheckResult:
@@ -69,23 +70,44 @@ def check_report(folder: Path) -> CheckResult:
     sc = _saved_scenario(saved, manifest_path)
     spec = _saved_stress_spec(saved, manifest_path)
     saved_data = {name: _read_saved_frame(folder / "data" / f"{name}.parquet") for name in DATA_FILES}  # fmt: skip
+    unknown = sorted(p.stem for p in (folder / "data").glob("*.parquet") if p.stem not in DATA_FILES)  # fmt: skip
     results, stress_run = _regenerate(sc, spec, saved, manifest_path)
-    html_text, data, charts = build(sc, results, stress_run)
+    langs = _languages(saved, manifest_path)
+    built = build(sc, results, stress_run, saved, langs)
     fresh = _fresh_manifest(saved, sc, results, spec)
-    numbers_exact = {k: v for k, v in saved["platform"].items() if k != "matplotlib"} == _writer_platform()  # fmt: skip
+    numbers_exact = {k: v for k, v in saved["platform"].items() if k not in PAGE_LIBRARIES} == _writer_platform()  # fmt: skip
     same_platform = saved["platform"] == fresh["platform"]
-    differences = _data_differences(saved_data, data, saved, numbers_exact)
+    differences = [f"data/{name}.parquet: not a table of a report" for name in unknown]
+    differences += _data_differences(saved_data, built.data, saved, numbers_exact)
     differences += _manifest_differences(saved, fresh)
     found, notes = _file_differences(saved, fresh)
     differences += found
-    page = finish_html(html_text, saved).encode("utf-8")
-    differences += _html_differences(folder / "report.html", page, same_platform)
-    differences += _chart_differences(folder / "charts", charts, same_platform)
+    for lang in langs:
+        page = built.pages[lang].encode("utf-8")
+        differences += _html_differences(folder / page_name(lang), page, same_platform)
+        differences += _chart_differences(folder / "charts" / lang, built.charts[lang], same_platform, f"charts/{lang}")  # fmt: skip
     if not numbers_exact:
         notes.append(f"the report was written on another platform: its numbers are compared to a relative {CROSS_PLATFORM_RTOL:g}")  # fmt: skip
     if not same_platform:
         notes.append("the report was written on another platform or Matplotlib version: the HTML is compared without its chart drawings, and the PNG charts by name only")  # fmt: skip
-    return CheckResult(differences, notes, same_platform)
+    return CheckResult(differences, notes, same_platform, tuple(langs))
+
+
+#: platform keys on which only the page's bytes depend, not the numbers
+PAGE_LIBRARIES = ("matplotlib", "babel", "jinja2", "fonttools")
+
+
+def _languages(saved: dict, manifest_path: Path) -> tuple[str, ...]:
+    from ipabs.report.i18n import LANGUAGES
+
+    langs = saved.get("languages", ["en"])
+    if not isinstance(langs, list) or not langs or any(lang not in LANGUAGES for lang in langs):
+        raise _manifest_error(
+            manifest_path,
+            "invalid report manifest",
+            [_problem("languages", f"a list of report languages ({', '.join(LANGUAGES)})", langs)],
+        )
+    return tuple(langs)
 
 
 def _regenerate(sc, spec, saved: dict, manifest_path: Path):
@@ -266,7 +288,7 @@ def _fresh_manifest(saved: dict, sc, results, spec) -> dict[str, Any]:
     from ipabs.outputs.writer import scenario_manifest
 
     info = {**scenario_manifest(sc, None, command="report"), **run_info(results, spec)}
-    for key in PROVENANCE_KEYS:
+    for key in (*PROVENANCE_KEYS, "languages"):
         if key in saved:
             info[key] = saved[key]
     if "tapes" in saved["resolved_scenario"]:  # the tape files; their rows are in the tables
@@ -380,14 +402,15 @@ def _html_differences(path: Path, fresh: bytes, same_platform: bool) -> list[str
     <svg> drawings, its numbers compared to CROSS_PLATFORM_RTOL (or one unit of the last printed
     digit, as a difference that small can round the other way) and the rest as text."""
     if not path.is_file():
-        return ["report.html: missing from the report"]
+        return [f"{path.name}: missing from the report"]
     saved = path.read_bytes()
     if saved == fresh:
         return []
     if same_platform:
-        return [_first_line_difference(saved, fresh)]
-    found = _loose_html_difference(saved.decode("utf-8", "replace"), fresh.decode("utf-8", "replace"))  # fmt: skip
-    return [] if found is None else [found]
+        found = _first_line_difference(saved, fresh)
+    else:
+        found = _loose_html_difference(saved.decode("utf-8", "replace"), fresh.decode("utf-8", "replace"))  # fmt: skip
+    return [] if found is None else [found.replace("report.html", path.name, 1)]
 
 
 def _first_line_difference(saved: bytes, fresh: bytes) -> str:
@@ -439,8 +462,7 @@ def _loose_html_difference(saved: str, fresh: str) -> str | None:
 
 def _close(saved: str, fresh: str) -> bool:
     """Two printed numbers agree: the same text, within CROSS_PLATFORM_RTOL, or one unit of the
-    last printed digit apart (format_number prints 6 significant digits below 10,000 and whole units with
-    thousands separators from 10,000 up; other whole numbers, such as seeds, are exact)."""
+    last printed digit apart (a difference that small can round the other way)."""
     if saved == fresh:
         return True
     x, y = float(saved.replace(",", "")), float(fresh.replace(",", ""))
@@ -450,22 +472,23 @@ def _close(saved: str, fresh: str) -> bool:
 
 
 def _last_digit(text: str) -> float:
-    """The value of one unit of the last digit format_number prints for this number (0: exact)."""
-    value = abs(float(text.replace(",", "")))
-    if "," in text:
-        return 1.0
-    if value == 0 or value >= 1e4:
+    """The value of one unit of the last digit printed: 0.01 for 1,234.56, 1 for 1,234 (an
+    amount rounded to whole units), 1e-11 for 1.4E-10; 0 for a plain whole number such as a seed
+    or a count, which is printed exactly."""
+    if not any(mark in text for mark in ".,eE"):
         return 0.0
-    return 10.0 ** (math.floor(math.log10(value)) - 5)
+    mantissa, _, exponent = text.replace(",", "").upper().partition("E")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
 
 
-def _chart_differences(folder: Path, charts: dict[str, tuple[bytes, str]], same_platform: bool) -> list[str]:  # fmt: skip
+def _chart_differences(folder: Path, charts: dict[str, tuple[bytes, str]], same_platform: bool, shown: str = "charts") -> list[str]:  # fmt: skip
     """The PNG charts: the same names, and on the platform that wrote them the same bytes."""
     saved = {p.stem for p in folder.glob("*.png")} if folder.is_dir() else set()
-    differences = [f"charts/{n}.png: missing from the report" for n in sorted(set(charts) - saved)]
-    differences += [f"charts/{n}.png: not a chart of this report" for n in sorted(saved - set(charts))]  # fmt: skip
+    differences = [f"{shown}/{n}.png: missing from the report" for n in sorted(set(charts) - saved)]  # fmt: skip
+    differences += [f"{shown}/{n}.png: not a chart of this report" for n in sorted(saved - set(charts))]  # fmt: skip
     if same_platform:
         for name in sorted(saved & set(charts)):
             if (folder / f"{name}.png").read_bytes() != charts[name][0]:
-                differences.append(f"charts/{name}.png: the image differs from the regenerated one")  # fmt: skip
+                differences.append(f"{shown}/{name}.png: the image differs from the regenerated one")  # fmt: skip
     return differences

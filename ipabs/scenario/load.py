@@ -10,6 +10,7 @@ import contextvars
 import copy
 import datetime as dt
 import difflib
+import json
 import math
 import re
 import tomllib
@@ -25,9 +26,11 @@ from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.base import DISPLAY_NAME_PATTERN, IDENTIFIER_PATTERN, MAX_AMOUNT, Names
 from ipabs.scenario.check_structure import check_structure
 from ipabs.scenario.model import Scenario, Spec, nested_specs
+from ipabs.scenario.sources import check_sources
 from ipabs.scenario.tapes import MAX_TABLE_ROWS, TAPE_KINDS, expand_tapes, locate, read_limited
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _LABEL_KEYS = ("id", "name")
 #: the largest scenario file read, in bytes (a pool bigger than this belongs in tapes)
 MAX_SCENARIO_BYTES = 64 * 2**20
@@ -175,7 +178,9 @@ def format_path(loc: Iterable[Any], data: Any = None) -> str:
                     label,
                 )
         else:
-            out += f".{part}" if out else str(part)
+            # a key that is not a bare word (a [sources] entry's key path) is quoted
+            key = str(part) if _BARE_KEY.match(str(part)) else json.dumps(part, ensure_ascii=False)
+            out += f".{key}" if out else key
             node = node.get(part) if isinstance(node, dict) else None
     return f"{out} ({label})" if label else out
 
@@ -415,6 +420,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
                 base,
                 f"scheduled principal adds up to {total:,.2f}, more than the balance {tranche.balance:,.2f}",
             )
+    yield from check_sources(sc)
 
 
 def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:

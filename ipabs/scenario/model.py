@@ -10,7 +10,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     IDENTIFIER_PATTERN,
@@ -697,6 +697,23 @@ class Tape(Spec):
     )
 
 
+class ReadOnlyTable(dict[str, str]):
+    """A table of strings (the [sources] table) as validated: read-only and hashable, as every
+    other part of the frozen scenario is (the rest is tuples)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle without __setitem__
+        return (type(self), (dict(self),))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a scenario cannot change; Scenario.replace makes a changed copy")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+
+
 class Scenario(Spec):
     format_version: Literal[1] = _field(
         1, description="Scenario format version; 1 for this reference."
@@ -771,6 +788,11 @@ class Scenario(Spec):
     )
     pricing: Pricing = _field(description="Pricing inputs.")
     valuation: Valuation = _field(Valuation(), description="IP valuation inputs (income method).")
+    sources: Annotated[dict[str, str], AfterValidator(ReadOnlyTable)] = _field(
+        {},
+        validate_default=True,
+        description='Where the numbers come from: a table from key paths (the stress files\' language: tables and keys joined by dots, list items selected by [*], [index] or [key=value]) to a short citation (one line of at most 300 characters; at most 500 entries), e.g. "tranches[*].balance" = "Issue announcement, Aug 2022", "licensees[*].annual_default_probability" = "ILLUSTRATIVE: typical of unrated technology SMEs". Each path must select a value of the scenario. A source covers everything under the values it selects; the report shows each key assumption\'s most specific source, or "not stated". Sources change no number.',
+    )
 
     def factor_index(self, name: str | None) -> int:
         return 0 if name is None else self.factors.names.index(name)
@@ -792,3 +814,15 @@ class Scenario(Spec):
         from ipabs.stress.apply import replaced
 
         return replaced(self, changes)
+
+    def source_for(self, path: str) -> str | None:
+        """The citation [sources] gives for the values `path` selects (a key path, e.g.
+        `licensees[id=CY03].annual_default_probability` or `licensees[*].recovery_rate`): for
+        each value, the most specific source that covers it (a source on
+        `licensees[*].annual_default_probability` covers every licensee's; one on `licensees`
+        covers everything under it). None when some selected value has no source, or the path
+        selects nothing in this deal; a path that names no key of the format is a
+        ScenarioError."""
+        from ipabs.scenario.sources import SourceIndex
+
+        return SourceIndex(self).source_for(path)

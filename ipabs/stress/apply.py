@@ -3,9 +3,7 @@ validated again, so a bad path or value gets the same clear error as a scenario.
 
 from __future__ import annotations
 
-import difflib
 import itertools
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +12,7 @@ import pydantic
 from ipabs.errors import Problem, ScenarioError
 from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
 from ipabs.scenario.model import IPType, Scenario
+from ipabs.scenario.paths import KeyPathError, resolve
 from ipabs.stress.definitions import (
     Change,
     Grid,
@@ -24,8 +23,6 @@ from ipabs.stress.definitions import (
     point_name,
 )
 
-_TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?$")
-
 
 class StressError(ScenarioError):
     """A stress that cannot be applied, or whose stressed scenario is invalid (exit code 2)."""
@@ -35,61 +32,12 @@ def _fail(where: str, message: str, value: Any = None, has_value: bool = False) 
     return StressError("invalid stress", problems=(Problem(where, message, value, has_value),))
 
 
-def _select(node: Any, selector: str, where: str) -> list[int]:
-    if not isinstance(node, list):
-        raise _fail(where, "[...] selects items of a list, and this is not a list")
-    if selector == "*":
-        return list(range(len(node)))
-    if selector.lstrip("-").isdigit():
-        i = int(selector)
-        if not 0 <= i < len(node):
-            raise _fail(where, f"index out of range: the list has {len(node)} items", i, True)
-        return [i]
-    if "=" in selector:
-        key, value = (x.strip() for x in selector.split("=", 1))
-        if node and isinstance(node[0], dict) and key not in node[0]:
-            hint = difflib.get_close_matches(key, list(node[0]), n=1, cutoff=0.6)
-            raise _fail(
-                where,
-                f"the items have no key {key!r}" + (f"; did you mean '{hint[0]}'?" if hint else ""),
-            )
-        chosen = [i for i, item in enumerate(node) if str(item.get(key)) == value]
-        if not chosen:
-            raise _fail(where, f"no item has {key} = {value}")
-        return chosen
-    raise _fail(where, "a selector is [*], [index] or [key=value]", selector, True)
-
-
 def _targets(data: dict, path: str, where: str) -> list[tuple[Any, Any]]:
-    """(container, key) of every value the path selects."""
-    nodes: list[tuple[Any, Any]] = [(None, data)]
-    refs: list[tuple[Any, Any]] = []
-    for token in path.split("."):
-        m = _TOKEN.match(token.strip())
-        if m is None:
-            raise _fail(
-                where, "each part of a path is a key, optionally with [selector]", token, True
-            )
-        key, selector = m.group(1), m.group(2)
-        refs = []
-        next_nodes = []
-        for _, node in nodes:
-            if not isinstance(node, dict):
-                raise _fail(where, f"{key!r} is looked up in a value that is not a table")
-            if key not in node:
-                hint = difflib.get_close_matches(key, list(node), n=1, cutoff=0.6)
-                msg = f"no key {key!r} here" + (f"; did you mean '{hint[0]}'?" if hint else "")
-                raise _fail(where, msg + f" Keys here: {', '.join(node)}")
-            if selector is None:
-                refs.append((node, key))
-                next_nodes.append((node, node[key]))
-            else:
-                items = node[key]
-                for i in _select(items, selector.strip(), where):
-                    refs.append((items, i))
-                    next_nodes.append((items, items[i]))
-        nodes = next_nodes
-    return refs
+    """(container, key) of every value the path selects (ipabs.scenario.paths)."""
+    try:
+        return [(s.container, s.key) for s in resolve(data, path, where)]
+    except KeyPathError as exc:
+        raise StressError("invalid stress", problems=exc.problems) from None
 
 
 def _default(container: Any, key: Any) -> Any:
@@ -164,7 +112,10 @@ def apply_stress(sc: Scenario, stress: Stress, source: str = "", origin: str = "
 def _validated(data: dict, label: str, source: str) -> Scenario:
     """`data` as a Scenario, or a StressError whose problems are labelled with the stress."""
     from ipabs.scenario.load import check_consistency, problems_from_pydantic
+    from ipabs.scenario.sources import live_sources
 
+    if data.get("sources"):
+        data = {**data, "sources": live_sources(data)}
     try:
         stressed = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
