@@ -406,7 +406,11 @@ def _report_languages(text: str) -> tuple[str, ...]:
     if bad or not langs:
         import difflib
 
-        hint = difflib.get_close_matches(bad[0].lower(), list(LANGUAGES), n=1, cutoff=0.5) if bad else []
+        hint = (
+            difflib.get_close_matches(bad[0].lower(), list(LANGUAGES), n=1, cutoff=0.5)
+            if bad
+            else []
+        )
         raise UserError(
             "invalid --lang",
             problems=(

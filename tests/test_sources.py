@@ -241,8 +241,9 @@ def test_a_stress_path_with_a_key_selector_on_plain_values_is_a_clear_error():
 def test_a_change_that_removes_what_a_source_cites_drops_that_source_only():
     """replace() (and a stress) may remove the item a citation is about: the citation no longer
     applies and is dropped; the others stay. The file's own table is still checked in full."""
-    import ipabs
     from helpers import REPO
+
+    import ipabs
 
     sc = ipabs.load(REPO / "scenarios" / "nanshan_ip_pledged_loans_abs_2022.toml")
     cited = "loss_sharing[kind=guarantee].share"

@@ -63,7 +63,9 @@ def plot_tranche_losses(results: Results, ax: Axes | None = None, t: Words = eng
             keep = np.append(positive[:: max(1, positive.size // 2000)], positive[-1])
             ax.step(loss[keep], np.maximum(exceed[keep], 0.5 / n), where="post", label=shown[name])
         else:
-            ax.plot([], [], label=t(N_("{cls} (no loss in {n} paths)"), cls=shown[name], n=f"{n:,}"))
+            ax.plot(
+                [], [], label=t(N_("{cls} (no loss in {n} paths)"), cls=shown[name], n=f"{n:,}")
+            )
     ax.set_yscale("log")
     ax.set_xlabel(t(N_("principal loss, % of original balance")))
     ax.set_ylabel(t(N_("probability of a larger loss")))
