@@ -138,3 +138,31 @@ def test_cash_chart_labels_fit_inside_the_figure():
     assert any(long_name in t.get_text() for t in labels)
     renderer = canvas.get_renderer()
     assert min(t.get_window_extent(renderer).x0 for t in labels) >= 0.0  # nothing cut off
+
+
+def test_chinese_pages_use_the_chinese_names_and_english_pages_the_english(tmp_path):
+    data = small_deal()
+    data["deal"]["name"] = "Test Deal 2022-1"
+    data["deal"]["name_zh"] = "测试专项计划（2022年第1期）"
+    data["tranches"][0]["display_name"] = "Senior A"
+    data["tranches"][0]["display_name_zh"] = "优先A级"
+    scenario = write_scenario(tmp_path, data)
+    out = tmp_path / "r"
+    proc = run_cli("report", scenario, "--paths", "100", "--lang", "en,zh", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    en = (out / "report.en.html").read_text(encoding="utf-8")
+    zh = (out / "report.zh.html").read_text(encoding="utf-8")
+    assert "<h1>Test Deal 2022-1</h1>" in en and "<h1>测试专项计划（2022年第1期）</h1>" in zh
+    assert ">Senior A</td>" in en and "优先A级" not in en
+    assert ">优先A级</td>" in zh and ">Senior A</td>" not in zh
+
+
+def test_two_classes_with_the_same_chinese_name_are_refused(tmp_path):
+    data = small_deal()
+    data["tranches"][0]["display_name_zh"] = "优先级"
+    data["tranches"][1]["display_name_zh"] = "优先级"
+    scenario = write_scenario(tmp_path, data)
+    proc = run_cli("validate", scenario)
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())
+    assert "tranches[1].display_name_zh" in message and "(Chinese pages)" in message

@@ -48,12 +48,14 @@ def _new_axes(ax: Axes | None) -> Axes:
     return ax
 
 
-def plot_tranche_losses(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
+def plot_tranche_losses(
+    results: Results, ax: Axes | None = None, t: Words = english, names: dict | None = None
+) -> Axes:
     """Exceedance curve per tranche: P(principal loss > x% of original balance)."""
     ax = _new_axes(ax)
     paths = results.paths
     n = results.paths_run
-    shown = results.scenario.display_names()
+    shown = names or results.scenario.display_names()
     for name in results.deal.tranche_names:
         loss = np.sort(paths.loc[paths["tranche"] == name, "loss_fraction"].to_numpy() * 100)
         exceed = 1.0 - np.arange(1, n + 1) / n
@@ -75,7 +77,9 @@ def plot_tranche_losses(results: Results, ax: Axes | None = None, t: Words = eng
     return ax
 
 
-def plot_collections_fan(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
+def plot_collections_fan(
+    results: Results, ax: Axes | None = None, t: Words = english, names: dict | None = None
+) -> Axes:
     """Collections per period: 5-95% band, median and mean."""
     ax = _new_axes(ax)
     p = results.periods
@@ -96,12 +100,14 @@ def plot_collections_fan(results: Results, ax: Axes | None = None, t: Words = en
     return ax
 
 
-def plot_balance_bands(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
+def plot_balance_bands(
+    results: Results, ax: Axes | None = None, t: Words = english, names: dict | None = None
+) -> Axes:
     """Each tranche's balance after each payment date: 5-95% band and median."""
     ax = _new_axes(ax)
     p = results.periods
     cur = results.scenario.deal.currency
-    shown = results.scenario.display_names()
+    shown = names or results.scenario.display_names()
     for name in results.deal.tranche_names:
         col = f"balance_{name}"
         line = ax.plot(p["date"], p[f"{col}_p50"] / _MILLIONS, label=shown[name])[0]
@@ -119,7 +125,9 @@ def plot_balance_bands(results: Results, ax: Axes | None = None, t: Words = engl
     return ax
 
 
-def plot_coverage(results: Results, ax: Axes | None = None, t: Words = english) -> Axes:
+def plot_coverage(
+    results: Results, ax: Axes | None = None, t: Words = english, names: dict | None = None
+) -> Axes:
     """Debt service coverage per period (collections over fees, the rated classes' interest and
     scheduled principal): 5-95% band and median, on a log scale, with the 1.0x line. Periods where
     fewer than COVERAGE_MIN_SHARE of the sampled paths have debt service (none once the notes

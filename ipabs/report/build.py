@@ -159,7 +159,7 @@ def build(sc, results, stress_run=None, info: dict | None = None, langs=("en",))
     charts: dict[str, dict[str, tuple[bytes, str]]] = {}
     for lang in langs:
         t = Translator(lang)
-        shown = sc.display_names()
+        shown = sc.display_names(lang)
         drawn = report_charts.draw_all(results, stress_run, t.gettext, shown)
         page = Page(t, data, shown)
         context = _context(sc, results, stress_run, info, page, drawn)
@@ -186,6 +186,7 @@ def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]
         "lang": page.t.lang,
         "html_lang": "zh-Hans" if page.t.lang == "zh" else "en",
         "deal": deal,
+        "deal_name": sc.deal_name(page.t.lang),
         "sc": sc,
         "sections": SECTIONS,
         "info": info,

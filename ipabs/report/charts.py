@@ -137,7 +137,7 @@ def draw_all(results, stress_run, t: Words, shown: dict) -> dict[str, tuple[byte
     with font_context():
         for name, draw in CHARTS.items():
             fig, ax = figure()
-            draw(results, ax, t)
+            draw(results, ax, t, shown)
             charts[name] = (png(fig), svg(fig))
         fig = cash_uses(results, t, shown)
         charts["where_the_cash_went"] = (png(fig), svg(fig))

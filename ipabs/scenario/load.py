@@ -613,15 +613,21 @@ def _duplicates(path: str, values: Iterable[Any]) -> Iterable[Problem]:
 
 def _ambiguous_display_names(sc: Scenario) -> Iterable[Problem]:
     """Tables and charts label classes by display name (else name): two must not look alike."""
-    first: dict[str, int] = {}
-    for i, t in enumerate(sc.tranches):
-        label = t.display_name or t.name
-        j = first.setdefault(label, i)
-        if j != i and (t.display_name or sc.tranches[j].display_name):
+    for lang, key in ((None, "display_name"), ("zh", "display_name_zh")):
+        shown = sc.display_names(lang)
+        first: dict[str, int] = {}
+        for i, t in enumerate(sc.tranches):
+            label = shown[t.name]
+            j = first.setdefault(label, i)
+            if j == i:  # class ids are unique, so two equal labels involve a display name
+                continue
+            named = [k for k in (key, "display_name") if getattr(t, k)]
+            where = named[0] if named else "name"
+            pages = " (Chinese pages)" if lang else ""
             yield Problem(
-                f"tranches[{i}].display_name" if t.display_name else f"tranches[{i}].name",
-                f"shows as {label!r} in tables and charts, as tranches[{j}] does; give each class "
-                "its own display_name",
+                f"tranches[{i}].{where}",
+                f"shows as {label!r} in tables and charts{pages}, as tranches[{j}] does; give "
+                f"each class its own {key}",
                 value=label,
                 has_value=True,
             )

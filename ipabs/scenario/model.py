@@ -84,6 +84,12 @@ class Deal(Spec):
     name: str = _field(
         description="Deal name, shown in tables, charts and the manifest.", min_length=1
     )
+    name_zh: str | None = _field(
+        None,
+        description="The deal's Chinese name, the title of the Chinese pages of a report (e.g. 中关村科技租赁专利许可资产支持专项计划); default: name.",
+        min_length=1,
+        max_length=200,
+    )
     currency: str = _field(
         "CNY",
         description="ISO 4217 currency code of every amount in the file.",
@@ -348,6 +354,10 @@ class Tranche(Spec):
     display_name: DisplayName | None = _field(
         None,
         description='The class as tables and charts show it, in any script (e.g. "优先A级"); default: name. Files, JSON and key paths keep name.',
+    )
+    display_name_zh: DisplayName | None = _field(
+        None,
+        description='The class on the Chinese pages of a report (e.g. "优先A级"), where display_name is English; default: display_name, else name.',
     )
     balance: Balance = _field(unit="currency", description="Original principal balance.")
     coupon: float = _field(
@@ -800,9 +810,16 @@ class Scenario(Spec):
     def tranches_by_rank(self) -> tuple[Tranche, ...]:
         return tuple(sorted(self.tranches, key=lambda t: t.rank))
 
-    def display_names(self) -> dict[str, str]:
-        """Each class's name as tables and charts show it (`display_name`, else `name`)."""
+    def display_names(self, lang: str | None = None) -> dict[str, str]:
+        """Each class's name as tables and charts show it (`display_name`, else `name`); on a
+        report's Chinese pages (`lang="zh"`) `display_name_zh` first."""
+        if lang == "zh":
+            return {t.name: t.display_name_zh or t.display_name or t.name for t in self.tranches}
         return {t.name: t.display_name or t.name for t in self.tranches}
+
+    def deal_name(self, lang: str | None = None) -> str:
+        """The deal's name as a report page in `lang` shows it."""
+        return (self.deal.name_zh or self.deal.name) if lang == "zh" else self.deal.name
 
     def replace(self, changes: dict[str, Any]) -> Scenario:
         """A new scenario with values set by key path, validated as a scenario file is:
