@@ -401,7 +401,9 @@ def _report_languages(text: str) -> tuple[str, ...]:
     from ipabs.errors import Problem, UserError
     from ipabs.report.i18n import LANGUAGES
 
-    langs = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    aliases = {"zh-cn": "zh", "zh_cn": "zh", "zh-hans": "zh", "cn": "zh", "en-us": "en", "en-gb": "en"}  # fmt: skip
+    parts = (part.strip() for part in text.split(",") if part.strip())
+    langs = tuple(dict.fromkeys(aliases.get(part.lower(), part) for part in parts))
     bad = [lang for lang in langs if lang not in LANGUAGES]
     if bad or not langs:
         import difflib

@@ -18,6 +18,9 @@ def test_every_shipped_scenario_has_a_committed_report():
         (REPO / "reports" / "zgc_patent_licence_abs_2022" / "manifest.json").read_text()
     )
     assert zgc["stress_file"] == "scenarios/stress/regulatory.toml"
+    assert zgc["languages"] == ["en", "zh"]  # the flagship in Chinese and English
+    for lang in zgc["languages"]:
+        assert (REPO / "reports" / "zgc_patent_licence_abs_2022" / f"report.{lang}.html").is_file()
 
 
 @pytest.mark.parametrize("folder", REPORTS, ids=lambda p: p.name)

@@ -484,3 +484,30 @@ def test_the_command_line_reports_a_non_finite_result_as_an_internal_error(
     assert err.count("internal error") == 1 and "pool.fees_paid" in err
     assert "Traceback" not in err and err.count("This is a bug in") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("deal.name", "Deal\x00 one"),
+        ("deal.name", "Deal \x1b[31m red"),
+        ("deal.name_zh", "优先\u202e级反转"),
+        ("tranches[0].display_name_zh", "优先\u2066A级"),
+    ],
+)
+def test_names_shown_on_pages_refuse_control_and_bidi_override_characters(key, value):
+    """A NUL or ESC (TOML allows them as escapes, and Python callers as they are) would go raw
+    into the page; a right-to-left override reverses every sentence the name is put in (the
+    order of payments in words)."""
+    from ipabs.scenario.load import validate
+
+    data = small_deal()
+    table, _, field = key.partition(".")
+    if table == "deal":
+        data["deal"][field] = value
+    else:
+        data["tranches"][0][field] = value
+    with pytest.raises(ipabs.ScenarioError) as err:
+        validate(data)
+    message = str(err.value)
+    assert "control characters" in message and "bidirectional" in message

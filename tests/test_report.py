@@ -95,7 +95,8 @@ def test_regenerating_a_report_writes_the_same_html_bytes(tmp_path):
     # chart SVGs carry no random ids or dates, so the same scenario gives the same file
     scenario = write_scenario(tmp_path, small_deal())
     pages = []
-    for out in (tmp_path / "one", tmp_path / "two"):
+    out = tmp_path / "one"
+    for _ in range(2):  # the page names its own folder (the command that writes it again)
         proc = run_cli("report", scenario, "--paths", "200", "--out", out)
         assert proc.returncode == 0, proc.stderr
         pages.append((out / "report.en.html").read_bytes())

@@ -152,3 +152,51 @@ def test_shown_value_reads_each_locale():
     assert shown_value("1.09年", "zh") == (1.09, 0.01)
     value, unit = shown_value("1.4E-8%", "en")
     assert value == pytest.approx(1.4e-8) and unit == pytest.approx(1e-9)
+
+
+class _Verdicts(HTMLParser):
+    """(data-verdict, class, text) of every verdict, and (stress, text) of the counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdicts: list[list[str]] = []
+        self.counts: list[list[str]] = []
+        self._open: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "data-verdict" in a:
+            self._open = [a["data-verdict"], a.get("class", ""), ""]
+            self.verdicts.append(self._open)
+        elif "data-count" in a:
+            self._open = [a["data-count"], ""]
+            self.counts.append(self._open)
+
+    def handle_endtag(self, tag):
+        if tag in ("span", "td"):
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open[-1] += data
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_verdict_on_the_page_matches_the_targets_data(flagship_report, lang):
+    """Each pass or fail shown (the targets table, the expected-loss matrix and the summary's
+    overview) is what stress_targets.parquet says, and the counts are its counts."""
+    targets = pd.read_parquet(flagship_report / "data" / "stress_targets.parquet")
+    parser = _Verdicts()
+    parser.feed((flagship_report / f"report.{lang}.html").read_text(encoding="utf-8"))
+    assert len(parser.verdicts) > len(targets)
+    for where, css, _text in parser.verdicts:
+        if where.startswith("stress_targets:"):
+            rows = [int(part.split(":")[1]) for part in where.split(",")]
+            passed = bool(targets["passed"].iloc[rows].all())
+        else:  # a stress in the summary's overview
+            passed = bool(targets.loc[targets["stress"] == where, "passed"].all())
+        assert css == ("pass" if passed else "fail"), (lang, where)
+    assert parser.counts
+    for stress, text in parser.counts:
+        rows = targets[targets["stress"] == stress]
+        assert text.strip() == f"{int(rows['passed'].sum())} / {len(rows)}", stress

@@ -412,3 +412,12 @@ def test_a_report_still_reproduces_after_its_parquet_round_trip(report):
     frame = pd.read_parquet(path)
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(table.schema.metadata), path)  # fmt: skip
     assert check_report(report).differences == []
+
+
+def test_check_of_a_report_from_an_older_ipabs_says_so(report):
+    """A folder with one report.html and no languages in its manifest (written before pages
+    per language) gets one clear difference, not a list of scattered ones."""
+    (report / "report.en.html").rename(report / "report.html")
+    _edit_manifest(report, lambda info: info.pop("languages"))
+    result = check_report(report)
+    assert len(result.differences) == 1 and "older ipabs" in result.differences[0]

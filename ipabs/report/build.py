@@ -135,7 +135,13 @@ def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
             continue
         value = float(pool[column].iloc[0])
         se = float(pool.get(f"{column}_se", pd.Series([0.0])).iloc[0])
-        if applies != "core" and value == 0.0 and se == 0.0:
+        quantile = "_p9" in column  # a percentile of a loss that applies shows even at zero
+        if (
+            applies not in ("core",)
+            and not (quantile and applies != "all")
+            and value == 0.0
+            and se == 0.0
+        ):
             continue
         rows.append((column, label, kind))
     return rows
@@ -201,8 +207,9 @@ def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]
             list(dict.fromkeys(stress_run.comparison["stress"])) if stress_run is not None else []
         ),
         "has_triggers": len(results.triggers) > 0,
-        "kind_label": KIND_LABELS.get(sc.kind, sc.kind),
-        "font_family": _font_family(),
+        "kind_label": KIND_LABELS["transfer" if sc.transfer is not None else sc.kind],
+        "font_stack": _font_stack(),
+        "rating": lambda text: page._(RATING_WORDS[text]) if text in RATING_WORDS else text,
         "model_notes": MODEL_NOTES,
         **_transaction_context(sc, page),
         **_pool_context(sc, page),
@@ -211,11 +218,16 @@ def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]
     }
 
 
-def _font_family() -> str:
-    from ipabs.report.fonts import FONT_FAMILY
+def _font_stack():
+    from markupsafe import Markup
 
-    return FONT_FAMILY
+    from ipabs.report.fonts import CSS_FONT_STACK
 
+    return Markup(CSS_FONT_STACK)  # our own constant (quoted family names), not user text
+
+
+#: the rating words that are not a grade (ipabs.ratings.implied), as the page names them
+RATING_WORDS = {"below table": N_("below table"), "not resolved": N_("not resolved")}
 
 #: payment frequencies as the page names them
 FREQUENCIES = (N_("monthly"), N_("quarterly"), N_("semiannual"), N_("annual"))
@@ -252,9 +264,8 @@ def _transaction_context(sc, page) -> dict[str, Any]:
         (
             row.name,
             page.msg(row.condition_msgid, row.condition_params_json),
-            page.msg(row.effect_msgid, row.effect_params_json)
-            + page._("; ")
-            + page.msg(row.tripping_msgid, row.tripping_params_json),
+            page.msg(row.effect_msgid, row.effect_params_json),
+            page.msg(row.tripping_msgid, row.tripping_params_json),
         )
         for row in transaction.triggers_table(sc).itertuples()
     ]
@@ -347,11 +358,38 @@ def top_obligors_table(sc) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _fixed_coupons(sc) -> list[float]:
+    return [t.coupon for t in sc.tranches if t.coupon_type == "fixed"]
+
+
+CLASS_BALANCES = N_("Class balances at issue")
+CLASS_COUPONS = N_("Class coupons (fixed)")
+
+
 def assumptions_table(sc) -> pd.DataFrame:
     """The key assumptions read from the scenario (ipabs.report.assumptions), with sources."""
     from ipabs.report.assumptions import key_assumptions
 
     rows = [
+        {
+            "key": key,
+            "label": label,
+            "value_min": float(low),
+            "value_max": float(high),
+            "unit": unit,
+            "items": len(values),
+            "source": sc.source_for(key) or "",
+            "text": "",
+        }
+        for key, label, unit, values in (
+            ("tranches[*].balance", CLASS_BALANCES, "amount", [t.balance for t in sc.tranches]),
+            ("tranches[*].coupon", CLASS_COUPONS, "pct_per_year", _fixed_coupons(sc)),
+        )
+        if values
+        for low, high in [(min(values), max(values))]
+    ]
+    # the run's paths and seed are in the Summary (they may differ from the file's [simulation])
+    rows += [
         {
             "key": a.key,
             "label": a.label,
@@ -363,6 +401,7 @@ def assumptions_table(sc) -> pd.DataFrame:
             "text": a.text or "",
         }
         for a in key_assumptions(sc)
+        if not a.key.startswith("simulation.")
     ]
     columns = ["key", "label", "value_min", "value_max", "unit", "items", "source", "text"]
     return pd.DataFrame(rows, columns=columns)
@@ -456,7 +495,7 @@ def _reverse_target(text: str):
 
 
 def _stress_context(stress_run, page) -> dict[str, Any]:
-    from markupsafe import Markup
+    from markupsafe import Markup, escape
 
     from ipabs.report.transaction import PARAM_KINDS  # noqa: F401 (the names params use)
 
@@ -482,28 +521,39 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
     }  # fmt: skip
     targets = page.data.get("stress_targets")
     verdicts: dict[tuple[str, str], tuple[str, str]] = {}
+    no_effect = stress_run.no_effect
     if targets is not None:
         for name in names:
             rows = targets[targets["stress"] == name]
             if len(rows):
                 met = int(rows["passed"].sum())
-                context["target_overview"].append((name, met, len(rows), int((~rows["resolved"]).sum())))  # fmt: skip
+                unresolved = int((~rows["resolved"]).sum())
+                context["target_overview"].append(
+                    (name, met, len(rows), unresolved, bool(no_effect.get(name, False)))
+                )
             for tranche in classes:
-                mine = rows[rows["tranche"] == tranche]
+                mine = rows[(rows["tranche"] == tranche) & (rows["metric"] == "expected_loss")]
                 if len(mine):
                     ok = bool(mine["passed"].all())
                     word = page._("pass") if ok else page._("fail")
                     if not mine["resolved"].all():
                         word += page._(" (not resolved)")
-                    verdicts[(name, tranche)] = ("pass" if ok else "fail", word)
+                    where = ",".join(f"stress_targets:{k}" for k in mine.index)
+                    verdicts[(name, tranche)] = ("pass" if ok else "fail", word, where)
 
-        def target_text(i: int) -> str:
+        def target_text(i: int):
             row = targets.iloc[i]
             if row["metric"] == "implied_rating":
                 return page._(METRICS["implied_rating"], rating=row["limit_rating"])
             if row["limit_value"] == 0.0:
                 return page._("no loss on any path")
-            return page._(METRICS[row["metric"]], limit=page.t.pct(float(row["limit_value"])))
+            # the limit as a tagged number: the message is translated, then the tag put in
+            marker = "\x00"
+            text = page._(METRICS[row["metric"]], limit=marker)
+            before, _, after = text.partition(marker)
+            return (
+                escape(before) + page.num("stress_targets", i, "limit_value", "pct") + escape(after)
+            )
 
         context["target_text"] = target_text
     context["matrix_classes"] = classes
@@ -542,7 +592,7 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
 
 #: the manifest keys the page shows, in order
 SHOWN_MANIFEST = ("ipabs_version", "scenario_file", "scenario_sha256", "stress_file",
-                  "stress_file_sha256", "seed", "paths", "languages")  # fmt: skip
+                  "stress_file_sha256", "seed", "paths", "languages", "out_dir")  # fmt: skip
 
 
 def manifest_rows(info: dict) -> list[tuple[str, str]]:
@@ -556,13 +606,17 @@ def manifest_rows(info: dict) -> list[tuple[str, str]]:
 
 def regenerate_command(info: dict) -> str:
     """The command that writes this report again, from the folder it was written from."""
+    import shlex
+
     parts = ["ipabs", "report", str(info.get("scenario_file") or "SCENARIO.toml")]
     if info.get("stress_file"):
         parts += ["--stress", str(info["stress_file"])]
     parts += ["--paths", str(info.get("paths", "")), "--seed", str(info.get("seed", ""))]
     langs = info.get("languages") or ["en"]
     parts += ["--lang", ",".join(langs)]
-    return " ".join(parts)
+    if info.get("out_dir"):
+        parts += ["--out", str(info["out_dir"])]
+    return shlex.join(parts)
 
 
 def portable(path: str | Path | None) -> str | None:
@@ -649,6 +703,7 @@ def write_report(
     info = {**scenario_manifest(sc, source, command="report"), **run_info(results, spec)}
     info["scenario_file"] = portable(source)
     info["languages"] = list(langs)
+    info["out_dir"] = portable(out_dir)
     if spec is not None:
         info["stress_file"] = portable(stress_file)
         info["stress_file_sha256"] = file_sha256(stress_file)

@@ -16,7 +16,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 #: where the report's words are: this package, and the result charts it draws
-SOURCES = (PACKAGE, PACKAGE.parent / "outputs" / "charts.py")
+SOURCES = (
+    PACKAGE,
+    PACKAGE.parent / "outputs" / "charts.py",
+    PACKAGE.parent / "stress" / "changes.py",
+)
 PO_FILE = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES" / "ipabs.po"
 KEYWORDS = {"N_": None, "_": None, "gettext": None}
 

@@ -67,6 +67,15 @@ def check_report(folder: Path) -> CheckResult:
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     saved = _read_manifest(folder)
+    if "languages" not in saved and (folder / "report.html").is_file():
+        return CheckResult(
+            [
+                "the report was written by an older ipabs (one report.html, no languages in its "
+                "manifest): write it again with `ipabs report`, which writes report.<lang>.html"
+            ],
+            [],
+            False,
+        )
     sc = _saved_scenario(saved, manifest_path)
     spec = _saved_stress_spec(saved, manifest_path)
     saved_data = {name: _read_saved_frame(folder / "data" / f"{name}.parquet") for name in DATA_FILES}  # fmt: skip
@@ -288,7 +297,7 @@ def _fresh_manifest(saved: dict, sc, results, spec) -> dict[str, Any]:
     from ipabs.outputs.writer import scenario_manifest
 
     info = {**scenario_manifest(sc, None, command="report"), **run_info(results, spec)}
-    for key in (*PROVENANCE_KEYS, "languages"):
+    for key in (*PROVENANCE_KEYS, "languages", "out_dir"):
         if key in saved:
             info[key] = saved[key]
     if "tapes" in saved["resolved_scenario"]:  # the tape files; their rows are in the tables

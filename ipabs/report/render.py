@@ -74,8 +74,8 @@ class Page:
             return t.amount(float(value))
         if kind == "pct":
             return t.pct(float(value))
-        if kind == "ratio":
-            return t.ratio(float(value))
+        if kind == "ratio":  # the messages say "{ratio} times" themselves
+            return t.number(float(value))
         if kind == "date":
             return t.date(value)
         if kind == "integer":

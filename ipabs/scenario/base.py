@@ -23,7 +23,10 @@ class Spec(BaseModel):
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
 #: a label for people (tables, charts): any script, Chinese included, no control characters
-DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+#: text shown on pages (a class's or the deal's name, a provider): any script, but no control
+#: characters (line breaks, tabs, NUL, ESC) and no bidirectional overrides or isolates
+#: (U+202A-U+202E, U+2066-U+2069), which would reverse the sentences a name is put in
+DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+$"
 DisplayName = Annotated[str, Field(min_length=1, max_length=80, pattern=DISPLAY_NAME_PATTERN)]
 #: The largest money amount a scenario may give (an income, a balance, a fee, a cap, a limit), in
 #: the deal's currency units: 10^15, several times China's annual GDP in yuan, so no real deal is

@@ -237,7 +237,10 @@ def problems_from_pydantic(
                 err["type"] == "string_pattern_mismatch"
                 and ctx.get("pattern") == DISPLAY_NAME_PATTERN
             ):
-                message = "must not contain control characters (a line break, a tab)"
+                message = (
+                    "must not contain control characters (a line break, a tab) or "
+                    "bidirectional overrides (U+202A-U+202E, U+2066-U+2069)"
+                )
             elif err["type"] == "less_than_equal" and ctx.get("le") == MAX_AMOUNT:
                 message = (
                     f"must be at most {MAX_AMOUNT:.0e} ({MAX_AMOUNT:_}), the largest amount a "

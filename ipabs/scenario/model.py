@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from ipabs.scenario.base import (  # noqa: F401 (re-exported)
+    DISPLAY_NAME_PATTERN,
     IDENTIFIER_PATTERN,
     Amount,
     Balance,
@@ -82,13 +83,17 @@ class IPType(StrEnum):
 
 class Deal(Spec):
     name: str = _field(
-        description="Deal name, shown in tables, charts and the manifest.", min_length=1
+        description="Deal name, shown in tables, charts and the manifest.",
+        min_length=1,
+        max_length=200,
+        pattern=DISPLAY_NAME_PATTERN,
     )
     name_zh: str | None = _field(
         None,
         description="The deal's Chinese name, the title of the Chinese pages of a report (e.g. 中关村科技租赁专利许可资产支持专项计划); default: name.",
         min_length=1,
         max_length=200,
+        pattern=DISPLAY_NAME_PATTERN,
     )
     currency: str = _field(
         "CNY",
@@ -672,7 +677,11 @@ class DifferentialPayment(Spec):
         description="differential_payment: a sponsor's undertaking (差额支付承诺); guarantee: a financial guarantee of the covered classes (timely interest, scheduled and ultimate principal). Both top up the covered classes' shortfalls, up to a cap, until the provider defaults."
     )
     provider: str = _field(
-        "sponsor", description="Who gives the undertaking (shown in outputs).", min_length=1
+        "sponsor",
+        description="Who gives the undertaking (shown in outputs).",
+        min_length=1,
+        max_length=200,
+        pattern=DISPLAY_NAME_PATTERN,
     )
     covers: tuple[Identifier, ...] = _field(
         description="Names of the tranches whose shortfalls it tops up: interest each period, scheduled principal, and all principal at legal final.",

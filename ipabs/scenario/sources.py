@@ -27,7 +27,7 @@ MAX_SOURCES = 500
 MAX_CITATION_CHARS = 300
 #: the longest key path
 MAX_PATH_CHARS = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _SELECTOR = re.compile(r"\[[^\]]*\]")
 
 
