@@ -85,6 +85,25 @@ class Results:
         return periods
 
     @cached_property
+    def cash_flows(self) -> pd.DataFrame:
+        """The base case's cash-flow statement: one row per period, each flow the mean over the
+        first min(sample_paths, 2,000) paths (the `sample_paths` column), sources then uses,
+        with each class's and the reserve's opening and closing balance
+        (`ipabs.engine.statement`)."""
+        from ipabs.engine.statement import cash_flow_statement
+
+        return cash_flow_statement(self.deal, self.raw)
+
+    @cached_property
+    def cash_flow_coverage(self) -> pd.DataFrame:
+        """Per class by rank, the pool's expected cash available to it over the deal's life (after
+        fees and the more senior classes) over what it is due (`ipabs.engine.statement`)."""
+        from ipabs.engine.statement import cash_flow_coverage
+
+        ranks = {t.name: t.rank for t in self.scenario.tranches_by_rank()}
+        return cash_flow_coverage(self.cash_flows, ranks)
+
+    @cached_property
     def paths(self) -> pd.DataFrame:
         """One row per path and tranche."""
         return path_table(self.deal, self.raw)

@@ -259,7 +259,8 @@ def test_a_relicensed_right_pays_its_share_from_the_lag_on(cut):
 
 
 def _arrays(res):
-    return res.raw.tranche, res.raw.pool, res.raw.sample_collections, res.raw.sample_balances
+    raw = res.raw
+    return raw.tranche, raw.pool, raw.sample_collections, raw.sample_balances, raw.sample_flows
 
 
 def test_same_seed_same_numbers_for_any_thread_count_or_block_size():
@@ -505,7 +506,7 @@ def test_coverage_bands_use_only_paths_with_debt_service():
     # is positive; period 3 has none on any path (notes repaid), period 2 on one path only
     from ipabs.engine.compile import compile_scenario
     from ipabs.engine.reduce import period_bands
-    from ipabs.engine.run import RawResults
+    from ipabs.engine.run import N_POOL_FLOWS, RawResults
 
     deal = compile_scenario(validate(small_deal()))
     k = deal.n_periods  # 12; periods after the third have no debt service either
@@ -517,7 +518,7 @@ def test_coverage_bands_use_only_paths_with_debt_service():
     raw = RawResults(
         np.zeros((3, deal.n_tranches, 11)), np.zeros((3, 28)), collections,
         np.zeros((3, deal.n_tranches, k)), zeros, np.zeros((3, 0), np.int64), zeros, zeros, service,
-        collections, zeros, np.ones(3),
+        collections, zeros, np.ones(3), np.zeros((3, N_POOL_FLOWS + 2 + 2 * deal.n_tranches, k)),
     )  # fmt: skip
     bands = period_bands(deal, raw)
     np.testing.assert_allclose(bands["coverage_mean"][0], (2.0 + 3.0 + 2.0) / 3)

@@ -31,10 +31,18 @@ def test_schema_markdown_command_prints_the_table():
 
 
 def test_documented_memory_estimate_is_the_one_the_code_uses():
-    from ipabs.engine.limits import BYTES_PER_PATH, BYTES_PER_PATH_TRANCHE, SAMPLE_SERIES
+    from ipabs.engine.limits import (
+        BYTES_PER_PATH,
+        BYTES_PER_PATH_TRANCHE,
+        SAMPLE_SERIES,
+        STATEMENT_PATHS,
+        STATEMENT_SERIES,
+    )
 
-    text = DOC.read_text()
+    text = " ".join(DOC.read_text().split())  # the sentence may wrap
     assert (
         f"- memory: paths x (tranches x {BYTES_PER_PATH_TRANCHE} bytes + {BYTES_PER_PATH} bytes)"
-        f" + sample_paths x periods x (tranches + {SAMPLE_SERIES}) x 8 bytes;"
+        f" + sample_paths x periods x (tranches + {SAMPLE_SERIES}) x 8 bytes"
+        f" + min(sample_paths, {STATEMENT_PATHS}) x periods x (2 x tranches + fees"
+        f" + {STATEMENT_SERIES}) x 8 bytes"
     ) in text

@@ -32,7 +32,9 @@ def execute(structure, collections, *, provider_default=(), defaulted=None, loss
     zeros = np.zeros(k)
     if vintages is None:
         vintages = tuple(np.zeros((0, k)) for _ in range(4))
-    out = new_out(wf.balance0.size, k, wf.support_cap.size, wf.trigger_condition.size)
+    out = new_out(
+        wf.balance0.size, k, wf.support_cap.size, wf.trigger_condition.size, wf.fee_fixed.size
+    )
     pay_waterfall(
         wf,
         collections,

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from ipabs.calendar import payment_dates
 from ipabs.engine.compile import CompiledDeal
-from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS
+from ipabs.engine.run import N_POOL_FLOWS, POOL_FIELDS, STATEMENT_PATHS, TRANCHE_FIELDS
 from ipabs.errors import Problem, ResourceLimitError
 from ipabs.scenario.model import Scenario
+from ipabs.scenario.structure import BUILT_IN_FEES
 
 MAX_MEMORY_BYTES = 8 * 2**30
 MAX_SECONDS = 30 * 60
@@ -23,7 +24,12 @@ SECONDS_PER_VARIATE = 15e-9
 BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
 # per path: the pool outputs and its weight, and the pool path table built from them
 BYTES_PER_PATH = 2 * 8 * (len(POOL_FIELDS) + 1)
+# sampled per period, per sample path: the collections received, reserve, performing loans, loan
+# loss, debt service, the pool's own income and a trust's holdback, and each class's balance
 SAMPLE_SERIES = 7
+# and per statement path (the first STATEMENT_PATHS of them): the waterfall's flows
+# (`run.POOL_FLOWS`), each fee's payments and each class's interest and principal
+STATEMENT_SERIES = N_POOL_FLOWS
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Counts:
     licensees: int
     assets: int
     loans: int
+    fees: int
 
 
 def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int) -> Estimate:
@@ -57,6 +64,7 @@ def estimate(deal: CompiledDeal, *, paths: int, sample_paths: int, threads: int)
         licensees=pool.licensee_threshold.shape[1],
         assets=pool.asset_income_weight.shape[1],
         loans=deal.loans.balance0.shape[0],
+        fees=deal.waterfall.fee_fixed.shape[0],
     )
     return estimate_counts(counts, paths=paths, sample_paths=sample_paths, threads=threads)
 
@@ -71,6 +79,7 @@ def estimate_scenario(sc: Scenario, *, paths: int, sample_paths: int, threads: i
         licensees=len(sc.licensees),
         assets=len(sc.assets),
         loans=len(sc.loans),
+        fees=len(BUILT_IN_FEES) + len(sc.other_fees),
     )
     return estimate_counts(counts, paths=paths, sample_paths=sample_paths, threads=threads)
 
@@ -82,9 +91,9 @@ def estimate_counts(c: Counts, *, paths: int, sample_paths: int, threads: int) -
     per_path = c.factors + c.licensees + (1 + c.loans if c.loans else 0)
     variates = c.periods * per_period + per_path
     seconds = paths * variates * SECONDS_PER_VARIATE / max(threads, 1)
-    # sampled per period: balances per tranche, collections received, reserve, performing loans,
-    # loan loss, debt service, the pool's own income and a trust's holdback
     sample = min(sample_paths, paths) * c.periods * (c.tranches + SAMPLE_SERIES) * 8
+    statement_paths = min(sample_paths, paths, STATEMENT_PATHS)
+    sample += statement_paths * c.periods * (2 * c.tranches + c.fees + STATEMENT_SERIES) * 8
     memory = paths * (c.tranches * BYTES_PER_PATH_TRANCHE + BYTES_PER_PATH) + sample
     return Estimate(memory, seconds)
 

@@ -54,7 +54,8 @@ def waterfall_args(deal, triggers, support) -> tuple:
     n_providers = 0 if support is None else support.loading.shape[0]
     n_triggers = deal.waterfall.trigger_condition.shape[0]
     vintages = tuple(np.zeros((0, k)) for _ in range(4))
-    out = new_out.py_func(deal.n_tranches, k, n_providers, n_triggers)
+    n_fees = deal.waterfall.fee_fixed.shape[0]
+    out = new_out.py_func(deal.n_tranches, k, n_providers, n_triggers, n_fees)
     provider_default = np.empty(n_providers, np.int64)
     return (deal.waterfall, _f(k), _f(k), _f(k), _f(k), provider_default, vintages, _f(k), out, triggers)  # fmt: skip
 
@@ -107,7 +108,7 @@ def other_kernels(deal, loans, support, revolving, trust_value) -> list[tuple]:
     # with no credit support, _run_blocks passes its provider count as the literal 0
     providers = numba.types.literal(0) if support is None else one
     kernels: list[tuple] = [
-        (new_out, (one, one, providers, one)),
+        (new_out, (one, one, providers, one, one)),
         (collateral_values, (deal.waterfall, _f(k), _f(k), _f(k))),
         (seed_stream, (state, one, one)),
         (seed_latent_stream, (state, one, one)),

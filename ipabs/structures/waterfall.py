@@ -73,10 +73,11 @@ class WaterfallOut(NamedTuple):
     holdback: np.ndarray  # (K,) the holdback account at the end of each period
     support_class: np.ndarray  # (T, K) credit support top-ups received by each class
     liquidity_unpaid: np.ndarray  # (2,) the facility's draws and charges unpaid at the end
+    fee_paid: np.ndarray  # (F, K) what each fee was paid (a breakdown of `fees`)
 
 
 @njit(cache=True)
-def new_out(n_tranches, n_periods, n_providers, n_triggers):
+def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
     """Zeroed output arrays for one path (callable from kernels and from Python)."""
     k, t = n_periods, n_tranches
     return WaterfallOut(
@@ -85,7 +86,7 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers):
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
-        np.zeros((t, k)), np.zeros(2),
+        np.zeros((t, k)), np.zeros(2), np.zeros((n_fees, k)),
     )  # fmt: skip
 
 
@@ -332,6 +333,7 @@ def pay_waterfall(
     liquidity_limit = wf.liquidity_limit
     # and the outputs
     fees_out = out.fees
+    fee_paid_out = out.fee_paid
     interest_out = out.interest
     principal_out = out.principal
     residual_out = out.residual
@@ -422,6 +424,8 @@ def pay_waterfall(
         call_proceeds_out[k] = 0.0
         support_paid_out[k] = 0.0
         debt_service_out[k] = 0.0
+        for f in range(n_fees):
+            fee_paid_out[f, k] = 0.0
         for t in range(n_tranches):
             interest_out[t, k] = 0.0
             principal_out[t, k] = 0.0
@@ -554,6 +558,7 @@ def pay_waterfall(
                     paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
                     fee_owed[f] -= paid
                     fees_out[k] += paid
+                    fee_paid_out[f, k] += paid
             elif action == A_INTEREST:
                 total_due = 0.0
                 for j in range(m0, m1):
