@@ -40,6 +40,8 @@ def test_run_prints_the_table_and_writes_the_folder(flagship_run):
         "summary.parquet",
         "paths.parquet",
         "periods.parquet",
+        "cash_flows.parquet",
+        "cash_flow_coverage.parquet",
         "pool.parquet",
         "pool_paths.parquet",
         "manifest.json",

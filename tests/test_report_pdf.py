@@ -140,3 +140,39 @@ def test_a_missing_report_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no such report"):
         pdf.print_pdf(tmp_path / "nowhere.html", tmp_path / "report.pdf")
     assert not (tmp_path / "report.pdf").exists()
+
+
+def test_report_pdf_through_the_cli_writes_a_pdf_per_language(tmp_path):
+    """`ipabs report --pdf`: each page printed beside it, with the embedded font in the PDF."""
+    from helpers import run_cli, small_deal, write_scenario
+
+    data = small_deal()
+    data["deal"]["name_zh"] = "测试专项计划"
+    scenario = write_scenario(tmp_path, data)
+    out = tmp_path / "r"
+    proc = run_cli("report", scenario, "--paths", "100", "--lang", "en,zh", "--pdf", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    for lang in ("en", "zh"):
+        printed = (out / f"report.{lang}.pdf").read_bytes()
+        assert printed.startswith(b"%PDF-") and len(printed) > 20_000
+        assert b"ipabsNotoSansSC" in printed  # the subset font is embedded, not a fallback
+    assert f"report written to {out / 'report.zh.pdf'}" in " ".join(proc.stdout.split())
+
+
+def test_report_pdf_without_a_browser_stops_before_any_work(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO, small_deal, write_scenario
+
+    scenario = write_scenario(tmp_path, small_deal())
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty), "IPABS_CHROMIUM": str(tmp_path / "none")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ipabs", "report", str(scenario), "--pdf", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "IPABS_CHROMIUM" in proc.stderr and not (tmp_path / "r").exists()

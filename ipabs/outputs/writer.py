@@ -204,6 +204,8 @@ def write_run(
         write_parquet(results.paths, tmp / "paths.parquet", meta)
         write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
         write_parquet(results.periods, tmp / "periods.parquet", meta)
+        write_parquet(results.cash_flows, tmp / "cash_flows.parquet", meta)
+        write_parquet(results.cash_flow_coverage, tmp / "cash_flow_coverage.parquet", meta)
         if len(results.triggers):
             write_parquet(results.triggers, tmp / "triggers.parquet", meta)
         if charts:

@@ -106,6 +106,8 @@ def report_data(sc, results, stress_run=None) -> dict[str, pd.DataFrame]:
     }
     from ipabs.report import transaction
 
+    data["cash_flows"] = results.cash_flows
+    data["coverage"] = results.cash_flow_coverage
     data["classes"] = transaction.classes_table(sc)
     data["support"] = transaction.credit_support_table(sc)
     data["strata"] = strata_table(sc)
@@ -446,9 +448,78 @@ def _pool_context(sc, page) -> dict[str, Any]:
     return {"strata": tables, "top_amount_label": top_amount, "assumption_value": assumption_value}
 
 
+#: the cash-flow statement's flows as the page names them (ipabs.engine.statement), in order
+FLOW_LABELS = {
+    "collections": N_("Collections"),
+    "call_proceeds": N_("Sale proceeds (call or termination)"),
+    "credit_support": N_("Credit support received"),
+    "reserve_draw": N_("Reserve drawn"),
+    "reserve_release": N_("Reserve released"),
+    "liquidity_drawn": N_("Liquidity drawn"),
+    "holdback_drawn": N_("Holdback drawn"),
+    "holdback_released": N_("Holdback released"),
+    "fees": N_("Fees"),  # no tax is modelled yet (issue #16)
+    "performance_fee": N_("Performance fee"),
+    "liquidity_charges": N_("Liquidity facility charges"),
+    "liquidity_repaid": N_("Liquidity repaid"),
+    "interest": N_("{cls} interest"),
+    "principal": N_("{cls} principal"),
+    "reserve_topup": N_("Reserve top-up"),
+    "holdback_in": N_("Held back"),
+    "revolving_purchases": N_("Revolving purchases"),
+    "residual": N_("Residual"),
+}
+#: the statement's account balances at each period's end
+BALANCE_LABELS = {"reserve": N_("Reserve"), "holdback": N_("Holdback")}
+#: fees by name (the [fees] table's two; other fees show their own names)
+FEE_LABELS = {"senior": N_("senior fees"), "subordinated": N_("subordinated fees")}
+COVERAGE_COLUMNS = (
+    ("initial_balance", N_("Balance at issue ({cur})")),
+    ("interest_paid", N_("Expected interest ({cur})")),
+    ("due", N_("Due ({cur})")),
+    ("available", N_("Available ({cur})")),
+    ("coverage", N_("Coverage")),
+)
+COVERAGE_NOTE = N_(
+    "Coverage = the pool's expected cash after fees and after what every more senior class is due, over what this class is due (its balance at issue and its expected interest), over the deal's life; credit support, the reserve and the liquidity facility are not counted. Classes of one rank share a ratio."
+)
+
+
 def _base_case_context(results, page) -> dict[str, Any]:
-    return {"statement_paths": 0, "statement_columns": [], "coverage_columns": [],
-            "coverage_note": ""}  # fmt: skip
+    """The statement's columns as the page shows them: (column, label), the flows that are not
+    zero in every period (collections, fees and residual always), then each class's and
+    account's balance at the period's end; and the coverage table's."""
+    frame = page.data["cash_flows"]
+    shown = page.shown_names
+    has_fee_parts = any(c.startswith("fee_") for c in frame.columns)
+    flows, balances = [], []
+    for column in frame.columns:
+        kind, _, rest = column.partition("_")
+        if column in ("period", "date", "t_years", "sample_paths") or kind == "opening":
+            continue
+        if kind == "closing":
+            label = BALANCE_LABELS.get(rest)
+            balances.append((column, page._(label) if label else page._("{cls} balance", cls=shown.get(rest, rest))))  # fmt: skip
+            continue
+        always = column in ("collections", "fees", "residual")
+        if not always and not (frame[column] != 0.0).any():
+            continue
+        if column == "fees" and has_fee_parts:
+            continue  # its parts are shown instead
+        if kind == "fee":
+            name = column[len("fee_") :]
+            flows.append((column, page._("Fee: {name}", name=page._(FEE_LABELS[name]) if name in FEE_LABELS else name)))  # fmt: skip
+        elif column.startswith(("interest_", "principal_")):
+            flows.append((column, page._(FLOW_LABELS[kind], cls=shown.get(rest, rest))))
+        else:
+            flows.append((column, page._(FLOW_LABELS[column])))
+    return {
+        "statement_paths": int(frame["sample_paths"].iloc[0]) if len(frame) else 0,
+        "statement_columns": flows,
+        "balance_columns": balances,
+        "coverage_columns": COVERAGE_COLUMNS,
+        "coverage_note": COVERAGE_NOTE,
+    }
 
 
 #: the pool stresses of the reverse stress, as the page names them
