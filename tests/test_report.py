@@ -167,3 +167,25 @@ def test_two_classes_with_the_same_chinese_name_are_refused(tmp_path):
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())
     assert "tranches[1].display_name_zh" in message and "(Chinese pages)" in message
+
+
+def test_coverage_chart_leaves_out_periods_where_few_paths_still_pay():
+    """The coverage chart dived to 0.01x after the notes were repaid: the few paths still paying
+    are not the deal's. Periods where fewer than COVERAGE_MIN_SHARE of the sampled paths have
+    debt service are blank; the others are drawn."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    import ipabs
+    from ipabs.outputs.charts import COVERAGE_MIN_SHARE, plot_coverage
+    from ipabs.scenario.load import validate
+
+    results = ipabs.simulate(validate(small_deal()), paths=400, seed=3, progress=False)
+    periods = results.periods
+    sampled = results.raw.sample_collections.shape[0]
+    ax = plot_coverage(results, Figure().add_subplot())
+    median = np.asarray(ax.get_lines()[0].get_ydata(), dtype=float)
+    few = periods["coverage_paths"].to_numpy() < COVERAGE_MIN_SHARE * sampled
+    assert few.any() and (~few).any()  # the small deal repays before its last periods
+    assert np.isnan(median[few]).all()
+    assert np.allclose(median[~few], np.maximum(periods["coverage_p50"].to_numpy()[~few], 1e-2))

@@ -585,7 +585,8 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
     if stress_run is None:
         return context
     comparison = stress_run.comparison
-    classes = list(dict.fromkeys(comparison["tranche"]))
+    ranks = dict(zip(comparison["tranche"], comparison["rank"], strict=False))
+    classes = sorted(dict.fromkeys(comparison["tranche"]), key=lambda c: ranks[c])  # stable
     names = list(dict.fromkeys(comparison["stress"]))
     positions = {
         (s, c): i for i, (s, c) in enumerate(zip(comparison["stress"], comparison["tranche"], strict=True))

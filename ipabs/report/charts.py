@@ -56,9 +56,11 @@ def heatmap(comparison: pd.DataFrame, t: Words = english, shown: dict | None = N
     """Expected loss by class (rank order, as in the comparison) and stress (the file's order)."""
     fig, ax = figure()
     table = comparison.pivot(index="stress", columns="tranche", values="expected_loss")
-    table = table.loc[
-        list(dict.fromkeys(comparison["stress"])), list(dict.fromkeys(comparison["tranche"]))
-    ]
+    classes = list(dict.fromkeys(comparison["tranche"]))
+    if "rank" in comparison.columns:  # by rank (stable: the file's order within a rank)
+        ranks = dict(zip(comparison["tranche"], comparison["rank"], strict=False))
+        classes.sort(key=lambda c: ranks[c])
+    table = table.loc[list(dict.fromkeys(comparison["stress"])), classes]
     shown = shown or {}
     image = ax.imshow(100 * table.to_numpy(), aspect="auto", cmap="Reds")
     ax.set_xticks(range(table.shape[1]), [str(shown.get(c, c)) for c in table.columns])

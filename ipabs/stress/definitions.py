@@ -73,7 +73,10 @@ class Reverse(Spec):
         description="The pool stresses searched for each tranche's breakeven.",
     )
     expected_loss: float | None = _field(
-        None, description="Target: expected loss at most this (default: no loss).", ge=0, le=1
+        None,
+        description="Target: expected loss at most this (on its 95% bound). Default: each class keeps the rating its bound supports unstressed, or where it supports none, no loss (docs/model.md 6).",
+        ge=0,
+        le=1,
     )
 
 
