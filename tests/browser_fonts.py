@@ -33,12 +33,17 @@ _FACES = """async (family) => {
   return {statuses, sources};
 }"""
 
-_PROBE = """([family, text]) => {
+# the probe is laid out (and any font it needs loaded) before the renderer is asked: on a loaded
+# machine the query could otherwise come before the first layout of the new element
+_PROBE = """async ([family, text]) => {
   const probe = document.createElement("span");
   probe.id = "ipabs-font-probe";
   probe.style.fontFamily = JSON.stringify(family);
   probe.textContent = text;
   document.body.append(probe);
+  probe.getBoundingClientRect();
+  await document.fonts.ready;
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
 }"""
 
 

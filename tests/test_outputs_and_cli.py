@@ -194,7 +194,7 @@ def test_python_api_for_notebooks(tmp_path):
     for plot in (res.plot_losses, res.plot_collections, res.plot_balances):
         assert isinstance(plot(), Axes)
     html = res._repr_html_()
-    assert "<table" in html and "senior_A" in html
+    assert "<table" in html and "Senior A" in html  # the class by its display_name
     assert repr(res).startswith("<ipabs.Results")
     # simulate also takes a path
     assert ipabs.simulate(FLAGSHIP, paths=10).paths_run == 10

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import REPO, run_cli, small_deal, write_scenario
 
 STRESS = '[[stress]]\nname = "pd_x2"\npresets = [{ apply = "default_multiplier", level = 1.0 }]\n'
 
@@ -169,23 +169,27 @@ def test_two_classes_with_the_same_chinese_name_are_refused(tmp_path):
     assert "tranches[1].display_name_zh" in message and "(Chinese pages)" in message
 
 
-def test_coverage_chart_leaves_out_periods_where_few_paths_still_pay():
-    """The coverage chart dived to 0.01x after the notes were repaid: the few paths still paying
-    are not the deal's. Periods where fewer than COVERAGE_MIN_SHARE of the sampled paths have
-    debt service are blank; the others are drawn."""
+def test_coverage_chart_leaves_out_periods_after_the_notes_are_repaid():
+    """The coverage chart dived to 0.01x after the notes were repaid (the combined-pledge pool's
+    one-year loans stop paying while fees go on: 0x coverage of fees alone). Periods where fewer
+    than COVERAGE_MIN_SHARE of the paths still have a class above the subordinated outstanding
+    are blank; the others are drawn as the periods table has them."""
     import numpy as np
     from matplotlib.figure import Figure
 
     import ipabs
-    from ipabs.outputs.charts import COVERAGE_MIN_SHARE, plot_coverage
-    from ipabs.scenario.load import validate
+    from ipabs.outputs.charts import plot_coverage
 
-    results = ipabs.simulate(validate(small_deal()), paths=400, seed=3, progress=False)
+    scenario = REPO / "scenarios" / "beijing_combined_pledge_loans.toml"
+    results = ipabs.simulate(scenario, paths=300, progress=False)
     periods = results.periods
-    sampled = results.raw.sample_collections.shape[0]
     ax = plot_coverage(results, Figure().add_subplot())
     median = np.asarray(ax.get_lines()[0].get_ydata(), dtype=float)
-    few = periods["coverage_paths"].to_numpy() < COVERAGE_MIN_SHARE * sampled
-    assert few.any() and (~few).any()  # the small deal repays before its last periods
-    assert np.isnan(median[few]).all()
-    assert np.allclose(median[~few], np.maximum(periods["coverage_p50"].to_numpy()[~few], 1e-2))
+    rated = results.deal.tranche_names[:-1]  # the classes above the subordinated
+    balances = periods[[f"balance_{n}_p95" for n in rated]].to_numpy()
+    repaid = np.append(False, (balances[:-1] == 0.0).all(axis=1))
+    assert repaid.any() and (~repaid).any()
+    assert (periods["coverage_p50"].to_numpy()[repaid] == 0.0).all()  # the dive, in the data
+    assert np.isnan(median[repaid]).all()  # not drawn
+    drawn = ~repaid
+    assert np.allclose(median[drawn], np.maximum(periods["coverage_p50"].to_numpy()[drawn], 1e-2))

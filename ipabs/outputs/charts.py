@@ -130,13 +130,27 @@ def plot_coverage(
 ) -> Axes:
     """Debt service coverage per period (collections over fees, the rated classes' interest and
     scheduled principal): 5-95% band and median, on a log scale, with the 1.0x line. Periods where
-    fewer than COVERAGE_MIN_SHARE of the sampled paths have debt service (none once the notes
-    are repaid) are left blank: the coverage of the few paths still paying is not the deal's."""
+    fewer than COVERAGE_MIN_SHARE of the sampled paths have debt service, or still have notes
+    outstanding, are left blank: the coverage of the few paths still paying is not the deal's,
+    and after repayment it is the coverage of fees alone."""
     ax = _new_axes(ax)
     p = results.periods
     floor = 1e-2  # a period that collects nothing is drawn at 0.01x on the log scale
     sampled = results.raw.sample_collections.shape[0]
     shown = p["coverage_paths"].to_numpy() >= COVERAGE_MIN_SHARE * sampled
+    # and where the classes above the subordinated are still outstanding at the period's start on more than that share of
+    # the paths (the 95th percentile of the previous period's closing balances is above zero):
+    # after repayment the debt service is fees alone, and a pool that has stopped paying shows
+    # 0x coverage of them
+    outstanding = np.zeros(len(p), dtype=bool)
+    outstanding[0] = True
+    quantile = f"_p{round((1 - COVERAGE_MIN_SHARE) * 100):02d}"
+    names = results.deal.tranche_names
+    for name in names[:-1] or names:  # the classes above the subordinated, whose service it is
+        column = f"balance_{name}{quantile}"
+        if column in p.columns:
+            outstanding[1:] |= p[column].to_numpy()[:-1] > 0.0
+    shown &= outstanding
 
     def clipped(column: str) -> np.ndarray:
         return np.where(shown, np.maximum(p[column].to_numpy(), floor), np.nan)
