@@ -10,7 +10,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = "2000"  # small enough for the repository; the numbers are reproduced exactly by --check
-STRESSED = {"zgc_patent_licence_abs_2022": "scenarios/stress/regulatory.toml"}
+STRESSED = {
+    "zgc_patent_licence_abs_2022": "scenarios/stress/regulatory.toml",
+    "nanshan_ip_pledged_loans_abs_2022": "scenarios/stress/regulatory.toml",
+}
 #: the Beijing and Shenzhen deals get a Chinese page beside the English one
 ENGLISH_ONLY = {"biopharma_royalty_trust_2000", "music_catalogue_abs"}
 

@@ -196,6 +196,13 @@ def test_every_verdict_on_the_page_matches_the_targets_data(flagship_report, lan
         else:  # a stress in the summary's overview
             passed = bool(targets.loc[targets["stress"] == where, "passed"].all())
         assert css == ("pass" if passed else "fail"), (lang, where)
+    # a stress that changes nothing in this deal gets no verdict (the summary says so)
+    changes = pd.read_parquet(flagship_report / "data" / "stress_changes.parquet")
+    no_effect = set(targets["stress"]) - set(changes["stress"]) - {"base"}
+    assert no_effect  # disposal lag on a licence pool
+    for where, _css, _text in parser.verdicts:
+        stresses = {targets["stress"].iloc[int(p.split(":")[1])] for p in where.split(",")} if where.startswith("stress_targets:") else {where}  # fmt: skip
+        assert not stresses & no_effect, where
     assert parser.counts
     for stress, text in parser.counts:
         rows = targets[targets["stress"] == stress]

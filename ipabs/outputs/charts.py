@@ -160,7 +160,7 @@ def plot_coverage(
     ax.plot(p["date"], clipped("coverage_p50"), label=t(N_("median")))
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":", label="1.0x")
     ax.set_yscale("log")
-    ax.set_ylabel(t(N_("collections / debt service")))
+    ax.set_ylabel(t(N_("collections / (fees + interest + scheduled principal)")))
     ax.set_title(t(N_("Debt service coverage (median, 5-95%)")))
     ax.grid(True, alpha=0.3)
     ax.legend()

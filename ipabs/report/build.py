@@ -415,7 +415,7 @@ UNIT_KINDS = {"pct": "pct", "pct_per_year": "pct_per_year", "years": "years", "m
 
 
 def _pool_context(sc, page) -> dict[str, Any]:
-    from markupsafe import Markup
+    from markupsafe import Markup, escape
 
     frame = page.data["strata"]
     tables = []
@@ -440,9 +440,14 @@ def _pool_context(sc, page) -> dict[str, Any]:
         if row["text"]:
             return page._(row["text"])
         kind = UNIT_KINDS[row["unit"]]
-        low = page.num("assumptions", i, "value_min", kind)
         if row["value_min"] == row["value_max"]:
-            return low
+            return page.num("assumptions", i, "value_min", kind)
+        if kind == "pct_per_year":  # the unit once: "1.50% – 4.00% a year"
+            marker = "\x00"
+            before, _, after = page._("{n} a year", n=marker).partition(marker)
+            span = page.num("assumptions", i, "value_min", "pct") + Markup(" – ") + page.num("assumptions", i, "value_max", "pct")  # fmt: skip
+            return escape(before) + span + escape(after)
+        low = page.num("assumptions", i, "value_min", kind)
         return low + Markup(" – ") + page.num("assumptions", i, "value_max", kind)
 
     return {"strata": tables, "top_amount_label": top_amount, "assumption_value": assumption_value}
@@ -481,7 +486,7 @@ COVERAGE_COLUMNS = (
     ("coverage", N_("Coverage")),
 )
 COVERAGE_NOTE = N_(
-    "Coverage = the pool's expected cash after fees and after what every more senior class is due, over what this class is due (its balance at issue and its expected interest), over the deal's life; credit support, the reserve and the liquidity facility are not counted. Classes of one rank share a ratio."
+    "Coverage = the pool's expected cash after fees and after what every more senior class is due, over what this class is due (its balance at issue and its expected interest), over the deal's life; credit support, the reserve and the liquidity facility are not counted. Classes of one rank share a ratio. A ratio of expected amounts says nothing of the tail: read it with the class's expected loss and probability of loss."
 )
 
 
@@ -577,6 +582,7 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
         "matrix_classes": [],
         "matrix": [],
         "target_rule": TARGET_RULE,
+        "no_effect": {},
         "target_text": lambda i: "",
         "reverse_rows": [],
         "applicability": [],
@@ -594,6 +600,7 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
     targets = page.data.get("stress_targets")
     verdicts: dict[tuple[str, str], tuple[str, str]] = {}
     no_effect = stress_run.no_effect
+    context["no_effect"] = no_effect
     if targets is not None:
         for name in names:
             rows = targets[targets["stress"] == name]
@@ -605,7 +612,7 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
                 )
             for tranche in classes:
                 mine = rows[(rows["tranche"] == tranche) & (rows["metric"] == "expected_loss")]
-                if len(mine):
+                if len(mine) and not no_effect.get(name, False):
                     ok = bool(mine["passed"].all())
                     word = page._("pass") if ok else page._("fail")
                     if not mine["resolved"].all():
