@@ -575,3 +575,36 @@ def test_borrowed_takes_arrays_and_plain_values_only():
 
     with pytest.raises(TypingError, match="_borrowed takes arrays"):
         with_text(3)
+
+
+@pytest.mark.parametrize("months", [24, 3])
+def test_interbank_compounding_prices_as_quantlib(months):
+    """[pricing] compounding = "interbank" (ChinaBond's convention at issue): the k-th quarterly
+    payment discounts by (1 + z/4)^-k, checked against QuantLib's CashFlows.npv and duration with
+    Compounded Quarterly on ActualActual(ISMA) over the deal's schedule (time in coupon periods);
+    a one-period deal (months = 3), in its final coupon period, by simple interest on ACT/365F
+    (QuantLib's Simple)."""
+    data = deterministic_deal().model_dump(mode="python")
+    data["deal"]["legal_final_date"] = add_months(CLOSING, months)
+    data["pricing"] = {"discount_rate": 0.04, "compounding": "interbank"}
+    res = ipabs.simulate(validate(data), progress=False)
+    frame = res.cash_flows  # every path is the same: the mean is the path
+    flows = frame["interest_A"].to_numpy() + frame["principal_A"].to_numpy()
+    settle = ql.Date(CLOSING.day, CLOSING.month, CLOSING.year)
+    ql.Settings.instance().evaluationDate = settle
+    end = res.deal.dates[-1]
+    schedule = ql.Schedule(settle, ql.Date(end.day, end.month, end.year), ql.Period(ql.Quarterly), ql.NullCalendar(), ql.Unadjusted, ql.Unadjusted, ql.DateGeneration.Forward, False)  # fmt: skip
+    assert [ql.Date(d.day, d.month, d.year) for d in res.deal.dates] == list(schedule)[1:]
+    leg = ql.Leg([ql.SimpleCashFlow(float(c), schedule[k + 1]) for k, c in enumerate(flows)])
+    if months == 3:
+        convention = (ql.Actual365Fixed(), ql.Simple, ql.Annual)
+    else:
+        convention = (ql.ActualActual(ql.ActualActual.ISMA, schedule), ql.Compounded, ql.Quarterly)
+    npv = ql.CashFlows.npv(leg, ql.InterestRate(0.04, *convention), False, settle, settle)
+    duration = ql.CashFlows.duration(leg, 0.04, *convention, ql.Duration.Modified, False, settle, settle)  # fmt: skip
+    s = res.summary.set_index("tranche").loc["A"]
+    assert s["price_pct_par"] == pytest.approx(100.0 * npv / 80.0, rel=1e-12)
+    assert s["modified_duration"] == pytest.approx(duration, rel=1e-9)
+    # the annual convention prices the same flows differently
+    annual = ipabs.simulate(validate({**data, "pricing": {"discount_rate": 0.04}}), progress=False)
+    assert annual.summary.set_index("tranche").loc["A", "price_pct_par"] != s["price_pct_par"]

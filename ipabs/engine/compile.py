@@ -47,7 +47,9 @@ class CompiledDeal:
 def compile_scenario(sc: Scenario) -> CompiledDeal:
     dates, t_years, dt_years, accrual = time_grid(sc.deal)
     names = tuple(t.name for t in sc.tranches_by_rank())
-    discount, duration_weight = pricing_factors(t_years, sc.pricing, names)
+    discount, duration_weight = pricing_factors(
+        t_years, sc.pricing, names, sc.deal.payment_frequency.per_year
+    )
     return CompiledDeal(
         scenario=sc,
         dates=dates,

@@ -30,9 +30,20 @@ def zero_rates(t_years, *, flat=None, curve=None, spread=0.0) -> np.ndarray:
     return np.interp(t_years, tenors, rates) + spread
 
 
-def pricing_factors(t_years, pricing, class_names) -> tuple[np.ndarray, np.ndarray]:
-    """(discount factors (1 + z_jk)^-t_k, duration weights t_k / (1 + z_jk)), each (T, K), for
-    `[pricing]`: class j takes its `class_spreads` entry, or `spread`."""
+def pricing_factors(
+    t_years, pricing, class_names, per_year: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(discount factors, duration weights -(dDF/dz)/DF), each (T, K), for `[pricing]`: class j
+    takes its `class_spreads` entry, or `spread`. `pricing.compounding`:
+
+    - "annual" (the default): DF = (1 + z)^-t, weight t / (1 + z);
+    - "interbank": China's interbank (ChinaBond) convention at issue: the rate compounds once a
+      coupon period at the deal's payment frequency f and time counts in coupon periods, so the
+      k-th payment date discounts by (1 + z/f)^-k (weight (k/f) / (1 + z/f)); a deal in its final
+      coupon period (one payment date) takes simple interest, 1 / (1 + z t) (weight
+      t / (1 + z t)), t in ACT/365F years. The schedule is regular from closing (calendar.py), so
+      the periods are whole.
+    """
     rows = []
     for name in class_names:
         spread = pricing.spread_of(name)
@@ -40,7 +51,14 @@ def pricing_factors(t_years, pricing, class_names) -> tuple[np.ndarray, np.ndarr
             zero_rates(t_years, flat=pricing.discount_rate, curve=pricing.curve, spread=spread)
         )
     z = np.array(rows).reshape(len(class_names), len(t_years))
-    return (1.0 + z) ** (-t_years), t_years / (1.0 + z)
+    t = np.broadcast_to(np.asarray(t_years, dtype=float), z.shape)
+    if getattr(pricing, "compounding", "annual") == "annual":
+        return (1.0 + z) ** (-t), t / (1.0 + z)
+    f = float(per_year)
+    if t.shape[1] == 1:  # the final coupon period: simple interest
+        return 1.0 / (1.0 + z * t), t / (1.0 + z * t)
+    periods = np.broadcast_to(np.arange(1, t.shape[1] + 1, dtype=float), z.shape)
+    return (1.0 + z / f) ** (-periods), (periods / f) / (1.0 + z / f)
 
 
 @njit(cache=True, error_model="numpy")

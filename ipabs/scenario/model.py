@@ -484,6 +484,10 @@ class Pricing(Spec):
         (),
         description='Spreads for named classes instead of spread, e.g. [{ tranche = "subordinated", spread = 0.12 }] to price the equity at an equity-like rate.',
     )
+    compounding: Literal["annual", "interbank"] = _field(
+        "annual",
+        description="How the discount rate (or curve) compounds: annual (annual effective, (1 + z)^-t, t in ACT/365F years) or interbank (China's interbank / ChinaBond convention at issue: compounded once a coupon period at the deal's payment frequency f, the k-th payment date discounted by (1 + z/f)^-k; a one-period deal, in its final coupon period, by simple interest 1/(1 + z t)). Price and modified duration follow it; IRRs stay annual effective.",
+    )
 
     def spread_of(self, tranche: str) -> float:
         return next((c.spread for c in self.class_spreads if c.tranche == tranche), self.spread)
