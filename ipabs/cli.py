@@ -428,12 +428,14 @@ def _print_summary(results, out_dir: Path) -> None:
                 f"{r['multiple_mean']:.3f}",
             )  # fmt: skip
         console.print(trust)
-    basis = (
-        "expected loss" if s["rating_metric"].iloc[0] == "expected_loss" else "probability of loss"
-    )
-    console.print(
-        f"implied ratings: {basis} at each tranche's WAL against {table_source(sc.ratings)}"
-    )
+    metric = s["rating_metric"].iloc[0]
+    basis = {
+        "expected_loss": "expected loss at each tranche's WAL",
+        "timely_interest_probability": "probability of any interest shortfall or principal loss (timely interest and ultimate principal) by legal final",
+        "loss_probability": "probability of principal loss by legal final",
+    }[metric]  # fmt: skip
+    scale = " (a global-scale corporate default-rate equivalent, not a Chinese domestic sf scale)" if s["rating_scale"].iloc[0] == "global" else ""  # fmt: skip
+    console.print(f"implied ratings: {basis}, against {table_source(sc.ratings)}{scale}")
     p = results.pool.iloc[0]
     cur = sc.deal.currency
     console.print(

@@ -61,6 +61,7 @@ class Results:
             term_years=float(self.deal.t_years[-1]),
             paths=self.paths_run,
             weighted=self.importance is not None and self.importance.enabled,
+            basis=self.scenario.ratings.basis,
         )
         summary = summary.merge(ratings, on="tranche", how="left")
         summary.index = pd.Index(summary["tranche"], name="class")

@@ -153,7 +153,16 @@ def test_margin_is_nan_when_the_estimate_sits_on_max_with_no_error():
 
 
 def rating_scenario(labels: str = "moodys"):
-    return validate(small_deal(ratings={"labels": labels}))
+    """A scenario with the built-in table's rows given as its own (a domestic-scale table may
+    carry Chinese labels; the built-in global one may not)."""
+    from ipabs.ratings import BUILT_IN
+
+    table = [
+        {"rating": r, "values": [float(v) for v in row]}
+        for r, row in zip(BUILT_IN.ratings, BUILT_IN.values, strict=True)
+    ]
+    ratings = {"labels": labels, "metric": "loss_probability", "tenors": [1.0, 5.0, 10.0], "table": table}  # fmt: skip
+    return validate(small_deal(ratings=ratings))
 
 
 @pytest.mark.parametrize(

@@ -242,6 +242,11 @@ def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
             (shortfall > LOSS_TOLERANCE).astype(float), w
         )
         row["expected_max_shortfall"], row["expected_max_shortfall_se"] = mean_se(shortfall, w)
+        # timely interest and ultimate principal: impaired when any interest is paid late (a
+        # shortfall in some period) or principal is lost (docs/model.md 5.1, the rating basis)
+        impaired = has_loss | (shortfall > LOSS_TOLERANCE)
+        row["prob_impaired"], row["prob_impaired_se"] = mean_se(impaired.astype(float), w)
+        row["paths_impaired"] = int(impaired.sum())
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -118,21 +118,27 @@ def implied_ratings(
     term_years: float,
     paths: int | None = None,
     weighted: bool = False,
+    basis: str = "ultimate_principal",
 ) -> pd.DataFrame:
-    """One row per tranche: the metric used, its one-sided 95% upper bound, the tenor (WAL; the
-    deal's term where no principal is ever paid), the rating the bound supports
-    (`implied_rating`), the point rating, the best rating the lower bound allows, and the paths
-    the bound would need to reach the point rating. `summary` is Results.summary."""
-    column = "expected_loss" if table.metric == "expected_loss" else "prob_loss"
+    """One row per tranche: the metric used, its one-sided 95% upper bound, the tenor (the
+    deal's term for a probability table, the WAL for an expected-loss one: RatingTable.tenor),
+    the rating the bound supports (`implied_rating`), the point rating, the best rating the
+    lower bound allows, and the paths the bound would need to reach the point rating; and the
+    table's scale and the basis rated. `summary` is Results.summary. With basis
+    "timely_interest" a probability table rates the probability of any interest shortfall or a
+    principal loss (`prob_impaired`), not of a principal loss alone."""
+    timely = basis == "timely_interest" and table.metric == "loss_probability"
+    if table.metric == "expected_loss":
+        column, count = "expected_loss", "paths_with_loss"
+    else:
+        column, count = ("prob_impaired", "paths_impaired") if timely else ("prob_loss", "paths_with_loss")  # fmt: skip
     rows = []
     for row in summary.itertuples():
         value = float(getattr(row, column))
         se = float(getattr(row, f"{column}_se", math.nan))
-        loss_paths = int(getattr(row, "paths_with_loss", 0))
+        loss_paths = int(getattr(row, count, 0))
         n = paths if paths is not None else 0
-        tenor = float(row.wal_years)
-        if not math.isfinite(tenor):
-            tenor = term_years
+        tenor = table.tenor(float(row.wal_years), term_years)
         limits = table.thresholds(tenor)
         if paths is None:  # no path count: the point rating only (a caller's own summary)
             lower, upper = value, value
@@ -150,7 +156,8 @@ def implied_ratings(
         rows.append(
             {
                 "tranche": row.tranche,
-                "rating_metric": table.metric,
+                "rating_metric": "timely_interest_probability" if timely else table.metric,
+                "rating_scale": table.scale,
                 "rating_metric_value": value,
                 "rating_metric_upper_95": upper,
                 "rating_tenor_years": tenor,

@@ -11,6 +11,7 @@ expected-loss table; a user who has an agency's idealised table gives it in [rat
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +30,17 @@ class RatingTable:
     values: np.ndarray
     metric: Metric
     source: str
+    #: "global": the built-in table, a global-scale corporate default-rate equivalent (not a
+    #: Chinese domestic sf scale); "scenario": a table the scenario gives (its own scale)
+    scale: str = "scenario"
+
+    def tenor(self, wal_years: float, term_years: float) -> float:
+        """The horizon the table is read at: a probability table (cumulative default rates) at
+        the class's final maturity, the deal's term; an expected-loss table (Moody's idealised
+        style) at the class's WAL, the term where no principal is ever paid."""
+        if self.metric == "loss_probability" or not math.isfinite(wal_years):
+            return term_years
+        return wal_years
 
     def thresholds(self, tenor: float) -> np.ndarray:
         """Each rating's limit at `tenor` years: linear in tenor between the table's columns,
@@ -60,6 +72,7 @@ BUILT_IN = RatingTable(
         "Moody's average cumulative issuer-weighted global default rates 1920-2009 (Corporate "
         "Default and Recovery Rates, 1920-2009, February 2010), as quoted by Falkenblog, August 2011"
     ),
+    scale="global",
 )
 
 #: Moody's alphanumeric and letter ratings -> the Chinese market's structured-finance labels
@@ -111,6 +124,7 @@ def table_for(ratings) -> RatingTable:
         values=np.array([row.values for row in ratings.table], dtype=float),
         metric=ratings.metric,
         source="the scenario's [ratings] table",
+        scale="scenario",
     )
 
 

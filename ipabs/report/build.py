@@ -213,6 +213,10 @@ def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]
         "font_stack": _font_stack(),
         "rating": lambda text: page._(RATING_WORDS[text]) if text in RATING_WORDS else text,
         "model_notes": MODEL_NOTES,
+        "rating_notes": (
+            SCALE_NOTES.get(str(summary["rating_scale"].iloc[0]), SCALE_NOTES["scenario"]),
+            BASIS_NOTES.get(str(summary["rating_metric"].iloc[0]), BASIS_NOTES["loss_probability"]),
+        ),
         **_transaction_context(sc, page),
         **_pool_context(sc, page),
         **_base_case_context(results, page),
@@ -231,6 +235,19 @@ def _font_stack():
 #: the rating words that are not a grade (ipabs.ratings.implied), as the page names them
 RATING_WORDS = {"below table": N_("below table"), "not resolved": N_("not resolved")}
 
+#: what the ratings are on: the table's scale and the metric rated (issue #16)
+SCALE_NOTES = {
+    "global": N_(
+        "Scale: global. The built-in table is Moody's global corporate default rates, a global-scale equivalent, not a Chinese domestic sf scale."
+    ),
+    "scenario": N_("Scale: the scenario's own rating table."),
+}
+BASIS_NOTES = {
+    "loss_probability": N_("Rated on ultimate principal: the probability of a principal loss by legal final, against the table at the deal's term."),
+    "timely_interest_probability": N_("Rated on timely interest and ultimate principal: the probability of any interest shortfall or a principal loss by legal final."),
+    "expected_loss": N_("Rated on expected loss, against the table at each class's WAL."),
+}  # fmt: skip
+
 #: payment frequencies as the page names them
 FREQUENCIES = (N_("monthly"), N_("quarterly"), N_("semiannual"), N_("annual"))
 
@@ -244,7 +261,7 @@ MODEL_NOTES = (
     N_("Income levels are lognormal around their growth path, with factor-driven shocks; licensees, borrowers and support providers have default times from a one-factor Gaussian or Student-t copula at their horizon, on the same factors that move the income (docs/model.md, section 3)."),
     N_("The waterfall is the scenario's program of steps per deal state; triggers are tested each period on that period's collections, before its payments (section 4)."),
     N_("Interest shortfalls are carried without compounding unless a class says otherwise; a class's principal loss is its balance after the legal-final payment."),
-    N_("Prices discount each path's cash flows at the scenario's discount rate (annual effective, ACT/365F years); implied ratings read a rating table at each class's WAL (section 5.1)."),
+    N_("Prices discount each path's cash flows at the scenario's discount rate (annual effective, ACT/365F years, unless the scenario asks for the interbank convention); implied ratings read a probability table at the classes' final maturity and an expected-loss table at each class's WAL (section 5.1). The built-in table is a global-scale corporate default-rate equivalent, not a Chinese domestic sf scale."),
     N_("Stresses run on the same random draws as the base case (common random numbers)."),
 )  # fmt: skip
 

@@ -292,6 +292,30 @@ def _inner_models(annotation: Any) -> Any:
 # checks a schema cannot express
 
 
+def _rating_problems(sc: Scenario) -> Iterator[Problem]:
+    """Ratings that say what they are: the built-in table is a global scale (Moody's corporate
+    default rates), so Chinese sf labels on it are refused; timely interest is a probability."""
+    r = sc.ratings
+    if r.labels == "china" and r.table is None:
+        yield Problem(
+            "ratings.labels",
+            "the built-in table is a global-scale corporate default-rate equivalent (Moody's "
+            "global default rates), not a Chinese domestic sf scale: relabelling it AAAsf, "
+            "AA+sf, ... would read a global grade as a domestic one. Give a domestic-scale "
+            '[ratings] table (metric, tenors, table; docs/model.md 5.1) to use labels = "china"',
+            "china",
+            True,
+        )
+    if r.basis == "timely_interest" and r.table is not None and r.metric == "expected_loss":
+        yield Problem(
+            "ratings.basis",
+            "timely_interest rates the probability of any interest shortfall or a principal "
+            "loss, so it needs a loss_probability table (this one is expected_loss)",
+            "timely_interest",
+            True,
+        )
+
+
 def check_consistency(sc: Scenario) -> Iterator[Problem]:
     """Cross-references and rules a schema cannot express; linear in the scenario's size (ids
     are looked up in sets, never in lists, and "did you mean" is searched for a few only)."""
@@ -332,6 +356,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     yield from _duplicates_of("licensees", [lic.id for lic in sc.licensees], "id")
     yield from _duplicates_of("tranches", [t.name for t in sc.tranches], "name")
     yield from _ambiguous_display_names(sc)
+    yield from _rating_problems(sc)
     lowest = max(t.rank for t in sc.tranches)
     subordinated = [i for i, t in enumerate(sc.tranches) if t.rank == lowest]
     if len(subordinated) > 1 and len(sc.tranches) > 1:

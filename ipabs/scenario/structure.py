@@ -279,7 +279,11 @@ class Ratings(Spec):
     )
     labels: Literal["moodys", "china"] = _field(
         "moodys",
-        description="moodys: ratings as named in the table; china: the Chinese market's structured-finance labels (AAAsf, AA+sf, ...).",
+        description="moodys: ratings as named in the table; china: the Chinese market's structured-finance labels (AAAsf, AA+sf, ...), for a domestic-scale table given here only: the built-in table is a global scale, and relabelling it would read a global grade as a Chinese one.",
+    )
+    basis: Literal["ultimate_principal", "timely_interest"] = _field(
+        "ultimate_principal",
+        description="What a probability table rates: ultimate_principal (the probability of a principal loss) or timely_interest (timely interest and ultimate principal, as Chinese senior classes are rated: the probability of any interest shortfall or a principal loss). timely_interest needs a loss_probability table.",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ipabs.errors import UserError
@@ -58,10 +57,14 @@ class Target:
             raise UserError(
                 f"rating {self.rating!r} is not in the rating table; it has: {', '.join(table.ratings)}"
             )
-        wal = float(row["wal_years"])
-        tenor = wal if math.isfinite(wal) else float(results.deal.t_years[-1])
+        tenor = table.tenor(float(row["wal_years"]), float(results.deal.t_years[-1]))
         limit = table.thresholds(tenor)[table.ratings.index(self.rating)]
-        column = "expected_loss" if table.metric == "expected_loss" else "prob_loss"
+        if table.metric == "expected_loss":
+            column = "expected_loss"
+        elif results.scenario.ratings.basis == "timely_interest":
+            column = "prob_impaired"  # any interest shortfall or a principal loss
+        else:
+            column = "prob_loss"
         return column, float(limit)
 
     def excess(self, results, tranche: str, *, bound: bool = True) -> float:
@@ -86,7 +89,7 @@ def upper_bound(results, row, column: str) -> float:
     _, upper = rating_bounds(
         float(row[column]),
         float(row[f"{column}_se"]),
-        int(row["paths_with_loss"]),
+        int(row["paths_impaired" if column == "prob_impaired" else "paths_with_loss"]),
         results.paths_run,
         weighted,
         "expected_loss" if column == "expected_loss" else "loss_probability",
