@@ -590,8 +590,6 @@ def _reverse_target(text: str):
 def _stress_context(stress_run, page) -> dict[str, Any]:
     from markupsafe import Markup, escape
 
-    from ipabs.report.transaction import PARAM_KINDS  # noqa: F401 (the names params use)
-
     context: dict[str, Any] = {
         "target_overview": [],
         "stress_label": lambda name: name,

@@ -44,14 +44,6 @@ def catalogue(lang: str) -> dict[str, str]:
     return {m.id: m.string for m in cat if m.id and isinstance(m.id, str) and m.string}
 
 
-def check_language(lang: str) -> str:
-    if lang not in LANGUAGES:
-        from ipabs.errors import UserError
-
-        raise UserError(f"unknown report language {lang!r}: use one of {', '.join(LANGUAGES)}")
-    return lang
-
-
 @dataclass(frozen=True)
 class Translator:
     """Translation and number formatting in one language."""
@@ -68,12 +60,6 @@ class Translator:
         `params`."""
         text = catalogue(self.lang).get(message, message) if self.lang != "en" else message
         return text.format(**params) if params else text
-
-    def message(self, msgid: str, params: dict[str, Any] | None = None) -> str:
-        """A (msgid, params) pair from the report's data modules, with each parameter shown in
-        this language: numbers through `number`, class ids as they are."""
-        shown = {k: self.shown(v) for k, v in (params or {}).items()}
-        return self.gettext(msgid, **shown)
 
     def shown(self, value: Any) -> str:
         if isinstance(value, bool):
