@@ -193,3 +193,21 @@ def test_coverage_chart_leaves_out_periods_after_the_notes_are_repaid():
     assert np.isnan(median[repaid]).all()  # not drawn
     drawn = ~repaid
     assert np.allclose(median[drawn], np.maximum(periods["coverage_p50"].to_numpy()[drawn], 1e-2))
+
+
+def test_the_reverse_stress_target_is_worded_from_its_fields(tmp_path):
+    """The reverse stress's target reaches the page from the breakeven rows' own fields
+    (target_metric, target_limit, target_rating), in each language, not from its English text."""
+    scenario = write_scenario(tmp_path, small_deal())
+    stress = tmp_path / "reverse.toml"
+    stress.write_text('[reverse]\nstresses = ["default_multiplier"]\nexpected_loss = 0.01\n')
+    out = tmp_path / "r"
+    proc = run_cli("report", scenario, "--stress", stress, "--paths", "200", "--lang", "en,zh", "--out", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    reverse = pd.read_parquet(out / "data" / "reverse.parquet")
+    assert set(reverse["target_metric"]) == {"expected_loss"}
+    assert (reverse["target_limit"] == 0.01).all() and (reverse["target_rating"] == "").all()
+    en = (out / "report.en.html").read_text(encoding="utf-8")
+    zh = (out / "report.zh.html").read_text(encoding="utf-8")
+    assert "expected loss at most 1.00% (95% upper bound)" in en
+    assert "预期损失不超过1.00%（95%置信上限）" in zh

@@ -571,20 +571,17 @@ TARGET_RULE = N_(
 )
 
 
-def _reverse_target(text: str):
-    """The reverse stress's target (ipabs.solvers.common.Target.describe) as a message."""
-    import re
-
-    found = re.match(r"rating (\S+) or better", text)
-    if found:
-        return N_("rating {rating} or better (95% upper bound)"), {"rating": found.group(1)}
-    if text.endswith("(no loss on any path)"):
+def _reverse_target(row):
+    """The reverse stress's target (the breakeven rows' target fields) as a message."""
+    if row.target_metric == "rating":
+        return N_("rating {rating} or better (95% upper bound)"), {"rating": row.target_rating}
+    if row.target_metric not in ("expected_loss", "prob_loss"):
+        return "–", {}  # no class searched: nothing to target
+    if row.target_limit == 0.0:
         return N_("no loss on any path"), {}
-    found = re.match(r"(expected loss|loss probability) at most (\S+)", text)
-    if found:
-        msgid = N_("expected loss at most {limit} (95% upper bound)") if found.group(1) == "expected loss" else N_("probability of loss at most {limit} (95% upper bound)")  # fmt: skip
-        return msgid, {"limit": float(found.group(2))}
-    return text, {}
+    if row.target_metric == "expected_loss":
+        return N_("expected loss at most {limit} (95% upper bound)"), {"limit": row.target_limit}
+    return N_("probability of loss at most {limit} (95% upper bound)"), {"limit": row.target_limit}
 
 
 def _stress_context(stress_run, page) -> dict[str, Any]:
@@ -672,7 +669,7 @@ def _stress_context(stress_run, page) -> dict[str, Any]:
     reverse = page.data.get("reverse")
     if reverse is not None:
         for i, row in enumerate(reverse.itertuples(index=False)):
-            msgid, params = _reverse_target(row.target)
+            msgid, params = _reverse_target(row)
             target = page.msg(msgid, params)
             status = page._(STATUSES.get(row.status, row.status))
             note = "" if row.applies else page.msg(row.reason)

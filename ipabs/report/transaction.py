@@ -100,6 +100,7 @@ PARAM_KINDS = {
     "hurdle": "pct",
     "price": "pct",
     "commitment_fee": "pct",
+    "limit": "pct",  # a reverse stress's target loss (the report's stress section)
     "ratio": "ratio",  # a multiple (1.5x)
     "date": "date",  # ISO date strings
     "start": "date",

@@ -90,6 +90,10 @@ def breakeven(
                     "breakeven": level,
                     "status": status,
                     "target": target.describe(),
+                    # the target as fields, for outputs that word it themselves (the report)
+                    "target_metric": target.metric,
+                    "target_limit": target.limit,
+                    "target_rating": target.rating or "",
                     "level_means": STRESS_UNITS[name],
                     "expected_loss_at_breakeven": float(row["expected_loss"]),
                     "prob_loss_at_breakeven": float(row["prob_loss"]),

@@ -175,7 +175,9 @@ def reverse_stress(
                 seed=seed,
             )
         )
-    targets = dict(zip(found.get("tranche", ()), found.get("target", ()), strict=True))
+    fields = ("target", "target_metric", "target_limit", "target_rating")
+    targets = {row["tranche"]: {f: row[f] for f in fields} for _, row in found.iterrows()}
+    missing = {"target": "", "target_metric": "", "target_limit": math.nan, "target_rating": ""}
     frames = []
     for preset in presets:
         if applies[preset]:
@@ -188,7 +190,7 @@ def reverse_stress(
                         "stress": preset,
                         "breakeven": math.nan,
                         "status": "not applicable",
-                        "target": targets.get(t.name, ""),
+                        **targets.get(t.name, missing),
                         "level_means": STRESS_UNITS[preset],
                         "expected_loss_at_breakeven": math.nan,
                         "prob_loss_at_breakeven": math.nan,

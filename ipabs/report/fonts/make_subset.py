@@ -40,29 +40,28 @@ NOT_NEEDED = {"locl", "vert", "vrt2", "vkrn", "valt", "vhal", "vpal", "vkna", "v
 TYPOGRAPHIC = "–—‒‐‑−‘’‚“”„…•·×÷≤≥≦≧≈≠±‰%¥€£$°′″№™©®§†‡‹›«»→←↑↓↗↘√✓∞∑ΔσμΣ"
 
 
-def gb2312_characters() -> list[str]:
-    """Every character GB2312 encodes (rows 1-9: symbols, Greek, Cyrillic, kana, pinyin, box
-    drawing; rows 16-87: the 6,763 hanzi of levels 1 and 2), by decoding each two-byte code."""
+def _gb2312_rows(first_row: int) -> list[str]:
+    """The characters GB2312 encodes in rows `first_row` to 0xF7, by decoding each two-byte code
+    (cells 0xA1-0xFE; unused codes do not decode)."""
     found = []
-    for row in range(0xA1, 0xF8):
+    for row in range(first_row, 0xF8):
         for cell in range(0xA1, 0xFF):
             try:
                 found.append(bytes([row, cell]).decode("gb2312"))
             except UnicodeDecodeError:
                 continue
     return found
+
+
+def gb2312_characters() -> list[str]:
+    """Every character GB2312 encodes (rows 1-9: symbols, Greek, Cyrillic, kana, pinyin, box
+    drawing; rows 16-87: the 6,763 hanzi of levels 1 and 2)."""
+    return _gb2312_rows(0xA1)
 
 
 def gb2312_hanzi() -> list[str]:
     """GB2312's hanzi: levels 1 (rows 16-55) and 2 (rows 56-87), 6,763 characters."""
-    found = []
-    for row in range(0xB0, 0xF8):
-        for cell in range(0xA1, 0xFF):
-            try:
-                found.append(bytes([row, cell]).decode("gb2312"))
-            except UnicodeDecodeError:
-                continue
-    return found
+    return _gb2312_rows(0xB0)
 
 
 def wanted_codepoints() -> set[int]:
