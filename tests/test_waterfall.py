@@ -23,9 +23,10 @@ def standard_program(ranks):
     )
 
 
-def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None, vintages=None, ip_value=None):  # fmt: skip
+def execute(structure, collections, *, provider_default=(), defaulted=None, loss=None, collateral=None, vintages=None, ip_value=None, pool_split=None):  # fmt: skip
     """Run the interpreter on one path; returns the WaterfallOut. `vintages`: the (cash,
-    defaulted, loss, performing) per unit of balance bought in each revolving period."""
+    defaulted, loss, performing) per unit of balance bought in each revolving period;
+    `pool_split`: (principal, recovered, defaulted principal) per period, default zeros."""
     wf = assemble(structure)
     collections = np.array(collections, float)
     k = collections.size
@@ -44,6 +45,9 @@ def execute(structure, collections, *, provider_default=(), defaulted=None, loss
         np.asarray(provider_default, dtype=np.int64),
         tuple(np.array(v, float) for v in vintages),
         zeros.copy() if ip_value is None else np.array(ip_value, float),
+        tuple(
+            zeros.copy() if v is None else np.array(v, float) for v in (pool_split or (None,) * 3)
+        ),
         out,
         has_triggers(wf),
     )

@@ -13,7 +13,6 @@ from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import N_POOL_FLOWS, POOL_FIELDS, STATEMENT_PATHS, TRANCHE_FIELDS
 from ipabs.errors import Problem, ResourceLimitError
 from ipabs.scenario.model import Scenario
-from ipabs.scenario.structure import BUILT_IN_FEES
 
 MAX_MEMORY_BYTES = 8 * 2**30
 MAX_SECONDS = 30 * 60
@@ -79,7 +78,7 @@ def estimate_scenario(sc: Scenario, *, paths: int, sample_paths: int, threads: i
         licensees=len(sc.licensees),
         assets=len(sc.assets),
         loans=len(sc.loans),
-        fees=len(BUILT_IN_FEES) + len(sc.other_fees),
+        fees=len(sc.fee_names()),
     )
     return estimate_counts(counts, paths=paths, sample_paths=sample_paths, threads=threads)
 

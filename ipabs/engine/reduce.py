@@ -314,6 +314,8 @@ def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     add("reserve", raw.sample_reserve)
     if deal.waterfall.holdback_share > 0.0:  # a trust's held-back income, paid out at the end
         add("holdback", raw.sample_holdback)
+    if deal.waterfall.split_accounts:  # the principal deficiency ledger (docs/model.md, 4.9)
+        add("pdl", raw.sample_pdl)
     # debt service coverage (docs/model.md, 5): collections over the period's debt service, on the
     # sampled paths that have any (none once the notes are repaid or called); NaN where none has
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -92,6 +92,8 @@ POOL_FIELDS = (
     "periods_triggered",
     "accelerated",
     "revolving_purchases",
+    "principal_account_in",  # revenue and principal accounts: collections the principal got
+    "principal_deficiency",  # the principal deficiency ledger left uncured at the end
     # loans: totals over the deal's life (see ipabs.pool.loan_kernel for the slots)
     "loan_defaults",
     "loan_recoveries",
@@ -170,6 +172,8 @@ POOL_FLOWS = (
     P_TRIGGERED,
     P_ACCELERATED,
     P_PURCHASES,
+    P_PRINCIPAL_IN,
+    P_PDL,
 ) = range(LOAN_FIELDS_START)
 N_POOL_FLOWS = len(POOL_FLOWS)
 CLASS_FLOWS = ("interest", "principal")  # each class's series in `sample_flows`, in this order
@@ -211,6 +215,8 @@ class RawResults:
     sample_flows: np.ndarray  # (statement paths, series, periods) each period's waterfall flows
     # on the first min(sample, STATEMENT_PATHS) paths, the series named by `flow_series` (the
     # cash-flow statement: ipabs.engine.statement)
+    sample_pdl: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (sample,
+    # periods) the principal deficiency ledger at each period's end (zeros with one account)
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
@@ -245,8 +251,9 @@ def _fingerprint(deal: CompiledDeal, paths: int, seed: int, first_path: int = 0)
 
 
 def _cache_series_count(deal: CompiledDeal) -> int:
-    """Collections and income lost; with loans also defaulted exposure, loss and performing balance."""
-    return 5 if deal.loans.balance0.shape[0] > 0 else 2
+    """Collections and income lost; with loans also defaulted exposure, loss, performing balance,
+    and the principal, recoveries and defaulted principal of `pool_split`."""
+    return 8 if deal.loans.balance0.shape[0] > 0 else 2
 
 
 def _cache_mode(
@@ -331,6 +338,7 @@ def _run_blocks(
     sample_holdback,
     weight_out,
     sample_flows,
+    sample_pdl,
     cache_mode,
     cache_series,
     cache_scalars,
@@ -385,6 +393,8 @@ def _run_blocks(
         loan_defaulted = np.zeros(n_periods)
         loan_loss = np.zeros(n_periods)
         performing = np.zeros(n_periods)
+        # a loan pool's principal, recoveries and defaulted principal (zeros without loans)
+        pool_split = (np.zeros(n_periods), np.zeros(n_periods), np.zeros(n_periods))
         collateral = np.empty(n_periods)
         ip_value = np.zeros(n_periods)
         vintages = (
@@ -426,6 +436,8 @@ def _run_blocks(
                         loan_defaulted[k] = cache_series[p, 2, k]
                         loan_loss[k] = cache_series[p, 3, k]
                         performing[k] = cache_series[p, 4, k]
+                        for j in range(3):
+                            pool_split[j][k] = cache_series[p, 5 + j, k]
                     for j in range(N_LOAN_TOTALS):
                         loan_totals[j] = cache_scalars[p, 6 + j]
                 for j in range(n_providers):
@@ -441,7 +453,7 @@ def _run_blocks(
                 if loans is not None:
                     simulate_loans_path(
                         state, latent_state, _borrowed(loans), wf.accrual, economy, level_path, alive_path, collections,
-                        loan_defaulted, loan_loss, performing, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, loan_default, fund_used, loan_totals,
+                        loan_defaulted, loan_loss, performing, pool_split, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, loan_default, fund_used, loan_totals,
                     )  # fmt: skip
                 if support is not None:
                     provider_default_periods(
@@ -462,6 +474,8 @@ def _run_blocks(
                             cache_series[p, 2, k] = loan_defaulted[k]
                             cache_series[p, 3, k] = loan_loss[k]
                             cache_series[p, 4, k] = performing[k]
+                            for j in range(3):
+                                cache_series[p, 5 + j, k] = pool_split[j][k]
                         for j in range(N_LOAN_TOTALS):
                             cache_scalars[p, 6 + j] = loan_totals[j]
                     for j in range(n_providers):
@@ -479,7 +493,7 @@ def _run_blocks(
                 ip_values(_borrowed(trust_value), level_path, alive_path, default_period, ip_value)
             pay_waterfall(
                 wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value,
-                wout, _borrowed(triggers),
+                pool_split, wout, _borrowed(triggers),
             )  # fmt: skip
             for t in range(n_tranches):
                 interest_total = 0.0
@@ -546,6 +560,8 @@ def _run_blocks(
             po[P_LIQUIDITY_UNPAID] = wout.liquidity_unpaid[0] + wout.liquidity_unpaid[1]
             po[P_CALL] = wout.call_proceeds.sum()
             po[P_PURCHASES] = wout.purchases.sum()
+            po[P_PRINCIPAL_IN] = wout.principal_in.sum()
+            po[P_PDL] = wout.pdl[n_periods - 1]
             called = 0.0
             triggered = 0.0
             accelerated = 0.0
@@ -575,6 +591,7 @@ def _run_blocks(
                     sample_debt_service[p, k] = wout.debt_service[k]
                     sample_pool_income[p, k] = collections[k]
                     sample_holdback[p, k] = wout.holdback[k]
+                    sample_pdl[p, k] = wout.pdl[k]
                     for t in range(n_tranches):
                         sample_balances[p, t, k] = balance[t, k]
             if p < n_statement:
@@ -685,6 +702,7 @@ def run_paths(
     sample_debt_service = np.zeros((n_sample, n_periods))
     sample_pool_income = np.zeros((n_sample, n_periods))
     sample_holdback = np.zeros((n_sample, n_periods))
+    sample_pdl = np.zeros((n_sample, n_periods))
     n_series = N_POOL_FLOWS + deal.waterfall.fee_fixed.shape[0] + 2 * n_tranches
     sample_flows = np.empty((min(n_sample, STATEMENT_PATHS), n_series, n_periods))
     weight = np.ones(paths)
@@ -710,7 +728,7 @@ def run_paths(
         tranche_out, pool_out,
         trigger_out, sample_collections, sample_balances, sample_reserve, sample_performing,
         sample_loan_loss, sample_debt_service, sample_pool_income, sample_holdback, weight,
-        sample_flows, cache_mode, cache_series, cache_scalars,
+        sample_flows, sample_pdl, cache_mode, cache_series, cache_scalars,
         cache_providers,
     )  # fmt: skip
 
@@ -736,5 +754,5 @@ def run_paths(
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
         sample_performing, sample_loan_loss, sample_debt_service, sample_pool_income,
-        sample_holdback, weight, sample_flows,
+        sample_holdback, weight, sample_flows, sample_pdl,
     )  # fmt: skip

@@ -37,7 +37,6 @@ from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.reduce import path_weights, weighted_mean
 from ipabs.engine.run import CLASS_FLOWS, POOL_FLOWS, RawResults, flow_series
 from ipabs.scenario.model import Scenario
-from ipabs.scenario.structure import BUILT_IN_FEES
 
 #: what comes into the period's cash (before the steps), in the statement's order
 SOURCES = (
@@ -58,8 +57,8 @@ assert set(SOURCES + USES_BEFORE_CLASSES + USES_AFTER_CLASSES) == set(POOL_FLOWS
 
 
 def fee_names(sc: Scenario) -> tuple[str, ...]:
-    """The fees in the waterfall's order: the [fees] table's two, then `[[other_fees]]`."""
-    return BUILT_IN_FEES + tuple(f.name for f in sc.other_fees)
+    """The fees in the waterfall's order (`Scenario.fee_names`)."""
+    return sc.fee_names()
 
 
 def _uses(classes: tuple[str, ...]) -> tuple[str, ...]:

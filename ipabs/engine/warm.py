@@ -57,7 +57,8 @@ def waterfall_args(deal, triggers, support) -> tuple:
     n_fees = deal.waterfall.fee_fixed.shape[0]
     out = new_out.py_func(deal.n_tranches, k, n_providers, n_triggers, n_fees)
     provider_default = np.empty(n_providers, np.int64)
-    return (deal.waterfall, _f(k), _f(k), _f(k), _f(k), provider_default, vintages, _f(k), out, triggers)  # fmt: skip
+    pool_split = (_f(k), _f(k), _f(k))
+    return (deal.waterfall, _f(k), _f(k), _f(k), _f(k), provider_default, vintages, _f(k), pool_split, out, triggers)  # fmt: skip
 
 
 def pool_args(deal, loans, support, revolving, trust_value) -> tuple:
@@ -121,7 +122,8 @@ def other_kernels(deal, loans, support, revolving, trust_value) -> list[tuple]:
         ints = np.empty(n, np.int64)
         kernels.append((simulate_loans_path, (
             state, state, loans, deal.waterfall.accrual, economy, level_path, alive_path, _f(k),
-            _f(k), _f(k), _f(k), _f(n), _f(n), ints, ints, np.empty(n, np.bool_), ints, _f(3),
+            _f(k), _f(k), _f(k), (_f(k), _f(k), _f(k)), _f(n), _f(n), ints, ints,
+            np.empty(n, np.bool_), ints, _f(3),
             _f(N_LOAN_TOTALS),
         )))  # fmt: skip
     if revolving is not None:

@@ -83,16 +83,25 @@ def share_loss(loans, loss, guarantor_alive, default_period, ip_lost, pay_period
 
 
 @njit(cache=True)
-def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path, alive_path, collections, defaulted, gross_loss, performing, balance, accrued, status, maturity, interest_only, default_at, fund_used, out):  # fmt: skip
+def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path, alive_path, collections, defaulted, gross_loss, performing, pool_split, balance, accrued, status, maturity, interest_only, default_at, fund_used, out):  # fmt: skip
     """Add one path's loan cash flows to `collections[k]` and its totals to `out`; per period,
     `defaulted[k]` (exposure at default), `gross_loss[k]` (exposure less recovery, booked at
-    default) and `performing[k]` (performing balance at the period's end) are written. Scratch:
+    default) and `performing[k]` (performing balance at the period's end) are written, and
+    `pool_split` = (principal, recovered, defaulted principal): the principal in the period's
+    collections (scheduled, prepaid, repaid at maturity), the cash received for defaulted loans
+    (recoveries and loss-sharing payments, interest included) and the principal balance of the
+    loans that defaulted. Scratch:
     balance, accrued, status (0 performing, 1 defaulted, 2 prepaid, 3 repaid), maturity,
     interest_only (after a renewal), default_at (each loan's default period, -1: none), fund_used
     (per year)."""
     n_periods, n_loans = loans.threshold.shape
+    principal_collected, recovered, defaulted_principal = pool_split
     for j in range(out.shape[0]):
         out[j] = 0.0
+    for k in range(n_periods):
+        principal_collected[k] = 0.0
+        recovered[k] = 0.0
+        defaulted_principal[k] = 0.0
     for y in range(fund_used.shape[0]):
         fund_used[y] = 0.0
     for n in range(n_loans):
@@ -148,11 +157,14 @@ def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path
                 # the rest of the recovery, the fund and the insurer pay at disposal
                 advance = loans.guarantee_share * recovery if guarantor_alive else 0.0
                 collections[k] += guaranteed + advance
+                recovered[k] += guaranteed + advance
                 later = exposure - kept - guaranteed - advance
                 if pay_period < n_periods:
                     collections[pay_period] += later
+                    recovered[pay_period] += later
                 else:
                     out[L_AFTER_FINAL] += later
+                defaulted_principal[k] += balance[n]
                 defaulted[k] += exposure
                 gross_loss[k] += exposure - recovery
                 out[L_DEFAULTS] += 1.0
@@ -163,6 +175,7 @@ def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path
                 continue
             if u_prepay < loans.prepay_prob[k, n]:
                 collections[k] += balance[n] + accrued[n] + interest
+                principal_collected[k] += balance[n]
                 out[L_PREPAID] += 1.0
                 status[n] = 2
                 balance[n] = 0.0
@@ -178,6 +191,7 @@ def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path
                     out[L_RENEWED] += 1.0
                 else:
                     collections[k] += balance[n] + accrued[n] + interest
+                    principal_collected[k] += balance[n]
                     balance[n] = 0.0
                     status[n] = 3
                 continue
@@ -190,6 +204,7 @@ def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path
                 principal = min(loans.scheduled_principal[k, n], balance[n])
                 balance[n] -= principal
                 collections[k] += principal
+                principal_collected[k] += principal
         on_book = 0.0
         for n in range(n_loans):
             if status[n] == 0:

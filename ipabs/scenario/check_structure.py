@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from ipabs.errors import Problem
 from ipabs.scenario.base import Names
-from ipabs.scenario.structure import BUILT_IN_FEES
+from ipabs.scenario.structure import BUILT_IN_FEES, TAX_FEE
 
 RATIO_CONDITIONS = ("cumulative_default_ratio", "cumulative_loss_ratio", "oc_ratio")
 
@@ -16,14 +16,31 @@ RATIO_CONDITIONS = ("cumulative_default_ratio", "cumulative_loss_ratio", "oc_rat
 def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
     """`unknown_reference(path, value, known, what)` and `duplicates_of(table, values, key)` are
     the loader's helpers (did-you-mean and duplicate messages)."""
-    fee_names = list(BUILT_IN_FEES)
     yield from duplicates_of("other_fees", [f.name for f in sc.other_fees], "name")
     for i, fee in enumerate(sc.other_fees):
-        if fee.name in BUILT_IN_FEES:
+        if fee.name in (*BUILT_IN_FEES, TAX_FEE):
             yield Problem(
                 f"other_fees[{i}].name",
-                "reserved: senior and subordinated name the [fees] table's fees",
+                "reserved: senior and subordinated name the [fees] table's fees, tax the [tax] table's",
                 fee.name,
+                True,
+            )
+        if fee.one_off_date is not None and not (
+            sc.deal.closing_date <= fee.one_off_date <= sc.deal.legal_final_date
+        ):
+            yield Problem(
+                f"other_fees[{i}].one_off_date",
+                f"must fall between closing ({sc.deal.closing_date}) and legal final ({sc.deal.legal_final_date})",
+                fee.one_off_date,
+                True,
+            )
+        if fee.one_off_date is not None and fee.one_off == 0:
+            yield Problem(f"other_fees[{i}].one_off_date", "goes with a one_off amount")
+        if fee.cap_per_year is not None and fee.cap_per_year < fee.floor_per_year:
+            yield Problem(
+                f"other_fees[{i}].cap_per_year",
+                f"is below floor_per_year ({fee.floor_per_year})",
+                fee.cap_per_year,
                 True,
             )
         if fee.pct_of_pool_per_year > 0 and sc.collateral is None:
@@ -33,9 +50,17 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                 fee.pct_of_pool_per_year,
                 True,
             )
-        fee_names.append(fee.name)
-    fee_names = Names(fee_names)  # names looked up in a set: linear in the references
+    fee_names = Names(sc.fee_names())  # names looked up in a set: linear in the references
     class_names = Names(t.name for t in sc.tranches)
+    yield from _check_accounts(sc)
+    for j, name in enumerate(sc.reserve.target_next_period):
+        if name not in class_names and name not in fee_names:
+            yield unknown_reference(
+                f"reserve.target_next_period[{j}]",
+                name,
+                Names([*class_names, *fee_names]),
+                "tranche or fee",
+            )
 
     if sc.waterfall is not None:
         for state in ("normal", "triggered", "accelerated", "revolving"):
@@ -199,6 +224,69 @@ def _check_step(sc, where, step, fee_names, class_names, unknown_reference) -> I
             )
     if action == "pay_liquidity" and sc.liquidity is None:
         yield Problem(f"{where}.action", "there is no [liquidity] facility to pay", action, True)
+    split = sc.accounts.collections == "revenue_and_principal"
+    if not split:
+        for key, default in (("account", "revenue"), ("amount", "all")):
+            if getattr(step, key) != default:
+                yield Problem(
+                    f"{where}.{key}",
+                    'needs [accounts] collections = "revenue_and_principal" (one account otherwise)',
+                    getattr(step, key),
+                    True,
+                )
+        if action == "transfer":
+            yield Problem(
+                f"{where}.action",
+                'a transfer moves cash between accounts: set [accounts] collections = "revenue_and_principal"',
+                action,
+                True,
+            )
+        if "principal" in step.cover_from:
+            yield Problem(
+                f"{where}.cover_from",
+                'draws on the principal account: set [accounts] collections = "revenue_and_principal"',
+            )
+        return
+    if action != "transfer" and step.amount != "all":
+        yield Problem(f"{where}.amount", "only a transfer step has an amount", step.amount, True)
+    if step.amount == "principal_deficiency" and step.account != "revenue":
+        yield Problem(
+            f"{where}.account",
+            "principal_deficiency cures the ledger from the revenue account: a transfer from revenue",
+            step.account,
+            True,
+        )
+    if "principal" in step.cover_from and step.account != "revenue":
+        yield Problem(
+            f"{where}.cover_from",
+            "only a revenue-account step draws on the principal account",
+        )
+
+
+def _check_accounts(sc) -> Iterable[Problem]:
+    if sc.accounts.collections == "single":
+        if sc.accounts.recoveries != "principal":
+            yield Problem(
+                "accounts.recoveries",
+                'routes recoveries between accounts: needs collections = "revenue_and_principal"',
+                sc.accounts.recoveries,
+                True,
+            )
+        return
+    if sc.revolving is not None:
+        yield Problem(
+            "accounts.collections",
+            "separate revenue and principal accounts with a revolving period are not modelled yet (docs/model.md, section 8)",
+            sc.accounts.collections,
+            True,
+        )
+    if sc.kind == "trust":
+        yield Problem(
+            "accounts.collections",
+            "an IP trust distributes from one account of income",
+            sc.accounts.collections,
+            True,
+        )
 
 
 def _check_revolving(sc) -> Iterable[Problem]:

@@ -384,11 +384,12 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
             yield Problem(
                 where, "a step-up applies to a fixed coupon; an LPR coupon moves with the LPR"
             )
+    covered = Names([*tranche_names, *sc.fee_names()])
     for i, support in enumerate(sc.credit_support):
         for j, name in enumerate(support.covers):
-            if name not in tranche_names:
+            if name not in covered:
                 yield _unknown_reference(
-                    f"credit_support[{i}].covers[{j}]", name, tranche_names, "tranche"
+                    f"credit_support[{i}].covers[{j}]", name, covered, "tranche or fee"
                 )
         yield from _check_factor(f"credit_support[{i}].factor", support.factor, factor_names)
     yield from check_structure(sc, _unknown_reference, _duplicates_of)

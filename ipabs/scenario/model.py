@@ -27,12 +27,16 @@ from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     nested_specs,
 )
 from ipabs.scenario.structure import (
+    BUILT_IN_FEES,
+    TAX_FEE,
+    Accounts,
     CleanUpCall,
     Collateral,
     Fee,
     Liquidity,
     Ratings,
     Revolving,
+    Tax,
     Trigger,
     Waterfall,
 )
@@ -451,6 +455,15 @@ class Reserve(Spec):
         ge=0,
         le=1,
     )
+    target_next_period: tuple[Identifier, ...] = _field(
+        (),
+        description='A formula target (e.g. ["tax", "senior", "senior_A"]): the next period\'s amounts of the named classes and fees (a class: its interest on its balance after this period\'s payments so far, at the next period\'s coupon and accrual; a fee: what it accrued this period). The target is the greatest of this, `target` and target_pct_of_notes.',
+    )
+    target_cap: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Cap on the target (the lesser of it and the greatest of the above). Default: no cap.",
+    )
 
 
 class ClassSpread(Spec):
@@ -688,7 +701,7 @@ class DifferentialPayment(Spec):
         pattern=DISPLAY_NAME_PATTERN,
     )
     covers: tuple[Identifier, ...] = _field(
-        description="Names of the tranches whose shortfalls it tops up: interest each period, scheduled principal, and all principal at legal final.",
+        description="Names of the tranches whose shortfalls it tops up (interest each period, scheduled principal, and all principal at legal final), and of the fees (and the [tax] table's tax) it pays where cash and the step's cover fall short, e.g. a 差额支付承诺 that covers 税费 and senior fees.",
         min_length=1,
     )
     cap: Amount | None = _field(
@@ -778,6 +791,14 @@ class Scenario(Spec):
     other_fees: tuple[Fee, ...] = _field(
         (), description="Further named fees, paid where a pay_fee step names them."
     )
+    tax: Tax | None = _field(
+        None,
+        description="Taxes of the plan or trust (税费): VAT and surcharges on its taxable income, a fee named tax that pay_fee steps pay (the default waterfall pays it first). Default: no tax.",
+    )
+    accounts: Accounts = _field(
+        Accounts(),
+        description="The deal's accounts: one for all collections, or revenue and principal accounts with a principal deficiency ledger.",
+    )
     waterfall: Waterfall | None = _field(
         None,
         description="Priority of payments as data, one list of steps per deal state. Default: the standard order (docs/model.md, section 4.1) built from [fees], [reserve] and the tranches.",
@@ -819,6 +840,12 @@ class Scenario(Spec):
 
     def factor_index(self, name: str | None) -> int:
         return 0 if name is None else self.factors.names.index(name)
+
+    def fee_names(self) -> tuple[str, ...]:
+        """The fees pay_fee steps can name, in the waterfall's fee order: the [fees] table's
+        senior and subordinated, the [tax] table's tax, then [[other_fees]]."""
+        tax = (TAX_FEE,) if self.tax is not None else ()
+        return (*BUILT_IN_FEES, *tax, *(f.name for f in self.other_fees))
 
     def tranches_by_rank(self) -> tuple[Tranche, ...]:
         return tuple(sorted(self.tranches, key=lambda t: t.rank))

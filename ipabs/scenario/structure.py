@@ -18,9 +18,12 @@ Action = Literal[
     "pay_liquidity",
     "pay_residual",
     "buy_assets",
+    "transfer",
 ]
 PrincipalMode = Literal["sequential", "pro_rata", "schedule", "borrowing_base", "turbo"]
-CoverSource = Literal["reserve", "liquidity", "holdback"]
+CoverSource = Literal["reserve", "liquidity", "holdback", "principal"]
+Account = Literal["revenue", "principal"]
+TransferAmount = Literal["all", "principal_deficiency"]
 Condition = Literal[
     "cumulative_default_ratio",
     "cumulative_loss_ratio",
@@ -33,6 +36,8 @@ Effect = Literal["switch_waterfall", "trap_cash", "rapid_amortisation", "event_o
 
 #: the fees of the v1 [fees] table, by the names steps use for them
 BUILT_IN_FEES = ("senior", "subordinated")
+#: the fee a [tax] table compiles to, by the name steps use for it
+TAX_FEE = "tax"
 
 
 class Fee(Spec):
@@ -56,16 +61,76 @@ class Fee(Spec):
         ge=0,
         le=0.2,
     )
+    pct_of_income: float = _field(
+        0.0,
+        unit="share",
+        description="Share of the period's income collections: the pool's interest and licence income, without principal and without recoveries of defaulted loans (e.g. a servicing fee on interest collected).",
+        ge=0,
+        le=1,
+    )
+    pct_of_collections: float = _field(
+        0.0,
+        unit="share",
+        description="Share of the period's collections, all of them (interest, income, principal and recoveries).",
+        ge=0,
+        le=1,
+    )
+    pct_of_class_payments: float = _field(
+        0.0,
+        unit="share",
+        description="Share of the interest and principal paid to the classes (a paying agent's 兑付兑息手续费, e.g. 0.00005). It accrues as the classes are paid, so a pay_fee step placed before the class payments pays the previous period's (in arrear); it is not part of the debt service that coverage triggers count.",
+        ge=0,
+        le=0.1,
+    )
     cap_per_year: Amount | None = _field(
         None,
         unit="currency/year",
-        description="Cap on the amount accrued per year. Default: no cap.",
+        description="Cap on the amount accrued per year (the periodic amount: fixed, notes, pool, income and collections bases), pro rata to the period's accrual. Default: no cap.",
+    )
+    floor_per_year: Amount = _field(
+        0.0,
+        unit="currency/year",
+        description="Floor on the same periodic amount per year (a minimum fee), pro rata to the period's accrual.",
+    )
+    one_off: Amount = _field(
+        0.0,
+        unit="currency",
+        description="A one-off amount, due on the first payment date on or after one_off_date (a fee paid at closing from the issue's proceeds is outside the waterfall: leave it out).",
+    )
+    one_off_date: dt.date | None = _field(
+        None,
+        description="The date the one-off amount is due from. Default: closing (due on the first payment date).",
+    )
+    carry_unpaid: Flag = _field(
+        True,
+        description="If true (the default) what a period's cash does not pay is carried and owed in the next period; if false it is waived at the period's end.",
+    )
+
+
+class Tax(Spec):
+    vat_rate: float = _field(
+        0.03,
+        unit="share",
+        description="VAT rate. Default: the 3% simplified-method rate of asset-management products (财税〔2017〕56号, art. 1).",
+        ge=0,
+        le=0.2,
+    )
+    surcharge_rate: float = _field(
+        0.12,
+        unit="share",
+        description="Local surcharges as a share of the VAT: urban maintenance and construction tax 7% (urban districts), education surcharge 3% and local education surcharge 2%, so 0.12; 0.10 outside a city (county or town: 5%).",
+        ge=0,
+        le=0.2,
+    )
+    base: Literal["income", "collections"] = _field(
+        "income",
+        description="The taxable income: income (the period's interest and licence income, the taxable part of a loan pool's collections; principal is not taxable) or collections (all of the period's collections). Prices include VAT, so the tax is base x vat_rate / (1 + vat_rate) x (1 + surcharge_rate).",
     )
 
 
 class Step(Spec):
     action: Action = _field(
-        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left to the subordinated class; must be last), buy_assets (revolving state only: buys eligible loans until the pool is back at its target balance)."
+        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left, in every account, to the subordinated class; must be last), buy_assets (revolving state only: buys eligible loans until the pool is back at its target balance), transfer (with [accounts] split: moves cash from the step's account to the other one)."
     )
     fees: tuple[Identifier, ...] = _field(
         (), description="pay_fee: the fees paid, pro rata to what each is owed."
@@ -87,7 +152,15 @@ class Step(Spec):
     )
     cover_from: tuple[CoverSource, ...] = _field(
         (),
-        description="pay_fee and pay_interest: sources drawn, in order, for what cash cannot pay (reserve, liquidity; holdback: a trust's held-back income, which is otherwise kept for the final distribution).",
+        description="pay_fee and pay_interest: sources drawn, in order, for what cash cannot pay (reserve, liquidity; holdback: a trust's held-back income, which is otherwise kept for the final distribution; principal: the principal account, for a revenue-account step of a deal with [accounts], the draw booked in the principal deficiency ledger).",
+    )
+    account: Account = _field(
+        "revenue",
+        description="With [accounts] split: the account the step pays from (revenue, or principal); a transfer step's source. Without it every step pays from the one account of collections.",
+    )
+    amount: TransferAmount = _field(
+        "all",
+        description="transfer: all (the source account's cash) or principal_deficiency (up to the principal deficiency ledger's balance, which it cures: revenue to principal).",
     )
 
 
@@ -256,6 +329,17 @@ class Revolving(Spec):
     factor_loading: Probability = _field(0.0, description="Weight of the factor.")
 
 
+class Accounts(Spec):
+    collections: Literal["single", "revenue_and_principal"] = _field(
+        "single",
+        description="single: one account receives all collections (the v1 model); revenue_and_principal: a revenue account (收入账) receives interest and licence income, a principal account (本金账) scheduled and prepaid principal, and each step names the account it pays from (docs/model.md, 4.9).",
+    )
+    recoveries: Account = _field(
+        "principal",
+        description="revenue_and_principal: where a defaulted loan's recoveries and loss-sharing payments go. principal: to the principal account up to the principal deficiency ledger (the defaulted principal not yet made good), which they reduce, the rest (interest recovered) to revenue; revenue: all to the revenue account, which then makes good defaulted principal only by principal_deficiency transfers (违约本金转入本金账).",
+    )
+
+
 class RatingRow(Spec):
     rating: str = _field(description="Rating name (e.g. Aaa, Aa1, AAA).", min_length=1)
     values: tuple[Annotated[float, Field(ge=0, le=1)], ...] = _field(
@@ -289,6 +373,8 @@ class Ratings(Spec):
 
 __all__ = [
     "BUILT_IN_FEES",
+    "TAX_FEE",
+    "Accounts",
     "CleanUpCall",
     "Collateral",
     "Fee",
@@ -296,6 +382,7 @@ __all__ = [
     "Ratings",
     "Revolving",
     "Step",
+    "Tax",
     "Trigger",
     "Waterfall",
 ]

@@ -17,13 +17,14 @@ import numpy as np
 
 from ipabs.scenario.model import Scenario
 from ipabs.scenario.structure import (
-    BUILT_IN_FEES,
+    TAX_FEE,
     Action,
     Condition,
     CoverSource,
     Effect,
     PrincipalMode,
     Step,
+    TransferAmount,
     Waterfall,
 )
 
@@ -36,13 +37,16 @@ CONDITIONS = typing.get_args(Condition)
 EFFECTS = typing.get_args(Effect)
 COVER_SOURCES = ("none", *typing.get_args(CoverSource))
 COLLATERAL_BASES = ("none", "trailing_income", "loan_balance")
+ACCOUNTS = ("revenue", "principal")
+TRANSFER_AMOUNTS = typing.get_args(TransferAmount)
 
 
 class WaterfallArrays(NamedTuple):
     """The notes, accounts and program as arrays; tranches ordered by rank (T tranches, K periods,
     F fees, S steps over all states, R triggers, P credit-support providers)."""
 
-    accrual: np.ndarray  # (K,) coupon and fee accrual fraction in the deal's day count
+    accrual: np.ndarray  # (K,) fee accrual fraction in the deal's day count
+    class_accrual: np.ndarray  # (T, K) each class's coupon accrual fraction in its day count
     balance0: np.ndarray  # (T,)
     coupon: np.ndarray  # (T, K) coupon rate of each period
     rank_first: np.ndarray  # (T,) int: index of the first class of class t's rank
@@ -52,20 +56,36 @@ class WaterfallArrays(NamedTuple):
     fee_pct_notes: np.ndarray  # (F,)
     fee_pct_pool: np.ndarray  # (F,)
     fee_cap: np.ndarray  # (F,) per year, inf: no cap
+    fee_floor: np.ndarray  # (F,) per year
+    fee_pct_income: np.ndarray  # (F,) share of the period's interest and licence income
+    fee_pct_collections: np.ndarray  # (F,) share of the period's collections
+    fee_pct_paid: np.ndarray  # (F,) share of what the classes are paid (interest, principal)
+    fee_one_off: np.ndarray  # (F, K) one-off amounts due in each period
+    fee_carry: np.ndarray  # (F,) bool: unpaid amounts carried (else waived at period end)
+    any_paid_fee: bool  # some fee accrues on the classes' payments
     reserve_initial: float
     reserve_target: float
     reserve_target_pct: float
+    reserve_cap: float  # inf: no cap
+    reserve_next_class: np.ndarray  # (T,) bool: next period's interest counts in the target
+    reserve_next_fee: np.ndarray  # (F,) bool: the fee's period amount counts in the target
+    reserve_formula: bool  # some class or fee counts
     liquidity_limit: float
     liquidity_rate: float
     liquidity_commitment_fee: float
     support_covers: np.ndarray  # (P, T) bool: undertaking p tops up tranche t
     support_cap: np.ndarray  # (P,) most each undertaking pays (inf: no cap)
     support_ultimate_only: np.ndarray  # (P,) bool: principal only at legal final, not scheduled
+    support_covers_fee: np.ndarray  # (P, F) bool: undertaking p pays fee f's shortfall
+    split_accounts: bool  # revenue and principal accounts (else one account)
+    recoveries_to_principal: bool  # split: recoveries go to the principal account
     state_start: np.ndarray  # (5,) int: steps of state s are state_start[s]:state_start[s + 1]
     step_action: np.ndarray  # (S,) int, index into ACTIONS
     step_mode: np.ndarray  # (S,) int, index into MODES
     step_cover: np.ndarray  # (S, sources) int, index into COVER_SOURCES, in drawing order
     step_advance_rate: np.ndarray  # (S,)
+    step_account: np.ndarray  # (S,) int, index into ACCOUNTS: the account a step pays from
+    step_transfer: np.ndarray  # (S,) int, index into TRANSFER_AMOUNTS
     member_start: np.ndarray  # (S + 1,) int: step i's members are member[member_start[i]:...]
     member: np.ndarray  # (M,) int: class or fee indices
     trigger_condition: np.ndarray  # (R,) int, index into CONDITIONS
@@ -104,6 +124,8 @@ class StepSpec:
     mode: str = "sequential"
     cover: tuple[str, ...] = ()
     advance_rate: float = 0.0
+    account: str = "revenue"
+    amount: str = "all"
 
 
 @dataclass(frozen=True)
@@ -125,6 +147,12 @@ class FeeSpec:
     pct_notes: float = 0.0
     pct_pool: float = 0.0
     cap: float = np.inf
+    floor: float = 0.0
+    pct_income: float = 0.0
+    pct_collections: float = 0.0
+    pct_paid: float = 0.0
+    one_off: tuple[float, int] = (0.0, 0)  # amount, period due
+    carry: bool = True
 
 
 @dataclass
@@ -139,9 +167,14 @@ class Structure:
     target_balance: np.ndarray | None = None  # (T, K); NaN rows: no schedule
     fees: Sequence[FeeSpec] = ()
     reserve: tuple[float, float, float] = (0.0, 0.0, 0.0)  # initial, target, target % of notes
+    reserve_cap: float = np.inf
+    reserve_next: tuple[Sequence[int], Sequence[int]] = ((), ())  # classes, fees counted
     liquidity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # limit, rate, commitment fee
     support: Sequence[tuple[Sequence[int], float]] = ()  # (covered classes, cap)
     support_ultimate_only: Sequence[bool] = ()  # per provider; default: scheduled principal too
+    support_fees: Sequence[Sequence[int]] = ()  # per provider: the fees it covers; default none
+    accounts: tuple[bool, bool] = (False, True)  # split, recoveries to principal
+    class_accrual: np.ndarray | None = None  # (T, K); default: accrual for every class
     triggers: Sequence[TriggerSpec] = ()
     collateral_original: float = 0.0
     collateral: tuple[str, float, int] = ("none", 0.0, 1)  # basis, multiple, look-back periods
@@ -194,8 +227,22 @@ def assemble(s: Structure) -> WaterfallArrays:
         return codes + [0] * (len(COVER_SOURCES) - 1 - len(codes))
 
     fees = list(s.fees)
+    one_off = np.zeros((len(fees), n_periods))
+    for f, fee in enumerate(fees):
+        amount, period = fee.one_off
+        if amount:
+            one_off[f, min(period, n_periods - 1)] += amount
+    n_providers = len(s.support)
+    support_fees = list(s.support_fees) or [()] * n_providers
+    next_classes, next_fees = s.reserve_next
+    class_accrual = (
+        np.repeat(accrual[None, :], n_tranches, axis=0)
+        if s.class_accrual is None
+        else np.asarray(s.class_accrual, dtype=float)
+    )
     return WaterfallArrays(
         accrual=accrual,
+        class_accrual=np.ascontiguousarray(class_accrual),
         balance0=balance0,
         coupon=np.ascontiguousarray(coupon),
         rank_first=np.array([ranks.index(r) for r in ranks], dtype=np.int64),
@@ -205,9 +252,20 @@ def assemble(s: Structure) -> WaterfallArrays:
         fee_pct_notes=np.array([f.pct_notes for f in fees], dtype=float),
         fee_pct_pool=np.array([f.pct_pool for f in fees], dtype=float),
         fee_cap=np.array([f.cap for f in fees], dtype=float),
+        fee_floor=np.array([f.floor for f in fees], dtype=float),
+        fee_pct_income=np.array([f.pct_income for f in fees], dtype=float),
+        fee_pct_collections=np.array([f.pct_collections for f in fees], dtype=float),
+        fee_pct_paid=np.array([f.pct_paid for f in fees], dtype=float),
+        fee_one_off=one_off,
+        fee_carry=np.array([f.carry for f in fees], dtype=np.bool_),
+        any_paid_fee=any(f.pct_paid > 0 for f in fees),
         reserve_initial=float(s.reserve[0]),
         reserve_target=float(s.reserve[1]),
         reserve_target_pct=float(s.reserve[2]),
+        reserve_cap=float(s.reserve_cap),
+        reserve_next_class=np.array([t in next_classes for t in range(n_tranches)], np.bool_),
+        reserve_next_fee=np.array([f in next_fees for f in range(len(fees))], np.bool_),
+        reserve_formula=bool(len(next_classes) or len(next_fees)),
         liquidity_limit=float(s.liquidity[0]),
         liquidity_rate=float(s.liquidity[1]),
         liquidity_commitment_fee=float(s.liquidity[2]),
@@ -218,6 +276,11 @@ def assemble(s: Structure) -> WaterfallArrays:
         support_ultimate_only=np.array(
             list(s.support_ultimate_only) or [False] * len(s.support), dtype=np.bool_
         ),
+        support_covers_fee=np.array(
+            [[f in covered for f in range(len(fees))] for covered in support_fees], dtype=np.bool_
+        ).reshape(n_providers, len(fees)),
+        split_accounts=bool(s.accounts[0]),
+        recoveries_to_principal=bool(s.accounts[1]),
         state_start=np.array(starts, dtype=np.int64),
         step_action=np.array([ACTIONS.index(x.action) for x in steps], dtype=np.int64),
         step_mode=np.array([MODES.index(x.mode) for x in steps], dtype=np.int64),
@@ -225,6 +288,8 @@ def assemble(s: Structure) -> WaterfallArrays:
             -1, len(COVER_SOURCES) - 1
         ),
         step_advance_rate=np.array([x.advance_rate for x in steps], dtype=float),
+        step_account=np.array([ACCOUNTS.index(x.account) for x in steps], dtype=np.int64),
+        step_transfer=np.array([TRANSFER_AMOUNTS.index(x.amount) for x in steps], dtype=np.int64),
         member_start=np.array(member_start, dtype=np.int64),
         member=np.array(members, dtype=np.int64),
         trigger_condition=np.array(
@@ -263,12 +328,16 @@ def assemble(s: Structure) -> WaterfallArrays:
 def default_waterfall(sc: Scenario) -> Waterfall:
     """The standard priority of payments built from [fees], [reserve] and the tranches (the
     order of format v1): senior fees, interest by rank, reserve, principal by rank,
-    subordinated fees, residual. Fee and interest shortfalls are drawn from the reserve."""
+    subordinated fees, residual; with a [tax] table the tax first. Fee and interest shortfalls
+    are drawn from the reserve."""
     by_rank: dict[int, list[str]] = {}
     for t in sc.tranches_by_rank():
         by_rank.setdefault(t.rank, []).append(t.name)
     groups = list(by_rank.values())
-    steps = [Step(action="pay_fee", fees=("senior",), cover_from=("reserve",))]
+    steps = []
+    if sc.tax is not None:
+        steps.append(Step(action="pay_fee", fees=(TAX_FEE,), cover_from=("reserve",)))
+    steps.append(Step(action="pay_fee", fees=("senior",), cover_from=("reserve",)))
     steps += [
         Step(action="pay_interest", classes=tuple(g), cover_from=("reserve",)) for g in groups
     ]
@@ -327,27 +396,52 @@ def first_period_on_or_after(dates: list[dt.date], day: dt.date) -> int:
     return next((k for k, d in enumerate(dates) if d >= day), len(dates))
 
 
-def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
-    tranches = sc.tranches_by_rank()
-    class_index = {t.name: i for i, t in enumerate(tranches)}
-    fee_specs = [
+def tax_rate(sc: Scenario) -> float:
+    """The [tax] table's tax as a share of its base: VAT separated from a price that includes it,
+    plus the surcharges on the VAT (docs/model.md, 4.9)."""
+    t = sc.tax
+    return t.vat_rate / (1.0 + t.vat_rate) * (1.0 + t.surcharge_rate)
+
+
+def fee_specs_of(sc: Scenario, dates: list[dt.date]) -> list[FeeSpec]:
+    """The deal's fees in `Scenario.fee_names` order."""
+    specs = [
         FeeSpec(
             fixed=sc.fees.fixed_per_year,
             pct_notes=sc.fees.pct_of_notes_per_year,
             cap=np.inf if sc.fees.cap_per_year is None else sc.fees.cap_per_year,
         ),
         FeeSpec(fixed=sc.fees.subordinated_per_year),
-    ] + [
-        FeeSpec(
-            fixed=f.fixed_per_year,
-            pct_notes=f.pct_of_notes_per_year,
-            pct_pool=f.pct_of_pool_per_year,
-            cap=np.inf if f.cap_per_year is None else f.cap_per_year,
-        )
-        for f in sc.other_fees
     ]
-    fee_index = {name: i for i, name in enumerate(BUILT_IN_FEES)}
-    fee_index.update({f.name: len(BUILT_IN_FEES) + i for i, f in enumerate(sc.other_fees)})
+    if sc.tax is not None:
+        rate = tax_rate(sc)
+        specs.append(
+            FeeSpec(pct_income=rate) if sc.tax.base == "income" else FeeSpec(pct_collections=rate)
+        )
+    for f in sc.other_fees:
+        due = first_period_on_or_after(dates, f.one_off_date or sc.deal.closing_date)
+        specs.append(
+            FeeSpec(
+                fixed=f.fixed_per_year,
+                pct_notes=f.pct_of_notes_per_year,
+                pct_pool=f.pct_of_pool_per_year,
+                cap=np.inf if f.cap_per_year is None else f.cap_per_year,
+                floor=f.floor_per_year,
+                pct_income=f.pct_of_income,
+                pct_collections=f.pct_of_collections,
+                pct_paid=f.pct_of_class_payments,
+                one_off=(f.one_off, due),
+                carry=f.carry_unpaid,
+            )
+        )
+    return specs
+
+
+def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
+    tranches = sc.tranches_by_rank()
+    class_index = {t.name: i for i, t in enumerate(tranches)}
+    fee_specs = fee_specs_of(sc, dates)
+    fee_index = {name: i for i, name in enumerate(sc.fee_names())}
 
     def step_spec(step: Step) -> StepSpec:
         if step.action == "pay_fee":
@@ -360,6 +454,8 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
             mode=step.mode,
             cover=tuple(step.cover_from),
             advance_rate=step.advance_rate or 0.0,
+            account=step.account,
+            amount=step.amount,
         )
 
     waterfall = sc.waterfall or default_waterfall(sc)
@@ -397,17 +493,29 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
                 sc.reserve.target,
                 sc.reserve.target_pct_of_notes,
             ),
+            reserve_cap=np.inf if sc.reserve.target_cap is None else sc.reserve.target_cap,
+            reserve_next=(
+                [class_index[n] for n in sc.reserve.target_next_period if n in class_index],
+                [fee_index[n] for n in sc.reserve.target_next_period if n in fee_index],
+            ),
             liquidity=(0.0, 0.0, 0.0)
             if liquidity is None
             else (liquidity.limit, liquidity.interest_rate, liquidity.commitment_fee),
             support=[
                 (
-                    [class_index[c] for c in s.covers],
+                    [class_index[c] for c in s.covers if c in class_index],
                     np.inf if s.cap is None else s.cap,
                 )
                 for s in sc.credit_support
             ],
             support_ultimate_only=[s.principal == "ultimate" for s in sc.credit_support],
+            support_fees=[
+                [fee_index[c] for c in s.covers if c in fee_index] for s in sc.credit_support
+            ],
+            accounts=(
+                sc.accounts.collections == "revenue_and_principal",
+                sc.accounts.recoveries == "principal",
+            ),
             triggers=triggers,
             collateral_original=collateral_original(sc),
             collateral=("none", 0.0, 1)

@@ -22,15 +22,19 @@ import numpy as np
 from numba import njit
 
 # step actions, principal modes, cover sources, states, conditions, effects (program.py order)
-A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY = range(7)
+A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY, A_TRANSFER = range(8)
 M_SEQUENTIAL, M_PRO_RATA, M_SCHEDULE, M_BORROWING_BASE, M_TURBO = range(5)
-COVER_RESERVE, COVER_LIQUIDITY, COVER_HOLDBACK = 1, 2, 3
+COVER_RESERVE, COVER_LIQUIDITY, COVER_HOLDBACK, COVER_PRINCIPAL = 1, 2, 3, 4
+TRANSFER_ALL, TRANSFER_DEFICIENCY = range(2)
 S_NORMAL, S_TRIGGERED, S_ACCELERATED, S_REVOLVING = range(4)
 C_DEFAULT_RATIO, C_LOSS_RATIO, C_DSCR, C_INTEREST_COVERAGE, C_OC, C_DATE = range(6)
 E_SWITCH, E_TRAP, E_RAPID, E_DEFAULT = range(4)
 # slots of the accounts vector: balances (reserve, a trust's holdback, the facility's drawn amount
-# and unpaid charges) and the period's movements
-RESERVE, LIQ_DRAWN, LIQ_CHARGES, DRAWN_NOW, LIQ_DRAWN_NOW, HOLDBACK, HOLDBACK_DRAWN_NOW = range(7)
+# and unpaid charges), the period's movements, and with separate revenue and principal accounts
+# the account a step does not pay from (OTHER: the principal account while a revenue step runs,
+# the revenue account while a principal step runs) and the principal deficiency ledger
+(RESERVE, LIQ_DRAWN, LIQ_CHARGES, DRAWN_NOW, LIQ_DRAWN_NOW, HOLDBACK, HOLDBACK_DRAWN_NOW, OTHER,
+ PDL) = range(9)  # fmt: skip
 
 
 class WaterfallOut(NamedTuple):
@@ -74,6 +78,8 @@ class WaterfallOut(NamedTuple):
     support_class: np.ndarray  # (T, K) credit support top-ups received by each class
     liquidity_unpaid: np.ndarray  # (2,) the facility's draws and charges unpaid at the end
     fee_paid: np.ndarray  # (F, K) what each fee was paid (a breakdown of `fees`)
+    pdl: np.ndarray  # (K,) the principal deficiency ledger at the end of each period
+    principal_in: np.ndarray  # (K,) collections the principal account received (split accounts)
 
 
 @njit(cache=True)
@@ -86,7 +92,7 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
-        np.zeros((t, k)), np.zeros(2), np.zeros((n_fees, k)),
+        np.zeros((t, k)), np.zeros(2), np.zeros((n_fees, k)), np.zeros(k), np.zeros(k),
     )  # fmt: skip
 
 
@@ -125,6 +131,12 @@ def _cover(step_cover, liquidity_limit, accounts, step, shortfall):
             draw = min(accounts[HOLDBACK], need)
             accounts[HOLDBACK] -= draw
             accounts[HOLDBACK_DRAWN_NOW] += draw
+            covered += draw
+        elif source == COVER_PRINCIPAL:  # a revenue step: the principal account, booked in the
+            # principal deficiency ledger for the revenue account to make good
+            draw = min(accounts[OTHER], need)
+            accounts[OTHER] -= draw
+            accounts[PDL] += draw
             covered += draw
     return covered
 
@@ -310,6 +322,7 @@ def pay_waterfall(
     provider_default,
     vintages,
     ip_value,
+    pool_split,
     out,
     triggers,
 ):
@@ -320,6 +333,10 @@ def pay_waterfall(
     shortfalls while k < provider_default[p]. `vintages` = (cash, defaulted, loss, performing),
     each (V, K), per unit of balance of the loans bought at the end of period v (revolving.py):
     what a buy_assets step buys is added to these four series for the periods that follow.
+    `pool_split` = (principal, recovered, defaulted principal), each (K,): the parts of a loan
+    pool's collections that are principal and recoveries of defaulted loans, and the principal
+    balance of the loans that defaulted in each period (zeros for a pool of licence income): the
+    income fee base, the revenue and principal accounts and the principal deficiency ledger.
     Per period, cash is conserved (see `WaterfallOut`).
     On return `out.balance[:, -1]` is each class's principal loss.
     `triggers` is None for a structure without triggers (then `_triggers` is not compiled) and
@@ -370,6 +387,17 @@ def pay_waterfall(
     fee_pct_notes = wf.fee_pct_notes
     fee_pct_pool = wf.fee_pct_pool
     fee_cap = wf.fee_cap
+    fee_floor = wf.fee_floor
+    fee_pct_income = wf.fee_pct_income
+    fee_pct_collections = wf.fee_pct_collections
+    fee_pct_paid = wf.fee_pct_paid
+    fee_one_off = wf.fee_one_off
+    class_accrual = wf.class_accrual
+    step_account = wf.step_account
+    support_covers_fee = wf.support_covers_fee
+    principal_collected, recovered, defaulted_principal = pool_split
+    pdl_out = out.pdl
+    principal_in_out = out.principal_in
     state_start = wf.state_start
     step_action = wf.step_action
     step_mode = wf.step_mode
@@ -387,12 +415,13 @@ def pay_waterfall(
     opening = np.zeros(n_tranches)
     interest_owed = np.zeros(n_tranches)
     fee_owed = np.zeros(n_fees)
+    fee_period = np.zeros(n_fees)  # each fee's periodic amount this period (reserve formula)
     fee_service = np.zeros(n_periods)
     coupon_service = np.zeros((n_tranches, n_periods))
     scheduled_service = np.zeros((n_tranches, n_periods))
     breaches = np.zeros(n_triggers, np.int64)
     active = np.zeros(n_triggers, np.bool_)
-    accounts = np.zeros(7)
+    accounts = np.zeros(9)
     accounts[RESERVE] = wf.reserve_initial
     compound = wf.compound
     priority_capital = 0.0
@@ -424,6 +453,7 @@ def pay_waterfall(
         call_proceeds_out[k] = 0.0
         support_paid_out[k] = 0.0
         debt_service_out[k] = 0.0
+        principal_in_out[k] = 0.0
         for f in range(n_fees):
             fee_paid_out[f, k] = 0.0
         for t in range(n_tranches):
@@ -441,10 +471,25 @@ def pay_waterfall(
             holdback_drawn_out[k] = 0.0
             reserve_out[k] = accounts[RESERVE]
             holdback_out[k] = accounts[HOLDBACK]
+            pdl_out[k] = accounts[PDL]
             state_out[k] = -1
             continue
         cash = collections[k]
         collected_out[k] = cash
+        # the interest and licence income in the period's collections (the income fee base)
+        income = max(cash - principal_collected[k] - recovered[k], 0.0)
+        if wf.split_accounts:  # principal to its own account, and the defaults to the ledger
+            to_principal = principal_collected[k]
+            accounts[PDL] += defaulted_principal[k]
+            if wf.recoveries_to_principal:  # recoveries make good the ledger first; the rest
+                # (interest recovered) is revenue
+                made_good = min(recovered[k], accounts[PDL])
+                accounts[PDL] -= made_good
+                to_principal += made_good
+            revenue = max(cash - to_principal, 0.0)
+            accounts[OTHER] = cash - revenue
+            principal_in_out[k] = cash - revenue
+            cash = revenue
         if wf.holdback_share > 0.0:  # a trust holds back a share of its income until the end,
             # in an account of its own (not the reserve, whose target would release it)
             held = wf.holdback_share * cash
@@ -464,15 +509,20 @@ def pay_waterfall(
         # 1. accrue the period's fees, interest and facility charges
         pool_start = wf.collateral_original if k == 0 else collateral[k - 1]
         for f in range(n_fees):
-            accrued = accrual[k] * min(
-                fee_fixed[f] + fee_pct_notes[f] * notes + fee_pct_pool[f] * pool_start,
-                fee_cap[f],
-            )
+            per_year = fee_fixed[f] + fee_pct_notes[f] * notes + fee_pct_pool[f] * pool_start
+            flows = fee_pct_income[f] * income + fee_pct_collections[f] * collections[k]
+            if flows > 0.0:  # the cap and floor apply to the period's whole amount
+                accrued = min(accrual[k] * per_year + flows, accrual[k] * fee_cap[f])
+            else:
+                accrued = accrual[k] * min(per_year, fee_cap[f])
+            accrued = max(accrued, accrual[k] * fee_floor[f])
+            fee_period[f] = accrued
+            accrued += fee_one_off[f, k]
             fee_owed[f] += accrued
             fee_service[k] += accrued
         for t in range(n_tranches):
             base = balance[t] + interest_owed[t] if compound[t] else balance[t]
-            accrued = base * coupon[t, k] * accrual[k]
+            accrued = base * coupon[t, k] * class_accrual[t, k]
             interest_owed[t] += accrued
             coupon_service[t, k] = accrued
             if has_schedule[t]:
@@ -495,7 +545,11 @@ def pay_waterfall(
             and collateral[k] <= wf.call_threshold * wf.collateral_original
         ):
             proceeds = wf.call_price * collateral[k]
-            cash += proceeds
+            if wf.split_accounts:  # the pool's sale is principal
+                accounts[OTHER] += proceeds
+                principal_in_out[k] += proceeds
+            else:
+                cash += proceeds
             call_proceeds_out[k] = proceeds
             called = True
             final = True
@@ -544,6 +598,12 @@ def pay_waterfall(
             action = step_action[step]
             m0 = member_start[step]
             m1 = member_start[step + 1]
+            on_principal = step_account[step] == 1
+            if on_principal:  # the step pays from the principal account: swap it in
+                held = cash
+                cash = accounts[OTHER]
+                accounts[OTHER] = held
+            class_paid = 0.0  # paid to the classes by this step (fees on class payments)
             if action == A_FEE:
                 total_due = 0.0
                 for j in range(m0, m1):
@@ -556,6 +616,12 @@ def pay_waterfall(
                 for j in range(m0, m1):
                     f = member[j]
                     paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
+                    if n_providers > 0:  # undertakings that cover the fee top it up
+                        paid, top_up = _settle(
+                            fee_owed[f], paid, f, k, support_covers_fee, support_cap,
+                            provider_default, support_used_out, support_ultimate_only, False,
+                        )  # fmt: skip
+                        supported += top_up
                     fee_owed[f] -= paid
                     fees_out[k] += paid
                     fee_paid_out[f, k] += paid
@@ -581,6 +647,7 @@ def pay_waterfall(
                         support_class_out[t, k] += top_up
                     interest_owed[t] = due - paid
                     interest_out[t, k] += paid
+                    class_paid += paid
             elif (
                 action == A_PRINCIPAL
                 and m1 - m0 == 1
@@ -601,7 +668,11 @@ def pay_waterfall(
                 cash -= paid
                 balance[t] -= paid
                 principal_out[t, k] += paid
+                class_paid += paid
             elif action == A_PRINCIPAL:
+                if wf.any_paid_fee:
+                    for j in range(m0, m1):
+                        class_paid -= principal_out[member[j], k]
                 cash, top_up = _pay_principal(
                     step_mode[step], step_advance_rate[step], member, m0, m1, rank_first,
                     has_schedule, target_balance, support_covers, support_cap,
@@ -611,10 +682,23 @@ def pay_waterfall(
                     collateral[k],
                 )  # fmt: skip
                 supported += top_up
+                if wf.any_paid_fee:
+                    for j in range(m0, m1):
+                        class_paid += principal_out[member[j], k]
             elif action == A_RESERVE:
                 target = 0.0
                 if notes > 0.0 and not final:
                     target = max(wf.reserve_target, wf.reserve_target_pct * notes)
+                    if wf.reserve_formula:  # the next period's named interest and fees
+                        coming = 0.0
+                        for t in range(n_tranches):
+                            if wf.reserve_next_class[t] and k + 1 < n_periods:
+                                coming += balance[t] * coupon[t, k + 1] * class_accrual[t, k + 1]
+                        for f in range(n_fees):
+                            if wf.reserve_next_fee[f]:
+                                coming += fee_period[f]
+                        target = max(target, coming)
+                    target = min(target, wf.reserve_cap)
                     if trap > 0.0:
                         target = max(target, accounts[RESERVE] + trap * cash)
                 if accounts[RESERVE] > target:
@@ -650,15 +734,38 @@ def pay_waterfall(
                             defaulted[j] += bought * v_defaulted[k, j]
                             loss[j] += bought * v_loss[k, j]
                             collateral[j] += bought * v_performing[k, j]
+            elif action == A_TRANSFER:  # to the other account
+                if wf.step_transfer[step] == TRANSFER_DEFICIENCY:  # cure the ledger
+                    moved = min(cash, accounts[PDL])
+                    accounts[PDL] -= moved
+                else:
+                    moved = cash
+                cash -= moved
+                accounts[OTHER] += moved
             else:  # A_RESIDUAL
                 if wf.performance_fee_share > 0.0:  # a trust manager's fee above the hurdle
                     hurdle = wf.performance_hurdle * wf.balance0[n_tranches - 1] * accrual[k]
                     performance = wf.performance_fee_share * max(cash - hurdle, 0.0)
                     cash -= performance
                     performance_fee_out[k] += performance
-                residual_out[k] += cash
+                residual_out[k] += cash + accounts[OTHER]  # every account's cash
                 cash = 0.0
+                accounts[OTHER] = 0.0
+            if class_paid > 0.0 and wf.any_paid_fee:
+                for f in range(n_fees):
+                    fee_owed[f] += fee_pct_paid[f] * class_paid
+            if on_principal:  # swap the revenue account back in
+                held = cash
+                cash = accounts[OTHER]
+                accounts[OTHER] = held
         residual_out[k] += cash  # nothing is left unallocated
+        if wf.split_accounts:
+            residual_out[k] += accounts[OTHER]
+            accounts[OTHER] = 0.0
+        pdl_out[k] = accounts[PDL]
+        for f in range(n_fees):
+            if not wf.fee_carry[f]:  # waived, not carried
+                fee_owed[f] = 0.0
         for t in range(n_tranches):
             balance_out[t, k] = balance[t]
         reserve_draw_out[k] = accounts[DRAWN_NOW]
