@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ class Problem:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    # a date as the file writes it (2040-01-01), not as Python's repr
+    text = value.isoformat() if isinstance(value, dt.date) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -149,6 +149,69 @@ def with_step(i, **changes):
             "reserved: senior and subordinated name the [fees] table's fees",
         ),
         (
+            deal(other_fees=[{"name": "tax", "pct_of_income": 0.01}]),
+            "other_fees[0].name = 'tax': reserved",
+        ),
+        (
+            with_step(1, account="principal"),
+            'waterfall.normal[1].account = \'principal\': needs [accounts] collections = "revenue_and_principal"',
+        ),
+        (
+            deal([*[dict(s) for s in STEPS[:-1]], {"action": "transfer"}, STEPS[-1]]),
+            "waterfall.normal[4].action = 'transfer': a transfer moves cash between accounts",
+        ),
+        (
+            with_step(1, cover_from=["principal"]),
+            "waterfall.normal[1].cover_from: draws on the principal account",
+        ),
+        (
+            deal(
+                [
+                    *[dict(s) for s in STEPS[:-1]],
+                    {"action": "transfer", "account": "principal", "amount": "principal_deficiency"},
+                    STEPS[-1],
+                ],
+                accounts={"collections": "revenue_and_principal"},
+            ),
+            "waterfall.normal[4].account = 'principal': principal_deficiency cures the ledger from the revenue account",
+        ),
+        (
+            deal(accounts={"collections": "revenue_and_principal"}, kind="trust"),
+            "accounts.collections = 'revenue_and_principal': an IP trust distributes from one account",
+        ),
+        (
+            deal(accounts={"recoveries": "revenue"}),
+            "accounts.recoveries = 'revenue': routes recoveries between accounts",
+        ),
+        (
+            deal(accounts={"collections": "revenue_and_principle"}),
+            "accounts.collections",
+        ),
+        (
+            deal(reserve={"target_next_period": ["AA"]}),
+            "reserve.target_next_period[0] = 'AA': no tranche or fee has this id; did you mean 'A'?",
+        ),
+        (
+            deal(credit_support=[{"kind": "differential_payment", "covers": ["taxx"]}], tax={}),
+            "credit_support[0].covers[0] = 'taxx': no tranche or fee has this id; did you mean 'tax'?",
+        ),
+        (
+            deal(tax={"vat_rate": 0.3}),
+            "tax.vat_rate = 0.3",
+        ),
+        (
+            deal(tax={"bsae": "income"}),
+            "did you mean 'base'?",
+        ),
+        (
+            deal(other_fees=[{"name": "x", "one_off": 5.0, "one_off_date": "2040-01-01"}]),
+            "other_fees[0].one_off_date = 2040-01-01: must fall between closing",
+        ),
+        (
+            deal(other_fees=[{"name": "x", "cap_per_year": 1.0, "floor_per_year": 2.0}]),
+            "other_fees[0].cap_per_year = 1.0: is below floor_per_year (2.0)",
+        ),
+        (
             deal(other_fees=[{"name": "x", "pct_of_pool_per_year": 0.01}]),
             "a fee on the pool needs a [collateral] table",
         ),
