@@ -154,7 +154,7 @@ def with_step(i, **changes):
         ),
         (
             with_step(1, account="principal"),
-            'waterfall.normal[1].account = \'principal\': needs [accounts] collections = "revenue_and_principal"',
+            "waterfall.normal[1].account = 'principal': needs [accounts] collections = \"revenue_and_principal\"",
         ),
         (
             deal([*[dict(s) for s in STEPS[:-1]], {"action": "transfer"}, STEPS[-1]]),
@@ -168,7 +168,11 @@ def with_step(i, **changes):
             deal(
                 [
                     *[dict(s) for s in STEPS[:-1]],
-                    {"action": "transfer", "account": "principal", "amount": "principal_deficiency"},
+                    {
+                        "action": "transfer",
+                        "account": "principal",
+                        "amount": "principal_deficiency",
+                    },
                     STEPS[-1],
                 ],
                 accounts={"collections": "revenue_and_principal"},
@@ -189,11 +193,28 @@ def with_step(i, **changes):
         ),
         (
             deal(reserve={"target_next_period": ["AA"]}),
-            "reserve.target_next_period[0] = 'AA': no tranche or fee has this id; did you mean 'A'?",
+            "reserve.target_next_period[0] = 'AA': no tranche has this id; did you mean 'A'?",
         ),
         (
-            deal(credit_support=[{"kind": "differential_payment", "covers": ["taxx"]}], tax={}),
-            "credit_support[0].covers[0] = 'taxx': no tranche or fee has this id; did you mean 'tax'?",
+            deal(reserve={"target_next_period_fees": ["snior"]}),
+            "reserve.target_next_period_fees[0] = 'snior': no fee has this id; did you mean 'senior'?",
+        ),
+        (
+            deal(
+                credit_support=[
+                    {"kind": "differential_payment", "covers": ["A"], "covers_fees": ["taxx"]}
+                ],
+                tax={},
+            ),
+            "credit_support[0].covers_fees[0] = 'taxx': no fee has this id; did you mean 'tax'?",
+        ),
+        (
+            deal(
+                credit_support=[
+                    {"kind": "differential_payment", "covers": ["A"], "covers_fees": ["tax"]}
+                ]
+            ),
+            "credit_support[0].covers_fees[0] = 'tax': no fee has this id",
         ),
         (
             deal(tax={"vat_rate": 0.3}),

@@ -54,13 +54,13 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
     class_names = Names(t.name for t in sc.tranches)
     yield from _check_accounts(sc)
     for j, name in enumerate(sc.reserve.target_next_period):
-        if name not in class_names and name not in fee_names:
+        if name not in class_names:
             yield unknown_reference(
-                f"reserve.target_next_period[{j}]",
-                name,
-                Names([*class_names, *fee_names]),
-                "tranche or fee",
+                f"reserve.target_next_period[{j}]", name, class_names, "tranche"
             )
+    for j, name in enumerate(sc.reserve.target_next_period_fees):
+        if name not in fee_names:
+            yield unknown_reference(f"reserve.target_next_period_fees[{j}]", name, fee_names, "fee")
 
     if sc.waterfall is not None:
         for state in ("normal", "triggered", "accelerated", "revolving"):

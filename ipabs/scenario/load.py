@@ -384,12 +384,17 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
             yield Problem(
                 where, "a step-up applies to a fixed coupon; an LPR coupon moves with the LPR"
             )
-    covered = Names([*tranche_names, *sc.fee_names()])
+    fee_names = Names(sc.fee_names())
     for i, support in enumerate(sc.credit_support):
         for j, name in enumerate(support.covers):
-            if name not in covered:
+            if name not in tranche_names:
                 yield _unknown_reference(
-                    f"credit_support[{i}].covers[{j}]", name, covered, "tranche or fee"
+                    f"credit_support[{i}].covers[{j}]", name, tranche_names, "tranche"
+                )
+        for j, name in enumerate(support.covers_fees):
+            if name not in fee_names:
+                yield _unknown_reference(
+                    f"credit_support[{i}].covers_fees[{j}]", name, fee_names, "fee"
                 )
         yield from _check_factor(f"credit_support[{i}].factor", support.factor, factor_names)
     yield from check_structure(sc, _unknown_reference, _duplicates_of)

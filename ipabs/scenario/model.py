@@ -457,7 +457,11 @@ class Reserve(Spec):
     )
     target_next_period: tuple[Identifier, ...] = _field(
         (),
-        description='A formula target (e.g. ["tax", "senior", "senior_A"]): the next period\'s amounts of the named classes and fees (a class: its interest on its balance after this period\'s payments so far, at the next period\'s coupon and accrual; a fee: what it accrued this period). The target is the greatest of this, `target` and target_pct_of_notes.',
+        description="A formula target: the classes (e.g. [\"senior_A\"]) whose next period's interest counts, on each one's balance after this period's payments so far at the next period's coupon and accrual. With target_next_period_fees, the target is the greatest of their sum, `target` and target_pct_of_notes.",
+    )
+    target_next_period_fees: tuple[Identifier, ...] = _field(
+        (),
+        description='The fees (e.g. ["tax", "senior"]) whose amount this period counts in the formula target, as the estimate of the next period\'s (one-off amounts excluded).',
     )
     target_cap: Amount | None = _field(
         None,
@@ -701,8 +705,12 @@ class DifferentialPayment(Spec):
         pattern=DISPLAY_NAME_PATTERN,
     )
     covers: tuple[Identifier, ...] = _field(
-        description="Names of the tranches whose shortfalls it tops up (interest each period, scheduled principal, and all principal at legal final), and of the fees (and the [tax] table's tax) it pays where cash and the step's cover fall short, e.g. a 差额支付承诺 that covers 税费 and senior fees.",
+        description="Names of the tranches whose shortfalls it tops up: interest each period, scheduled principal, and all principal at legal final.",
         min_length=1,
+    )
+    covers_fees: tuple[Identifier, ...] = _field(
+        (),
+        description='Names of the fees (tax for the [tax] table\'s, senior and subordinated for the [fees] table\'s) whose shortfalls it pays at pay_fee steps, after cash and the step\'s cover, e.g. ["tax", "senior"] for a 差额支付承诺 that covers 税费 and senior fees. Default: none.',
     )
     cap: Amount | None = _field(
         None, unit="currency", description="Most it pays over the deal's life. Default: no cap."

@@ -495,23 +495,21 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
             ),
             reserve_cap=np.inf if sc.reserve.target_cap is None else sc.reserve.target_cap,
             reserve_next=(
-                [class_index[n] for n in sc.reserve.target_next_period if n in class_index],
-                [fee_index[n] for n in sc.reserve.target_next_period if n in fee_index],
+                [class_index[n] for n in sc.reserve.target_next_period],
+                [fee_index[n] for n in sc.reserve.target_next_period_fees],
             ),
             liquidity=(0.0, 0.0, 0.0)
             if liquidity is None
             else (liquidity.limit, liquidity.interest_rate, liquidity.commitment_fee),
             support=[
                 (
-                    [class_index[c] for c in s.covers if c in class_index],
+                    [class_index[c] for c in s.covers],
                     np.inf if s.cap is None else s.cap,
                 )
                 for s in sc.credit_support
             ],
             support_ultimate_only=[s.principal == "ultimate" for s in sc.credit_support],
-            support_fees=[
-                [fee_index[c] for c in s.covers if c in fee_index] for s in sc.credit_support
-            ],
+            support_fees=[[fee_index[c] for c in s.covers_fees] for s in sc.credit_support],
             accounts=(
                 sc.accounts.collections == "revenue_and_principal",
                 sc.accounts.recoveries == "principal",
