@@ -184,6 +184,14 @@ def with_step(i, **changes):
             "accounts.collections = 'revenue_and_principal': an IP trust distributes from one account",
         ),
         (
+            {**small_deal(), "accounts": {"collections": "revenue_and_principal"}},
+            'waterfall: required key is missing: with [accounts] collections = "revenue_and_principal"',
+        ),
+        (
+            deal(credit_support=[{"kind": "differential_payment"}]),
+            "credit_support[0].covers: required key is missing: name the classes (covers) or fees",
+        ),
+        (
             deal(accounts={"recoveries": "revenue"}),
             "accounts.recoveries = 'revenue': routes recoveries between accounts",
         ),

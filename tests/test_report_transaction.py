@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from helpers import FLAGSHIP, REPO, small_deal
 from test_conservation import every_step_deal
+from test_report_accounts import mechanics_variants, nanshan_loans
 from test_revolving import revolving_loan_deal
 from test_trust import riskless_trust_data
 
@@ -346,7 +347,7 @@ def test_a_custom_deal_lists_its_facility_and_class_guarantee():
 
 
 def test_a_loan_pool_lists_its_loss_sharing_and_mentions_no_reserve_it_lacks():
-    sc = load(NANSHAN)
+    sc = validate(nanshan_loans(), base_dir=NANSHAN.parent)  # one account, the standard order
     by = rows(tx.classes_table(sc))
     assert by["senior"]["credit_enhancement"] == pytest.approx(10.3 / 206, rel=1e-12)
     assert by["senior"]["reserve"] == 0.0
@@ -485,6 +486,9 @@ def produced_words(sc) -> list[tuple[str, dict]]:
                 (record[f"{c}_msgid"], json.loads(record[f"{c}_params_json"])) for c in columns
             ]
     words += [(m, {}) for m in tx.credit_support_table(sc)["kind_msgid"]]
+    fees = tx.fees_table(sc)
+    words += [(r["terms_msgid"], json.loads(r["terms_params_json"])) for _, r in fees.iterrows()]
+    words += [(m, {}) for m in fees["name_msgid"]]
     for params in [p for _, p in words]:
         for key in ("fees", "sources"):
             words += [(m, {}) for m in params.get(key, [])]
@@ -580,13 +584,17 @@ def every_scenario():
         {**insurance, **after_ip_lost, "limit": 1e6, "covered_until": dt.date(2027, 1, 1)},
     ):  # one layer of each kind per deal
         yield loans.replace({"loss_sharing": [fund, policy]})
+    # taxes, fee bases, revenue and principal accounts, formula reserves (docs/model.md, 4.9)
+    yield from mechanics_variants()
+    yield custom.replace({"other_fees[name=servicer].pct_of_pool_per_year": 0.001})
 
 
 def test_every_msgid_is_a_literal_with_named_fields_that_its_params_fill():
     literals = literal_msgids()
     for msgid in literals:
         fields(msgid)
-    named_fees = {"servicer", "custodian"}  # [[other_fees]] names: shown as they are
+    # [[other_fees]] names: shown as they are
+    named_fees = {"servicer", "custodian", "paying_agent", "rating_agency", "trustee"}
     seen = set()
     for sc in every_scenario():
         for msgid, params in produced_words(sc):
@@ -602,11 +610,12 @@ def test_every_msgid_is_a_literal_with_named_fields_that_its_params_fill():
 
 
 def test_tables_are_parquet_friendly(tmp_path):
-    for sc in (load(FLAGSHIP), load(TRUST), validate(custom_deal())):
+    for sc in (load(FLAGSHIP), load(TRUST), validate(custom_deal()), load(NANSHAN)):
         for name, frame in (
             ("classes", tx.classes_table(sc)),
             ("triggers", tx.triggers_table(sc)),
             ("support", tx.credit_support_table(sc)),
+            ("fees", tx.fees_table(sc)),
         ):
             path = tmp_path / f"{name}.parquet"
             frame.to_parquet(path)

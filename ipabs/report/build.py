@@ -25,6 +25,7 @@ DATA_FILES = (
     "coverage",
     "classes",
     "support",
+    "fees",
     "strata",
     "top_obligors",
     "assumptions",
@@ -110,6 +111,7 @@ def report_data(sc, results, stress_run=None) -> dict[str, pd.DataFrame]:
     data["coverage"] = results.cash_flow_coverage
     data["classes"] = transaction.classes_table(sc)
     data["support"] = transaction.credit_support_table(sc)
+    data["fees"] = transaction.fees_table(sc)
     data["strata"] = strata_table(sc)
     data["top_obligors"] = top_obligors_table(sc)
     data["assumptions"] = assumptions_table(sc)
@@ -288,8 +290,13 @@ def _transaction_context(sc, page) -> dict[str, Any]:
         )
         for row in transaction.triggers_table(sc).itertuples()
     ]
+    fee_lines: dict[str, tuple[str, list[tuple[str, str]], str]] = {}
+    for row in page.data["fees"].itertuples():
+        _, parts, _ = fee_lines.setdefault(row.fee, (row.name_msgid, [], row.covered_by_support))
+        parts.append((row.terms_msgid, row.terms_params_json))
     return {
         "waterfall": waterfall,
+        "fee_lines": list(fee_lines.values()),
         "support_rows": page.rows("support"),
         "trigger_rows": triggers,
         "support_of": lambda ids: page._(", ").join(
@@ -480,7 +487,7 @@ FLOW_LABELS = {
     "liquidity_drawn": N_("Liquidity drawn"),
     "holdback_drawn": N_("Holdback drawn"),
     "holdback_released": N_("Holdback released"),
-    "fees": N_("Fees"),  # no tax is modelled yet (issue #16)
+    "fees": N_("Fees"),  # with a [tax] table: TAXES_AND_FEES
     "performance_fee": N_("Performance fee"),
     "liquidity_charges": N_("Liquidity facility charges"),
     "liquidity_repaid": N_("Liquidity repaid"),
@@ -493,8 +500,12 @@ FLOW_LABELS = {
 }
 #: the statement's account balances at each period's end
 BALANCE_LABELS = {"reserve": N_("Reserve"), "holdback": N_("Holdback")}
+#: the fees column of a deal with a [tax] table: the tax is paid as one of its fees
+TAXES_AND_FEES = N_("Taxes and fees")
 #: fees by name (the [fees] table's two; other fees show their own names)
 FEE_LABELS = {"senior": N_("senior fees"), "subordinated": N_("subordinated fees")}
+#: the [tax] table's fee (named tax), as its own column
+TAX_LABEL = N_("Taxes (VAT and surcharges)")
 COVERAGE_COLUMNS = (
     ("initial_balance", N_("Balance at issue ({cur})")),
     ("interest_paid", N_("Expected interest ({cur})")),
@@ -513,6 +524,7 @@ def _base_case_context(results, page) -> dict[str, Any]:
     account's balance at the period's end; and the coverage table's."""
     frame = page.data["cash_flows"]
     shown = page.shown_names
+    taxed = results.scenario.tax is not None
     has_fee_parts = any(c.startswith("fee_") for c in frame.columns)
     flows, balances = [], []
     for column in frame.columns:
@@ -530,7 +542,12 @@ def _base_case_context(results, page) -> dict[str, Any]:
             continue  # its parts are shown instead
         if kind == "fee":
             name = column[len("fee_") :]
-            flows.append((column, page._("Fee: {name}", name=page._(FEE_LABELS[name]) if name in FEE_LABELS else name)))  # fmt: skip
+            if name == "tax" and taxed:
+                flows.append((column, page._(TAX_LABEL)))
+            else:
+                flows.append((column, page._("Fee: {name}", name=page._(FEE_LABELS[name]) if name in FEE_LABELS else name)))  # fmt: skip
+        elif column == "fees" and taxed:
+            flows.append((column, page._(TAXES_AND_FEES)))
         elif column.startswith(("interest_", "principal_")):
             flows.append((column, page._(FLOW_LABELS[kind], cls=shown.get(rest, rest))))
         else:

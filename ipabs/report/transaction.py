@@ -32,6 +32,15 @@ order, with a state that has no list of its own running the list it falls back t
 match what is paid. Steps that can pay nothing are left out: a fee step whose fees are all zero,
 interest on classes without a coupon, a reserve step with no reserve (and no cash trap), a
 facility step without a facility.
+
+**Revenue and principal accounts** (`[accounts] collections = "revenue_and_principal"`,
+收入分账户 and 本金分账户): each state's program is shown as consecutive runs of steps that pay
+from the same account, each run a section of its own ("Revenue priority of payments",
+"Principal priority of payments", as the offering documents list them), in the order the engine
+runs them; a transfer step belongs to the account it moves cash from, and the residual step,
+which pays every account's cash, to the run before it. A deal with one account reads as before.
+The accounts and the principal deficiency ledger (本金账户亏损记录) are rows of
+`credit_support_table`; the fees and the tax (税费), with their terms, are `fees_table`.
 """
 
 from __future__ import annotations
@@ -46,14 +55,18 @@ import pandas as pd
 from ipabs.calendar import time_grid
 from ipabs.report.i18n import N_
 from ipabs.scenario.model import Scenario
-from ipabs.scenario.structure import BUILT_IN_FEES
+from ipabs.scenario.structure import TAX_FEE
 from ipabs.structures.program import (
+    ACCOUNTS,
     ACTIONS,
     COVER_SOURCES,
     MODES,
     STATES,
+    TRANSFER_AMOUNTS,
     collateral_original,
     compile_waterfall,
+    first_period_on_or_after,
+    tax_rate,
 )
 
 
@@ -67,11 +80,13 @@ class Words(NamedTuple):
 class Section(NamedTuple):
     """One priority of payments: its title (a msgid), its steps in payment order, and the deal
     state it is ("revolving", "normal", "triggered", "accelerated"; "final" for what happens at
-    legal final)."""
+    legal final); with revenue and principal accounts, the account its steps pay from
+    ("revenue", "principal"; None: the deal's one account, and what happens at legal final)."""
 
     title: str
     steps: tuple[Words, ...]
     state: str
+    account: str | None = None
 
 
 class ProgramStep(NamedTuple):
@@ -82,6 +97,8 @@ class ProgramStep(NamedTuple):
     mode: str
     cover: tuple[str, ...]  # cover sources, in drawing order
     advance_rate: float
+    account: str = "revenue"  # the account it pays from (a transfer: moves cash from)
+    transfer: str = "all"  # a transfer's amount: all, principal_deficiency
 
 
 #: how the report shows each parameter of the sentences below
@@ -108,6 +125,8 @@ PARAM_KINDS = {
     "periods": "integer",
     "count": "integer",
     "scheduled": "classes",
+    "ceiling": "amount",  # a cap on an amount (the reserve's target)
+    "effective": "pct",  # the tax as a share of its base
 }
 
 STATE_TITLES = {
@@ -118,12 +137,27 @@ STATE_TITLES = {
 }
 FINAL_TITLE = N_("At legal final or a clean-up call")
 FINAL_TITLE_TRUST = N_("At the final distribution or an early termination")
+#: (state, account) -> title, with revenue and principal accounts (no revolving period then)
+ACCOUNT_TITLES = {
+    ("normal", "revenue"): N_("Revenue priority of payments"),
+    ("normal", "principal"): N_("Principal priority of payments"),
+    ("triggered", "revenue"): N_("After a trigger event: revenue priority of payments"),
+    ("triggered", "principal"): N_("After a trigger event: principal priority of payments"),
+    ("accelerated", "revenue"): N_("After an event of default: revenue priority of payments"),
+    ("accelerated", "principal"): N_("After an event of default: principal priority of payments"),
+}
 
-BUILT_IN_FEE_WORDS = {"senior": N_("senior fees"), "subordinated": N_("subordinated fees")}
+#: the fees with words of their own (an [[other_fees]] entry shows its own name)
+BUILT_IN_FEE_WORDS = {
+    "senior": N_("senior fees"),
+    "subordinated": N_("subordinated fees"),
+    TAX_FEE: N_("taxes (VAT and surcharges)"),
+}
 COVER_WORDS = {
     "reserve": N_("the reserve"),
     "liquidity": N_("the liquidity facility"),
     "holdback": N_("the held-back income"),
+    "principal": N_("the principal account"),
 }
 
 # -- the program -----------------------------------------------------------------------------
@@ -135,7 +169,7 @@ def compiled_program(sc: Scenario) -> dict[str, list[ProgramStep]]:
     dates, _, _, accrual = time_grid(sc.deal)
     wf = compile_waterfall(sc, dates, accrual)
     classes = [t.name for t in sc.tranches_by_rank()]
-    fees = [*BUILT_IN_FEES, *(f.name for f in sc.other_fees)]
+    fees = list(sc.fee_names())
     program: dict[str, list[ProgramStep]] = {}
     for s, state in enumerate(STATES):
         steps = []
@@ -150,6 +184,8 @@ def compiled_program(sc: Scenario) -> dict[str, list[ProgramStep]]:
                     mode=MODES[wf.step_mode[i]],
                     cover=tuple(COVER_SOURCES[c] for c in wf.step_cover[i] if c != 0),
                     advance_rate=float(wf.step_advance_rate[i]),
+                    account=ACCOUNTS[wf.step_account[i]],
+                    transfer=TRANSFER_AMOUNTS[wf.step_transfer[i]],
                 )
             )
         program[state] = steps
@@ -251,23 +287,41 @@ def _coupon_words(sc: Scenario, t, subordinated: bool) -> Words:
 
 def waterfall_in_words(sc: Scenario) -> list[Section]:
     """The priority of payments of each state the deal can be in, then what happens at legal
-    final (and at a clean-up call or a trust's early termination)."""
+    final (and at a clean-up call or a trust's early termination). With revenue and principal
+    accounts, each state's steps in runs by account (see the module docstring)."""
     program = compiled_program(sc)
-    sections = [
-        Section(
-            STATE_TITLES[state],
-            tuple(
-                step_words(sc, step, accelerated=state == "accelerated")
-                for step in program[state]
-                if not pays_nothing(sc, step)
-            ),
-            state,
-        )
-        for state in states_in_use(sc)
-    ]
+    sections = []
+    for state in states_in_use(sc):
+        steps = [step for step in program[state] if not pays_nothing(sc, step)]
+        accelerated = state == "accelerated"
+        if not split_accounts(sc):
+            words = tuple(step_words(sc, step, accelerated=accelerated) for step in steps)
+            sections.append(Section(STATE_TITLES[state], words, state))
+            continue
+        for account, run in _account_runs(steps):
+            title = ACCOUNT_TITLES.get((state, account), STATE_TITLES[state])
+            words = tuple(step_words(sc, step, accelerated=accelerated) for step in run)
+            sections.append(Section(title, words, state, account))
     title = FINAL_TITLE_TRUST if sc.kind == "trust" else FINAL_TITLE
     sections.append(Section(title, tuple(final_words(sc)), "final"))
     return sections
+
+
+def split_accounts(sc: Scenario) -> bool:
+    """Whether the deal keeps revenue and principal accounts (else one account)."""
+    return sc.accounts.collections == "revenue_and_principal"
+
+
+def _account_runs(steps: list[ProgramStep]) -> list[tuple[str, list[ProgramStep]]]:
+    """Consecutive steps that pay from the same account, in program order; the residual step
+    (every account's cash) joins the run before it."""
+    runs: list[tuple[str, list[ProgramStep]]] = []
+    for step in steps:
+        if runs and (step.action == "pay_residual" or step.account == runs[-1][0]):
+            runs[-1][1].append(step)
+        else:
+            runs.append((step.account, [step]))
+    return runs
 
 
 def pays_nothing(sc: Scenario, step: ProgramStep) -> bool:
@@ -290,14 +344,27 @@ def step_words(sc: Scenario, step: ProgramStep, *, accelerated: bool = False) ->
 
 
 def _fee_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words:
-    fees = [BUILT_IN_FEE_WORDS.get(f, f) for f in step.members]
+    fees = [fee_words(f) for f in step.members]
     sources = cover_sources(sc, step)
+    if step.members == (TAX_FEE,):  # the taxes alone (the standard order's first step)
+        if sources:
+            return Words(
+                N_("Taxes (VAT and surcharges); a shortfall is drawn from {sources}"),
+                {"sources": [COVER_WORDS[c] for c in sources]},
+            )
+        return Words(N_("Taxes (VAT and surcharges)"), {})
     if sources:
         return Words(
             N_("Fees: {fees}; a shortfall is drawn from {sources}"),
             {"fees": fees, "sources": [COVER_WORDS[c] for c in sources]},
         )
     return Words(N_("Fees: {fees}"), {"fees": fees})
+
+
+def fee_words(name: str) -> str:
+    """A fee as the words name it: a msgid for the [fees] table's two and the tax, an
+    [[other_fees]] entry's own name (which translates to itself)."""
+    return BUILT_IN_FEE_WORDS.get(name, name)
 
 
 def cover_sources(sc: Scenario, step: ProgramStep) -> tuple[str, ...]:
@@ -311,6 +378,8 @@ def _source_exists(sc: Scenario, source: str) -> bool:
         return _reserve_in_use(sc)
     if source == "liquidity":
         return sc.liquidity is not None
+    if source == "principal":  # a revenue step's draw on the principal account
+        return split_accounts(sc)
     return sc.kind == "trust" and sc.trust is not None and sc.trust.holdback_share > 0
 
 
@@ -390,8 +459,48 @@ def _principal_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Word
     return Words(PRINCIPAL_WORDS[mode][due_in_full], params)
 
 
+#: (the next period's amounts of: "classes", "fees" or "both"; a floor (a fixed target or a
+#: share of the notes); a cap) -> the sentence of a formula target (reserve.target_next_period)
+FORMULA_RESERVE_WORDS = {
+    ("classes", False, False): N_("Top up the reserve to the next period's interest on {classes}, releasing any excess"),
+    ("fees", False, False): N_("Top up the reserve to this period's amounts of {fees}, releasing any excess"),
+    ("both", False, False): N_("Top up the reserve to the next period's interest on {classes} plus this period's amounts of {fees}, releasing any excess"),
+    ("classes", True, False): N_("Top up the reserve to the greatest of {amount}, {share} of the notes' balance and the next period's interest on {classes}, releasing any excess"),
+    ("fees", True, False): N_("Top up the reserve to the greatest of {amount}, {share} of the notes' balance and this period's amounts of {fees}, releasing any excess"),
+    ("both", True, False): N_("Top up the reserve to the greatest of {amount}, {share} of the notes' balance and the next period's interest on {classes} plus this period's amounts of {fees}, releasing any excess"),
+    ("classes", False, True): N_("Top up the reserve to the next period's interest on {classes}, capped at {ceiling}, releasing any excess"),
+    ("fees", False, True): N_("Top up the reserve to this period's amounts of {fees}, capped at {ceiling}, releasing any excess"),
+    ("both", False, True): N_("Top up the reserve to the next period's interest on {classes} plus this period's amounts of {fees}, capped at {ceiling}, releasing any excess"),
+    ("classes", True, True): N_("Top up the reserve to the greatest of {amount}, {share} of the notes' balance and the next period's interest on {classes}, capped at {ceiling}, releasing any excess"),
+    ("fees", True, True): N_("Top up the reserve to the greatest of {amount}, {share} of the notes' balance and this period's amounts of {fees}, capped at {ceiling}, releasing any excess"),
+    ("both", True, True): N_("Top up the reserve to the greatest of {amount}, {share} of the notes' balance and the next period's interest on {classes} plus this period's amounts of {fees}, capped at {ceiling}, releasing any excess"),
+}  # fmt: skip
+
+
 def _reserve_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words:
     r = sc.reserve
+    classes, fees = _target_next_period(sc)
+    floor = r.target > 0 or r.target_pct_of_notes > 0
+    capped = r.target_cap is not None
+    if classes or fees:  # a formula target: the next period's interest and fees
+        params: dict[str, Any] = {}
+        if classes:
+            params["classes"] = classes
+        if fees:
+            params["fees"] = [fee_words(f) for f in fees]
+        if floor:
+            params.update(amount=r.target, share=r.target_pct_of_notes)
+        if capped:
+            params["ceiling"] = r.target_cap
+        due = "both" if classes and fees else "classes" if classes else "fees"
+        return Words(FORMULA_RESERVE_WORDS[(due, floor, capped)], params)
+    if capped and floor:
+        return Words(
+            N_(
+                "Top up the reserve to the larger of {amount} and {share} of the notes' balance, capped at {ceiling}, releasing any excess"
+            ),
+            {"amount": r.target, "share": r.target_pct_of_notes, "ceiling": r.target_cap},
+        )
     if r.target > 0 and r.target_pct_of_notes > 0:
         return Words(
             N_(
@@ -424,7 +533,23 @@ def _residual_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words
             {"share": terms.performance_fee_share, "hurdle": terms.performance_hurdle,
              "cls": subordinated},
         )  # fmt: skip
+    if split_accounts(sc):  # what is left in both accounts
+        return Words(N_("Residual of every account to {cls}"), {"cls": subordinated})
     return Words(N_("Residual to {cls}"), {"cls": subordinated})
+
+
+#: (the account a transfer moves cash from, its amount) -> sentence
+TRANSFER_WORDS = {
+    ("revenue", "all"): N_("Move the revenue account's cash left to the principal account"),
+    ("principal", "all"): N_("Move the principal account's cash left to the revenue account"),
+    ("revenue", "principal_deficiency"): N_(
+        "Make good the principal deficiency ledger: move cash from the revenue account to the principal account, up to the ledger's balance"
+    ),
+}
+
+
+def _transfer_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words:
+    return Words(TRANSFER_WORDS[(step.account, step.transfer)], {})
 
 
 def _buy_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words:
@@ -447,6 +572,7 @@ STEP_WORDS: dict[str, Callable[[Scenario, ProgramStep, bool], Words]] = {
     "pay_liquidity": _liquidity_words,
     "pay_residual": _residual_words,
     "buy_assets": _buy_words,
+    "transfer": _transfer_words,
 }
 
 
@@ -455,7 +581,12 @@ def final_words(sc: Scenario) -> list[Words]:
     due = N_("Every class's whole balance is due; the priority of payments in force pays it")
     words = [Words(due, {})]
     if _reserve_in_use(sc):
-        words.append(Words(N_("The reserve is released into the cash"), {}))
+        released = (
+            N_("The reserve is released into the revenue account")
+            if split_accounts(sc)
+            else N_("The reserve is released into the cash")
+        )
+        words.append(Words(released, {}))
     terms = sc.trust if sc.kind == "trust" else None
     if terms is not None and terms.holdback_share > 0:
         words.append(Words(N_("The held-back income is paid out into the cash"), {}))
@@ -465,14 +596,16 @@ def final_words(sc: Scenario) -> list[Words]:
         )
     call = sc.clean_up_call
     if call is not None:
-        words.append(
-            Words(
-                N_(
-                    "Clean-up call: on the first payment date the collateral value is at or below {share} of its original value, the pool is sold at {price} of its value and every class is due"
-                ),
-                {"share": call.threshold, "price": call.price},
+        msgid = (
+            N_(
+                "Clean-up call: on the first payment date the collateral value is at or below {share} of its original value, the pool is sold at {price} of its value into the principal account and every class is due"
+            )
+            if split_accounts(sc)
+            else N_(
+                "Clean-up call: on the first payment date the collateral value is at or below {share} of its original value, the pool is sold at {price} of its value and every class is due"
             )
         )
+        words.append(Words(msgid, {"share": call.threshold, "price": call.price}))
     if terms is not None and terms.termination_shortfall is not None:
         words.append(
             Words(
@@ -587,6 +720,108 @@ TRIGGER_COLUMNS = [
     "tripping_msgid", "tripping_params_json", "effect_msgid", "effect_params_json",
 ]  # fmt: skip
 
+# -- fees and taxes --------------------------------------------------------------------------
+
+#: the [tax] table's base -> its terms (VAT separated from a price that includes it, plus the
+#: surcharges on the VAT: `effective` of the base, ipabs.structures.program.tax_rate)
+TAX_WORDS = {
+    "income": N_("VAT at {rate}, included in the price, and surcharges of {share} of the VAT: {effective} of each period's income (interest and licence income; principal is not taxed)"),
+    "collections": N_("VAT at {rate}, included in the price, and surcharges of {share} of the VAT: {effective} of each period's collections"),
+}  # fmt: skip
+#: a fee's terms, one part each: part -> (sentence, the parameter its value fills)
+FEE_PART_WORDS = {
+    "fixed": (N_("{amount} a year"), "amount"),
+    "pct_of_notes": (N_("{rate} a year of the notes' balance"), "rate"),
+    "pct_of_pool": (N_("{rate} a year of the collateral value"), "rate"),
+    "pct_of_income": (N_("{share} of each period's income (interest and licence income)"), "share"),
+    "pct_of_collections": (N_("{share} of each period's collections"), "share"),
+    "pct_of_class_payments": (N_("{share} of the interest and principal paid to the classes"), "share"),
+    "cap": (N_("capped at {amount} a year"), "amount"),
+    "floor": (N_("at least {amount} a year"), "amount"),
+}  # fmt: skip
+ONE_OFF_WORDS = N_("a one-off {amount} on {date}")
+WAIVED_WORDS = N_("what a period's cash does not pay is waived, not carried")
+FEE_COLUMNS = [
+    "fee", "name_msgid", "part", "terms_msgid", "terms_params_json", "covered_by_support",
+]  # fmt: skip
+
+
+def fees_table(sc: Scenario) -> pd.DataFrame:
+    """The fees and the tax (税费) that accrue, in the waterfall's fee order
+    (`Scenario.fee_names`), each as one row per part of its terms, in this order: the tax's
+    rates and base; the periodic amount's bases (fixed, notes, pool, income, collections, the
+    classes' payments); its cap and floor per year; a one-off amount and the payment date it is
+    due; waived rather than carried. `name_msgid` is the fee as the words name it (a named fee's
+    own name), `covered_by_support` the comma-joined ids of the credit support that covers it
+    (`covers_fees`). A fee reads as its parts' sentences, translated, joined in one line."""
+    ids = support_ids(sc)
+    rows = []
+    for name in sc.fee_names():
+        if not _fee_accrues(sc, name):
+            continue
+        covered = ",".join(
+            i for i, s in zip(ids, sc.credit_support, strict=True) if name in s.covers_fees
+        )
+        for part, words in _fee_terms(sc, name):
+            rows.append(
+                {
+                    "fee": name,
+                    "name_msgid": fee_words(name),
+                    "part": part,
+                    "terms_msgid": words.msgid,
+                    "terms_params_json": _json(words.params),
+                    "covered_by_support": covered,
+                }
+            )
+    return pd.DataFrame(rows, columns=FEE_COLUMNS)
+
+
+def _fee_terms(sc: Scenario, name: str) -> list[tuple[str, Words]]:
+    if name == TAX_FEE:
+        t = sc.tax
+        params = {"rate": t.vat_rate, "share": t.surcharge_rate, "effective": tax_rate(sc)}
+        return [("tax", Words(TAX_WORDS[t.base], params))]
+    if name == "senior":
+        f = sc.fees
+        values = {
+            "fixed": f.fixed_per_year,
+            "pct_of_notes": f.pct_of_notes_per_year,
+            "cap": f.cap_per_year,
+        }
+        one_off, waived = 0.0, False
+    elif name == "subordinated":
+        values = {"fixed": sc.fees.subordinated_per_year}
+        one_off, waived = 0.0, False
+    else:
+        f = next(f for f in sc.other_fees if f.name == name)
+        values = {
+            "fixed": f.fixed_per_year,
+            "pct_of_notes": f.pct_of_notes_per_year,
+            "pct_of_pool": f.pct_of_pool_per_year,
+            "pct_of_income": f.pct_of_income,
+            "pct_of_collections": f.pct_of_collections,
+            "pct_of_class_payments": f.pct_of_class_payments,
+            "cap": f.cap_per_year,
+            "floor": f.floor_per_year,
+        }
+        one_off, waived = f.one_off, not f.carry_unpaid
+    periodic = any(values.get(k, 0) for k in FEE_PART_WORDS if k not in ("cap", "floor"))
+    terms = []
+    for part, (msgid, param) in FEE_PART_WORDS.items():
+        value = values.get(part)
+        if not value or (part == "cap" and not periodic):  # a cap on nothing
+            continue
+        terms.append((part, Words(msgid, {param: value})))
+    if one_off > 0:
+        dates, _, _, _ = time_grid(sc.deal)
+        due = first_period_on_or_after(dates, f.one_off_date or sc.deal.closing_date)
+        date = dates[min(due, len(dates) - 1)]
+        terms.append(("one_off", Words(ONE_OFF_WORDS, {"amount": one_off, "date": _iso(date)})))
+    if waived:
+        terms.append(("waived", Words(WAIVED_WORDS, {})))
+    return terms
+
+
 # -- credit support --------------------------------------------------------------------------
 
 KIND_WORDS = {
@@ -598,6 +833,9 @@ KIND_WORDS = {
     "reserve": N_("Cash reserve"),
     "liquidity_facility": N_("Liquidity facility"),
     "holdback": N_("Income holdback"),
+    "revenue_account": N_("Revenue account"),
+    "principal_account": N_("Principal account"),
+    "principal_deficiency_ledger": N_("Principal deficiency ledger"),
 }
 SUPPORT_COLUMNS = [
     "id", "kind", "level", "kind_msgid", "provider", "covers", "cap",
@@ -607,32 +845,51 @@ SUPPORT_COLUMNS = [
 
 def credit_support_table(sc: Scenario) -> pd.DataFrame:
     """Every source of support, one row each: the classes' credit support (level "classes":
-    tops up the covered classes' shortfalls), the loans' loss-sharing layers (level "loans":
-    shares each defaulted loan's loss) and the deal's accounts (level "cash": the reserve, the
-    liquidity facility, a trust's holdback). `covers` are comma-joined class ids, `cap` the most
-    it pays (NaN: no cap; per loan for loss-sharing layers; the limit of the facility),
+    tops up the covered classes' shortfalls, and the covered fees' and taxes'), the loans'
+    loss-sharing layers (level "loans": shares each defaulted loan's loss) and the deal's
+    accounts (level "cash": with revenue and principal accounts those two and the principal
+    deficiency ledger, then the reserve, the liquidity facility, a trust's holdback). `covers`
+    are comma-joined class ids (for the cash accounts, the classes whose interest a step draws
+    them for; the fees a support covers are in its terms and in `fees_table`), `cap` the most it
+    pays (NaN: no cap; per loan for loss-sharing layers; the limit of the facility),
     `provider_default_probability` annual (NaN: no provider that can default)."""
     rows = []
     for i, s in enumerate(sc.credit_support):
-        msgid = (
-            N_(
-                "Tops up the interest shortfalls of {classes} each period and their principal unpaid at legal final, until the provider defaults"
-            )
-            if s.principal == "ultimate"
-            else N_(
-                "Tops up the interest and scheduled principal shortfalls of {classes}, and their principal unpaid at legal final, until the provider defaults"
-            )
-        )
         rows.append(
             _support_row(
                 f"credit_support[{i}]", s.kind, "classes", s.provider, ",".join(s.covers),
-                s.cap, s.provider_default_probability, Words(msgid, {"classes": list(s.covers)}),
+                s.cap, s.provider_default_probability, _support_words(sc, s),
             )
         )  # fmt: skip
     for i, layer in enumerate(sc.loss_sharing):
         rows.append(_loss_sharing_row(sc, f"loss_sharing[{i}]", layer))
     rows += _account_rows(sc)
     return pd.DataFrame(rows, columns=SUPPORT_COLUMNS)
+
+
+#: (covers fees, scheduled principal too) -> terms of a class-level support (it covers at least
+#: one class)
+SUPPORT_WORDS = {
+    (False, False): N_("Tops up the interest shortfalls of {classes} each period and their principal unpaid at legal final, until the provider defaults"),
+    (False, True): N_("Tops up the interest and scheduled principal shortfalls of {classes}, and their principal unpaid at legal final, until the provider defaults"),
+    (True, False): N_("Tops up the shortfalls of {fees} and the interest shortfalls of {classes} each period, and their principal unpaid at legal final, until the provider defaults"),
+    (True, True): N_("Tops up the shortfalls of {fees}, the interest and scheduled principal shortfalls of {classes}, and their principal unpaid at legal final, until the provider defaults"),
+}  # fmt: skip
+FEES_ONLY_SUPPORT_WORDS = N_(
+    "Tops up the shortfalls of {fees} each period, until the provider defaults"
+)
+
+
+def _support_words(sc: Scenario, support) -> Words:
+    """A class-level support's terms: the classes it covers and the fees, the tax among them
+    (`covers_fees`), as listed."""
+    params: dict[str, Any] = {"classes": list(support.covers)}
+    fees = list(support.covers_fees)
+    if fees:
+        params["fees"] = [fee_words(f) for f in fees]
+    if not support.covers:  # fees only
+        return Words(FEES_ONLY_SUPPORT_WORDS, {"fees": params["fees"]})
+    return Words(SUPPORT_WORDS[(bool(fees), support.principal != "ultimate")], params)
 
 
 def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
@@ -693,15 +950,27 @@ def _account_rows(sc: Scenario) -> list[dict[str, Any]]:
     drawn_for = {
         source: _classes_drawing_on(sc, program, source) for source in ("reserve", "liquidity")
     }
-    rows = []
+    rows = _split_account_rows(sc, program) if split_accounts(sc) else []
     if _has_reserve(sc):
-        msgid = (
-            N_(
-                "Funded at closing with {amount}; drawn for fee and interest shortfalls where a step names it; released into the cash at legal final"
+        drawn = _drawn(sc, program, "reserve")
+        if split_accounts(sc):  # released into the revenue account
+            msgid = (
+                N_(
+                    "Funded at closing with {amount}; drawn for fee and interest shortfalls where a step names it; released into the revenue account at legal final"
+                )
+                if drawn
+                else N_(
+                    "Funded at closing with {amount}; released into the revenue account at legal final"
+                )
             )
-            if _drawn(sc, program, "reserve")
-            else N_("Funded at closing with {amount}; released into the cash at legal final")
-        )
+        else:
+            msgid = (
+                N_(
+                    "Funded at closing with {amount}; drawn for fee and interest shortfalls where a step names it; released into the cash at legal final"
+                )
+                if drawn
+                else N_("Funded at closing with {amount}; released into the cash at legal final")
+            )
         rows.append(
             _support_row(
                 "reserve", "reserve", "cash", None, ",".join(drawn_for["reserve"]), None, None,
@@ -736,6 +1005,46 @@ def _account_rows(sc: Scenario) -> list[dict[str, Any]]:
             )
         )  # fmt: skip
     return rows
+
+
+def _split_account_rows(sc: Scenario, program: dict[str, list[ProgramStep]]) -> list[dict]:
+    """The revenue account, the principal account (with the classes whose interest a revenue
+    step draws it for) and the principal deficiency ledger."""
+    to_revenue = sc.accounts.recoveries == "revenue"
+    revenue = (
+        N_(
+            "Receives the interest and licence income in each period's collections, and the recoveries and loss-sharing payments on defaulted loans"
+        )
+        if to_revenue
+        else N_("Receives the interest and licence income in each period's collections")
+    )
+    #: (recoveries to revenue, a clean-up call) -> the principal account's terms
+    principal = {
+        (True, True): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity) and a clean-up call's proceeds"),
+        (True, False): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity)"),
+        (False, True): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity), the recoveries and loss-sharing payments on defaulted loans, and a clean-up call's proceeds"),
+        (False, False): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity) and the recoveries and loss-sharing payments on defaulted loans"),
+    }[(to_revenue, sc.clean_up_call is not None)]  # fmt: skip
+    cured = any(
+        step.action == "transfer" and step.transfer == "principal_deficiency"
+        for steps in program.values()
+        for step in steps
+    )
+    ledger = (
+        N_(
+            "Records the principal balance of each loan as it defaults and what revenue steps draw from the principal account; made good from the revenue account by the principal deficiency transfer"
+        )
+        if cured
+        else N_(
+            "Records the principal balance of each loan as it defaults and what revenue steps draw from the principal account; no step makes it good"
+        )
+    )
+    covered = ",".join(_classes_drawing_on(sc, program, "principal"))
+    return [
+        _support_row("revenue_account", "revenue_account", "cash", None, "", None, None, Words(revenue, {})),
+        _support_row("principal_account", "principal_account", "cash", None, covered, None, None, Words(principal, {})),
+        _support_row("principal_deficiency_ledger", "principal_deficiency_ledger", "cash", None, "", None, None, Words(ledger, {})),
+    ]  # fmt: skip
 
 
 def _drawn(sc: Scenario, program: dict[str, list[ProgramStep]], source: str) -> bool:
@@ -793,8 +1102,17 @@ def _fee_accrues(sc: Scenario, name: str) -> bool:
         return sc.fees.fixed_per_year > 0 or sc.fees.pct_of_notes_per_year > 0
     if name == "subordinated":
         return sc.fees.subordinated_per_year > 0
+    if name == TAX_FEE:
+        return sc.tax is not None and tax_rate(sc) > 0
     fee = next(f for f in sc.other_fees if f.name == name)
-    return fee.fixed_per_year > 0 or fee.pct_of_notes_per_year > 0 or fee.pct_of_pool_per_year > 0
+    return any(
+        value > 0
+        for value in (
+            fee.fixed_per_year, fee.pct_of_notes_per_year, fee.pct_of_pool_per_year,
+            fee.pct_of_income, fee.pct_of_collections, fee.pct_of_class_payments,
+            fee.floor_per_year, fee.one_off,
+        )
+    )  # fmt: skip
 
 
 def _earns_interest(t) -> bool:
@@ -815,7 +1133,25 @@ def _debt_service_classes(sc: Scenario, trigger) -> list[str]:
 
 def _has_reserve(sc: Scenario) -> bool:
     r = sc.reserve
-    return r.initial_balance > 0 or r.target > 0 or r.target_pct_of_notes > 0
+    return (
+        r.initial_balance > 0
+        or r.target > 0
+        or r.target_pct_of_notes > 0
+        or any(_target_next_period(sc))
+    )
+
+
+def _target_next_period(sc: Scenario) -> tuple[list[str], list[str]]:
+    """The classes (by rank) and fees (as listed) of the reserve's formula target that can add to
+    it (a class without a coupon, a fee that accrues nothing add nothing)."""
+    r = sc.reserve
+    classes = [
+        t.name
+        for t in sc.tranches_by_rank()
+        if t.name in r.target_next_period and _earns_interest(t)
+    ]
+    fees = [f for f in r.target_next_period_fees if _fee_accrues(sc, f)]
+    return classes, fees
 
 
 def _reserve_in_use(sc: Scenario) -> bool:
@@ -841,6 +1177,7 @@ __all__ = [
     "Words",
     "classes_table",
     "credit_support_table",
+    "fees_table",
     "triggers_table",
     "waterfall_in_words",
 ]

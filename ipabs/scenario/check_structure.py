@@ -273,6 +273,11 @@ def _check_accounts(sc) -> Iterable[Problem]:
                 True,
             )
         return
+    if sc.waterfall is None:
+        yield Problem(
+            "waterfall",
+            'required key is missing: with [accounts] collections = "revenue_and_principal" give the priority of payments, saying which steps pay from the principal account (the standard order pays everything from one account)',
+        )
     if sc.revolving is not None:
         yield Problem(
             "accounts.collections",

@@ -386,6 +386,11 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
             )
     fee_names = Names(sc.fee_names())
     for i, support in enumerate(sc.credit_support):
+        if not support.covers and not support.covers_fees:
+            yield Problem(
+                f"credit_support[{i}].covers",
+                "required key is missing: name the classes (covers) or fees (covers_fees) it covers",
+            )
         for j, name in enumerate(support.covers):
             if name not in tranche_names:
                 yield _unknown_reference(

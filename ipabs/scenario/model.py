@@ -705,8 +705,8 @@ class DifferentialPayment(Spec):
         pattern=DISPLAY_NAME_PATTERN,
     )
     covers: tuple[Identifier, ...] = _field(
-        description="Names of the tranches whose shortfalls it tops up: interest each period, scheduled principal, and all principal at legal final.",
-        min_length=1,
+        (),
+        description="Names of the tranches whose shortfalls it tops up: interest each period, scheduled principal, and all principal at legal final. It covers at least one class or one fee (covers_fees).",
     )
     covers_fees: tuple[Identifier, ...] = _field(
         (),
