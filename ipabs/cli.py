@@ -337,6 +337,17 @@ def _importance_option(value: str | None):
         ) from None
 
 
+def _scale_words(scale: str, table_file: str | None) -> str:
+    """What the rating table's scale is, after its source on the CLI's ratings line."""
+    if scale == "global":
+        return (
+            " (a global-scale corporate default-rate equivalent, not a Chinese domestic sf scale)"
+        )
+    if scale == "scenario":
+        return ""
+    return f" (scale: {scale}" + (f"; from {table_file}" if table_file else "") + ")"
+
+
 def _print_summary(results, out_dir: Path) -> None:
     sc = results.scenario
     s = results.summary
@@ -434,7 +445,7 @@ def _print_summary(results, out_dir: Path) -> None:
         "timely_interest_probability": "probability of any interest shortfall or principal loss (timely interest and ultimate principal) by legal final",
         "loss_probability": "probability of principal loss by legal final",
     }[metric]  # fmt: skip
-    scale = " (a global-scale corporate default-rate equivalent, not a Chinese domestic sf scale)" if s["rating_scale"].iloc[0] == "global" else ""  # fmt: skip
+    scale = _scale_words(str(s["rating_scale"].iloc[0]), sc.ratings.table_file)
     console.print(f"implied ratings: {basis}, against {table_source(sc.ratings)}{scale}")
     p = results.pool.iloc[0]
     cur = sc.deal.currency

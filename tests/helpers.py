@@ -151,8 +151,10 @@ def write_scenario(folder: Path, data: dict[str, Any], name: str = "deal.toml") 
 def run_cli(
     *args: str | os.PathLike[str], cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m ipabs ARGS` as a user would, capturing output."""
-    env = {**os.environ, "COLUMNS": "160"}
+    """Run `python -m ipabs ARGS` as a user would, capturing output: the ipabs of this checkout,
+    whatever the working folder `cwd` (not an installed one elsewhere)."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "COLUMNS": "160", "PYTHONPATH": path}
     return subprocess.run(
         [sys.executable, "-m", "ipabs", *map(str, args)],
         capture_output=True,

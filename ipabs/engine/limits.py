@@ -24,8 +24,9 @@ BYTES_PER_PATH_TRANCHE = 3 * 8 * (len(TRANCHE_FIELDS) + 2)
 # per path: the pool outputs and its weight, and the pool path table built from them
 BYTES_PER_PATH = 2 * 8 * (len(POOL_FIELDS) + 1)
 # sampled per period, per sample path: the collections received, reserve, performing loans, loan
-# loss, debt service, the pool's own income and a trust's holdback, and each class's balance
-SAMPLE_SERIES = 7
+# loss, debt service, the pool's own income, a trust's holdback and the principal deficiency
+# ledger, and each class's balance
+SAMPLE_SERIES = 8
 # and per statement path (the first STATEMENT_PATHS of them): the waterfall's flows
 # (`run.POOL_FLOWS`), each fee's payments and each class's interest and principal
 STATEMENT_SERIES = N_POOL_FLOWS

@@ -31,7 +31,8 @@ class RatingTable:
     metric: Metric
     source: str
     #: "global": the built-in table, a global-scale corporate default-rate equivalent (not a
-    #: Chinese domestic sf scale); "scenario": a table the scenario gives (its own scale)
+    #: Chinese domestic sf scale); else a table the scenario gives, inline or in a table file:
+    #: its name ([ratings] name, or the file's), "scenario" when it has none
     scale: str = "scenario"
 
     def tenor(self, wal_years: float, term_years: float) -> float:
@@ -115,7 +116,8 @@ def label(rating: str, labels: str) -> str:
 
 
 def table_for(ratings) -> RatingTable:
-    """The scenario's [ratings] table, or the built-in one."""
+    """The scenario's [ratings] table (given inline or read from its table file), or the
+    built-in one. Its scale is the table's name ("scenario" when it gives none)."""
     if ratings.table is None:
         return BUILT_IN
     return RatingTable(
@@ -123,8 +125,8 @@ def table_for(ratings) -> RatingTable:
         tenors=np.array(ratings.tenors, dtype=float),
         values=np.array([row.values for row in ratings.table], dtype=float),
         metric=ratings.metric,
-        source="the scenario's [ratings] table",
-        scale="scenario",
+        source=ratings.source or "the scenario's [ratings] table",
+        scale=ratings.name or "scenario",
     )
 
 

@@ -215,8 +215,9 @@ def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]
         "font_stack": _font_stack(),
         "rating": lambda text: page._(RATING_WORDS[text]) if text in RATING_WORDS else text,
         "model_notes": MODEL_NOTES,
+        "rating_scale": str(summary["rating_scale"].iloc[0]),
         "rating_notes": (
-            SCALE_NOTES.get(str(summary["rating_scale"].iloc[0]), SCALE_NOTES["scenario"]),
+            SCALE_NOTES.get(str(summary["rating_scale"].iloc[0]), SCALE_NOTES["named"]),
             BASIS_NOTES.get(str(summary["rating_metric"].iloc[0]), BASIS_NOTES["loss_probability"]),
         ),
         **_transaction_context(sc, page),
@@ -243,6 +244,8 @@ SCALE_NOTES = {
         "Scale: global. The built-in table is Moody's global corporate default rates, a global-scale equivalent, not a Chinese domestic sf scale."
     ),
     "scenario": N_("Scale: the scenario's own rating table."),
+    # a table the scenario gives, inline or in a shared table file, under the name it gives
+    "named": N_("Scale: {scale} (the scenario's rating table, not the built-in one)."),
 }
 BASIS_NOTES = {
     "loss_probability": N_("Rated on ultimate principal: the probability of a principal loss by legal final, against the table at the deal's term."),

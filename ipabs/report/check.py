@@ -202,11 +202,14 @@ def _key_problems(info: dict, required: dict[str, tuple[type, ...]], note: str =
 
 
 def _saved_scenario(info: dict, manifest_path: Path):
-    """The manifest's resolved scenario, validated (its tapes' rows are already in its tables)."""
+    """The manifest's resolved scenario, validated (its tapes' rows are already in its tables,
+    and its rating table file's table in [ratings])."""
     from ipabs.scenario.load import validate
 
     resolved = dict(info["resolved_scenario"])
     resolved.pop("tapes", None)
+    if isinstance(resolved.get("ratings"), dict):
+        resolved["ratings"] = {k: v for k, v in resolved["ratings"].items() if k != "table_file"}
     return validate(resolved, source=f"{manifest_path} (resolved_scenario)")
 
 
@@ -302,6 +305,9 @@ def _fresh_manifest(saved: dict, sc, results, spec) -> dict[str, Any]:
             info[key] = saved[key]
     if "tapes" in saved["resolved_scenario"]:  # the tape files; their rows are in the tables
         info["resolved_scenario"]["tapes"] = saved["resolved_scenario"]["tapes"]
+    saved_ratings = saved["resolved_scenario"].get("ratings")
+    if isinstance(saved_ratings, dict) and "table_file" in saved_ratings:  # its table is there
+        info["resolved_scenario"]["ratings"]["table_file"] = saved_ratings["table_file"]
     return info
 
 

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from ipabs.errors import Problem
 from ipabs.scenario.base import Names
-from ipabs.scenario.structure import BUILT_IN_FEES, TAX_FEE
+from ipabs.scenario.structure import BUILT_IN_FEES, RESERVED_SCALE_NAMES, TAX_FEE
 
 RATIO_CONDITIONS = ("cumulative_default_ratio", "cumulative_loss_ratio", "oc_ratio")
 
@@ -330,6 +330,16 @@ def _check_revolving(sc) -> Iterable[Problem]:
 
 
 def _check_ratings(r) -> Iterable[Problem]:
+    if r.table_file is not None and r.table is None:
+        yield Problem(
+            "ratings.table_file",
+            "the file's table is missing: a rating table file is read when the scenario is "
+            "loaded (ipabs.load, or validate with the scenario's folder), which puts its table "
+            "in [ratings]",
+            r.table_file,
+            True,
+        )
+        return
     if (r.table is None) != (r.tenors is None):
         yield Problem("ratings", "tenors and table go together")
         return
@@ -342,13 +352,39 @@ def _check_ratings(r) -> Iterable[Problem]:
                 True,
             )
         return
-    if r.metric is None:
-        yield Problem("ratings.metric", "required key is missing: what does the table limit?")
-    tenors = list(r.tenors)
+    yield from rating_table_problems(r, r.table, "ratings.", "table")
+
+
+def rating_table_problems(t, rows, prefix: str, rows_key: str) -> Iterable[Problem]:
+    """A rating table's own rules, inline in [ratings] (`prefix` "ratings.", rows in "table")
+    or in a rating table file ("", rows in "row"): a name that is not reserved, a metric,
+    increasing tenors, one value per tenor that never falls with tenor, unique rating names,
+    and a worse rating's limits never lower than a better one's."""
+    if t.name is not None and t.name.strip().casefold() in RESERVED_SCALE_NAMES:
+        yield Problem(
+            f"{prefix}name",
+            'reserved: rating_scale is "global" for the built-in table and "scenario" for a '
+            "table of the scenario's with no name; name the scale as it is known, e.g. "
+            '"China domestic sf, agency X 2024"',
+            t.name,
+            True,
+        )
+    if t.metric is None:
+        yield Problem(f"{prefix}metric", "required key is missing: what does the table limit?")
+    tenors = list(t.tenors)
     if any(b <= a for a, b in pairwise(tenors)):
-        yield Problem("ratings.tenors", "must increase", tenors, True)
-    for i, row in enumerate(r.table):
-        where = f'ratings.table[{i}] (rating = "{row.rating}")'
+        yield Problem(f"{prefix}tenors", "must increase", tenors, True)
+    first: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        where = f'{prefix}{rows_key}[{i}] (rating = "{row.rating}")'
+        j = first.setdefault(row.rating, i)
+        if j != i:
+            yield Problem(
+                f"{where}.rating",
+                f"duplicate rating; already {prefix}{rows_key}[{j}]",
+                row.rating,
+                True,
+            )
         if len(row.values) != len(tenors):
             yield Problem(
                 f"{where}.values",
@@ -363,8 +399,8 @@ def _check_ratings(r) -> Iterable[Problem]:
                 list(row.values),
                 True,
             )
-        if i and len(row.values) == len(r.table[i - 1].values):
-            if any(b < a for a, b in zip(r.table[i - 1].values, row.values, strict=True)):
+        if i and len(row.values) == len(rows[i - 1].values):
+            if any(b < a for a, b in zip(rows[i - 1].values, row.values, strict=True)):
                 yield Problem(
                     f"{where}.values",
                     "rows run from the best rating down: a worse rating's limits cannot be lower",

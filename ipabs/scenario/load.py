@@ -31,7 +31,7 @@ from ipabs.scenario.tapes import MAX_TABLE_ROWS, TAPE_KINDS, expand_tapes, locat
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_LABEL_KEYS = ("id", "name")
+_LABEL_KEYS = ("id", "name", "rating")
 #: the largest scenario file read, in bytes (a pool bigger than this belongs in tapes)
 MAX_SCENARIO_BYTES = 64 * 2**20
 #: the deepest nesting of tables and arrays accepted; the format itself needs at most 4 levels
@@ -52,7 +52,12 @@ _hints_left: contextvars.ContextVar[int] = contextvars.ContextVar("hints_left", 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; syntax errors are reported with line and column."""
     path = Path(path)
-    raw = read_limited(path, MAX_SCENARIO_BYTES, "a TOML scenario file")
+    return parse_toml(read_limited(path, MAX_SCENARIO_BYTES, "a TOML scenario file"), path)
+
+
+def parse_toml(raw: bytes, path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file's bytes; an error names `path` (with line and column for a syntax
+    error)."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except RecursionError:
@@ -90,7 +95,8 @@ def check_nesting(data: Any, *, source: str | Path = "<scenario>") -> None:
 
 
 def load(path: str | Path) -> Scenario:
-    """Load and validate a scenario file (tapes are read relative to its folder)."""
+    """Load and validate a scenario file (tapes and a rating table file are read relative to
+    its folder)."""
     path = Path(path)
     return validate(read_toml(path), source=path, base_dir=path.parent)
 
@@ -114,6 +120,9 @@ def validate(
     except ScenarioError as exc:
         exc.source = exc.source or str(source)
         raise
+    from ipabs.scenario.rating_file import expand_rating_file
+
+    expand_rating_file(data, Path(base_dir), source)
     _check_table_sizes(data, source)
     _default_buyer_class(data)
     try:
@@ -149,14 +158,16 @@ def _first(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     return tuple(out)
 
 
-def _invalid(source: str | Path, problems: tuple[Problem, ...]) -> ScenarioError:
+def _invalid(
+    source: str | Path, problems: tuple[Problem, ...], what: str = "invalid scenario"
+) -> ScenarioError:
     n = len(problems)
     if n > MAX_PROBLEMS:
         count = f"more than {MAX_PROBLEMS} problems"
         problems = problems[:MAX_PROBLEMS]
     else:
         count = f"{n} problem{'s' if n != 1 else ''}"
-    return ScenarioError(f"invalid scenario ({count})", source=source, problems=problems)
+    return ScenarioError(f"{what} ({count})", source=source, problems=problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +313,8 @@ def _rating_problems(sc: Scenario) -> Iterator[Problem]:
             "the built-in table is a global-scale corporate default-rate equivalent (Moody's "
             "global default rates), not a Chinese domestic sf scale: relabelling it AAAsf, "
             "AA+sf, ... would read a global grade as a domestic one. Give a domestic-scale "
-            '[ratings] table (metric, tenors, table; docs/model.md 5.1) to use labels = "china"',
+            "table, in [ratings] (metric, tenors, table) or in a shared file (table_file; "
+            'docs/model.md 5.1), to use labels = "china"',
             "china",
             True,
         )

@@ -8,7 +8,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ipabs.scenario.base import Amount, Flag, Identifier, Probability, Spec, _field
+from ipabs.scenario.base import (
+    DISPLAY_NAME_PATTERN,
+    Amount,
+    DisplayName,
+    Flag,
+    Identifier,
+    Probability,
+    Spec,
+    _field,
+)
 
 Action = Literal[
     "pay_fee",
@@ -348,7 +357,25 @@ class RatingRow(Spec):
     )
 
 
-class Ratings(Spec):
+#: a rating table's citation: one line of at most 300 characters (as a [sources] entry)
+Citation = Annotated[str, Field(min_length=1, max_length=300, pattern=DISPLAY_NAME_PATTERN)]
+#: the names a rating table may not take: the summary's rating_scale for the built-in table
+#: ("global") and for a table of the scenario's that gives no name ("scenario")
+RESERVED_SCALE_NAMES = ("global", "scenario")
+
+
+class RatingScale(Spec):
+    """A rating table's own keys, the same in [ratings] (rows in `table`) and in a rating table
+    file (rows in [[row]]): its name, its source, what it limits, its tenors and its labels."""
+
+    name: DisplayName | None = _field(
+        None,
+        description='The scale\'s name, shown as the summary\'s rating_scale and on the report (e.g. "China domestic sf, agency X 2024"). Default: "scenario" for a table given inline; "global" (the built-in table) and "scenario" are reserved. Required in a table file.',
+    )
+    source: Citation | None = _field(
+        None,
+        description="Where the table's numbers come from (one line, at most 300 characters), shown with the ratings. Default: \"the scenario's [ratings] table\". Required in a table file.",
+    )
     metric: Literal["expected_loss", "loss_probability"] | None = _field(
         None,
         description="What the table limits: expected_loss (Moody's-style idealised tables) or loss_probability. Required with a table; the built-in table is loss_probability.",
@@ -356,14 +383,31 @@ class Ratings(Spec):
     tenors: tuple[Annotated[float, Field(gt=0, le=50)], ...] | None = _field(
         None, unit="years", description="The table's tenors (increasing), with `table`."
     )
+    labels: Literal["moodys", "china"] = _field(
+        "moodys",
+        description="moodys: ratings as named in the table; china: the Chinese market's structured-finance labels (AAAsf, AA+sf, ...), for a domestic-scale table given here or in a table file only: the built-in table is a global scale, and relabelling it would read a global grade as a Chinese one.",
+    )
+
+
+class RatingTableFile(RatingScale):
+    """A rating table kept in its own TOML file ([ratings] table_file), to be shared by
+    scenarios: the keys of RatingScale at the top level and the rows as [[row]] tables."""
+
+    row: tuple[RatingRow, ...] = _field(
+        description="Rows from the best rating down, as `ratings.table`'s.", min_length=1
+    )
+
+
+class Ratings(RatingScale):
+    table_file: str | None = _field(
+        None,
+        description='A TOML file holding the table (its name, source, metric, tenors, labels and [[row]] rows), relative to the scenario file and inside its folder, as tapes are, e.g. "ratings/china_domestic_illustrative.toml" (docs/model.md 5.1). Instead of an inline table: with it [ratings] gives only what is about the deal (basis). The validated scenario holds the file\'s table, as if given inline.',
+        min_length=1,
+    )
     table: tuple[RatingRow, ...] | None = _field(
         None,
         description="Rows from the best rating down. Default: the built-in table (docs/model.md, section 5.1).",
         min_length=1,
-    )
-    labels: Literal["moodys", "china"] = _field(
-        "moodys",
-        description="moodys: ratings as named in the table; china: the Chinese market's structured-finance labels (AAAsf, AA+sf, ...), for a domestic-scale table given here only: the built-in table is a global scale, and relabelling it would read a global grade as a Chinese one.",
     )
     basis: Literal["ultimate_principal", "timely_interest"] = _field(
         "ultimate_principal",
@@ -379,6 +423,8 @@ __all__ = [
     "Collateral",
     "Fee",
     "Liquidity",
+    "RatingScale",
+    "RatingTableFile",
     "Ratings",
     "Revolving",
     "Step",

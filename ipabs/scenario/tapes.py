@@ -109,9 +109,10 @@ def read_limited(path: Path, max_bytes: int, what: str) -> bytes:
     return raw
 
 
-def confined(base_dir: Path, relative: str) -> Path:
-    """The tape file `relative` names, resolved (symbolic links followed); a `TapeError` if it
-    lies outside the scenario's folder `base_dir`."""
+def confined(base_dir: Path, relative: str, what: str = "tapes") -> Path:
+    """The tape file (or other file of the scenario's, `what`) `relative` names, resolved
+    (symbolic links followed); a `TapeError` if it lies outside the scenario's folder
+    `base_dir`."""
     try:
         base = base_dir.resolve()
         target = (base / relative).resolve()
@@ -119,7 +120,7 @@ def confined(base_dir: Path, relative: str) -> Path:
         raise TapeError(f"not a usable path ({exc})") from None
     if not target.is_relative_to(base):
         raise TapeError(
-            f"must be inside the scenario's folder ({base}) after resolving links: tapes are "
+            f"must be inside the scenario's folder ({base}) after resolving links: {what} are "
             "read only from that folder or below it"
         )
     return target

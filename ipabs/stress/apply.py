@@ -32,12 +32,26 @@ def _fail(where: str, message: str, value: Any = None, has_value: bool = False) 
     return StressError("invalid stress", problems=(Problem(where, message, value, has_value),))
 
 
+#: where a scenario names its rating table file, read when the scenario file is loaded
+_TABLE_FILE = ("ratings", "table_file")
+
+
 def _targets(data: dict, path: str, where: str) -> list[tuple[Any, Any]]:
     """(container, key) of every value the path selects (ipabs.scenario.paths)."""
     try:
-        return [(s.container, s.key) for s in resolve(data, path, where)]
+        selected = resolve(data, path, where)
     except KeyPathError as exc:
         raise StressError("invalid stress", problems=exc.problems) from None
+    for s in selected:
+        if s.location == _TABLE_FILE:
+            raise _fail(
+                where,
+                "the rating table file is read when the scenario file is loaded, and its table "
+                "is in [ratings]: changing the file's name would read nothing. Change the table "
+                "itself (ratings.table[...].values, ratings.tenors), or load a scenario that "
+                "names the other file",
+            )
+    return [(s.container, s.key) for s in selected]
 
 
 def _default(container: Any, key: Any) -> Any:
