@@ -30,9 +30,9 @@ COVERED_YEARS = (
 )
 _PUBLIC_HOLIDAYS = frozenset(_notices.holidays)  # rest days of each holiday, weekends included
 #: weekdays the exchanges closed although they were working days: the Spring Festival closures
-#: of 2004-2006 (the exchanges closed the whole week before the holiday: QuantLib's SSE table; a
-#: press report of the exchanges' 2007 schedule counts 7 trading days closed for Spring Festival
-#: 2006) and New Year's Eve 2024 (SSE notice of 26 December 2023: closed 9-17 February 2024)
+#: of 2004-2006 (a few weekdays before the holiday began: QuantLib's SSE table; a press report of
+#: the exchanges' 2007 schedule counts 7 trading days closed for Spring Festival 2006) and New
+#: Year's Eve 2024 (SSE notice of 26 December 2023: closed 9-17 February 2024)
 EXCHANGE_CLOSURES = frozenset(
     {
         dt.date(2004, 1, 19),
