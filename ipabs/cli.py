@@ -129,6 +129,8 @@ def run(
     sc = load(scenario)  # validate before the heavy imports: bad input fails fast
     out_dir = out_dir or Path("runs") / scenario.stem
     check_out_dir(out_dir)
+    if not quiet and not as_json:
+        _calendar_note(sc, scenario)
     from ipabs.api import simulate
 
     if target is not None and importance is None and rel_se is None:
@@ -213,7 +215,7 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
         return
     cur = sc.deal.currency
     t = Table(
-        title=f"{sc.deal.name}: IP values at {sc.deal.closing_date} (income method, {table['discount_rate'].iloc[0]:.1%})",
+        title=f"{sc.deal.name}: IP values at {sc.deal.pool_start} (income method, {table['discount_rate'].iloc[0]:.1%})",
         title_justify="left",
     )
     for col in (
@@ -284,8 +286,18 @@ def validate(files: tuple[Path, ...]) -> None:
         click.echo(
             f"{path}: ok ({sc.deal.name}: {len(sc.assets)} assets, {len(sc.licensees)} licensees, {len(sc.tranches)} tranches)"
         )
+        _calendar_note(sc, path)
     if failed:
         raise SystemExit(2)
+
+
+def _calendar_note(sc, path: Path) -> None:
+    """On stderr: the years a China calendar does not know, if the deal reaches them."""
+    from ipabs.calendar import coverage_note
+
+    note = coverage_note(sc.deal)
+    if note:
+        _stderr().print(f"{path}: note: {note}", markup=False, highlight=False)
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipabs.calendar import time_grid
+from ipabs.calendar import TimeGrid, time_grid
 from ipabs.engine.metrics import pricing_factors
 from ipabs.pool.compile import PoolArrays, compile_pool
 from ipabs.pool.loans import LoanArrays, compile_loans
@@ -22,9 +22,10 @@ from ipabs.structures.trust import TrustValueArrays, compile_trust_value
 @dataclass(frozen=True)
 class CompiledDeal:
     scenario: Scenario
-    dates: list[dt.date]
-    t_years: np.ndarray
-    dt_years: np.ndarray
+    grid: TimeGrid  # payment dates and collection periods (docs/model.md, section 1)
+    dates: list[dt.date]  # the payment dates: grid.dates
+    t_years: np.ndarray  # grid.t_years, from closing
+    dt_years: np.ndarray  # grid.dt_years
     pool: PoolArrays
     loans: LoanArrays
     waterfall: WaterfallArrays
@@ -45,22 +46,25 @@ class CompiledDeal:
 
 
 def compile_scenario(sc: Scenario) -> CompiledDeal:
-    dates, t_years, dt_years, accrual = time_grid(sc.deal)
+    """The pool stage (pool, loans, revolving vintages, the trust's IP values) runs on the
+    collection periods, the notes (waterfall, credit support, pricing) on the payment dates."""
+    grid = time_grid(sc.deal)
     names = tuple(t.name for t in sc.tranches_by_rank())
     discount, duration_weight = pricing_factors(
-        t_years, sc.pricing, names, sc.deal.payment_frequency.per_year
+        grid.t_years, sc.pricing, names, sc.deal.payment_frequency.per_year
     )
     return CompiledDeal(
         scenario=sc,
-        dates=dates,
-        t_years=t_years,
-        dt_years=dt_years,
-        pool=compile_pool(sc, t_years, dt_years),
-        loans=compile_loans(sc, dates, t_years, dt_years),
-        waterfall=compile_waterfall(sc, dates, accrual),
-        support=compile_support(sc, t_years),
-        revolving=compile_revolving(sc, dates, t_years, dt_years),
-        trust_value=compile_trust_value(sc, t_years),
+        grid=grid,
+        dates=list(grid.dates),
+        t_years=grid.t_years,
+        dt_years=grid.dt_years,
+        pool=compile_pool(sc, grid),
+        loans=compile_loans(sc, grid),
+        waterfall=compile_waterfall(sc, list(grid.dates), grid.accrual),
+        support=compile_support(sc, grid.t_years),
+        revolving=compile_revolving(sc, grid),
+        trust_value=compile_trust_value(sc, grid),
         tranche_names=names,
         discount=discount,
         duration_weight=duration_weight,

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ipabs.calendar import TimeGrid
 from ipabs.pool.assets import ResolvedAsset, resolve_asset
 from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.scenario.model import Scenario
@@ -14,7 +15,9 @@ from ipabs.scenario.model import Scenario
 
 class PoolArrays(NamedTuple):
     """Everything the pool kernel needs, as arrays (F factors, A assets, L licensees, K periods).
-    Per-period arrays are (K, A) or (K, L): the kernel walks assets within a period."""
+    Per-period arrays are (K, A) or (K, L): the kernel walks assets within a period. Period k is
+    collection period k (t_k: its end in years from the cut-off date; docs/model.md, section 1),
+    paid out on payment date k."""
 
     factor_chol: np.ndarray  # (F, F) Z = factor_chol @ e
     copula_dof: int  # 0: Gaussian copula; nu > 0: Student t with nu degrees of freedom
@@ -108,7 +111,9 @@ def bridge_coefficients(
     return drift, vol, np.sqrt(horizon / dt_years)
 
 
-def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> PoolArrays:
+def compile_pool(sc: Scenario, grid: TimeGrid) -> PoolArrays:
+    """The pool on the collection periods: times from the cut-off date (grid.pool_t_years)."""
+    t_years, dt_years = grid.pool_t_years, grid.pool_dt_years
     n_factors = len(sc.factors.names)
     n_periods = t_years.size
     corr = (
@@ -117,7 +122,7 @@ def compile_pool(sc: Scenario, t_years: np.ndarray, dt_years: np.ndarray) -> Poo
         else np.asarray(sc.factors.correlation, float)
     )
     licensee_index = {lic.id: i for i, lic in enumerate(sc.licensees)}
-    resolved = [resolve_asset(a, sc.deal.closing_date) for a in sc.assets]
+    resolved = [resolve_asset(a, sc.deal.pool_start) for a in sc.assets]
     columns = []
     for r, a in zip(resolved, sc.assets, strict=True):
         c = _asset_columns(r, a.base_annual_income, t_years, dt_years)

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ipabs.calendar import TimeGrid
 from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.pool.valuation import remaining_value_factors
 from ipabs.scenario.model import Guarantee, Insurance, Scenario
@@ -20,15 +21,18 @@ LAYER_CODES = {"guarantee": 0, "risk_compensation_fund": 1, "insurance": 2}
 
 
 class LoanArrays(NamedTuple):
-    balance0: np.ndarray  # (N,)
+    """Period k is collection period k (docs/model.md, section 1), paid out on payment date k."""
+
+    balance0: np.ndarray  # (N,) at the cut-off date
     rate: (
         np.ndarray
     )  # (K, N) annual rate in period k (fixed, or LPR at the period's start + spread)
+    accrual: np.ndarray  # (K, N) accrual fraction of period k in the loan's day count
     amortisation: np.ndarray  # (N,) int code
     scheduled_principal: np.ndarray  # (K, N) level or custom principal, original schedule
     maturity_period: np.ndarray  # (N,) int: period of maturity; K or more if after legal final
     term_periods: np.ndarray  # (N,) int: periods a renewal adds
-    threshold: np.ndarray  # (K, N) default threshold F^-1(P_n(t_k)), cumulative from closing
+    threshold: np.ndarray  # (K, N) default threshold F^-1(P_n(t_k)), cumulative from cut-off
     prepay_prob: np.ndarray  # (K, N)
     renewal_prob: np.ndarray  # (N,)
     factor: np.ndarray  # (N,) int
@@ -67,8 +71,9 @@ def _period_probability(annual: np.ndarray, dt_years: np.ndarray) -> np.ndarray:
 
 
 def _curve_hazard(curve: tuple[float, ...], start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Default probability over [start, end] (years from closing, element-wise) for a per-year
-    curve of annual PDs (piecewise constant hazard); start = 0 gives the cumulative curve."""
+    """Default probability over [start, end] (years from the pool's time zero, element-wise)
+    for a per-year curve of annual PDs (piecewise constant hazard); start = 0 gives the
+    cumulative curve."""
     with np.errstate(divide="ignore"):
         hazard = -np.log1p(-np.asarray(curve, float))  # per year; inf where PD = 1
     years = np.arange(len(curve))
@@ -91,18 +96,28 @@ def lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
     return out
 
 
-def compile_loans(
-    sc: Scenario,
-    dates: list[dt.date],
-    t_years: np.ndarray,
-    dt_years: np.ndarray,
-) -> LoanArrays:
+def loan_accrual(sc: Scenario, grid: TimeGrid) -> np.ndarray:
+    """(K, N) each loan's accrual fraction over each collection period, in its day count
+    (`loan.day_count`, else the deal's)."""
+    day_counts = np.array([loan.day_count or sc.deal.day_count for loan in sc.loans], dtype=object)
+    out = np.empty((grid.n_periods, len(sc.loans)))
+    for day_count in set(day_counts):
+        out[:, day_counts == day_count] = grid.pool_accrual_for(day_count)[:, None]
+    return out
+
+
+def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
+    """The loans on the collection periods: balances, terms and default curves run from the
+    cut-off date (grid.pool_t_years); a scheduled or maturing payment falls in the collection
+    period that holds its date."""
+    dates = list(grid.collection_ends)
+    t_years, dt_years = grid.pool_t_years, grid.pool_dt_years
     n_periods = len(dates)
     loans = sc.loans
-    closing = sc.deal.closing_date
+    pool_start = sc.deal.pool_start  # the pool's time zero: the cut-off date, else closing
     per_year = sc.deal.payment_frequency.per_year
     dof = sc.factors.degrees_of_freedom if sc.factors.copula == "student_t" else 0
-    starts = [closing, *dates[:-1]]
+    starts = list(grid.collection_starts)
     asset_index = {a.id: i for i, a in enumerate(sc.assets)}
     n = len(loans)
 
@@ -115,7 +130,7 @@ def compile_loans(
     lpr = lpr_at(sc, starts) if sc.rates.lpr_1y else np.zeros(n_periods)
     for j, loan in enumerate(loans):
         rate[:, j] = loan.rate if loan.rate_type == "fixed" else lpr + loan.spread
-        maturity_date = closing + dt.timedelta(days=round(loan.term_years * 365))
+        maturity_date = pool_start + dt.timedelta(days=round(loan.term_years * 365))
         later = [k for k, d in enumerate(dates) if d >= maturity_date]
         maturity[j] = (
             later[0]
@@ -138,7 +153,7 @@ def compile_loans(
                 k = next((k for k, d in enumerate(dates) if d >= item.date), None)
                 if k is not None:
                     scheduled[k, j] += item.principal
-        # cumulative default probability from closing to each payment date (Li's default time)
+        # cumulative default probability from the cut-off to each period's end (Li's default time)
         if loan.default_probability_curve is not None:
             cumulative = _curve_hazard(
                 loan.default_probability_curve, np.zeros_like(t_years), t_years
@@ -167,7 +182,7 @@ def compile_loans(
     fee_pv = np.zeros((n_periods, n_assets))
     for i in sorted(set(pledge_asset)):
         value_factor[:, i], fee_pv[:, i] = remaining_value_factors(
-            sc.assets[i], closing, sc.valuation.discount_rate, t_years
+            sc.assets[i], pool_start, sc.valuation.discount_rate, t_years
         )
 
     kinds, shares, caps, deductibles = [], [], [], []
@@ -181,7 +196,7 @@ def compile_loans(
         deductibles.append(layer.deductible if isinstance(layer, Insurance) else 0.0)
         first, last, ip_lost = 0, 1 << 30, False
         if isinstance(layer, Insurance):
-            # a default in period k happens between its start date and its payment date
+            # a default in period k happens between the collection period's start and end
             if layer.covered_from is not None:
                 first = next((k for k, d in enumerate(dates) if d > layer.covered_from), n_periods)
             if layer.covered_until is not None:
@@ -212,6 +227,7 @@ def compile_loans(
     return LoanArrays(
         balance0=np.array([loan.balance for loan in loans]),
         rate=np.ascontiguousarray(rate),
+        accrual=loan_accrual(sc, grid),
         amortisation=np.array(
             [AMORTISATION_CODES[loan.amortisation.value] for loan in loans], dtype=np.int64
         ),

@@ -96,11 +96,12 @@ def remaining_value_factors(
 
 
 def value_assets(sc: Scenario, rate: float | None = None) -> pd.DataFrame:
-    """One row per asset: its value at closing and what it rests on."""
+    """One row per asset: its value at closing (at the cut-off date if the deal has one, where
+    the pool's income levels are given) and what it rests on."""
     rate = sc.valuation.discount_rate if rate is None else rate
     rows = []
     for a in sc.assets:
-        v = asset_value(a, sc.deal.closing_date, rate)
+        v = asset_value(a, sc.deal.pool_start, rate)
         rows.append(
             {
                 "asset": a.id,

@@ -223,8 +223,8 @@ def _ip(sc: Scenario, rows: _Rows) -> None:
     an asset leaves unset is its IP type's default, as the engine uses it."""
     if not sc.assets:
         return
-    closing = sc.deal.closing_date
-    resolved = [(i, a, resolve_asset(a, closing)) for i, a in enumerate(sc.assets)]
+    start = sc.deal.pool_start  # the pool's time zero: closing, or the cut-off date
+    resolved = [(i, a, resolve_asset(a, start)) for i, a in enumerate(sc.assets)]
 
     def add(field: str, label: str, values, unit: Unit) -> None:
         rows.add_items(f"assets[*].{field}", label, _each("assets", field, values), unit)

@@ -166,8 +166,8 @@ COVER_WORDS = {
 def compiled_program(sc: Scenario) -> dict[str, list[ProgramStep]]:
     """The steps the engine runs in each state, from the compiled arrays (a state without a
     list of its own holds the list it falls back to)."""
-    dates, _, _, accrual = time_grid(sc.deal)
-    wf = compile_waterfall(sc, dates, accrual)
+    grid = time_grid(sc.deal)
+    wf = compile_waterfall(sc, list(grid.dates), grid.accrual)
     classes = [t.name for t in sc.tranches_by_rank()]
     fees = list(sc.fee_names())
     program: dict[str, list[ProgramStep]] = {}

@@ -24,6 +24,7 @@ import pydantic
 
 from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.base import DISPLAY_NAME_PATTERN, IDENTIFIER_PATTERN, MAX_AMOUNT, Names
+from ipabs.scenario.check_conventions import check_conventions, pool_start_words
 from ipabs.scenario.check_structure import check_structure
 from ipabs.scenario.model import Scenario, Spec, nested_specs
 from ipabs.scenario.sources import check_sources
@@ -362,6 +363,8 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
             value=deal.legal_final_date,
             has_value=True,
         )
+    else:
+        yield from check_conventions(deal, MAX_DEAL_YEARS)
     yield from _duplicates("factors.names", sc.factors.names)
     yield from _check_correlation(sc)
     yield from _duplicates_of("assets", [a.id for a in sc.assets], "id")
@@ -421,7 +424,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     if not sc.loans and not any(a.licensee for a in sc.assets):
         yield Problem("assets", "the pool is empty: give assets with a licensee, or loans")
     for i, asset in enumerate(sc.assets):
-        yield from _check_asset_terms(i, asset, deal.closing_date)
+        yield from _check_asset_terms(i, asset, deal)
         if asset.licensee is None:
             if asset.id not in pledged:
                 yield Problem(
@@ -477,7 +480,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
 def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
     yield from _duplicates_of("loans", [loan.id for loan in sc.loans], "id")
     asset_ids = Names(a.id for a in sc.assets)
-    closing = sc.deal.closing_date
+    closing, at = sc.deal.pool_start, pool_start_words(sc.deal)  # the pool's time zero
     for i, loan in enumerate(sc.loans):
         where, label = f"loans[{i}]", f'(id = "{loan.id}")'
         if loan.rate_type == "fixed" and loan.rate is None:
@@ -510,7 +513,7 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
                 if not closing < item.date <= maturity:
                     yield Problem(
                         f"{where}.schedule[{j}].date {label}",
-                        f"must be after closing and no later than maturity ({maturity})",
+                        f"must be after {at} and no later than maturity ({maturity})",
                         item.date,
                         True,
                     )
@@ -592,8 +595,11 @@ def _check_copula(sc: Scenario) -> Iterable[Problem]:
         )
 
 
-def _check_asset_terms(i: int, asset: Any, closing: Any) -> Iterable[Problem]:
+def _check_asset_terms(i: int, asset: Any, deal: Any) -> Iterable[Problem]:
+    """An asset's legal term and cliff against the pool's time zero (closing, or the cut-off)."""
     from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+
+    closing, at = deal.pool_start, pool_start_words(deal)
 
     where = f"assets[{i}]"
     label = f'(id = "{asset.id}")'
@@ -608,14 +614,14 @@ def _check_asset_terms(i: int, asset: Any, closing: Any) -> Iterable[Problem]:
         elif asset.protection_start_date > closing:
             yield Problem(
                 f"{where}.protection_start_date {label}",
-                f"must be on or before the closing date ({closing})",
+                f"must be on or before {'the closing date' if at == 'closing' else at} ({closing})",
                 value=asset.protection_start_date,
                 has_value=True,
             )
         elif (closing - asset.protection_start_date).days / 365.0 >= term and not _renewable(asset):
             yield Problem(
                 f"{where}.protection_start_date {label}",
-                f"the {term:g}-year term has ended before closing ({closing})",
+                f"the {term:g}-year term has ended before {at} ({closing})",
                 value=asset.protection_start_date,
                 has_value=True,
             )
@@ -635,7 +641,7 @@ def _check_asset_terms(i: int, asset: Any, closing: Any) -> Iterable[Problem]:
     elif asset.cliff_date is not None and asset.cliff_date <= closing:
         yield Problem(
             f"{where}.cliff_date {label}",
-            f"must be after closing ({closing})",
+            f"must be after {at} ({closing})",
             value=asset.cliff_date,
             has_value=True,
         )

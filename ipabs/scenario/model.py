@@ -61,6 +61,24 @@ class DayCount(StrEnum):
     act_365f = "ACT/365F"
     act_360 = "ACT/360"
     thirty_360 = "30/360"
+    nl_365 = "NL/365"
+    act_act = "ACT/ACT"
+
+
+class HolidayCalendar(StrEnum):
+    none = "none"
+    china_exchange = "china_exchange"
+    china_interbank = "china_interbank"
+
+
+class AccrualDates(StrEnum):
+    adjusted = "adjusted"
+    unadjusted = "unadjusted"
+
+
+class CollectionLagBasis(StrEnum):
+    calendar_days = "calendar_days"
+    business_days = "business_days"
 
 
 class Copula(StrEnum):
@@ -114,20 +132,48 @@ class Deal(Spec):
     )
     day_count: DayCount = _field(
         DayCount.act_365f,
-        description="Day count for coupon and fee accrual: ACT/365F, ACT/360 or 30/360.",
+        description="Day count for coupon and fee accrual: ACT/365F, ACT/360, 30/360 (bond basis), NL/365 (actual days less 29 Februaries, over 365) or ACT/ACT (ISDA); docs/model.md, section 1.",
     )
     business_day_convention: BusinessDayConvention = _field(
         BusinessDayConvention.unadjusted,
-        description="How a payment date on a non-business day moves: unadjusted, following, modified_following or preceding. Accrual runs between the adjusted dates.",
+        description="How a payment date on a non-business day moves: unadjusted, following, modified_following or preceding.",
+    )
+    accrual_dates: AccrualDates = _field(
+        AccrualDates.adjusted,
+        description="adjusted: interest accrues between the payment dates as rolled; unadjusted: between the scheduled dates (the last is legal final), so a rolled payment earns no extra interest (顺延不另计息).",
+    )
+    calendar: HolidayCalendar = _field(
+        HolidayCalendar.none,
+        description="Business days: none (Monday to Friday); china_exchange (SSE/SZSE: weekdays less the State Council's public holidays and the exchanges' own closures; make-up weekend days stay closed); china_interbank (CFETS: the State Council's working days, make-up weekend days included). The China calendars cover the years of the chinesecalendar package (2004-2026 in 1.11.0); outside them business days are weekdays, and the deal lists that year's holidays and make-up days in holidays and working_weekends (ipabs validate says when a deal's dates pass the covered years). holidays and working_weekends apply on top of every calendar.",
     )
     holidays: tuple[dt.date, ...] = _field(
         (),
-        description="Non-business weekdays (e.g. the mainland China public holidays of the deal's years).",
+        description="Days that are not business days, on top of the calendar (e.g. the mainland China public holidays of years the calendar does not cover).",
     )
     working_weekends: tuple[dt.date, ...] = _field(
         (),
-        description="Saturdays or Sundays that are business days (China's make-up working days).",
+        description="Days that are business days whatever the calendar says (China's make-up working weekend days of years the calendar does not cover).",
     )
+    cut_off_date: dt.date | None = _field(
+        None,
+        description="Cut-off date (封包日), on or before closing: the pool (income, defaults, loan repayments) runs from it, its collections up to closing belong to the deal and arrive with the first collection period's on the first payment date, and loan balances, income levels and the pool's times (terms, remaining lives, default curves) are as at this date. Default: the closing date.",
+    )
+    collection_lag_days: int = _field(
+        0,
+        unit="days",
+        description="Collection period k ends this many days (collection_lag_basis) before payment date k (计算日 before 兑付日); the first one starts at the cut-off date. The pool runs on the collection periods, the notes on the payment dates. 0: they coincide.",
+        ge=0,
+        le=92,
+    )
+    collection_lag_basis: CollectionLagBasis = _field(
+        CollectionLagBasis.calendar_days,
+        description="How collection_lag_days counts: calendar_days, or business_days of the deal's calendar.",
+    )
+
+    @property
+    def pool_start(self) -> dt.date:
+        """The pool's time zero: the cut-off date, or closing without one."""
+        return self.closing_date if self.cut_off_date is None else self.cut_off_date
 
 
 class Simulation(Spec):
@@ -203,7 +249,7 @@ class IPAsset(Spec):
     )
     base_annual_income: Amount = _field(
         unit="currency/year",
-        description="Licence income per year at closing (the level the income process starts from).",
+        description="Licence income per year at closing, or at deal.cut_off_date if one is given (the level the income process starts from).",
     )
     growth_rate: float | None = _field(
         None,
@@ -404,6 +450,10 @@ class Tranche(Spec):
         description="Payment rank: 1 is most senior. Classes sharing a rank are paid pro rata (interest by what each is owed, principal likewise); the lowest rank holds one class, the subordinated one.",
         ge=1,
     )
+    day_count: DayCount | None = _field(
+        None,
+        description="Day count of this class's coupon (ACT/365F, ACT/360, 30/360, NL/365 or ACT/ACT). Default: deal.day_count.",
+    )
     compound_shortfalls: Flag = _field(
         False,
         description="If true, unpaid interest (a trust's unpaid expected yield) itself earns the coupon until paid; by default shortfalls are carried without compounding.",
@@ -546,7 +596,10 @@ class Amortisation(StrEnum):
 
 class Loan(Spec):
     id: Identifier = _field(description="Unique loan id.")
-    balance: Balance = _field(unit="currency", description="Outstanding principal at closing.")
+    balance: Balance = _field(
+        unit="currency",
+        description="Outstanding principal at closing (at deal.cut_off_date if one is given).",
+    )
     rate_type: RateType = _field(
         RateType.fixed,
         description="fixed (rate), or lpr (1-year LPR from [rates] plus spread, reset each period).",
@@ -562,7 +615,14 @@ class Loan(Spec):
         le=0.5,
     )
     term_years: float = _field(
-        unit="years", description="Remaining term from closing to maturity.", gt=0, le=30
+        unit="years",
+        description="Remaining term from closing (from deal.cut_off_date if one is given) to maturity.",
+        gt=0,
+        le=30,
+    )
+    day_count: DayCount | None = _field(
+        None,
+        description="Day count of the loan's interest over each collection period (ACT/365F, ACT/360, 30/360, NL/365 or ACT/ACT). Default: deal.day_count.",
     )
     amortisation: Amortisation = _field(
         Amortisation.interest_only,

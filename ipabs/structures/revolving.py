@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ipabs.calendar import TimeGrid
 from ipabs.engine.rng import normal, uniform
 from ipabs.pool.default_times import cumulative_probability, default_period, latent, thresholds
 from ipabs.scenario.model import Scenario
@@ -41,12 +42,16 @@ class RevolvingArrays(NamedTuple):
     loading: float
     idiosyncratic: float
     periods_per_year: int
+    # (K,) accrual fraction of each collection period in the deal's day count (not read by the
+    # kernel yet, which takes the waterfall's accrual as an argument)
+    accrual: np.ndarray = np.zeros(0)
 
 
 def no_revolving(n_periods: int) -> RevolvingArrays:
     return RevolvingArrays(
-        0, 0.0, 1, 0, np.zeros((n_periods, 0)), np.zeros(n_periods), 0.0, 0, 0, 0.0, 1.0, 4
-    )
+        0, 0.0, 1, 0, np.zeros((n_periods, 0)), np.zeros(n_periods), 0.0, 0, 0, 0.0, 1.0, 4,
+        np.zeros(n_periods),
+    )  # fmt: skip
 
 
 def revolving_end_period(sc: Scenario, dates: list[dt.date]) -> int:
@@ -56,9 +61,11 @@ def revolving_end_period(sc: Scenario, dates: list[dt.date]) -> int:
     return sum(1 for d in dates if d < sc.revolving.end_date)
 
 
-def compile_revolving(
-    sc: Scenario, dates: list[dt.date], t_years: np.ndarray, dt_years: np.ndarray
-) -> RevolvingArrays:
+def compile_revolving(sc: Scenario, grid: TimeGrid) -> RevolvingArrays:
+    """Vintages are bought on payment dates; their defaults, prepayments and interest run on the
+    collection periods (grid.pool_t_years, from the cut-off date)."""
+    dates = list(grid.dates)
+    t_years, dt_years = grid.pool_t_years, grid.pool_dt_years
     n_periods = len(dates)
     rv = sc.revolving
     if rv is None:
@@ -87,6 +94,7 @@ def compile_revolving(
         loading=float(rv.factor_loading),
         idiosyncratic=math.sqrt(1.0 - rv.factor_loading**2),
         periods_per_year=per_year,
+        accrual=grid.pool_accrual_for(sc.deal.day_count),
     )
 
 

@@ -9,19 +9,24 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ipabs.calendar import TimeGrid
 from ipabs.pool.valuation import remaining_value_factors
 from ipabs.scenario.model import Scenario
 
 
 class TrustValueArrays(NamedTuple):
     enabled: bool
-    value_factor: np.ndarray  # (K, A) income factor of the remaining value at t_k
+    value_factor: np.ndarray  # (K, A) income factor of the remaining value at t_k (the end of
+    # collection period k, from the cut-off: the income after it is the trust's still)
     fee_pv: np.ndarray  # (K, A) pre-paid fee PV from t_k
     base: np.ndarray  # (A,) base annual income
     licensee: np.ndarray  # (A,) int: the asset's licensee, -1 for none
 
 
-def compile_trust_value(sc: Scenario, t_years: np.ndarray) -> TrustValueArrays:
+def compile_trust_value(sc: Scenario, grid: TimeGrid) -> TrustValueArrays:
+    """On the pool's grid: at payment date k the trust holds the income earned after collection
+    period k ends, valued at the path's income level then."""
+    t_years = grid.pool_t_years
     n_periods, n_assets = t_years.size, len(sc.assets)
     terms = sc.trust
     needed = sc.kind == "trust" and (
@@ -36,7 +41,7 @@ def compile_trust_value(sc: Scenario, t_years: np.ndarray) -> TrustValueArrays:
     fee_pv = np.zeros((n_periods, n_assets))
     for i, asset in enumerate(sc.assets):
         value_factor[:, i], fee_pv[:, i] = remaining_value_factors(
-            asset, sc.deal.closing_date, sc.valuation.discount_rate, t_years
+            asset, sc.deal.pool_start, sc.valuation.discount_rate, t_years
         )
     licensees = [lic.id for lic in sc.licensees]
     return TrustValueArrays(
