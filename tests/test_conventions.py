@@ -301,9 +301,16 @@ def test_without_cut_off_or_lag_the_pool_grid_is_the_payment_grid(name):
     _same(compile_revolving(sc, grid), compile_revolving(sc, single))
     _same(compile_trust_value(sc, grid), compile_trust_value(sc, single))
     deal = compile_scenario(sc)
-    # what the loan kernel will read per loan is the waterfall's accrual it reads today
-    for n in range(deal.loans.accrual.shape[1]):
-        np.testing.assert_array_equal(deal.loans.accrual[:, n], deal.waterfall.accrual)
+    # each loan accrues in its own day count over the collection periods, here the payment
+    # periods: in the deal's day count exactly the waterfall's accrual
+    for n, loan in enumerate(sc.loans):
+        own = grid.pool_accrual_for(loan.day_count or sc.deal.day_count)
+        np.testing.assert_array_equal(deal.loans.accrual[:, n], own)
+        if (loan.day_count or sc.deal.day_count) == sc.deal.day_count:
+            np.testing.assert_array_equal(deal.loans.accrual[:, n], deal.waterfall.accrual)
+    for t, tranche in enumerate(sc.tranches_by_rank()):  # and each class in its own
+        own = grid.accrual_for(tranche.day_count or sc.deal.day_count)
+        np.testing.assert_array_equal(deal.waterfall.class_accrual[t], own)
 
 
 def test_the_revolving_vintages_get_the_collection_periods_accrual():

@@ -405,7 +405,7 @@ def test_a_revolving_vintage_defaults_with_its_conditional_probability_from_purc
     threshold = np.where(age > 0, thresholds(cumulative, 0), -np.inf)
     rv = RevolvingArrays(
         n_vintages, 0.06, 240, 0, np.ascontiguousarray(threshold), np.zeros(36), 0.5, 0, 0,
-        loading, np.sqrt(1 - loading**2), 12,
+        loading, np.sqrt(1 - loading**2), 12, np.full(36, 1 / 12),
     )  # fmt: skip
     shape = (n_vintages, 36)
     cash, defaulted, loss, performing = (np.zeros(shape) for _ in range(4))
@@ -420,8 +420,7 @@ def test_a_revolving_vintage_defaults_with_its_conditional_probability_from_purc
         seed_stream(state, 8, p)
         seed_stream(period_state, 9, p)
         simulate_vintages_path(
-            period_state, state, rv, np.full(36, 1 / 12), economy, default_at, cash, defaulted,
-            loss, performing,
+            period_state, state, rv, economy, default_at, cash, defaulted, loss, performing,
         )  # fmt: skip
         hits += defaulted.sum(axis=1) > 0
     for v in (0, 11):

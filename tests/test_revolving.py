@@ -45,6 +45,7 @@ def vintages(
         loading=0.0,
         idiosyncratic=1.0,
         periods_per_year=4,
+        accrual=np.full(n_periods, 0.25),
     )
     out = [np.empty((n_vintages, n_periods)) for _ in range(4)]
     state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
@@ -52,9 +53,7 @@ def vintages(
     seed_stream(latent_state, 2, 0)
     economy = np.array([0.0, 1.0, 1.0])  # the factor at the horizon, the copula's scale, weight
     default_at = np.empty(n_vintages, np.int64)
-    simulate_vintages_path(
-        state, latent_state, rv, np.full(n_periods, 0.25), economy, default_at, *out
-    )
+    simulate_vintages_path(state, latent_state, rv, economy, default_at, *out)
     return out
 
 
@@ -218,7 +217,7 @@ def test_replenishment_loan_defaults_follow_the_binomial():
         seed_stream(state, 11, path)
         seed_stream(latent_state, 12, path)
         simulate_vintages_path(
-            state, latent_state, rv, np.full(n_periods, 0.25), np.array([0.0, 1.0, 1.0]), default_at,
+            state, latent_state, rv, np.array([0.0, 1.0, 1.0]), default_at,
             *out,
         )  # fmt: skip
         hits += out[1][0].sum() > 0

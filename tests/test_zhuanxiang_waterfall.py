@@ -55,6 +55,7 @@ name = "senior"
 balance = 90_000_000
 coupon = 0.04
 rank = 1
+day_count = "{senior_dc}"
 
 [[tranches]]
 name = "sub"
@@ -65,6 +66,7 @@ rank = 2
 id = "L1"
 balance = 60_000_000
 rate = 0.06
+day_count = "{loan_dc}"
 term_years = 1.0
 annual_default_probability = {pd}
 collateral_value = 30_000_000
@@ -75,6 +77,7 @@ disposal_lag_months = 3
 id = "L2"
 balance = 40_000_000
 rate = 0.06
+day_count = "{loan_dc}"
 term_years = 1.0
 annual_default_probability = {pd}
 collateral_value = 20_000_000
@@ -95,13 +98,16 @@ normal = [
 """
 
 
-def scenario(tmp_path, *, paths=64, pd=0.0, guarantee=0.0):
+def scenario(tmp_path, *, paths=64, pd=0.0, guarantee=0.0, loan_dc="ACT/365F", senior_dc="ACT/365F"):  # fmt: skip
     path = tmp_path / "plan.toml"
-    path.write_text(DEAL.format(paths=paths, pd=pd, guarantee=guarantee), encoding="utf-8")
+    text = DEAL.format(
+        paths=paths, pd=pd, guarantee=guarantee, loan_dc=loan_dc, senior_dc=senior_dc
+    )
+    path.write_text(text, encoding="utf-8")
     return ipabs.load(path)
 
 
-def hand_worked():
+def hand_worked(loan_days=365, senior_days=365):
     """The riskless plan period by period: interest on 100m at 6%, the tax on it, the fee, the
     senior interest; what revenue has left moves to the principal account and repays the senior
     class; the loans' 100m of principal arrives at the fourth payment date."""
@@ -111,11 +117,11 @@ def hand_worked():
     senior, sub = 90e6, 10e6
     rows = []
     for k, (s, e) in enumerate(zip(starts, dates, strict=True)):
-        a = (e - s).days / 365
-        income = 100e6 * 0.06 * a
+        days = (e - s).days
+        income = 100e6 * 0.06 * days / loan_days  # loans: the annual rate / 360 a day, or 365
         tax = income * TAX_RATE
-        fee = 100_000 * a
-        interest = senior * 0.04 * a
+        fee = 100_000 * days / 365  # fees in the deal's day count (ACT/365F)
+        interest = senior * 0.04 * days / senior_days
         principal_cash = income - tax - fee - interest + (100e6 if k == len(dates) - 1 else 0.0)
         pay_senior = min(principal_cash, senior)
         senior -= pay_senior
@@ -125,9 +131,14 @@ def hand_worked():
     return np.array(rows)
 
 
-def test_riskless_plan_pays_the_hand_worked_schedule_on_every_path(tmp_path):
-    res = ipabs.simulate(scenario(tmp_path), threads=1)
-    expected = hand_worked()
+@pytest.mark.parametrize(
+    ("loan_dc", "senior_dc"),
+    [("ACT/365F", "ACT/365F"), ("ACT/360", "ACT/365F"), ("ACT/365F", "ACT/360")],
+)
+def test_riskless_plan_pays_the_hand_worked_schedule_on_every_path(tmp_path, loan_dc, senior_dc):
+    # the loans' and the senior class's day counts are their own (docs/model.md 1, 4.9)
+    res = ipabs.simulate(scenario(tmp_path, loan_dc=loan_dc, senior_dc=senior_dc), threads=1)
+    expected = hand_worked(int(loan_dc[4:7]), int(senior_dc[4:7]))
     _, tax, fee, interest, pay_senior, pay_sub, residual = expected.sum(axis=0)
     assert pay_senior == pytest.approx(90e6) and pay_sub == pytest.approx(10e6)
     paths = res.paths

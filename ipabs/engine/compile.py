@@ -61,7 +61,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         dt_years=grid.dt_years,
         pool=compile_pool(sc, grid),
         loans=compile_loans(sc, grid),
-        waterfall=compile_waterfall(sc, list(grid.dates), grid.accrual),
+        waterfall=compile_waterfall(sc, grid),
         support=compile_support(sc, grid.t_years),
         revolving=compile_revolving(sc, grid),
         trust_value=compile_trust_value(sc, grid),

@@ -452,7 +452,7 @@ def _run_blocks(
                 )  # fmt: skip
                 if loans is not None:
                     simulate_loans_path(
-                        state, latent_state, _borrowed(loans), wf.accrual, economy, level_path, alive_path, collections,
+                        state, latent_state, _borrowed(loans), economy, level_path, alive_path, collections,
                         loan_defaulted, loan_loss, performing, pool_split, loan_balance, loan_accrued, loan_status, loan_maturity, loan_io, loan_default, fund_used, loan_totals,
                     )  # fmt: skip
                 if support is not None:
@@ -482,7 +482,7 @@ def _run_blocks(
                         cache_providers[p, j] = provider_default[j]
             if revolving is not None:
                 simulate_vintages_path(
-                    state, latent_state, _borrowed(revolving), wf.accrual, economy, vintage_default, vintages[0],
+                    state, latent_state, _borrowed(revolving), economy, vintage_default, vintages[0],
                     vintages[1], vintages[2], vintages[3],
                 )  # fmt: skip
             for k in range(n_periods):

@@ -121,7 +121,7 @@ def other_kernels(deal, loans, support, revolving, trust_value) -> list[tuple]:
         n = loans.balance0.shape[0]
         ints = np.empty(n, np.int64)
         kernels.append((simulate_loans_path, (
-            state, state, loans, deal.waterfall.accrual, economy, level_path, alive_path, _f(k),
+            state, state, loans, economy, level_path, alive_path, _f(k),
             _f(k), _f(k), _f(k), (_f(k), _f(k), _f(k)), _f(n), _f(n), ints, ints,
             np.empty(n, np.bool_), ints, _f(3),
             _f(N_LOAN_TOTALS),
@@ -130,7 +130,7 @@ def other_kernels(deal, loans, support, revolving, trust_value) -> list[tuple]:
         v = np.zeros((revolving.n_vintages, k))
         default_at = np.empty(revolving.n_vintages, np.int64)
         kernels.append((simulate_vintages_path, (
-            state, state, revolving, deal.waterfall.accrual, economy, default_at, v, v, v, v,
+            state, state, revolving, economy, default_at, v, v, v, v,
         )))  # fmt: skip
     if trust_value is not None:
         default_period = np.empty(pool.licensee_threshold.shape[1], np.int64)

@@ -83,7 +83,7 @@ def share_loss(loans, loss, guarantor_alive, default_period, ip_lost, pay_period
 
 
 @njit(cache=True)
-def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path, alive_path, collections, defaulted, gross_loss, performing, pool_split, balance, accrued, status, maturity, interest_only, default_at, fund_used, out):  # fmt: skip
+def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_path, collections, defaulted, gross_loss, performing, pool_split, balance, accrued, status, maturity, interest_only, default_at, fund_used, out):  # fmt: skip
     """Add one path's loan cash flows to `collections[k]` and its totals to `out`; per period,
     `defaulted[k]` (exposure at default), `gross_loss[k]` (exposure less recovery, booked at
     default) and `performing[k]` (performing balance at the period's end) are written, and
@@ -130,7 +130,7 @@ def simulate_loans_path(state, latent_state, loans, accrual, economy, level_path
             u_renew = uniform(state)
             if status[n] != 0:
                 continue
-            interest = balance[n] * loans.rate[k, n] * accrual[k]
+            interest = balance[n] * loans.rate[k, n] * loans.accrual[k, n]
             if default_at[n] == k:
                 status[n] = 1
                 exposure = balance[n] + accrued[n] + interest

@@ -167,7 +167,7 @@ def compiled_program(sc: Scenario) -> dict[str, list[ProgramStep]]:
     """The steps the engine runs in each state, from the compiled arrays (a state without a
     list of its own holds the list it falls back to)."""
     grid = time_grid(sc.deal)
-    wf = compile_waterfall(sc, list(grid.dates), grid.accrual)
+    wf = compile_waterfall(sc, grid)
     classes = [t.name for t in sc.tranches_by_rank()]
     fees = list(sc.fee_names())
     program: dict[str, list[ProgramStep]] = {}

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ipabs.calendar import TimeGrid
 from ipabs.scenario.model import Scenario
 from ipabs.scenario.structure import (
     TAX_FEE,
@@ -437,7 +438,10 @@ def fee_specs_of(sc: Scenario, dates: list[dt.date]) -> list[FeeSpec]:
     return specs
 
 
-def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -> WaterfallArrays:
+def compile_waterfall(sc: Scenario, grid: TimeGrid) -> WaterfallArrays:
+    """The structure on the payment dates: fees accrue in the deal's day count, each class's
+    coupon in its own (`tranches[].day_count`, default the deal's)."""
+    dates, accrual = list(grid.dates), grid.accrual
     tranches = sc.tranches_by_rank()
     class_index = {t.name: i for i, t in enumerate(tranches)}
     fee_specs = fee_specs_of(sc, dates)
@@ -482,6 +486,9 @@ def compile_waterfall(sc: Scenario, dates: list[dt.date], accrual: np.ndarray) -
     return assemble(
         Structure(
             accrual=accrual,
+            class_accrual=np.array(
+                [grid.accrual_for(t.day_count or sc.deal.day_count) for t in tranches]
+            ),
             balance0=[t.balance for t in tranches],
             coupon=coupon_rates(sc, tranches, dates),
             ranks=[t.rank for t in tranches],

@@ -42,9 +42,8 @@ class RevolvingArrays(NamedTuple):
     loading: float
     idiosyncratic: float
     periods_per_year: int
-    # (K,) accrual fraction of each collection period in the deal's day count (not read by the
-    # kernel yet, which takes the waterfall's accrual as an argument)
-    accrual: np.ndarray = np.zeros(0)
+    # (K,) accrual fraction of each collection period in the deal's day count
+    accrual: np.ndarray
 
 
 def no_revolving(n_periods: int) -> RevolvingArrays:
@@ -99,7 +98,7 @@ def compile_revolving(sc: Scenario, grid: TimeGrid) -> RevolvingArrays:
 
 
 @njit(cache=True)
-def simulate_vintages_path(state, latent_state, rv, accrual, economy, default_at, cash, defaulted, loss, performing):  # fmt: skip
+def simulate_vintages_path(state, latent_state, rv, economy, default_at, cash, defaulted, loss, performing):  # fmt: skip
     """Per unit of balance bought at the end of period v: `cash[v, k]` collected in period k,
     `defaulted[v, k]` exposure at default, `loss[v, k]` exposure less recovery, and
     `performing[v, k]` the balance still performing at the end of period k (1 at k = v).
@@ -124,7 +123,7 @@ def simulate_vintages_path(state, latent_state, rv, accrual, economy, default_at
             u = uniform(state)
             if balance <= 0.0:
                 continue
-            interest = balance * rv.rate * accrual[k]
+            interest = balance * rv.rate * rv.accrual[k]
             if default_at[v] == k:
                 exposure = balance + interest
                 recovery = min(rv.recovery_per_unit * balance, exposure)
