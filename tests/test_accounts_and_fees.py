@@ -370,6 +370,10 @@ def test_cash_is_conserved_across_accounts_and_nothing_is_overpaid(case):
         out.fees + out.interest.sum(0) + out.principal.sum(0) + out.reserve_topup + out.residual
     )
     np.testing.assert_allclose(inflow, outflow, rtol=0, atol=1e-9)
+    # credit support is what the classes received and what topped up fees
+    np.testing.assert_allclose(
+        out.support_class.sum(0) + out.support_fee, out.support_paid, rtol=0, atol=1e-12
+    )
     # the principal account received the principal and, routed there, at most the recoveries
     principal, recovered, _ = pool_split
     assert (out.principal_in >= principal - 1e-9).all()

@@ -13,7 +13,8 @@ is still held:
 
 `collections` is what the deal received (not the pool's income after a clean-up call, which is
 the buyer's: `collections_after_call`). The per-class credit support received
-(`credit_support_received` in paths.parquet) adds up to `credit_support_paid`.
+(`credit_support_received` in paths.parquet) plus the top-ups of fees
+(`credit_support_fees_paid`) adds up to `credit_support_paid`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def cash_check(pool_paths: pd.DataFrame, paths: pd.DataFrame) -> pd.DataFrame:
         for name in out_of:
             paid -= pool[name].to_numpy()
     support = pool["credit_support_paid"].to_numpy()
+    if "credit_support_fees_paid" in pool:  # written since fees could be covered (issue #16)
+        support = support - pool["credit_support_fees_paid"].to_numpy()
     return pd.DataFrame(
         {
             "path": pool["path"].to_numpy(),

@@ -92,8 +92,9 @@ POOL_FIELDS = (
     "periods_triggered",
     "accelerated",
     "revolving_purchases",
-    "principal_account_in",  # revenue and principal accounts: collections the principal got
+    "principal_account_in",  # revenue and principal accounts: what the principal account got
     "principal_deficiency",  # the principal deficiency ledger left uncured at the end
+    "credit_support_fees_paid",  # credit support's top-ups of fees (in credit_support_paid)
     # loans: totals over the deal's life (see ipabs.pool.loan_kernel for the slots)
     "loan_defaults",
     "loan_recoveries",
@@ -174,6 +175,7 @@ POOL_FLOWS = (
     P_PURCHASES,
     P_PRINCIPAL_IN,
     P_PDL,
+    P_SUPPORT_FEES,
 ) = range(LOAN_FIELDS_START)
 N_POOL_FLOWS = len(POOL_FLOWS)
 CLASS_FLOWS = ("interest", "principal")  # each class's series in `sample_flows`, in this order
@@ -562,6 +564,7 @@ def _run_blocks(
             po[P_PURCHASES] = wout.purchases.sum()
             po[P_PRINCIPAL_IN] = wout.principal_in.sum()
             po[P_PDL] = wout.pdl[n_periods - 1]
+            po[P_SUPPORT_FEES] = wout.support_fee.sum()
             called = 0.0
             triggered = 0.0
             accelerated = 0.0

@@ -813,7 +813,7 @@ def _fee_terms(sc: Scenario, name: str) -> list[tuple[str, Words]]:
             continue
         terms.append((part, Words(msgid, {param: value})))
     if one_off > 0:
-        dates, _, _, _ = time_grid(sc.deal)
+        dates = list(time_grid(sc.deal).dates)
         due = first_period_on_or_after(dates, f.one_off_date or sc.deal.closing_date)
         date = dates[min(due, len(dates) - 1)]
         terms.append(("one_off", Words(ONE_OFF_WORDS, {"amount": one_off, "date": _iso(date)})))

@@ -79,7 +79,10 @@ class WaterfallOut(NamedTuple):
     liquidity_unpaid: np.ndarray  # (2,) the facility's draws and charges unpaid at the end
     fee_paid: np.ndarray  # (F, K) what each fee was paid (a breakdown of `fees`)
     pdl: np.ndarray  # (K,) the principal deficiency ledger at the end of each period
-    principal_in: np.ndarray  # (K,) collections the principal account received (split accounts)
+    principal_in: np.ndarray  # (K,) what the principal account received (split accounts):
+    # principal collections, recoveries routed there, a clean-up call's proceeds
+    support_fee: np.ndarray  # (K,) credit support top-ups of fees (in support_paid, not in
+    # support_class)
 
 
 @njit(cache=True)
@@ -93,6 +96,7 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
         np.zeros(k), np.zeros(t), np.zeros(n_triggers, np.int64), np.zeros(k),
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
         np.zeros((t, k)), np.zeros(2), np.zeros((n_fees, k)), np.zeros(k), np.zeros(k),
+        np.zeros(k),
     )  # fmt: skip
 
 
@@ -398,6 +402,8 @@ def pay_waterfall(
     principal_collected, recovered, defaulted_principal = pool_split
     pdl_out = out.pdl
     principal_in_out = out.principal_in
+    support_fee_out = out.support_fee
+    fee_paid_accrual = np.zeros(n_fees)  # accrued this period on class payments (in arrear)
     state_start = wf.state_start
     step_action = wf.step_action
     step_mode = wf.step_mode
@@ -454,6 +460,9 @@ def pay_waterfall(
         support_paid_out[k] = 0.0
         debt_service_out[k] = 0.0
         principal_in_out[k] = 0.0
+        support_fee_out[k] = 0.0
+        for f in range(n_fees):
+            fee_paid_accrual[f] = 0.0
         for f in range(n_fees):
             fee_paid_out[f, k] = 0.0
         for t in range(n_tranches):
@@ -622,6 +631,7 @@ def pay_waterfall(
                             provider_default, support_used_out, support_ultimate_only, False,
                         )  # fmt: skip
                         supported += top_up
+                        support_fee_out[k] += top_up
                     fee_owed[f] -= paid
                     fees_out[k] += paid
                     fee_paid_out[f, k] += paid
@@ -754,6 +764,7 @@ def pay_waterfall(
             if class_paid > 0.0 and wf.any_paid_fee:
                 for f in range(n_fees):
                     fee_owed[f] += fee_pct_paid[f] * class_paid
+                    fee_paid_accrual[f] += fee_pct_paid[f] * class_paid
             if on_principal:  # swap the revenue account back in
                 held = cash
                 cash = accounts[OTHER]
@@ -764,8 +775,9 @@ def pay_waterfall(
             accounts[OTHER] = 0.0
         pdl_out[k] = accounts[PDL]
         for f in range(n_fees):
-            if not wf.fee_carry[f]:  # waived, not carried
-                fee_owed[f] = 0.0
+            if not wf.fee_carry[f]:  # waived, not carried; what this period's class payments
+                # accrued falls due in the next period (in arrear) and is waived only then
+                fee_owed[f] = min(fee_owed[f], fee_paid_accrual[f])
         for t in range(n_tranches):
             balance_out[t, k] = balance[t]
         reserve_draw_out[k] = accounts[DRAWN_NOW]
