@@ -64,6 +64,8 @@ class WaterfallArrays(NamedTuple):
     fee_one_off: np.ndarray  # (F, K) one-off amounts due in each period
     fee_carry: np.ndarray  # (F,) bool: unpaid amounts carried (else waived at period end)
     any_paid_fee: bool  # some fee accrues on the classes' payments
+    any_flow_fee: bool  # some fee accrues on the period's income or collections
+    any_fee_extra: bool  # some fee has a floor or a one-off amount
     reserve_initial: float
     reserve_target: float
     reserve_target_pct: float
@@ -260,6 +262,8 @@ def assemble(s: Structure) -> WaterfallArrays:
         fee_one_off=one_off,
         fee_carry=np.array([f.carry for f in fees], dtype=np.bool_),
         any_paid_fee=any(f.pct_paid > 0 for f in fees),
+        any_flow_fee=any(f.pct_income > 0 or f.pct_collections > 0 for f in fees),
+        any_fee_extra=any(f.floor > 0 or f.one_off[0] != 0 for f in fees),
         reserve_initial=float(s.reserve[0]),
         reserve_target=float(s.reserve[1]),
         reserve_target_pct=float(s.reserve[2]),

@@ -461,8 +461,9 @@ def pay_waterfall(
         debt_service_out[k] = 0.0
         principal_in_out[k] = 0.0
         support_fee_out[k] = 0.0
-        for f in range(n_fees):
-            fee_paid_accrual[f] = 0.0
+        if wf.any_paid_fee:
+            for f in range(n_fees):
+                fee_paid_accrual[f] = 0.0
         for f in range(n_fees):
             fee_paid_out[f, k] = 0.0
         for t in range(n_tranches):
@@ -486,7 +487,9 @@ def pay_waterfall(
         cash = collections[k]
         collected_out[k] = cash
         # the interest and licence income in the period's collections (the income fee base)
-        income = max(cash - principal_collected[k] - recovered[k], 0.0)
+        income = 0.0
+        if wf.any_flow_fee:
+            income = max(cash - principal_collected[k] - recovered[k], 0.0)
         if wf.split_accounts:  # principal to its own account, and the defaults to the ledger
             to_principal = principal_collected[k]
             accounts[PDL] += defaulted_principal[k]
@@ -519,14 +522,19 @@ def pay_waterfall(
         pool_start = wf.collateral_original if k == 0 else collateral[k - 1]
         for f in range(n_fees):
             per_year = fee_fixed[f] + fee_pct_notes[f] * notes + fee_pct_pool[f] * pool_start
-            flows = fee_pct_income[f] * income + fee_pct_collections[f] * collections[k]
+            flows = 0.0
+            if wf.any_flow_fee:
+                flows = fee_pct_income[f] * income + fee_pct_collections[f] * collections[k]
             if flows > 0.0:  # the cap and floor apply to the period's whole amount
                 accrued = min(accrual[k] * per_year + flows, accrual[k] * fee_cap[f])
             else:
                 accrued = accrual[k] * min(per_year, fee_cap[f])
-            accrued = max(accrued, accrual[k] * fee_floor[f])
-            fee_period[f] = accrued
-            accrued += fee_one_off[f, k]
+            if wf.any_fee_extra:
+                accrued = max(accrued, accrual[k] * fee_floor[f])
+                fee_period[f] = accrued
+                accrued += fee_one_off[f, k]
+            else:
+                fee_period[f] = accrued
             fee_owed[f] += accrued
             fee_service[k] += accrued
         for t in range(n_tranches):
@@ -607,7 +615,7 @@ def pay_waterfall(
             action = step_action[step]
             m0 = member_start[step]
             m1 = member_start[step + 1]
-            on_principal = step_account[step] == 1
+            on_principal = wf.split_accounts and step_account[step] == 1
             if on_principal:  # the step pays from the principal account: swap it in
                 held = cash
                 cash = accounts[OTHER]
