@@ -225,6 +225,18 @@ def with_step(i, **changes):
             "credit_support[0].covers_fees[0] = 'tax': no fee has this id",
         ),
         (
+            deal(tax={}),  # the steps never pay the tax
+            "waterfall.normal: no pay_fee step pays the [tax] table's tax",
+        ),
+        (
+            deal(other_fees=[{"name": "trustee", "fixed_per_year": 1.0}]),
+            "other_fees[0].name = 'trustee': no pay_fee step of the [waterfall] pays this fee",
+        ),
+        (
+            {**small_deal(), "other_fees": [{"name": "trustee", "fixed_per_year": 1.0}]},
+            "other_fees[0].name = 'trustee': the standard order pays only the [fees] table's fees",
+        ),
+        (
             deal(tax={"vat_rate": 0.3}),
             "tax.vat_rate = 0.3",
         ),

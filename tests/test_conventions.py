@@ -358,3 +358,18 @@ def test_validate_notes_the_years_a_china_calendar_does_not_know(tmp_path):
     assert "note: deal.calendar china_interbank knows the State Council's holidays for 2004-2026 only: in 2027-2028" in note  # fmt: skip
     proc = run_cli("validate", FLAGSHIP, cwd=tmp_path)
     assert proc.returncode == 0 and "note" not in proc.stderr
+
+
+def test_a_loan_due_after_the_last_collection_period_but_by_legal_final_repays_at_the_end():
+    """docs/model.md 1.5: Nanshan's one-year loans mature on legal final; with a collection lag
+    the last collection period ends 10 days before it. The loans still repay in the last period
+    (the plan's final distribution collects them) instead of leaving the pool's whole principal
+    unpaid, which a review found (senior expected loss 95%)."""
+    sc = load(REPO / "scenarios" / "nanshan_ip_pledged_loans_abs_2022.toml")
+    lagged = sc.replace({"deal.collection_lag_days": 10, "simulation.paths": 400})
+    deal = compile_scenario(lagged)
+    assert (deal.loans.maturity_period == deal.n_periods - 1).all()
+    res = ipabs.simulate(lagged, threads=1)
+    assert (res.pool_paths["loan_balance_at_legal_final"] == 0).all()
+    senior = res.summary.set_index("tranche").loc["senior"]
+    assert senior["expected_loss"] < 0.01

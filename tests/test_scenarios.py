@@ -53,6 +53,25 @@ def test_nanshan_matches_its_public_facts():
     assert [layer.kind for layer in sc.loss_sharing] == ["guarantee"]
 
 
+@pytest.mark.parametrize(
+    "name", ["nanshan_ip_pledged_loans_abs_2022", "beijing_combined_pledge_loans"]
+)
+def test_the_loan_pools_are_written_as_zhuanxiang_plans(name):
+    """Issue #16: taxes at the 财税〔2017〕56号 defaults, revenue and principal accounts, loans
+    on ACT/360 with the notes on ACT/365F, and a waterfall that pays the tax first from revenue
+    and the classes' principal from the principal account."""
+    sc = ipabs.load(REPO / "scenarios" / f"{name}.toml")
+    assert sc.tax is not None and (sc.tax.vat_rate, sc.tax.surcharge_rate) == (0.03, 0.12)
+    assert sc.accounts.collections == "revenue_and_principal"
+    assert {loan.day_count for loan in sc.loans} == {"ACT/360"}
+    assert sc.deal.day_count == "ACT/365F"
+    steps = sc.waterfall.normal
+    assert steps[0].action == "pay_fee" and steps[0].fees == ("tax",)
+    principal = [s for s in steps if s.action == "pay_principal"]
+    assert principal and all(s.account == "principal" for s in principal)
+    assert any(s.action == "transfer" and s.amount == "principal_deficiency" for s in steps)
+
+
 def test_beijing_pool_uses_all_seven_types_a_fund_and_a_guarantee_from_csv_tapes(tmp_path):
     path = REPO / "scenarios" / "beijing_combined_pledge_loans.toml"
     sc = ipabs.load(path)

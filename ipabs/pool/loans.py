@@ -132,6 +132,10 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         rate[:, j] = loan.rate if loan.rate_type == "fixed" else lpr + loan.spread
         maturity_date = pool_start + dt.timedelta(days=round(loan.term_years * 365))
         later = [k for k, d in enumerate(dates) if d >= maturity_date]
+        if not later and maturity_date <= sc.deal.legal_final_date:
+            # due after the last collection period ends (a collection lag, or legal final rolled
+            # back to a business day) but by legal final: collected at the final payment
+            later = [n_periods - 1]
         maturity[j] = (
             later[0]
             if later

@@ -88,6 +88,7 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                     f"waterfall.{state}",
                     "must end with a pay_residual step (the subordinated class takes what is left)",
                 )
+    yield from _check_fees_paid(sc)
     if sc.liquidity is not None and not any(
         "liquidity" in step.cover_from
         for state in ("normal", "triggered", "accelerated", "revolving")
@@ -261,6 +262,42 @@ def _check_step(sc, where, step, fee_names, class_names, unknown_reference) -> I
             f"{where}.cover_from",
             "only a revenue-account step draws on the principal account",
         )
+
+
+def _check_fees_paid(sc) -> Iterable[Problem]:
+    """A declared tax is paid in every list of steps, and every named fee by some step: a fee no
+    step names accrues and is never paid, which would silently raise what the classes get."""
+    if sc.waterfall is None:  # the standard order pays the [fees] table's fees and the tax
+        for i, fee in enumerate(sc.other_fees):
+            yield Problem(
+                f"other_fees[{i}].name",
+                "the standard order pays only the [fees] table's fees and the tax: give a [waterfall] with a pay_fee step for this fee",
+                fee.name,
+                True,
+            )
+        return
+    lists = {
+        state: steps
+        for state in ("normal", "triggered", "accelerated", "revolving")
+        if (steps := getattr(sc.waterfall, state))
+    }
+    named = {state: {f for step in steps for f in step.fees} for state, steps in lists.items()}
+    if sc.tax is not None:
+        for state, fees in named.items():
+            if TAX_FEE not in fees:
+                yield Problem(
+                    f"waterfall.{state}",
+                    'no pay_fee step pays the [tax] table\'s tax: add { action = "pay_fee", fees = ["tax"] } (税费 come first in a Chinese waterfall)',
+                )
+    everywhere = set().union(*named.values())
+    for i, fee in enumerate(sc.other_fees):
+        if fee.name not in everywhere:
+            yield Problem(
+                f"other_fees[{i}].name",
+                "no pay_fee step of the [waterfall] pays this fee, so it would never be paid: name it in a pay_fee step",
+                fee.name,
+                True,
+            )
 
 
 def _check_accounts(sc) -> Iterable[Problem]:

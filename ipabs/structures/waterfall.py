@@ -760,6 +760,9 @@ def pay_waterfall(
                     moved = cash
                 cash -= moved
                 accounts[OTHER] += moved
+                if on_principal:  # principal spent by revenue: booked in the ledger, as a
+                    # cover from the principal account is
+                    accounts[PDL] += moved
             else:  # A_RESIDUAL
                 if wf.performance_fee_share > 0.0:  # a trust manager's fee above the hurdle
                     hurdle = wf.performance_hurdle * wf.balance0[n_tranches - 1] * accrual[k]
