@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from helpers import REPO
+from helpers import REPO, small_deal
 
 from ipabs.report import transaction as tx
 from ipabs.report.build import _base_case_context
@@ -155,6 +155,19 @@ def mechanics_variants():
         }
     )
     yield sc.replace({"credit_support[0].covers": []})  # a support of the fees only
+    yield sc.replace({"waterfall.normal[4].amount": "all"})  # recoveries to revenue, no cure
+    licence = small_deal()  # a licence-income pool with two accounts: the revenue is income
+    licence["accounts"] = {"collections": "revenue_and_principal"}
+    licence["waterfall"] = {
+        "normal": [
+            {"action": "pay_fee", "fees": ["senior"]},
+            {"action": "pay_interest", "classes": ["A", "B"]},
+            {"action": "transfer"},
+            {"action": "pay_principal", "classes": ["A", "B"], "account": "principal"},
+            {"action": "pay_residual", "account": "principal"},
+        ]
+    }
+    yield validate(licence)
     for recoveries in ("revenue", "principal"):  # and no clean-up call
         data = mechanics_data()
         del data["clean_up_call"]
@@ -288,7 +301,7 @@ def test_the_waterfall_in_chinese_names_the_accounts_and_the_taxes():
         "将储备金补足至下一期优先级应付利息与本期税费（增值税及附加）、优先费用金额之和，"
         "以3,000,000为上限，超出部分释放"
     )
-    assert revenue[4] == "弥补本金账户亏损记录：将收入分账户资金转入本金分账户，以该记录余额为限"
+    assert revenue[4] == "弥补本金亏损账：将收入分账户资金转入本金分账户，以该账余额为限"
     assert revenue[6] == "将收入分账户剩余资金转入本金分账户"
     assert show("zh", sections[1].steps[-1], sc) == "各账户剩余资金归次级"
     assert show("zh", sections[3].steps[0], sc) == "将本金分账户剩余资金转入收入分账户"
@@ -371,7 +384,7 @@ def test_fees_and_taxes_with_their_terms():
 def test_fee_terms_in_chinese():
     terms = fee_terms(mechanics_deal())
     assert show("zh", terms["tax"][0]) == (
-        "增值税按3.00%计征（价内含税），附加税费为增值税的12.00%："
+        "增值税按3.00%征收率简易计税（含税销售额价税分离），附加税费为增值税的12.00%："
         "合计为每期收入回收款（利息及许可收入；本金不征税）的3.26%"
     )
     assert show("zh", terms["servicer"][0]) == "每期收入回收款（利息及许可收入）的1.00%"
@@ -448,10 +461,10 @@ def test_accounts_ledger_and_support_that_covers_taxes_and_fees():
     assert [zh.gettext(r["kind_msgid"]) for r in (revenue, principal, ledger)] == [
         "收入分账户",
         "本金分账户",
-        "本金账户亏损记录（PDL）",
+        "本金亏损账（PDL）",
     ]
     assert zh.gettext(revenue["terms_msgid"]) == (
-        "归集每期回收款中的利息及许可收入，以及违约贷款的回收款和风险分担款项"
+        "归集每期回收款中的利息，以及违约贷款的全部回收款和风险分担款项"
     )
     assert "以收入分账户资金转入本金分账户予以弥补" in zh.gettext(ledger["terms_msgid"])
 
@@ -461,8 +474,9 @@ def test_recoveries_to_principal_and_a_ledger_nothing_cures():
         {"accounts.recoveries": "principal", "waterfall.normal[4].amount": "all"}
     )
     table = tx.credit_support_table(sc).set_index("id")
-    assert "recoveries" not in table.loc["revenue_account", "terms_msgid"]
-    assert "recoveries" in table.loc["principal_account", "terms_msgid"]
+    # recoveries make good the ledger first (principal account); only the rest is revenue
+    assert "beyond the principal deficiency ledger" in table.loc["revenue_account", "terms_msgid"]
+    assert "up to the principal deficiency ledger" in table.loc["principal_account", "terms_msgid"]
     assert table.loc["principal_deficiency_ledger", "terms_msgid"].endswith("no step makes it good")
     normal = tx.waterfall_in_words(sc)[0].steps
     assert ("Move the revenue account's cash left to the principal account", {}) in normal

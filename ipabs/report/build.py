@@ -221,9 +221,70 @@ def _context(sc, results, stress_run, info: dict, page, drawn) -> dict[str, Any]
             BASIS_NOTES.get(str(summary["rating_metric"].iloc[0]), BASIS_NOTES["loss_probability"]),
         ),
         **_transaction_context(sc, page),
+        **_conventions_context(sc, page),
         **_pool_context(sc, page),
         **_base_case_context(results, page),
         **_stress_context(stress_run, page),
+    }
+
+
+CALENDAR_LABELS = {
+    "china_exchange": N_("China exchange calendar (SSE/SZSE, State Council holidays)"),
+    "china_interbank": N_("China interbank calendar (State Council holidays and make-up working days)"),
+    "none": N_("weekdays, less the scenario's holidays"),
+}  # fmt: skip
+CONVENTION_LABELS = {
+    "unadjusted": N_("payment dates not rolled"),
+    "following": N_("following business day"),
+    "modified_following": N_("modified following business day"),
+    "preceding": N_("preceding business day"),
+}
+
+
+def _conventions_context(sc, page) -> dict[str, Any]:
+    """The deal's conventions beyond its day count, as a committee reads them: other legs' day
+    counts, unadjusted accrual, the calendar and the business-day rule, the cut-off date and the
+    collection periods (docs/model.md, section 1)."""
+    deal = sc.deal
+    conventions: list[tuple[str, str]] = []
+    loan_counts = sorted({str((loan.day_count or deal.day_count).value) for loan in sc.loans})
+    if loan_counts and loan_counts != [deal.day_count.value]:
+        conventions.append((N_("loans {value}"), ", ".join(loan_counts)))
+    own = [
+        f"{sc.display_names(page.t.lang)[t.name]} {t.day_count.value}"
+        for t in sc.tranches_by_rank()
+        if t.day_count is not None and t.day_count != deal.day_count
+    ]
+    if own:
+        conventions.append((N_("classes {value}"), ", ".join(own)))
+    if deal.accrual_dates == "unadjusted":
+        conventions.append((N_("accrual between the unadjusted dates (顺延不另计息)"), ""))
+    calendar = str(getattr(deal.calendar, "value", deal.calendar))
+    convention = str(getattr(deal.business_day_convention, "value", deal.business_day_convention))
+    calendar_words = ""
+    if calendar != "none" or convention != "unadjusted":
+        calendar_words = (
+            page._(CALENDAR_LABELS[calendar]) + page._("; ") + page._(CONVENTION_LABELS[convention])
+        )
+    collection_words = ""
+    cut_off = deal.cut_off_date or deal.closing_date
+    if cut_off != deal.closing_date or deal.collection_lag_days:
+        parts = []
+        if cut_off != deal.closing_date:
+            parts.append(page._("cut-off date {date}", date=page.t.date(cut_off)))
+        if deal.collection_lag_days:
+            msgid = (
+                N_("each collection period ends {n} business days before its payment date")
+                if deal.collection_lag_basis == "business_days"
+                else N_("each collection period ends {n} days before its payment date")
+            )
+            parts.append(page._(msgid, n=deal.collection_lag_days))
+        collection_words = page._("; ").join(parts)
+    return {
+        "conventions": conventions,
+        "calendar_words": calendar_words,
+        "collection_words": collection_words,
+        "deal_taxed": sc.tax is not None,
     }
 
 

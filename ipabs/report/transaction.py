@@ -1011,34 +1011,35 @@ def _split_account_rows(sc: Scenario, program: dict[str, list[ProgramStep]]) -> 
     """The revenue account, the principal account (with the classes whose interest a revenue
     step draws it for) and the principal deficiency ledger."""
     to_revenue = sc.accounts.recoveries == "revenue"
-    revenue = (
-        N_(
-            "Receives the interest and licence income in each period's collections, and the recoveries and loss-sharing payments on defaulted loans"
+    if not sc.loans:
+        revenue = N_("Receives each period's collections (licence income)")
+    elif to_revenue:
+        revenue = N_(
+            "Receives the interest in each period's collections, and all the recoveries and loss-sharing payments on defaulted loans"
         )
-        if to_revenue
-        else N_("Receives the interest and licence income in each period's collections")
-    )
+    else:
+        revenue = N_(
+            "Receives the interest in each period's collections, and what the recoveries and loss-sharing payments on defaulted loans bring beyond the principal deficiency ledger (interest recovered)"
+        )
     #: (recoveries to revenue, a clean-up call) -> the principal account's terms
     principal = {
         (True, True): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity) and a clean-up call's proceeds"),
         (True, False): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity)"),
-        (False, True): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity), the recoveries and loss-sharing payments on defaulted loans, and a clean-up call's proceeds"),
-        (False, False): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity) and the recoveries and loss-sharing payments on defaulted loans"),
+        (False, True): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity), the recoveries and loss-sharing payments on defaulted loans up to the principal deficiency ledger, and a clean-up call's proceeds"),
+        (False, False): N_("Receives the principal in each period's collections (scheduled, prepaid and repaid at maturity) and the recoveries and loss-sharing payments on defaulted loans up to the principal deficiency ledger"),
     }[(to_revenue, sc.clean_up_call is not None)]  # fmt: skip
     cured = any(
         step.action == "transfer" and step.transfer == "principal_deficiency"
         for steps in program.values()
         for step in steps
     )
-    ledger = (
-        N_(
-            "Records the principal balance of each loan as it defaults and what revenue steps draw from the principal account; made good from the revenue account by the principal deficiency transfer"
-        )
-        if cured
-        else N_(
-            "Records the principal balance of each loan as it defaults and what revenue steps draw from the principal account; no step makes it good"
-        )
-    )
+    #: (recoveries to revenue, cured by a transfer) -> the ledger's terms
+    ledger = {
+        (False, True): N_("Records the principal balance of each loan as it defaults, less the recoveries the principal account receives, and the principal that revenue steps draw or transfers move to revenue; made good from the revenue account by the principal deficiency transfer"),
+        (False, False): N_("Records the principal balance of each loan as it defaults, less the recoveries the principal account receives, and the principal that revenue steps draw or transfers move to revenue; no step makes it good"),
+        (True, True): N_("Records the principal balance of each loan as it defaults, and the principal that revenue steps draw or transfers move to revenue; made good from the revenue account by the principal deficiency transfer"),
+        (True, False): N_("Records the principal balance of each loan as it defaults, and the principal that revenue steps draw or transfers move to revenue; no step makes it good"),
+    }[(to_revenue, cured)]  # fmt: skip
     covered = ",".join(_classes_drawing_on(sc, program, "principal"))
     return [
         _support_row("revenue_account", "revenue_account", "cash", None, "", None, None, Words(revenue, {})),
