@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+from ipabs.pool.ip_types import FEE_REDUCTION_YEARS, IP_TYPE_DEFAULTS, legal_term_years
 from ipabs.scenario.model import IPAsset
 
 
@@ -25,10 +25,33 @@ class ResolvedAsset:
     obsolescence_severity: float
     invalidation_hazard: float
     lapse_hazard: float  # 0 while annuities are pre-paid
-    annual_fee: float  # 0 unless annuities are pre-paid
+    annual_fee: float  # flat fee a year; 0 unless the deal pays the annuities
     cliff_years: float  # inf: no cliff
     cliff_severity: float
     collection_lag_periods: int
+    # the fee a year as steps (time from closing, fee from then on), the first at 0: CNIPA's fee by
+    # patent year and the fee reduction; None: the flat annual_fee (docs/model.md 3.4)
+    fee_steps: tuple[tuple[float, float], ...] | None = None
+
+    def fee_rate(self, t: np.ndarray) -> np.ndarray:
+        """The annual fee a year in force at each time t (years from closing, t >= 0)."""
+        t = np.asarray(t, float)
+        if self.fee_steps is None:
+            return np.full(t.shape, self.annual_fee)
+        starts = np.array([s for s, _ in self.fee_steps])
+        rates = np.array([f for _, f in self.fee_steps])
+        return rates[np.clip(np.searchsorted(starts, t, side="right") - 1, 0, None)]
+
+    def fees_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The fees of [a, b] (0 <= a <= b), the fee steps integrated exactly."""
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        if self.fee_steps is None:
+            return self.annual_fee * (b - a)
+        total = np.zeros(np.broadcast(a, b).shape)
+        ends = [s for s, _ in self.fee_steps[1:]] + [math.inf]
+        for (start, rate), end in zip(self.fee_steps, ends, strict=True):
+            total += rate * np.clip(np.minimum(b, end) - np.maximum(a, start), 0.0, None)
+        return total
 
     @property
     def income_end_years(self) -> float:
@@ -63,9 +86,61 @@ def _years_between(a: dt.date, b: dt.date) -> float:
     return (b - a).days / 365.0
 
 
+def annuities_paid_by(asset: IPAsset) -> str | None:
+    """Who keeps the asset's annual fees paid: "deal", "enterprise", or None (nobody: it may
+    lapse). annuities_prepaid alone means the deal (docs/model.md 3.4)."""
+    if asset.annuities_paid_by is not None:
+        return asset.annuities_paid_by
+    return "deal" if asset.annuities_prepaid else None
+
+
+def patent_age_years(asset: IPAsset, closing: dt.date) -> float | None:
+    """Years from the filing date (the start of its legal term) to closing: from
+    protection_start_date, else the legal term less the remaining life; None for a right with no
+    term."""
+    if asset.protection_start_date is not None:
+        return _years_between(asset.protection_start_date, closing)
+    term = asset.legal_term_years or legal_term_years(asset.type, None)
+    if term is None or asset.remaining_legal_life_years is None:
+        return None
+    return term - asset.remaining_legal_life_years
+
+
+def _fee_steps(asset: IPAsset, closing: dt.date) -> tuple[tuple[float, float], ...] | None:
+    """The deal's annual fee as steps in time from closing: the type's fee by patent year (patent
+    year n covers ages n-1 to n from the filing date), nothing before the year of grant, and
+    fee_reduction in the six patent years from it. None: a flat fee."""
+    d = IP_TYPE_DEFAULTS[asset.type]
+    scheduled = asset.annual_fee is None and d.annual_fee_schedule is not None
+    if not scheduled and asset.fee_reduction == 0.0:
+        return None
+    flat = d.annual_fee if asset.annual_fee is None else asset.annual_fee
+    bands = d.annual_fee_schedule if scheduled else ((1, flat),)
+    age = patent_age_years(asset, closing)
+    grant_year = 1
+    if asset.grant_date is not None:
+        grant_year = math.floor(age - _years_between(asset.grant_date, closing)) + 1
+    cut = 1.0 - asset.fee_reduction
+
+    def fee(year: int) -> float:
+        if year < grant_year:
+            return 0.0  # annual fees are due from the year of grant
+        band = next(f for first, f in reversed(bands) if first <= year)
+        reduced = asset.fee_reduction > 0.0 and year < grant_year + FEE_REDUCTION_YEARS
+        return band * cut if reduced else band
+
+    now = math.floor(age) + 1
+    years = sorted({*(first for first, _ in bands), grant_year, grant_year + FEE_REDUCTION_YEARS})
+    steps = [(0.0, fee(now))]
+    for y in years:
+        if y > now:
+            steps.append((y - 1 - age, fee(y)))
+    return tuple(steps)
+
+
 def resolve_asset(asset: IPAsset, closing: dt.date) -> ResolvedAsset:
     d = IP_TYPE_DEFAULTS[asset.type]
-    term = asset.legal_term_years or d.legal_term_years
+    term = asset.legal_term_years or legal_term_years(asset.type, asset.protection_start_date)
     renewal_term = asset.renewal_term_years or d.renewal_term_years
     renewal_p = (
         d.renewal_probability if asset.renewal_probability is None else asset.renewal_probability
@@ -92,7 +167,9 @@ def resolve_asset(asset: IPAsset, closing: dt.date) -> ResolvedAsset:
     def pick(value, default):
         return default if value is None else value
 
-    prepaid = asset.annuities_prepaid
+    paid_by = annuities_paid_by(asset)
+    prepaid = paid_by is not None  # kept paid: no lapse
+    deal_pays = paid_by == "deal"
     return ResolvedAsset(
         growth_curve=curve,
         volatility=pick(asset.volatility, d.volatility),
@@ -104,8 +181,9 @@ def resolve_asset(asset: IPAsset, closing: dt.date) -> ResolvedAsset:
         obsolescence_severity=pick(asset.obsolescence_severity, d.obsolescence_severity),
         invalidation_hazard=pick(asset.invalidation_hazard, d.invalidation_hazard),
         lapse_hazard=0.0 if prepaid else pick(asset.lapse_hazard, d.lapse_hazard),
-        annual_fee=pick(asset.annual_fee, d.annual_fee) if prepaid else 0.0,
+        annual_fee=pick(asset.annual_fee, d.annual_fee) if deal_pays else 0.0,
         cliff_years=_years_between(closing, asset.cliff_date) if asset.cliff_date else math.inf,
         cliff_severity=asset.cliff_severity,
         collection_lag_periods=asset.collection_lag_periods,
+        fee_steps=_fee_steps(asset, closing) if deal_pays else None,
     )

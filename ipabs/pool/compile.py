@@ -35,7 +35,7 @@ class PoolArrays(NamedTuple):
     asset_log_keep: np.ndarray  # (A,) log(1 - obsolescence severity)
     asset_renewal_share: np.ndarray  # (K, A) share of period k before a renewal date; -1: none
     asset_renewal_prob: np.ndarray  # (A,)
-    asset_annuity_cost: np.ndarray  # (K, A) annual fee * dt_k while pre-paid
+    asset_annuity_cost: np.ndarray  # (K, A) the deal's annual fees of period k while it pays them
     licensee_factor: np.ndarray  # (L,) int64
     licensee_loading: np.ndarray  # (L,) a
     licensee_idiosyncratic: np.ndarray  # (L,) sqrt(1 - a^2)
@@ -81,13 +81,17 @@ def _asset_columns(
     for point in r.renewal_points(t_years[-1]):
         k = int(np.searchsorted(t_years, point, side="left"))
         renewal_share[k] = (point - start[k]) / dt_years[k]
+    if r.fee_steps is None:
+        annuity = r.annual_fee * dt_years * live
+    else:  # the fee by patent year, integrated over the part of the period the right earns in
+        annuity = r.fees_between(start, np.minimum(t_years, np.maximum(r.income_end_years, start)))
     return {
         "drift": drift,
         "vol": r.volatility * np.sqrt(dt_years),
         "weight": base * dt_years * live,
         "event": -np.expm1(-hazard * dt_years),
         "renewal": renewal_share,
-        "annuity": r.annual_fee * dt_years * live,
+        "annuity": annuity,
     }
 
 

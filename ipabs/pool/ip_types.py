@@ -1,13 +1,23 @@
-"""The seven IP types of the Beijing pilot and their defaults: legal term and how it runs, renewal,
-the hazards that end a right early, and typical income behaviour.
+"""The IP types of the Beijing pilot and their defaults: legal term and how it runs, renewal,
+the hazards that end a right early, annual fees, and typical income behaviour.
 
-Statutory terms cite the PRC statute; every behavioural number (hazards, growth, volatility,
-obsolescence) is ILLUSTRATIVE, a documented starting point that a scenario should override with
-deal evidence. docs/model.md reproduces this table (a test keeps the two in step).
+Statutory terms and CNIPA's annual fees cite their source; every behavioural number (hazards,
+growth, volatility, obsolescence) is ILLUSTRATIVE, a documented starting point that a scenario
+should override with deal evidence. docs/model.md reproduces this table (a test keeps the two in
+step).
+
+Chinese patents come in three kinds (PRC Patent Law (2020) art. 2): invention patents (发明, 20
+years from filing, substantively examined), utility models (实用新型, 10 years) and designs (外观设计,
+15 years for applications filed from 1 June 2021, 10 before; art. 42). Utility models and designs
+are granted after preliminary examination only (art. 40), so a challenged one falls more often.
+`patent` is the type ipabs has always had: an invention patent with a flat annual fee of 4,000 a
+year, kept exactly so that existing scenarios keep their numbers; `invention_patent` is the same
+right with CNIPA's annual fee by patent year.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from ipabs.scenario.model import IPType
@@ -20,7 +30,7 @@ class IPTypeDefaults:
     renewal_term_years: float | None  # None: not renewable
     renewal_probability: float
     lapse_hazard: float  # per year, for unpaid annual fees; 0 while annuities are pre-paid
-    annual_fee: float  # currency per year, the cost of pre-paying annuities
+    annual_fee: float  # currency per year, the cost of pre-paying annuities (flat)
     invalidation_hazard: float  # per year
     growth_rate: float
     volatility: float
@@ -30,6 +40,40 @@ class IPTypeDefaults:
     # no statutory term: the right lasts as long as its contract, so licence_term_years is also
     # its legal life (income and value stop then; docs/model.md 3.4)
     term_is_contract: bool = False
+    # CNIPA's annual fee by patent year (counted from the filing date): (first patent year of the
+    # band, fee a year), replacing the flat annual_fee; the last band runs to the end of the term
+    annual_fee_schedule: tuple[tuple[int, float], ...] | None = None
+    # (date, term): a right filed before the date has this shorter statutory term instead
+    earlier_term: tuple[dt.date, float] | None = None
+
+
+def legal_term_years(ip_type: IPType, protection_start: dt.date | None) -> float | None:
+    """The type's statutory term for a right whose term runs from `protection_start` (designs
+    filed before 1 June 2021 keep the 10-year term; unknown start: the current term)."""
+    d = IP_TYPE_DEFAULTS[ip_type]
+    if d.earlier_term is not None and protection_start is not None:
+        before, term = d.earlier_term
+        if protection_start < before:
+            return term
+    return d.legal_term_years
+
+
+# CNIPA annual fees (年费) by patent year, in yuan, as CNIPA's published fee schedule (国家知识产权局
+# 专利收费标准, the prices of 发改价格〔2017〕270号), with the design patent's years 11-15 at 3,000 a
+# year for the 15-year design term of the 2020 Patent Law. Only secondary copies of the schedule
+# could be checked when this was written: they agree on every band of invention patents (years
+# 1-20) and of utility models and designs (years 1-10); the design's 3,000 for years 11-15 and the
+# instrument numbers were not checked against the official text.
+INVENTION_ANNUAL_FEES = ((1, 900.0), (4, 1_200.0), (7, 2_000.0), (10, 4_000.0), (13, 6_000.0), (16, 8_000.0))  # fmt: skip
+UTILITY_MODEL_ANNUAL_FEES = ((1, 600.0), (4, 900.0), (6, 1_200.0), (9, 2_000.0))
+DESIGN_ANNUAL_FEES = (*UTILITY_MODEL_ANNUAL_FEES, (11, 3_000.0))
+#: 专利收费减缴办法 (财税〔2016〕78号, from 1 September 2016): the annual fees of the six years from
+#: the year of grant (自授予专利权当年起六年内的年费) are reduced by 85% for an individual, enterprise or
+#: institution meeting its income conditions, or 70% for two or more joint owners (the income
+#: thresholds have since been raised; the rates and the six years are what the model uses)
+FEE_REDUCTION_YEARS = 6
+#: Patent Law (2020) art. 42 as amended: 15-year design term for applications from 1 June 2021
+DESIGN_TERM_CHANGE = dt.date(2021, 6, 1)
 
 
 IP_TYPE_DEFAULTS: dict[IPType, IPTypeDefaults] = {
@@ -47,7 +91,59 @@ IP_TYPE_DEFAULTS: dict[IPType, IPTypeDefaults] = {
         volatility=0.25,
         obsolescence_hazard=0.03,
         obsolescence_severity=0.5,
-        source="PRC Patent Law (2020) art. 42: invention patents 20 years from filing; art. 44: lapse for unpaid annual fees",
+        source="PRC Patent Law (2020) art. 42: invention patents 20 years from filing; art. 44: lapse for unpaid annual fees. An invention patent with the flat fee ipabs has always used (invention_patent: the fee by patent year)",
+    ),
+    IPType.invention_patent: IPTypeDefaults(
+        legal_term_years=20.0,
+        term_runs_from="filing date",
+        renewal_term_years=None,
+        renewal_probability=0.0,
+        lapse_hazard=0.055,  # as patent
+        annual_fee=0.0,
+        annual_fee_schedule=INVENTION_ANNUAL_FEES,
+        invalidation_hazard=0.01,  # as patent: substantively examined
+        growth_rate=-0.05,
+        volatility=0.25,
+        obsolescence_hazard=0.03,
+        obsolescence_severity=0.5,
+        source="PRC Patent Law (2020) arts. 42, 44; annual fees: 发改价格〔2017〕270号 (CNIPA 专利收费标准), fee reduction 财税〔2016〕78号",
+    ),
+    IPType.utility_model: IPTypeDefaults(
+        legal_term_years=10.0,
+        term_runs_from="filing date",
+        renewal_term_years=None,
+        renewal_probability=0.0,
+        # ILLUSTRATIVE: utility models are kept up for fewer years than inventions (cheap to file,
+        # often filed for subsidies and counts); 0.10 a year leaves half alive after 7 years
+        lapse_hazard=0.10,
+        annual_fee=0.0,
+        annual_fee_schedule=UTILITY_MODEL_ANNUAL_FEES,
+        # ILLUSTRATIVE: twice the invention patent's, as it is granted without substantive
+        # examination (art. 40) and a challenged one falls more often; no per-type rate of
+        # invalidation per granted right is published that could replace it
+        invalidation_hazard=0.02,
+        growth_rate=-0.05,
+        volatility=0.25,
+        obsolescence_hazard=0.03,
+        obsolescence_severity=0.5,
+        source="PRC Patent Law (2020) art. 42: utility models 10 years from filing; art. 40: no substantive examination; annual fees: 发改价格〔2017〕270号, fee reduction 财税〔2016〕78号",
+    ),
+    IPType.design_patent: IPTypeDefaults(
+        legal_term_years=15.0,
+        earlier_term=(DESIGN_TERM_CHANGE, 10.0),
+        term_runs_from="filing date (10 years for applications filed before 2021-06-01)",
+        renewal_term_years=None,
+        renewal_probability=0.0,
+        lapse_hazard=0.10,  # ILLUSTRATIVE: as utility_model
+        annual_fee=0.0,
+        annual_fee_schedule=DESIGN_ANNUAL_FEES,
+        invalidation_hazard=0.02,  # ILLUSTRATIVE: as utility_model (no substantive examination)
+        # ILLUSTRATIVE: a product's looks date faster than its technology
+        growth_rate=-0.08,
+        volatility=0.25,
+        obsolescence_hazard=0.05,
+        obsolescence_severity=0.5,
+        source="PRC Patent Law (2020) art. 42: designs 15 years from filing (applications from 2021-06-01; 10 before); art. 40; annual fees: 发改价格〔2017〕270号 (years 11-15: 3,000), fee reduction 财税〔2016〕78号",
     ),
     IPType.trademark: IPTypeDefaults(
         legal_term_years=10.0,
@@ -151,6 +247,16 @@ def defaults_table_markdown() -> str:
     rows = []
     for ip_type, d in IP_TYPE_DEFAULTS.items():
         term = "none" if d.legal_term_years is None else f"{d.legal_term_years:g} y"
+        fee = f"{d.annual_fee:,.0f}/y"
+        if d.annual_fee_schedule is not None:
+            fee = "by patent year: " + ", ".join(
+                f"{f:,.0f} (y{a}-{b - 1})" if b - 1 > a else f"{f:,.0f} (y{a})"
+                for (a, f), b in zip(
+                    d.annual_fee_schedule,
+                    [*(a for a, _ in d.annual_fee_schedule[1:]), int(d.legal_term_years) + 1],
+                    strict=True,
+                )
+            )
         renewal = (
             "no"
             if d.renewal_term_years is None
@@ -158,7 +264,7 @@ def defaults_table_markdown() -> str:
         )
         rows.append(
             f"| `{ip_type.value}` | {term} | {d.term_runs_from} | {renewal} | {d.lapse_hazard:g}/y | "
-            f"{d.annual_fee:,.0f}/y | {d.invalidation_hazard:g}/y | {d.growth_rate:g}/y | {d.volatility:g} | "
+            f"{fee} | {d.invalidation_hazard:g}/y | {d.growth_rate:g}/y | {d.volatility:g} | "
             f"{d.obsolescence_hazard:g}/y / {d.obsolescence_severity:g} | {d.source} |"
         )
     return "\n".join([head, *rows])

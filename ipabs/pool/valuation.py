@@ -48,7 +48,7 @@ def asset_value(asset: IPAsset, closing, rate: float) -> dict[str, float]:
     survival = survival * r.renewal_probability**renewals
     discount = (1.0 + rate) ** (-mid)
     income = asset.base_annual_income * level * survival * width
-    fees = r.annual_fee * survival * width
+    fees = r.fee_rate(mid) * survival * width
     return {
         "economic_life_years": life,
         "expected_income": float(income.sum()),
@@ -91,7 +91,7 @@ def remaining_value_factors(
         income_factor[k] = float(
             (np.exp(log_level[ahead] - g0) * cliff * survival * discount * w).sum()
         )
-        fee_pv[k] = float((r.annual_fee * survival * discount * w).sum())
+        fee_pv[k] = float((r.fee_rate(mid[ahead]) * survival * discount * w).sum())
     return income_factor, fee_pv
 
 

@@ -261,7 +261,7 @@ def _ip(sc: Scenario, rows: _Rows) -> None:
     # no lapse while annuities are pre-paid: then that is what the source must cover
     lapse = [
         (
-            f"assets[{i}].{'annuities_prepaid' if a.annuities_prepaid else 'lapse_hazard'}",
+            f"assets[{i}].{_lapse_key(a)}",
             r.lapse_hazard,
         )
         for i, a, r in resolved
@@ -453,3 +453,10 @@ def _pricing(sc: Scenario, rows: _Rows) -> None:
             sc.valuation.discount_rate,
             "pct_per_year",
         )
+
+
+def _lapse_key(asset) -> str:
+    """The key that sets an asset's lapse hazard: the annual fees kept paid, or the hazard."""
+    if asset.annuities_paid_by is not None:
+        return "annuities_paid_by"
+    return "annuities_prepaid" if asset.annuities_prepaid else "lapse_hazard"

@@ -389,6 +389,9 @@ AMOUNTS = {"base_annual_income": N_("Licence income per year ({cur})"), "balance
 #: IP types as the page names them
 IP_TYPES = {
     "patent": N_("patent"),
+    "invention_patent": N_("invention patent"),
+    "utility_model": N_("utility model"),
+    "design_patent": N_("design patent"),
     "trademark": N_("trademark"),
     "copyright": N_("copyright"),
     "plant_variety": N_("plant variety"),

@@ -597,13 +597,13 @@ def _check_copula(sc: Scenario) -> Iterable[Problem]:
 
 def _check_asset_terms(i: int, asset: Any, deal: Any) -> Iterable[Problem]:
     """An asset's legal term and cliff against the pool's time zero (closing, or the cut-off)."""
-    from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
+    from ipabs.pool.ip_types import IP_TYPE_DEFAULTS, legal_term_years
 
     closing, at = deal.pool_start, pool_start_words(deal)
 
     where = f"assets[{i}]"
     label = f'(id = "{asset.id}")'
-    term = asset.legal_term_years or IP_TYPE_DEFAULTS[asset.type].legal_term_years
+    term = asset.legal_term_years or legal_term_years(asset.type, asset.protection_start_date)
     if asset.remaining_legal_life_years is None and term is not None:
         if asset.protection_start_date is None:
             yield Problem(
@@ -625,6 +625,7 @@ def _check_asset_terms(i: int, asset: Any, deal: Any) -> Iterable[Problem]:
                 value=asset.protection_start_date,
                 has_value=True,
             )
+    yield from _check_annual_fees(where, label, asset, IP_TYPE_DEFAULTS[asset.type])
     if (
         asset.type.value == "data_rights"
         and asset.licence_term_years is None
@@ -643,6 +644,57 @@ def _check_asset_terms(i: int, asset: Any, deal: Any) -> Iterable[Problem]:
             f"{where}.cliff_date {label}",
             f"must be after {at} ({closing})",
             value=asset.cliff_date,
+            has_value=True,
+        )
+
+
+def _check_annual_fees(where: str, label: str, asset: Any, d: Any) -> Iterable[Problem]:
+    """Who pays the annual fees, the fee reduction and the grant date (docs/model.md 3.4)."""
+    if (
+        asset.annuities_paid_by is not None
+        and "annuities_prepaid" in asset.model_fields_set
+        and not asset.annuities_prepaid
+    ):
+        yield Problem(
+            f"{where}.annuities_prepaid {label}",
+            "annuities_paid_by keeps the annual fees paid (no lapse): remove annuities_prepaid = false, "
+            "or annuities_paid_by to let the right lapse",
+            value=False,
+            has_value=True,
+        )
+    if asset.fee_reduction > 0.0:
+        has_fee = (
+            asset.annual_fee is not None or d.annual_fee > 0.0 or d.annual_fee_schedule is not None
+        )
+        pays = asset.annuities_paid_by or ("deal" if asset.annuities_prepaid else None)
+        if not has_fee:
+            yield Problem(
+                f"{where}.fee_reduction {label}",
+                f"a {asset.type.value} has no annual fee to reduce",
+                value=asset.fee_reduction,
+                has_value=True,
+            )
+        elif pays != "deal":
+            yield Problem(
+                f"{where}.fee_reduction {label}",
+                'only used when the deal pays the annual fees (annuities_prepaid = true or annuities_paid_by = "deal")',
+                value=asset.fee_reduction,
+                has_value=True,
+            )
+        elif asset.grant_date is None:
+            yield Problem(
+                f"{where}.grant_date {label}",
+                "required key is missing: the fee reduction runs for the six patent years from the year of grant",
+            )
+    if (
+        asset.grant_date is not None
+        and asset.protection_start_date is not None
+        and asset.grant_date < asset.protection_start_date
+    ):
+        yield Problem(
+            f"{where}.grant_date {label}",
+            f"must be on or after protection_start_date, the filing date ({asset.protection_start_date})",
+            value=asset.grant_date,
             has_value=True,
         )
 

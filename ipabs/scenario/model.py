@@ -95,6 +95,9 @@ class BusinessDayConvention(StrEnum):
 
 class IPType(StrEnum):
     patent = "patent"
+    invention_patent = "invention_patent"
+    utility_model = "utility_model"
+    design_patent = "design_patent"
     trademark = "trademark"
     copyright = "copyright"
     plant_variety = "plant_variety"
@@ -241,7 +244,7 @@ class Factors(Spec):
 class IPAsset(Spec):
     id: Identifier = _field(description="Unique asset id.")
     type: IPType = _field(
-        description="IP type: patent, trademark, copyright, plant_variety, data_rights, geographical_indication or ic_layout."
+        description="IP type: patent (an invention patent with a flat annual fee, as before), invention_patent, utility_model or design_patent (Chinese patents with CNIPA's annual fees by patent year), trademark, copyright, plant_variety, data_rights, geographical_indication or ic_layout."
     )
     licensee: Identifier | None = _field(
         None,
@@ -287,12 +290,16 @@ class IPAsset(Spec):
     )
     protection_start_date: dt.date | None = _field(
         None,
-        description="Date the legal term runs from (filing, registration, grant or publication, by type); used when remaining_legal_life_years is not given.",
+        description="Date the legal term runs from (filing, registration, grant or publication, by type); used when remaining_legal_life_years is not given. For patents the filing date (申请日), from which the patent years of the annual fees count too.",
+    )
+    grant_date: dt.date | None = _field(
+        None,
+        description="Date a patent was granted (授权公告日): annual fees are due from the patent year it falls in, and fee_reduction runs for the six patent years from that one. Needed with fee_reduction.",
     )
     legal_term_years: float | None = _field(
         None,
         unit="years",
-        description="Statutory term from protection_start_date. Default: the IP type's (patent 20, trademark 10, ...).",
+        description="Statutory term from protection_start_date. Default: the IP type's (patent 20, utility_model 10, design_patent 15, or 10 if filed before 2021-06-01, trademark 10, ...).",
         gt=0,
         le=200,
     )
@@ -340,18 +347,26 @@ class IPAsset(Spec):
     lapse_hazard: float | None = _field(
         None,
         unit="1/year",
-        description="Hazard that the right lapses for unpaid annual fees; income stops. Zero while annuities_prepaid. Default: the IP type's (patent 0.055).",
+        description="Hazard that the right lapses for unpaid annual fees; income stops. Zero while the fees are kept paid (annuities_prepaid or annuities_paid_by). Default: the IP type's (patent 0.055, utility_model and design_patent 0.10).",
         ge=0,
         le=10,
     )
     annuities_prepaid: Flag = _field(
         False,
-        description="Annual fees are pre-paid out of collections (as the pilot proposes for pledged patents): no lapse, at the cost annual_fee.",
+        description="Annual fees are kept paid (as the pilot proposes for pledged patents): no lapse. Who pays is annuities_paid_by (default: the deal, out of collections).",
+    )
+    annuities_paid_by: Literal["deal", "enterprise"] | None = _field(
+        None,
+        description='Who keeps the annual fees paid, so the right cannot lapse: "deal" (out of collections, as annuities_prepaid alone) or "enterprise" (企业预缴年费: the enterprise pre-pays them, and the deal bears no fee). Giving it implies annuities_prepaid. Default: the deal if annuities_prepaid, else nobody (the right may lapse).',
     )
     annual_fee: Amount | None = _field(
         None,
         unit="currency/year",
-        description="Annual fee paid from collections while annuities_prepaid and the right is alive. Default: the IP type's.",
+        description="Flat annual fee paid from collections while the deal pays the annuities and the right is alive; replaces the type's CNIPA schedule by patent year. Default: the IP type's (patent 4,000 flat; invention_patent, utility_model and design_patent by patent year).",
+    )
+    fee_reduction: Probability = _field(
+        0.0,
+        description="Share of the annual fee waived for the six patent years from the year of grant (专利收费减缴办法, 财税〔2016〕78号: 0.85 for one individual or small enterprise meeting its conditions, 0.7 for two or more joint owners). Needs grant_date.",
     )
     economic_life_years: float | None = _field(
         None,
