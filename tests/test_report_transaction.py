@@ -495,10 +495,10 @@ def produced_words(sc) -> list[tuple[str, dict]]:
     return words
 
 
-def floating_deal(floor: float | None, cap: float | None) -> dict:
+def floating_deal(floor: float | None, cap: float | None, tenor: str = "1y") -> dict:
     data = small_deal()
-    data["rates"] = {"lpr_1y": [{"date": dt.date(2024, 1, 1), "rate": 0.0345}]}
-    data["tranches"][0].update(coupon_type="lpr", spread=0.004, coupon=0.0)
+    data["rates"] = {f"lpr_{tenor}": [{"date": dt.date(2024, 1, 1), "rate": 0.0345}]}
+    data["tranches"][0].update(coupon_type="lpr", spread=0.004, coupon=0.0, lpr_tenor=tenor)
     if floor is not None:
         data["tranches"][0]["coupon_floor"] = floor
     if cap is not None:
@@ -572,7 +572,8 @@ def every_scenario():
     custom = validate(custom_deal())
     yield custom.replace({"waterfall.normal[0].cover_from": []})  # the reserve is never drawn
     for floor, cap in ((None, None), (0.03, None), (None, 0.05), (0.03, 0.05)):
-        yield validate(floating_deal(floor, cap))
+        for tenor in ("1y", "5y"):
+            yield validate(floating_deal(floor, cap, tenor))
     loans = load(REPO / "scenarios" / "beijing_combined_pledge_loans.toml")
     fund = {"kind": "risk_compensation_fund", "share": 0.5}
     insurance = {"kind": "insurance", "share": 0.8, "deductible": 1e5}

@@ -13,6 +13,7 @@ import numpy as np
 
 from ipabs.calendar import TimeGrid
 from ipabs.pool.default_times import cumulative_probability, thresholds
+from ipabs.pool.lpr import loan_lpr, path_at
 from ipabs.pool.valuation import remaining_value_factors
 from ipabs.scenario.model import Guarantee, Insurance, Scenario
 
@@ -26,7 +27,7 @@ class LoanArrays(NamedTuple):
     balance0: np.ndarray  # (N,) at the cut-off date
     rate: (
         np.ndarray
-    )  # (K, N) annual rate in period k (fixed, or LPR at the period's start + spread)
+    )  # (K, N) annual rate in period k (fixed, or the LPR under the loan's repricing + spread)
     accrual: np.ndarray  # (K, N) accrual fraction of period k in the loan's day count
     amortisation: np.ndarray  # (N,) int code
     scheduled_principal: np.ndarray  # (K, N) level or custom principal, original schedule
@@ -88,12 +89,7 @@ def _curve_hazard(curve: tuple[float, ...], start: np.ndarray, end: np.ndarray) 
 
 def lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
     """The 1-year LPR in force on each date (the first point also applies before it)."""
-    points = sorted(sc.rates.lpr_1y, key=lambda p: p.date)
-    out = np.empty(len(dates))
-    for k, d in enumerate(dates):
-        applicable = [p.rate for p in points if p.date <= d]
-        out[k] = applicable[-1] if applicable else points[0].rate
-    return out
+    return path_at(sc.rates.lpr_1y, dates)
 
 
 def loan_accrual(sc: Scenario, grid: TimeGrid) -> np.ndarray:
@@ -127,9 +123,12 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     prepay = np.zeros((n_periods, n))
     maturity = np.zeros(n, dtype=np.int64)
     term_periods = np.zeros(n, dtype=np.int64)
-    lpr = lpr_at(sc, starts) if sc.rates.lpr_1y else np.zeros(n_periods)
+    lpr_cache: dict = {}
     for j, loan in enumerate(loans):
-        rate[:, j] = loan.rate if loan.rate_type == "fixed" else lpr + loan.spread
+        if loan.rate_type == "fixed":
+            rate[:, j] = loan.rate
+        else:
+            rate[:, j] = loan_lpr(sc, loan, starts, dates, lpr_cache) + loan.spread
         maturity_date = pool_start + dt.timedelta(days=round(loan.term_years * 365))
         later = [k for k, d in enumerate(dates) if d >= maturity_date]
         if not later and maturity_date <= sc.deal.legal_final_date:
@@ -144,7 +143,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         term_periods[j] = max(1, round(loan.term_years * per_year))
         if loan.amortisation == "level":
             m = int(maturity[j]) + 1  # payments in periods 0..maturity
-            i = (loan.rate if loan.rate is not None else lpr[0] + loan.spread) / per_year
+            i = rate[0, j] / per_year  # the rate of the first period
             balance = loan.balance
             # annuity payment; below 1e-12 a period the formula loses all precision (0/0)
             payment = balance / m if i < 1e-12 else balance * i / -math.expm1(-m * math.log1p(i))

@@ -162,10 +162,21 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
     fixed = [(i, x) for i, x in loans if x.rate_type == "fixed"]
     floating = [(i, x) for i, x in loans if x.rate_type == "lpr"]
     add("rate", N_("Loan interest rate (fixed)"), fixed, "pct_per_year")
-    add("spread", N_("Loan spread over the 1-year LPR"), floating, "pct_per_year")
-    if floating:
-        lpr = _each("rates.lpr_1y", "rate", enumerate(p.rate for p in sc.rates.lpr_1y))
-        rows.add_items("rates.lpr_1y", N_("1-year LPR"), lpr, "pct_per_year")
+    tenors = {x.reference_tenor for _, x in floating}
+    if tenors == {"5y"}:
+        spread_label = N_("Loan spread over the 5-year LPR")
+    elif tenors == {"1y", "5y"}:
+        spread_label = N_("Loan spread over its LPR (1-year or 5-year)")
+    else:
+        spread_label = N_("Loan spread over the 1-year LPR")
+    add("spread", spread_label, floating, "pct_per_year")
+    for tenor, label in (("1y", N_("1-year LPR")), ("5y", N_("5-year LPR"))):
+        if tenor in tenors:
+            key = f"rates.lpr_{tenor}"
+            path = getattr(sc.rates, f"lpr_{tenor}")
+            rows.add_items(
+                key, label, _each(key, "rate", enumerate(p.rate for p in path)), "pct_per_year"
+            )
     add("term_years", N_("Loan term"), loans, "years")
     add("prepayment_rate", N_("Loan prepayment rate"), performing, "pct_per_year", if_any=True)
     add(

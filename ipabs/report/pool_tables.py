@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import pandas as pd
 
+from ipabs.pool.lpr import loan_start, lpr_path, rate_in_force
 from ipabs.pool.valuation import loan_to_value, value_assets
 from ipabs.scenario.model import Loan, Scenario
 
@@ -37,8 +38,9 @@ def strata(sc: Scenario) -> dict[str, pd.DataFrame]:
     - loans: loans_by_ip_type (ip_type, assets, balance, share: a loan's balance split over its
       pledged rights by their income-method value at closing), loans_by_borrower (obligor,
       pledged_assets, balance, share), loans_by_factor (factor, obligors, balance, share),
-      loans_by_rate (rate_from, rate_to, loans, balance, share: the rate at closing, the 1-year
-      LPR then plus the spread for a floating loan) and loans_by_ltv (ltv_from, ltv_to, loans,
+      loans_by_rate (rate_from, rate_to, loans, balance, share: the rate at closing, the LPR
+      of the loan's tenor in force then under its repricing rule plus the spread for a floating
+      loan) and loans_by_ltv (ltv_from, ltv_to, loans,
       balance, share: balance over the pledge's value at closing, ipabs.pool.valuation)."""
     tables: dict[str, pd.DataFrame] = {}
     if any(a.licensee for a in sc.assets):
@@ -159,11 +161,10 @@ def _loans_by_factor(sc: Scenario) -> pd.DataFrame:
 def _rate_at_closing(sc: Scenario, loan: Loan) -> float:
     if loan.rate_type == "fixed":
         return loan.rate
-    points = sc.rates.lpr_1y
-    closing = sc.deal.closing_date
-    in_force = [p for p in points if p.date <= closing]
-    lpr = (in_force[-1] if in_force else points[0]).rate
-    return lpr + loan.spread
+    points = lpr_path(sc, loan.reference_tenor)
+    return rate_in_force(points, loan.repricing, loan_start(sc, loan), sc.deal.closing_date) + (
+        loan.spread
+    )
 
 
 def _loans_by_rate(sc: Scenario) -> pd.DataFrame:

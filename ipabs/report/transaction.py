@@ -257,7 +257,16 @@ def classes_table(sc: Scenario) -> pd.DataFrame:
 def _coupon_words(sc: Scenario, t, subordinated: bool) -> Words:
     if t.coupon_type == "lpr":
         floor, cap = t.coupon_floor, t.coupon_cap
-        if floor is not None and cap is not None:
+        if t.lpr_tenor == "5y":
+            if floor is not None and cap is not None:
+                msgid = N_("5-year LPR plus a spread of {spread}, within {floor} and {cap}")
+            elif floor is not None:
+                msgid = N_("5-year LPR plus a spread of {spread}, floored at {floor}")
+            elif cap is not None:
+                msgid = N_("5-year LPR plus a spread of {spread}, capped at {cap}")
+            else:
+                msgid = N_("5-year LPR plus a spread of {spread}")
+        elif floor is not None and cap is not None:
             msgid = N_("1-year LPR plus a spread of {spread}, within {floor} and {cap}")
         elif floor is not None:
             msgid = N_("1-year LPR plus a spread of {spread}, floored at {floor}")

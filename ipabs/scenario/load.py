@@ -388,11 +388,22 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     factor_names = Names(sc.factors.names)
     for i, tranche in enumerate(sc.tranches):
         where = f'tranches[{i}] (name = "{tranche.name}")'
-        if tranche.coupon_type == "lpr" and not sc.rates.lpr_1y:
-            yield Problem(
-                "rates.lpr_1y",
-                f"required key is missing: tranche {tranche.name} floats on the 1-year LPR",
-            )
+        if tranche.coupon_type == "lpr":
+            key, words = _LPR_PATHS[tranche.lpr_tenor]
+            if not getattr(sc.rates, key):
+                yield Problem(
+                    f"rates.{key}",
+                    f"required key is missing: tranche {tranche.name} floats on the {words}",
+                )
+        else:
+            for field, default in (("lpr_tenor", "1y"), ("repricing", "each_period")):
+                if getattr(tranche, field) != default:
+                    yield Problem(
+                        f'tranches[{i}].{field} (name = "{tranche.name}")',
+                        'a fixed coupon does not reprice: this key goes with coupon_type = "lpr"',
+                        getattr(tranche, field),
+                        True,
+                    )
         if (tranche.step_up_date is None) != (tranche.step_up_coupon is None):
             yield Problem(where, "step_up_date and step_up_coupon go together")
         if tranche.step_up_date is not None and tranche.coupon_type == "lpr":
@@ -477,6 +488,9 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     yield from check_sources(sc)
 
 
+_LPR_PATHS = {"1y": ("lpr_1y", "1-year LPR"), "5y": ("lpr_5y", "5-year LPR")}
+
+
 def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
     yield from _duplicates_of("loans", [loan.id for loan in sc.loans], "id")
     asset_ids = Names(a.id for a in sc.assets)
@@ -492,11 +506,27 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
                 yield Problem(
                     f"{where}.rate {label}", "an LPR loan takes spread, not rate", loan.rate, True
                 )
-            if not sc.rates.lpr_1y:
-                yield Problem(
-                    "rates.lpr_1y",
-                    f"required key is missing: loan {loan.id} floats on the 1-year LPR",
+            key, words = _LPR_PATHS[loan.reference_tenor]
+            if not getattr(sc.rates, key):
+                auto = loan.lpr_tenor == "auto" and key == "lpr_5y"
+                why = (
+                    f" (lpr_tenor auto: a term of {loan.term_years:g} years, over 5)"
+                    if auto
+                    else ""
                 )
+                yield Problem(
+                    f"rates.{key}",
+                    f"required key is missing: loan {loan.id} floats on the {words}{why}",
+                )
+        else:
+            for field, default in (("lpr_tenor", "auto"), ("repricing", "each_period")):
+                if getattr(loan, field) != default:
+                    yield Problem(
+                        f"{where}.{field} {label}",
+                        'a fixed-rate loan does not reprice: this key goes with rate_type = "lpr"',
+                        getattr(loan, field).value,
+                        True,
+                    )
         if (loan.annual_default_probability is None) == (loan.default_probability_curve is None):
             yield Problem(
                 f"{where} {label}",

@@ -419,6 +419,18 @@ class ScheduledPrincipal(Spec):
     principal: Amount = _field(unit="currency", description="Principal scheduled for that date.")
 
 
+class Repricing(StrEnum):
+    each_period = "each_period"
+    annual_anniversary = "annual_anniversary"
+    annual_january = "annual_january"
+
+
+class LprTenor(StrEnum):
+    auto = "auto"
+    one_year = "1y"
+    five_year = "5y"
+
+
 class Tranche(Spec):
     name: Identifier = _field(description="Unique tranche name (e.g. A, B, sub).")
     display_name: DisplayName | None = _field(
@@ -439,14 +451,22 @@ class Tranche(Spec):
     )
     coupon_type: Literal["fixed", "lpr"] = _field(
         "fixed",
-        description="fixed (coupon, with an optional step-up), or lpr: the 1-year LPR at each period's start plus spread, within the floor and cap.",
+        description="fixed (coupon, with an optional step-up), or lpr: the LPR of lpr_tenor (reset as repricing says) plus spread, within the floor and cap.",
     )
     spread: float = _field(
         0.0,
         unit="1/year",
-        description="Spread over the 1-year LPR (coupon_type lpr).",
+        description="Spread over the LPR (coupon_type lpr).",
         ge=-0.05,
         le=0.5,
+    )
+    lpr_tenor: Literal["1y", "5y"] = _field(
+        "1y",
+        description="The LPR a floating coupon references (coupon_type lpr): 1y ([rates] lpr_1y) or 5y (the 5-year-and-over LPR, [rates] lpr_5y).",
+    )
+    repricing: Repricing = _field(
+        Repricing.each_period,
+        description="When a floating coupon resets (coupon_type lpr): each_period (the LPR in force at each period's start), annual_anniversary (each anniversary of closing) or annual_january (each 1 January), at the LPR of the month before (docs/model.md 4.1).",
     )
     coupon_floor: float | None = _field(
         None, unit="1/year", description="Floor of a floating coupon.", ge=0, le=1
@@ -593,7 +613,11 @@ class RatePoint(Spec):
 class Rates(Spec):
     lpr_1y: tuple[RatePoint, ...] = _field(
         (),
-        description="1-year Loan Prime Rate path, a step function: each point applies from its date; the first also before it. Required by floating-rate loans.",
+        description="1-year Loan Prime Rate path, a step function: each point applies from its date; the first also before it. Required by floating loans and classes that reference the 1-year LPR.",
+    )
+    lpr_5y: tuple[RatePoint, ...] = _field(
+        (),
+        description="5-year-and-over (5年期以上) Loan Prime Rate path, in the same form as lpr_1y. Required by floating loans and classes that reference it (lpr_tenor 5y, or a loan of over five years under auto).",
     )
 
 
@@ -617,7 +641,7 @@ class Loan(Spec):
     )
     rate_type: RateType = _field(
         RateType.fixed,
-        description="fixed (rate), or lpr (1-year LPR from [rates] plus spread, reset each period).",
+        description="fixed (rate), or lpr (the LPR of lpr_tenor from [rates] plus spread, reset as repricing says).",
     )
     rate: float | None = _field(
         None, unit="1/year", description="Fixed interest rate (rate_type fixed).", ge=0, le=1
@@ -625,9 +649,17 @@ class Loan(Spec):
     spread: float = _field(
         0.0,
         unit="1/year",
-        description="Spread over the 1-year LPR (rate_type lpr).",
+        description="Spread over the LPR (rate_type lpr).",
         ge=-0.05,
         le=0.5,
+    )
+    lpr_tenor: LprTenor = _field(
+        LprTenor.auto,
+        description="The LPR a floating loan references (rate_type lpr): 1y ([rates] lpr_1y), 5y ([rates] lpr_5y), or auto: 5y for a term_years over 5, else 1y (PBOC announcement 2019 No. 15; docs/model.md 3.8).",
+    )
+    repricing: Repricing = _field(
+        Repricing.each_period,
+        description="When a floating loan's rate resets (rate_type lpr): each_period (the LPR in force at each collection period's start), annual_anniversary (each anniversary of the loan's start) or annual_january (each 1 January); between repricing dates the rate is fixed at the LPR of the month before (docs/model.md 3.8).",
     )
     term_years: float = _field(
         unit="years",
@@ -701,6 +733,14 @@ class Loan(Spec):
     factor_loading: Loading = _field(
         0.0, description="Weight of the factor in the borrower's default latent."
     )
+
+    @property
+    def reference_tenor(self) -> str:
+        """ "1y" or "5y": lpr_tenor, or under auto 5y for a term over five years, else 1y (PBOC
+        announcement 2019 No. 15: the LPR has a 1-year and an over-5-year tenor)."""
+        if self.lpr_tenor != LprTenor.auto:
+            return self.lpr_tenor.value
+        return "5y" if self.term_years > 5 else "1y"
 
 
 class Guarantee(Spec):
@@ -858,7 +898,9 @@ class Scenario(Spec):
         (),
         description="Loss-sharing layers applied to each defaulted loan's loss, in this order.",
     )
-    rates: Rates = _field(Rates(), description="Reference rate paths (1-year LPR).")
+    rates: Rates = _field(
+        Rates(), description="Reference rate paths (the 1-year and 5-year-and-over LPR)."
+    )
     licensees: tuple[Licensee, ...] = _field((), description="The licensees that pay the income.")
     tranches: tuple[Tranche, ...] = _field(
         description="Note classes; the lowest rank is the subordinated class and takes the residual.",

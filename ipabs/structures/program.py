@@ -355,16 +355,24 @@ def default_waterfall(sc: Scenario) -> Waterfall:
 
 def coupon_rates(sc: Scenario, tranches, dates: list[dt.date]) -> np.ndarray:
     """(T, K) coupon per tranche and period: fixed (stepped up from the first period starting on
-    or after step_up_date), or the 1-year LPR at the period's start plus spread, floored and capped."""
-    from ipabs.pool.loans import lpr_at
+    or after step_up_date), or the LPR of the class's tenor plus spread, floored and capped: at
+    the period's start, or fixed between repricing dates (docs/model.md 4.1)."""
+    from ipabs.pool.lpr import floating_rates, lpr_path
 
     starts = [sc.deal.closing_date, *dates[:-1]]
     rates = np.empty((len(tranches), len(dates)))
     for t, tranche in enumerate(tranches):
         if tranche.coupon_type == "lpr":
-            floor = -np.inf if tranche.coupon_floor is None else tranche.coupon_floor
-            cap = np.inf if tranche.coupon_cap is None else tranche.coupon_cap
-            rates[t] = np.clip(lpr_at(sc, starts) + tranche.spread, floor, cap)
+            rates[t] = floating_rates(
+                lpr_path(sc, tranche.lpr_tenor),
+                tranche.repricing,
+                sc.deal.closing_date,
+                starts,
+                dates,
+                tranche.spread,
+                tranche.coupon_floor,
+                tranche.coupon_cap,
+            )
         else:
             stepped = [
                 tranche.step_up_date is not None and s >= tranche.step_up_date for s in starts
