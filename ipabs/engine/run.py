@@ -415,7 +415,7 @@ def _run_blocks(
         loan_io = np.empty(n_loans, np.bool_)
         loan_default = np.empty(n_loans, np.int64)
         fund_used = np.zeros(
-            0 if loans is None else (n_periods + 240) // loans.periods_per_year + 2
+            (0, 0) if loans is None else (loans.n_budget_years, loans.layer_kind.shape[0])
         )
         loan_totals = np.zeros(N_LOAN_TOTALS)
         interest = wout.interest

@@ -123,7 +123,7 @@ def other_kernels(deal, loans, support, revolving, trust_value) -> list[tuple]:
         kernels.append((simulate_loans_path, (
             state, state, loans, economy, level_path, alive_path, _f(k),
             _f(k), _f(k), _f(k), (_f(k), _f(k), _f(k)), _f(n), _f(n), ints, ints,
-            np.empty(n, np.bool_), ints, _f(3),
+            np.empty(n, np.bool_), ints, np.zeros((3, 2)),
             _f(N_LOAN_TOTALS),
         )))  # fmt: skip
     if revolving is not None:

@@ -13,7 +13,8 @@ remaining income value at their simulated level); proceeds max(V_k (1 - haircut)
 the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
 in order. The guarantor pays at default (its loss share, and its share of the recovery in
 advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal.
-Draws: 1 (guarantor) + N normals per path from the path's latent stream, then 2 uniforms per loan
+Draws: 1 (the first guarantor, or a placeholder) + N normals + 1 per further guarantor per path
+from the path's latent stream, then 2 uniforms per loan
 and period from its period stream, always, for common random numbers.
 """
 
@@ -52,32 +53,54 @@ def pledge_value(loans, n, k, level_path, alive_path):
 
 
 @njit(cache=True)
-def share_loss(loans, loss, guarantor_alive, default_period, ip_lost, pay_period, fund_used, out):
-    """Apply the loss-sharing layers in order to one loan's loss; returns (what investors keep,
-    what the guarantor pays)."""
+def _guarantor_default(loans, g, economy, e, n_periods):
+    """Guarantor g's default period (n_periods: none) from its normal draw e."""
+    loading = loans.guarantor_loading[g]
+    a = latent(economy, loans.guarantor_factor[g], loading, np.sqrt(1.0 - loading * loading), e)
+    k = first_default_period(a, loans.guarantor_threshold, g)
+    return n_periods if k < 0 else k
+
+
+@njit(cache=True)
+def share_loss(loans, loss, principal_loss, guarantor_default, default_period, ip_lost, pay_period, fund_used, out, layer_paid):  # fmt: skip
+    """Apply the loss-sharing layers in order to one loan's loss (principal_loss of it the
+    principal part); writes each layer's payment to layer_paid and returns (what investors keep,
+    what the guarantors pay). A layer's base is the loss the layers before it left (share_of
+    remaining) or the original loss (original), on a principal basis that base times
+    principal_loss / loss; it pays at most what remains, so the layers never pay more than the
+    loss."""
     remaining = loss
     guaranteed = 0.0
-    year = pay_period // loans.periods_per_year
+    principal_part = principal_loss / loss if loss > 0.0 else 0.0
     for m in range(loans.layer_kind.shape[0]):
         kind = loans.layer_kind[m]
+        base = loss if loans.layer_original[m] else remaining
+        if loans.layer_principal[m]:
+            base *= principal_part
         if kind == _GUARANTEE:
-            paid = loans.layer_share[m] * remaining if guarantor_alive else 0.0
+            alive = default_period < guarantor_default[loans.layer_guarantor[m]]
+            paid = min(loans.layer_share[m] * base, remaining) if alive else 0.0
             out[L_GUARANTOR] += paid
             guaranteed += paid
         elif kind == _FUND:
-            paid = min(loans.layer_share[m] * remaining, loans.layer_cap[m])
+            paid = min(loans.layer_share[m] * base, loans.layer_cap[m], remaining)
+            if loans.layer_calendar[m]:
+                year = loans.calendar_year[pay_period]
+            else:
+                year = pay_period // loans.periods_per_year
             if year < fund_used.shape[0]:
-                paid = min(paid, max(loans.fund_budget - fund_used[year], 0.0))
-                fund_used[year] += paid
+                paid = min(paid, max(loans.layer_budget[m] - fund_used[year, m], 0.0))
+                fund_used[year, m] += paid
             out[L_FUND] += paid
         else:
             in_policy = loans.layer_first_period[m] <= default_period <= loans.layer_last_period[m]
             if in_policy and (ip_lost or not loans.layer_needs_ip_lost[m]):
-                covered = max(remaining - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
-                paid = min(covered, loans.layer_cap[m])
+                covered = max(base - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
+                paid = min(covered, loans.layer_cap[m], remaining)
             else:
                 paid = 0.0
             out[L_INSURER] += paid
+        layer_paid[m] = paid
         remaining -= paid
     return remaining, guaranteed
 
@@ -93,7 +116,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
     loans that defaulted. Scratch:
     balance, accrued, status (0 performing, 1 defaulted, 2 prepaid, 3 repaid), maturity,
     interest_only (after a renewal), default_at (each loan's default period, -1: none), fund_used
-    (per year)."""
+    (per budget year and layer)."""
     n_periods, n_loans = loans.threshold.shape
     principal_collected, recovered, defaulted_principal = pool_split
     for j in range(out.shape[0]):
@@ -103,28 +126,31 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
         recovered[k] = 0.0
         defaulted_principal[k] = 0.0
     for y in range(fund_used.shape[0]):
-        fund_used[y] = 0.0
+        for m in range(fund_used.shape[1]):
+            fund_used[y, m] = 0.0
     for n in range(n_loans):
         balance[n] = loans.balance0[n]
         accrued[n] = 0.0
         status[n] = 0
         maturity[n] = loans.maturity_period[n]
         interest_only[n] = False
-    # default times, drawn once per path: the guarantor's, then each loan's
-    g_idio = np.sqrt(1.0 - loans.guarantor_loading * loans.guarantor_loading)
-    e = normal(latent_state)
-    g_latent = latent(economy, loans.guarantor_factor, loans.guarantor_loading, g_idio, e)
-    guarantor_default = first_default_period(g_latent, loans.guarantor_threshold, 0)
-    if guarantor_default < 0:
-        guarantor_default = n_periods
+    # default times, drawn once per path: the first guarantor's (or a placeholder's), then each
+    # loan's, then the other guarantors' in layer order (a deal with one guarantee keeps its draws)
+    n_guarantors = loans.guarantor_loading.shape[0]
+    guarantor_default = np.empty(n_guarantors, np.int64)
+    layer_paid = np.empty(loans.layer_kind.shape[0])
+    guarantor_default[0] = _guarantor_default(loans, 0, economy, normal(latent_state), n_periods)
     for n in range(n_loans):
         e = normal(latent_state)
         a = latent(economy, loans.factor[n], loans.loading[n], loans.idiosyncratic[n], e)
         default_at[n] = first_default_period(a, loans.threshold, n)
+    for g in range(1, n_guarantors):
+        guarantor_default[g] = _guarantor_default(
+            loans, g, economy, normal(latent_state), n_periods
+        )
     for k in range(n_periods):
         defaulted[k] = 0.0
         gross_loss[k] = 0.0
-        guarantor_alive = k < guarantor_default
         for n in range(n_loans):
             u_prepay = uniform(state)
             u_renew = uniform(state)
@@ -142,20 +168,28 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 for q in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
                     if not alive_path[k, loans.pledge_asset[q]]:
                         ip_lost = True
+                loss = exposure - recovery
                 kept, guaranteed = share_loss(
                     loans,
-                    exposure - recovery,
-                    guarantor_alive,
+                    loss,
+                    min(loss, balance[n]),
+                    guarantor_default,
                     k,
                     ip_lost,
                     pay_period,
                     fund_used,
                     out,
+                    layer_paid,
                 )
                 # the guarantor compensates at default: its share of the loss plus an advance of
                 # its share of the recovery, which it is repaid from the disposal (subrogation);
                 # the rest of the recovery, the fund and the insurer pay at disposal
-                advance = loans.guarantee_share * recovery if guarantor_alive else 0.0
+                advance = 0.0
+                for m in range(loans.layer_kind.shape[0]):
+                    g = loans.layer_guarantor[m]
+                    if g >= 0 and k < guarantor_default[g]:
+                        advance += loans.layer_share[m] * recovery
+                advance = min(advance, recovery)
                 collections[k] += guaranteed + advance
                 recovered[k] += guaranteed + advance
                 later = exposure - kept - guaranteed - advance

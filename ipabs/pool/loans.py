@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ipabs.calendar import TimeGrid
+from ipabs.calendar import TimeGrid, add_months
 from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.pool.lpr import loan_lpr, path_at
 from ipabs.pool.valuation import remaining_value_factors
@@ -55,14 +55,18 @@ class LoanArrays(NamedTuple):
     layer_first_period: np.ndarray  # (M,) int: first default period covered (insurance)
     layer_last_period: np.ndarray  # (M,) int: last default period covered (insurance)
     layer_needs_ip_lost: np.ndarray  # (M,) bool: pays only if a pledged right was lost first
-    fund_budget: float  # annual budget of the risk compensation fund; inf if none
-    guarantee_share: (
-        float  # share of each loss (and advance of recovery) the guarantor pays; 0: none
-    )
-    guarantor_threshold: np.ndarray  # (K, 1) cumulative default threshold of the guarantor
-    # (-inf: never)
-    guarantor_factor: int
-    guarantor_loading: float
+    layer_budget: np.ndarray  # (M,) annual budget of a fund layer; inf if none (or not a fund)
+    layer_calendar: np.ndarray  # (M,) bool: a fund's budget years are calendar (fiscal) years
+    layer_original: np.ndarray  # (M,) bool: the share applies to the original loss (pro rata)
+    layer_principal: np.ndarray  # (M,) bool: the layer covers the principal part of the loss
+    layer_guarantor: np.ndarray  # (M,) int: the guarantee layer's guarantor index; -1 if none
+    guarantor_threshold: np.ndarray  # (K, G) cumulative default threshold of each guarantor
+    # (-inf: never); G >= 1: guarantor 0 is the first guarantee, or a placeholder that never
+    # defaults, so its latent is always drawn (common random numbers)
+    guarantor_factor: np.ndarray  # (G,) int
+    guarantor_loading: np.ndarray  # (G,)
+    calendar_year: np.ndarray  # (K + lags,) int: calendar year of payment date k less closing's
+    n_budget_years: int  # rows of the per-path fund budget scratch
     periods_per_year: int
 
 
@@ -190,13 +194,14 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
 
     kinds, shares, caps, deductibles = [], [], [], []
     first_k, last_k, needs_ip_lost = [], [], []
-    budget = math.inf
-    g_threshold = np.full((n_periods, 1), -np.inf)
-    g_factor, g_loading, g_share = 0, 0.0, 0.0
+    budgets, calendar, original, principal, guarantor = [], [], [], [], []
+    g_thresholds, g_factors, g_loadings = [], [], []
     for layer in sc.loss_sharing:
         kinds.append(LAYER_CODES[layer.kind])
         shares.append(layer.share)
         deductibles.append(layer.deductible if isinstance(layer, Insurance) else 0.0)
+        original.append(layer.share_of == "original")
+        principal.append(getattr(layer, "basis", "exposure") == "principal")
         first, last, ip_lost = 0, 1 << 30, False
         if isinstance(layer, Insurance):
             # a default in period k happens between the collection period's start and end
@@ -210,21 +215,41 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         first_k.append(first)
         last_k.append(last)
         needs_ip_lost.append(ip_lost)
+        budget, is_calendar, g = math.inf, False, -1
         if isinstance(layer, Insurance):
             caps.append(math.inf if layer.limit is None else layer.limit)
         elif isinstance(layer, Guarantee):
             caps.append(math.inf)
-            g_threshold = thresholds(
-                cumulative_probability([layer.guarantor_default_probability], t_years), dof
+            g = len(g_thresholds)
+            g_thresholds.append(
+                thresholds(
+                    cumulative_probability([layer.guarantor_default_probability], t_years), dof
+                )[:, 0]
             )
-            g_factor, g_loading, g_share = (
-                sc.factor_index(layer.factor),
-                layer.factor_loading,
-                layer.share,
-            )
+            g_factors.append(sc.factor_index(layer.factor))
+            g_loadings.append(layer.factor_loading)
         else:
             caps.append(math.inf if layer.per_loan_cap is None else layer.per_loan_cap)
             budget = math.inf if layer.annual_budget is None else layer.annual_budget
+            is_calendar = layer.budget_year == "calendar"
+        budgets.append(budget)
+        calendar.append(is_calendar)
+        guarantor.append(g)
+    if not g_thresholds:  # a placeholder guarantor that never defaults and pays nothing
+        g_thresholds, g_factors, g_loadings = [np.full(n_periods, -np.inf)], [0], [0.0]
+
+    lag_periods = np.array(
+        [math.ceil(loan.disposal_lag_months * per_year / 12) for loan in loans], dtype=np.int64
+    )
+    # the calendar (fiscal) year of each payment date, the dates after legal final extended by
+    # the payment frequency, counted from closing's year
+    n_pay = n_periods + int(lag_periods.max(initial=0)) + 1
+    step = 12 // per_year
+    pay_dates = list(grid.dates) + [
+        add_months(grid.dates[-1], step * j) for j in range(1, n_pay - len(grid.dates) + 1)
+    ]
+    calendar_year = np.array([d.year - grid.closing.year for d in pay_dates], dtype=np.int64)
+    n_budget_years = max((n_periods + 240) // per_year + 2, int(calendar_year.max()) + 1)
 
     loading = np.array([loan.factor_loading for loan in loans])
     return LoanArrays(
@@ -250,9 +275,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         asset_fee_pv=np.ascontiguousarray(fee_pv),
         asset_base=np.array([a.base_annual_income for a in sc.assets]),
         haircut=np.array([loan.disposal_haircut for loan in loans]),
-        lag_periods=np.array(
-            [math.ceil(loan.disposal_lag_months * per_year / 12) for loan in loans], dtype=np.int64
-        ),
+        lag_periods=lag_periods,
         floor=np.array([loan.buyout_floor or 0.0 for loan in loans]),
         layer_kind=np.array(kinds, dtype=np.int64),
         layer_share=np.array(shares, dtype=float),
@@ -261,10 +284,15 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         layer_first_period=np.array(first_k, dtype=np.int64),
         layer_last_period=np.array(last_k, dtype=np.int64),
         layer_needs_ip_lost=np.array(needs_ip_lost, dtype=np.bool_),
-        fund_budget=float(budget),
-        guarantee_share=float(g_share),
-        guarantor_threshold=np.ascontiguousarray(g_threshold),
-        guarantor_factor=int(g_factor),
-        guarantor_loading=float(g_loading),
+        layer_budget=np.array(budgets, dtype=float),
+        layer_calendar=np.array(calendar, dtype=np.bool_),
+        layer_original=np.array(original, dtype=np.bool_),
+        layer_principal=np.array(principal, dtype=np.bool_),
+        layer_guarantor=np.array(guarantor, dtype=np.int64),
+        guarantor_threshold=np.ascontiguousarray(np.array(g_thresholds).T),
+        guarantor_factor=np.array(g_factors, dtype=np.int64),
+        guarantor_loading=np.array(g_loadings, dtype=float),
+        calendar_year=calendar_year,
+        n_budget_years=n_budget_years,
         periods_per_year=per_year,
     )

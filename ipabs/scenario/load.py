@@ -565,13 +565,7 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
                     f"{where}.pledged_assets[{j}] {label}", asset_id, asset_ids, "asset"
                 )
         yield from _check_factor(f"{where}.factor {label}", loan.factor, factor_names)
-    seen_kinds: set[str] = set()
     for i, layer in enumerate(sc.loss_sharing):
-        if layer.kind in seen_kinds:
-            yield Problem(
-                f"loss_sharing[{i}].kind", "each kind of layer may appear once", layer.kind, True
-            )
-        seen_kinds.add(layer.kind)
         yield from _check_factor(
             f"loss_sharing[{i}].factor", getattr(layer, "factor", None), factor_names
         )

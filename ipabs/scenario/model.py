@@ -747,7 +747,11 @@ class Guarantee(Spec):
     kind: Literal["guarantee"] = _field(
         description="A guarantor pays a share of each loss; it can default."
     )
-    share: Probability = _field(description="Share of the remaining loss the guarantor pays.")
+    share: Probability = _field(description="Share of the loss the guarantor pays (see share_of).")
+    share_of: Literal["remaining", "original"] = _field(
+        "remaining",
+        description='What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.',
+    )
     guarantor_default_probability: Probability = _field(
         0.0,
         description="Annual default probability of the guarantor; after its default it pays nothing.",
@@ -764,14 +768,26 @@ class RiskCompensationFund(Spec):
     kind: Literal["risk_compensation_fund"] = _field(
         description="A public fund that reimburses a share of each loss, with a per-loan cap and an annual budget."
     )
-    share: Probability = _field(description="Share of the remaining loss the fund reimburses.")
+    share: Probability = _field(description="Share of the loss the fund reimburses (see share_of).")
+    share_of: Literal["remaining", "original"] = _field(
+        "remaining",
+        description='What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.',
+    )
+    basis: Literal["exposure", "principal"] = _field(
+        "exposure",
+        description='The loss the layer covers: "exposure" (balance plus unpaid interest, less the recovery) or "principal" (本金损失: the principal part of the loss, min(loss, balance at default), and of what remains of it the same proportion).',
+    )
     per_loan_cap: Amount | None = _field(
         None, unit="currency", description="Most the fund pays for one loan. Default: no cap."
     )
     annual_budget: Amount | None = _field(
         None,
         unit="currency",
-        description="Most the fund pays across the pool in each year after closing; claims beyond it go unpaid. Default: no limit.",
+        description="Most this fund pays across the pool in each budget year (see budget_year); claims beyond it go unpaid. Each fund layer has its own budget. Default: no limit.",
+    )
+    budget_year: Literal["from_closing", "calendar"] = _field(
+        "from_closing",
+        description='How annual_budget\'s years are counted: "from_closing" (years from closing, by payment period) or "calendar" (the fiscal year: the calendar year of the payment date the fund pays on).',
     )
 
 
@@ -781,6 +797,14 @@ class Insurance(Spec):
     )
     share: Probability = _field(
         1.0, description="Share of the loss above the deductible that is insured."
+    )
+    share_of: Literal["remaining", "original"] = _field(
+        "remaining",
+        description='What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.',
+    )
+    basis: Literal["exposure", "principal"] = _field(
+        "exposure",
+        description='The loss the layer covers: "exposure" (balance plus unpaid interest, less the recovery) or "principal" (本金损失: the principal part of the loss, min(loss, balance at default), and of what remains of it the same proportion).',
     )
     deductible: Amount = _field(
         0.0, unit="currency", description="Loss per loan the insurer does not cover."
