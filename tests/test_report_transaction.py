@@ -356,7 +356,10 @@ def test_a_loan_pool_lists_its_loss_sharing_and_mentions_no_reserve_it_lacks():
     guarantee = table.iloc[0]
     assert guarantee["kind_msgid"] == "Loan loss guarantee" and guarantee["level"] == "loans"
     assert guarantee["provider_default_probability"] == 0.001
-    assert json.loads(guarantee["terms_params_json"]) == {"share": 1.0}
+    assert json.loads(guarantee["terms_params_json"]) == {
+        "share": 1.0,
+        "loss": ["loss left by the layers before it"],
+    }
     # the standard order names the reserve as a cover source; this deal has none
     for section in tx.waterfall_in_words(sc):
         for words in section.steps:
@@ -369,7 +372,17 @@ def test_loss_sharing_layers_of_every_kind():
     table = tx.credit_support_table(sc).set_index("id")
     fund = table.loc["loss_sharing[1]"]
     assert fund["kind_msgid"] == "Risk-compensation fund" and fund["cap"] == 2 * M
-    assert json.loads(fund["terms_params_json"]) == {"share": 0.4, "amount": 10 * M}
+    assert json.loads(fund["terms_params_json"]) == {
+        "share": 0.4,
+        "amount": 10 * M,
+        "loss": ["loss left by the layers before it"],
+    }
+    # a 2:4:4 政银担 split shares the whole loss; a fund on 本金损失 the loss of principal
+    pro_rata = sc.replace(
+        {"loss_sharing[1].share_of": "original", "loss_sharing[1].basis": "principal"}
+    )
+    terms = tx.credit_support_table(pro_rata).set_index("id").loc["loss_sharing[1]"]
+    assert json.loads(terms["terms_params_json"])["loss"] == ["whole loss of principal (pro rata)"]
     policy = {
         "kind": "insurance",
         "share": 0.8,
@@ -490,7 +503,7 @@ def produced_words(sc) -> list[tuple[str, dict]]:
     words += [(r["terms_msgid"], json.loads(r["terms_params_json"])) for _, r in fees.iterrows()]
     words += [(m, {}) for m in fees["name_msgid"]]
     for params in [p for _, p in words]:
-        for key in ("fees", "sources"):
+        for key in ("fees", "sources", "loss"):
             words += [(m, {}) for m in params.get(key, [])]
     return words
 
@@ -585,6 +598,10 @@ def every_scenario():
         {**insurance, **after_ip_lost, "limit": 1e6, "covered_until": dt.date(2027, 1, 1)},
     ):  # one layer of each kind per deal
         yield loans.replace({"loss_sharing": [fund, policy]})
+    for share_of in ("remaining", "original"):  # the loss each layer shares (3.8)
+        for basis in ("exposure", "principal"):
+            layer = {**fund, "share_of": share_of, "basis": basis}
+            yield loans.replace({"loss_sharing": [layer]})
     # taxes, fee bases, revenue and principal accounts, formula reserves (docs/model.md, 4.9)
     yield from mechanics_variants()
     yield custom.replace({"other_fees[name=servicer].pct_of_pool_per_year": 0.001})

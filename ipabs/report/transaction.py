@@ -127,6 +127,14 @@ PARAM_KINDS = {
     "scheduled": "classes",
     "ceiling": "amount",  # a cap on an amount (the reserve's target)
     "effective": "pct",  # the tax as a share of its base
+    "loss": "msgids",  # the loss a loss-sharing layer shares (LOSS_WORDS)
+}
+#: (share_of, basis) -> the loss a loss-sharing layer shares (docs/model.md 3.8)
+LOSS_WORDS = {
+    ("remaining", "exposure"): N_("loss left by the layers before it"),
+    ("original", "exposure"): N_("whole loss (pro rata)"),
+    ("remaining", "principal"): N_("loss of principal left by the layers before it"),
+    ("original", "principal"): N_("whole loss of principal (pro rata)"),
 }
 
 STATE_TITLES = {
@@ -902,12 +910,11 @@ def _support_words(sc: Scenario, support) -> Words:
 
 
 def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
+    loss = [LOSS_WORDS[(layer.share_of, getattr(layer, "basis", "exposure"))]]
     if layer.kind == "guarantee":
         words = Words(
-            N_(
-                "Pays {share} of each defaulted loan's remaining loss, until the guarantor defaults"
-            ),
-            {"share": layer.share},
+            N_("Pays {share} of each defaulted loan's {loss}, until the guarantor defaults"),
+            {"share": layer.share, "loss": loss},
         )
         return _support_row(
             key, "loss_guarantee", "loans", None, "", None,
@@ -916,15 +923,15 @@ def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
     if layer.kind == "risk_compensation_fund":
         if layer.annual_budget is None:
             words = Words(
-                N_("Reimburses {share} of each defaulted loan's remaining loss"),
-                {"share": layer.share},
+                N_("Reimburses {share} of each defaulted loan's {loss}"),
+                {"share": layer.share, "loss": loss},
             )
         else:
             words = Words(
                 N_(
-                    "Reimburses {share} of each defaulted loan's remaining loss, at most {amount} a year across the pool"
+                    "Reimburses {share} of each defaulted loan's {loss}, at most {amount} a year across the pool"
                 ),
-                {"share": layer.share, "amount": layer.annual_budget},
+                {"share": layer.share, "amount": layer.annual_budget, "loss": loss},
             )
         return _support_row(key, layer.kind, "loans", None, "", layer.per_loan_cap, None, words)
     after_ip_lost = layer.covered_events[0] == "default_after_ip_lost"
