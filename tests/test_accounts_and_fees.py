@@ -28,8 +28,8 @@ def structure(balances, program, *, coupon=None, k=3, fees=(), **kw):
     )
 
 
-def close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-10)
+def close(actual, expected, atol=1e-10):
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
 
 
 SPLIT = (True, True)  # revenue and principal accounts; recoveries to the principal account

@@ -22,6 +22,7 @@ import pytest
 from helpers import small_deal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_accounts_and_fees import SPLIT, Q, close, structure
 from test_waterfall import execute
 
 import ipabs
@@ -30,27 +31,8 @@ from ipabs.engine.run import flow_series
 from ipabs.scenario.load import validate
 from ipabs.structures.program import FeeSpec, StepSpec, Structure
 
-Q = 0.25  # quarterly accrual
-SPLIT = (True, True)  # revenue and principal accounts, recoveries to principal
 SPLIT_REVENUE = (True, False)  # recoveries to the revenue account
 TAX_RATE = 0.03 / 1.03 * 1.12  # 4.9: base x v / (1 + v) x (1 + s), v = 3%, s = 12%
-
-
-def structure(balances, program, *, coupon=None, k=3, fees=(), **kw):
-    n = len(balances)
-    return Structure(
-        accrual=np.full(k, Q),
-        balance0=balances,
-        coupon=np.zeros(n) if coupon is None else np.asarray(coupon, float),
-        ranks=kw.pop("ranks", list(range(n))),
-        states={"normal": program},
-        fees=list(fees),
-        **kw,
-    )
-
-
-def close(actual, expected, atol=1e-10):
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
 
 
 def conserved(out):

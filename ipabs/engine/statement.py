@@ -36,7 +36,6 @@ import pandas as pd
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.reduce import path_weights, weighted_mean
 from ipabs.engine.run import CLASS_FLOWS, POOL_FLOWS, RawResults, flow_series
-from ipabs.scenario.model import Scenario
 
 #: what comes into the period's cash (before the steps), in the statement's order
 SOURCES = (
@@ -56,11 +55,6 @@ USES_AFTER_CLASSES = ("reserve_topup", "holdback_in", "revolving_purchases", "re
 assert set(SOURCES + USES_BEFORE_CLASSES + USES_AFTER_CLASSES) == set(POOL_FLOWS)
 
 
-def fee_names(sc: Scenario) -> tuple[str, ...]:
-    """The fees in the waterfall's order (`Scenario.fee_names`)."""
-    return sc.fee_names()
-
-
 def _uses(classes: tuple[str, ...]) -> tuple[str, ...]:
     per_class = tuple(f"{kind}_{name}" for name in classes for kind in CLASS_FLOWS)
     return USES_BEFORE_CLASSES + per_class + USES_AFTER_CLASSES
@@ -68,7 +62,7 @@ def _uses(classes: tuple[str, ...]) -> tuple[str, ...]:
 
 def path_flows(deal: CompiledDeal, raw: RawResults) -> dict[str, np.ndarray]:
     """Each recorded series as a (sample, periods) array, by name."""
-    names = flow_series(fee_names(deal.scenario), deal.tranche_names)
+    names = flow_series(deal.scenario.fee_names(), deal.tranche_names)
     assert raw.sample_flows.shape[1] == len(names), "sample_flows does not match the deal"
     return {name: raw.sample_flows[:, i, :] for i, name in enumerate(names)}
 
@@ -114,7 +108,7 @@ def cash_flow_statement(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     def shown(name: str) -> bool:
         return name in core or bool(np.any(flows[name] != 0.0))
 
-    fees_paid = [name for name in fee_names(deal.scenario) if shown(f"fee_{name}")]
+    fees_paid = [name for name in deal.scenario.fee_names() if shown(f"fee_{name}")]
     breakdown = [f"fee_{name}" for name in fees_paid] if len(fees_paid) > 1 else []
     balances = {c: raw.sample_balances[:n_sample, t, :] for t, c in enumerate(classes)}
     balance0 = dict(zip(classes, deal.waterfall.balance0, strict=True))
