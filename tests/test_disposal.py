@@ -17,6 +17,7 @@ from ipabs.calendar import add_months
 from ipabs.pool.disposal import dispose
 from ipabs.report.assumptions import key_assumptions
 from ipabs.scenario.load import load, validate
+from ipabs.solvers.stress import recovery_cut
 
 CLOSING = dt.date(2024, 1, 15)
 FINAL = dt.date(2026, 1, 15)  # 8 quarterly periods
@@ -347,3 +348,46 @@ def test_report_key_assumptions_describe_the_disposal_used():
     rows = {r.key: r for r in key_assumptions(validate(deal_data([defaulted_loan()])))}
     assert rows["loans[*].disposal_haircut"].value_min == 0.5
     assert not any(k.startswith("disposal.") for k in rows)
+
+
+def test_spread_recoveries_reach_the_principal_account():
+    """Revenue and principal accounts, recoveries to the principal account: the instalments of a
+    收储 buyer (120 in periods 2 .. 5, as above) are recoveries of a loan whose 1,000 of
+    principal defaulted, so all 480 go to the principal account (the ledger falls from 1,000 to
+    520), none to revenue."""
+    buyer = {"price_share": 0.6, "payment": "instalments", "years": 1, "months_to_purchase": 3}
+    data = deal_data([defaulted_loan()], disposal={"method": "buyout_operate", "buyer": buyer})
+    data["accounts"] = {"collections": "revenue_and_principal", "recoveries": "principal"}
+    data["waterfall"] = {"normal": [
+        {"action": "pay_interest", "classes": ["A"]},
+        {"action": "pay_principal", "classes": ["A"], "account": "principal"},
+        {"action": "pay_residual", "account": "principal"},
+    ]}  # fmt: skip
+    res = ipabs.simulate(validate(data))
+    pool = res.pool_paths.iloc[0]
+    assert pool["principal_account_in"] == pytest.approx(480.0, rel=1e-12)
+    assert pool["principal_deficiency"] == pytest.approx(520.0, rel=1e-12)
+
+
+def test_recovery_cut_stress_cuts_auction_and_buyer_proceeds():
+    """recovery_cut x = 0.25 keeps 75% of every price: the round-3 sale of the first test nets
+    800 x (0.7 x 0.75) x 0.8^2 x 0.95 - 10; IP taken in kind realises 800 x (0.7 x 0.75); a
+    buyer's instalments are 0.6 x 0.75 x 800 / 4 = 90."""
+    auction = {"rounds": 3, "start_price": 0.7, "price_cut": 0.2, "sale_probability": [0, 0, 1],
+               "months_to_first_round": 6, "months_between_rounds": 3, "cost_share": 0.05,
+               "cost_fixed": 10.0}  # fmt: skip
+    sc = validate(deal_data([defaulted_loan()], disposal={"method": "auction", "auction": auction}))
+    res = ipabs.simulate(recovery_cut(sc, 0.25))
+    net = 800.0 * 0.7 * 0.75 * 0.8**2 * 0.95 - 10.0
+    assert res.pool_paths["loan_recoveries"].iloc[0] == pytest.approx(net, rel=1e-12)
+    sc = sc.replace({"disposal.auction.sale_probability": [0.0]})
+    res = ipabs.simulate(recovery_cut(sc, 0.25))
+    assert res.pool_paths["loan_recoveries"].iloc[0] == pytest.approx(800.0 * 0.7 * 0.75)
+    buyer = {"price_share": 0.6, "payment": "instalments", "years": 1, "months_to_purchase": 3}
+    sc = validate(
+        deal_data([defaulted_loan()], disposal={"method": "buyout_operate", "buyer": buyer})
+    )
+    res = ipabs.simulate(recovery_cut(sc, 0.25))
+    expected = np.zeros(8)
+    expected[2:6] = 90.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
