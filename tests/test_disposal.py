@@ -192,7 +192,9 @@ def test_conservation_with_auctions_layers_and_cash_after_legal_final():
                "months_between_rounds": 6, "cost_share": 0.1, "fallback": "buyout"}  # fmt: skip
     buyer = {"payment": "instalments", "years": 2, "default_probability": 0.3}
     layers = [{"kind": "guarantee", "share": 0.4},
-              {"kind": "risk_compensation_fund", "share": 0.5, "per_loan_cap": 100.0}]  # fmt: skip
+              {"kind": "risk_compensation_fund", "share": 0.5, "per_loan_cap": 100.0},
+              {"kind": "risk_compensation_fund", "share": 0.5, "annual_budget": 150.0,
+               "budget_year": "calendar"}]  # fmt: skip
     loans = [defaulted_loan(id=f"N{i}", collateral_value=300.0 + 100.0 * i,
                             annual_default_probability=0.5) for i in range(12)]  # fmt: skip
     res = simulate(loans, disposal={"method": "auction", "auction": auction, "buyer": buyer},
@@ -206,6 +208,12 @@ def test_conservation_with_auctions_layers_and_cash_after_legal_final():
     )
     np.testing.assert_allclose(p["loan_recoveries"] + p["loan_gross_loss"], exposure, rtol=1e-12)
     assert (p["loan_cash_after_legal_final"] > 0).any() and (p["loan_recoveries"] > 0).any()
+    # the second fund pays at each disposal's settlement, up to 150 a calendar year. Defaults
+    # fall in periods 0 .. 3 (the loans mature in period 3); a disposal settles at most 16
+    # quarters later (round 3 at +7, the buyer from +8, 8 instalments to +16), by period 19,
+    # paid on 15 January 2029: six calendar years, 2024 .. 2029, of 150; the first fund at most
+    # 100 a loan
+    assert (p["fund_paid"] <= 100.0 * p["loan_defaults"] + 6 * 150.0 + 1e-9).all()
 
 
 def test_auction_expected_recovery_matches_the_closed_form():

@@ -270,7 +270,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     )
     # the calendar (fiscal) year of each payment date, the dates after legal final extended by
     # the payment frequency, counted from closing's year
-    n_pay = n_periods + int(lag_periods.max(initial=0)) + 1
+    n_pay = n_periods + max(int(lag_periods.max(initial=0)), _disposal_reach(sc)) + 1
     step = 12 // per_year
     pay_dates = list(grid.dates) + [
         add_months(grid.dates[-1], step * j) for j in range(1, n_pay - len(grid.dates) + 1)
@@ -329,6 +329,21 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
 
 def _periods(months: int, per_year: int) -> int:
     return math.ceil(months * per_year / 12)
+
+
+def _disposal_reach(sc: Scenario) -> int:
+    """At most how many periods after a default an auction or a holding institution's disposal
+    settles (0 if no loan uses them): the layers' budget years are looked up that far."""
+    d = sc.disposal
+    if all((loan.disposal_method or d.method) == "haircut" for loan in sc.loans):
+        return 0
+    per_year = sc.deal.payment_frequency.per_year
+    a, b = d.auction, d.buyer
+    rounds = _periods(a.months_to_first_round, per_year) + (a.rounds - 1) * max(
+        1, _periods(a.months_between_rounds, per_year)
+    )
+    buyer = 0 if b is None else _periods(b.months_to_purchase, per_year) + b.years * per_year
+    return rounds + 1 + buyer + _periods(a.take_in_kind_months, per_year)
 
 
 def _disposal_terms(sc: Scenario, grid: TimeGrid, dof: int) -> dict:
