@@ -9,9 +9,10 @@ k and loan n still performing:
     else prepaid in full with probability p_nk, else scheduled interest and principal;
     at maturity: renewed (interest-only for another term) with probability r_n, else repaid.
 At default: exposure = balance + unpaid interest; pledge value V_k (given, or the pledged assets'
-remaining income value at their simulated level); proceeds max(V_k (1 - haircut), floor) after
-the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
-in order. The guarantor pays at default (its loss share, and its share of the recovery in
+remaining income value at their simulated level); the recovery and when it is paid come from
+the disposal (ipabs.pool.disposal: by default min(max(V_k (1 - haircut), floor), exposure) after
+the disposal lag; or an auction, or a 收储 buy-out paid over time); the loss goes through the
+loss-sharing layers in order. The guarantor pays at default (its loss share, and its share of the recovery in
 advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal.
 Draws: 1 (the first guarantor, or a placeholder) + N normals + 1 per further guarantor per path
 from the path's latent stream, then 2 uniforms per loan
@@ -26,6 +27,7 @@ from numba import njit
 from ipabs.engine.rng import normal, uniform
 from ipabs.pool.default_times import default_period as first_default_period
 from ipabs.pool.default_times import latent
+from ipabs.pool.disposal import dispose
 
 # slots of the per-path loan totals
 (L_DEFAULTS, L_RECOVERIES, L_GROSS_LOSS, L_GUARANTOR, L_FUND, L_INSURER, L_NET_LOSS, L_PREPAID, L_RENEWED,
@@ -134,6 +136,9 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
         status[n] = 0
         maturity[n] = loans.maturity_period[n]
         interest_only[n] = False
+    path_key = latent_state[0]  # keys the disposal streams (ipabs.pool.disposal), draws nothing
+    schedule = np.empty(n_periods + 1)
+    disposal_used = np.zeros(loans.n_budget_years)
     # default times, drawn once per path: the first guarantor's (or a placeholder's), then each
     # loan's, then the other guarantors' in layer order (a deal with one guarantee keeps its draws)
     n_guarantors = loans.guarantor_loading.shape[0]
@@ -161,9 +166,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 status[n] = 1
                 exposure = balance[n] + accrued[n] + interest
                 value = pledge_value(loans, n, k, level_path, alive_path)
-                proceeds = max(value * (1.0 - loans.haircut[n]), loans.floor[n])
-                recovery = min(proceeds, exposure)
-                pay_period = k + loans.lag_periods[n]
+                recovery, pay_period = dispose(loans, n, k, exposure, value, economy, level_path, alive_path, path_key, disposal_used, schedule)  # fmt: skip
                 ip_lost = False  # has any pledged right been invalidated or lapsed by now?
                 for q in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
                     if not alive_path[k, loans.pledge_asset[q]]:
@@ -193,6 +196,16 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 collections[k] += guaranteed + advance
                 recovered[k] += guaranteed + advance
                 later = exposure - kept - guaranteed - advance
+                # a disposal paid over several periods (ipabs.pool.disposal): the deal's part
+                # of each payment before the settlement (the guarantor is repaid its advance
+                # pro rata); the rest and the fund and insurer at the settlement
+                if loans.disposal_method[n] != 0:
+                    own = 1.0 - advance / recovery if recovery > 0.0 else 0.0
+                    for j in range(k, min(pay_period, n_periods)):
+                        part = schedule[j] * own
+                        collections[j] += part
+                        recovered[j] += part
+                        later -= part
                 if pay_period < n_periods:
                     collections[pay_period] += later
                     recovered[pay_period] += later

@@ -12,7 +12,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ipabs.calendar import TimeGrid, add_months
+from ipabs.pool.assets import resolve_asset
+from ipabs.pool.compile import _asset_columns
 from ipabs.pool.default_times import cumulative_probability, thresholds
+from ipabs.pool.disposal import BUYOUT, METHOD_CODES, PAYMENT_CODES, TAKE_IN_KIND
 from ipabs.pool.lpr import loan_lpr, path_at
 from ipabs.pool.valuation import remaining_value_factors
 from ipabs.scenario.model import Guarantee, Insurance, Scenario
@@ -66,6 +69,30 @@ class LoanArrays(NamedTuple):
     guarantor_factor: np.ndarray  # (G,) int
     guarantor_loading: np.ndarray  # (G,)
     calendar_year: np.ndarray  # (K + lags,) int: calendar year of payment date k less closing's
+    # disposal (ipabs.pool.disposal; docs/model.md 3.8): the method of each loan, the deal's
+    # auction and holding-institution (收储) terms, lags in periods
+    disposal_method: np.ndarray  # (N,) int: 0 haircut, 1 auction, 2 buyout_operate
+    auction_rounds: int
+    auction_start: float  # first round's price, share of the pledge value
+    auction_cut: float  # each later round's price cut
+    auction_sale_prob: np.ndarray  # (R,) probability that round r sells (the last: later ones)
+    auction_first_lag: int  # periods from default to round 1
+    auction_round_lag: int  # periods between rounds
+    auction_cost_share: float
+    auction_cost_fixed: float
+    auction_fallback: int  # 0 take in kind, 1 buyout
+    in_kind_haircut: float
+    in_kind_lag: int
+    buyer_price_share: float
+    buyer_payment: int  # 0 lump sum, 1 instalments, 2 income share
+    buyer_n_payments: int  # instalments or income-sharing periods
+    buyer_income_share: float
+    buyer_lag: int  # periods from default to the purchase (buyout_operate)
+    buyer_threshold: np.ndarray  # (K, 1) the buyer's cumulative default threshold
+    buyer_factor: int
+    buyer_loading: float
+    buyer_capacity: float  # pledge value taken in per year from closing; inf: no limit
+    asset_income_weight: np.ndarray  # (K, A) base * dt * share of the period before income ends
     n_budget_years: int  # rows of the per-path fund budget scratch
     periods_per_year: int
 
@@ -243,7 +270,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     )
     # the calendar (fiscal) year of each payment date, the dates after legal final extended by
     # the payment frequency, counted from closing's year
-    n_pay = n_periods + int(lag_periods.max(initial=0)) + 1
+    n_pay = n_periods + max(int(lag_periods.max(initial=0)), _disposal_reach(sc)) + 1
     step = 12 // per_year
     pay_dates = list(grid.dates) + [
         add_months(grid.dates[-1], step * j) for j in range(1, n_pay - len(grid.dates) + 1)
@@ -252,6 +279,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     n_budget_years = max((n_periods + 240) // per_year + 2, int(calendar_year.max()) + 1)
 
     loading = np.array([loan.factor_loading for loan in loans])
+    disposal = _disposal_terms(sc, grid, dof)
     return LoanArrays(
         balance0=np.array([loan.balance for loan in loans]),
         rate=np.ascontiguousarray(rate),
@@ -293,6 +321,75 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         guarantor_factor=np.array(g_factors, dtype=np.int64),
         guarantor_loading=np.array(g_loadings, dtype=float),
         calendar_year=calendar_year,
+        **disposal,
         n_budget_years=n_budget_years,
         periods_per_year=per_year,
     )
+
+
+def _periods(months: int, per_year: int) -> int:
+    return math.ceil(months * per_year / 12)
+
+
+def _disposal_reach(sc: Scenario) -> int:
+    """At most how many periods after a default an auction or a holding institution's disposal
+    settles (0 if no loan uses them): the layers' budget years are looked up that far."""
+    d = sc.disposal
+    if all((loan.disposal_method or d.method) == "haircut" for loan in sc.loans):
+        return 0
+    per_year = sc.deal.payment_frequency.per_year
+    a, b = d.auction, d.buyer
+    rounds = _periods(a.months_to_first_round, per_year) + (a.rounds - 1) * max(
+        1, _periods(a.months_between_rounds, per_year)
+    )
+    buyer = 0 if b is None else _periods(b.months_to_purchase, per_year) + b.years * per_year
+    return rounds + 1 + buyer + _periods(a.take_in_kind_months, per_year)
+
+
+def _disposal_terms(sc: Scenario, grid: TimeGrid, dof: int) -> dict:
+    """The LoanArrays fields of disposal (docs/model.md 3.8, "Disposal")."""
+    per_year = sc.deal.payment_frequency.per_year
+    t_years = grid.pool_t_years
+    n_periods = len(t_years)
+    d = sc.disposal
+    a, b = d.auction, d.buyer
+    methods = [loan.disposal_method or d.method for loan in sc.loans]
+    income = np.zeros((n_periods, len(sc.assets)))
+    if b is not None and b.payment == "income_share":
+        pledged = {x for loan in sc.loans for x in loan.pledged_assets}
+        for i, asset in enumerate(sc.assets):
+            if asset.id in pledged:
+                resolved = resolve_asset(asset, sc.deal.pool_start)
+                columns = _asset_columns(
+                    resolved, asset.base_annual_income, t_years, grid.pool_dt_years
+                )
+                income[:, i] = columns["weight"]
+    buyer_pd = 0.0 if b is None else b.default_probability
+    return {
+        "disposal_method": np.array([METHOD_CODES[m] for m in methods], dtype=np.int64),
+        "auction_rounds": a.rounds,
+        "auction_start": a.start_price,
+        "auction_cut": a.price_cut,
+        "auction_sale_prob": np.array(a.sale_probability, dtype=float),
+        "auction_first_lag": _periods(a.months_to_first_round, per_year),
+        "auction_round_lag": max(1, _periods(a.months_between_rounds, per_year)),
+        "auction_cost_share": a.cost_share,
+        "auction_cost_fixed": a.cost_fixed,
+        "auction_fallback": BUYOUT if a.fallback == "buyout" else TAKE_IN_KIND,
+        "in_kind_haircut": a.take_in_kind_haircut,
+        "in_kind_lag": _periods(a.take_in_kind_months, per_year),
+        "buyer_price_share": 0.0 if b is None else b.price_share,
+        "buyer_payment": PAYMENT_CODES["lump_sum" if b is None else b.payment],
+        "buyer_n_payments": 0 if b is None else b.years * per_year,
+        "buyer_income_share": 0.0 if b is None else b.income_share,
+        "buyer_lag": 0 if b is None else _periods(b.months_to_purchase, per_year),
+        "buyer_threshold": np.ascontiguousarray(
+            thresholds(cumulative_probability([buyer_pd], t_years), dof)
+        ),
+        "buyer_factor": 0 if b is None else sc.factor_index(b.factor),
+        "buyer_loading": 0.0 if b is None else b.factor_loading,
+        "buyer_capacity": math.inf
+        if b is None or b.annual_capacity is None
+        else float(b.annual_capacity),
+        "asset_income_weight": np.ascontiguousarray(income),
+    }

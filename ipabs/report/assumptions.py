@@ -187,9 +187,12 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
         if_any=True,
     )
     add("ltv", N_("Loan-to-value at origination"), loans, "ratio")
-    add("disposal_haircut", N_("Disposal haircut on the pledged IP"), loans, "pct")
-    add("disposal_lag_months", N_("Disposal lag after default"), loans, "months")
-    add("buyout_floor", N_("Buy-out floor under disposal proceeds"), loans, "amount")
+    method = {i: x.disposal_method or sc.disposal.method for i, x in loans}
+    haircut = [(i, x) for i, x in loans if method[i] == "haircut"]
+    add("disposal_haircut", N_("Disposal haircut on the pledged IP"), haircut, "pct")
+    add("disposal_lag_months", N_("Disposal lag after default"), haircut, "months")
+    add("buyout_floor", N_("Buy-out floor under disposal proceeds"), haircut, "amount")
+    _disposal(sc, rows, method)
     rev = sc.revolving
     if rev is not None:
         for field, label, unit in (
@@ -203,6 +206,60 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
             ("disposal_haircut", N_("Revolving loans' disposal haircut"), "pct"),
         ):
             rows.add(f"revolving.{field}", label, getattr(rev, field), unit)
+
+
+def _disposal(sc: Scenario, rows: _Rows, method: dict[int, str]) -> None:
+    """The auction's and the holding institution's (收储) terms, when some loan uses them."""
+    d = sc.disposal
+    auctioned = [i for i, m in method.items() if m == "auction"]
+    bought = [i for i, m in method.items() if m == "buyout_operate"]
+    if auctioned:
+        a = d.auction
+        rows.add("disposal.auction.rounds", N_("Auction rounds before the fall-back"), a.rounds, "count")  # fmt: skip
+        rows.add(
+            "disposal.auction.start_price",
+            N_("Auction starting price (share of the pledge's value)"),
+            a.start_price,
+            "pct",
+        )
+        rows.add("disposal.auction.price_cut", N_("Price cut in each later auction round"), a.price_cut, "pct")  # fmt: skip
+        rows.add(
+            "disposal.auction.sale_probability",
+            N_("Probability that an auction round sells"),
+            a.sale_probability,
+            "pct",
+        )
+        rows.add("disposal.auction.cost_share", N_("Auction costs (share of the price)"), a.cost_share, "pct", if_any=True)  # fmt: skip
+    if auctioned or bought:
+        rows.add(
+            "disposal.auction.take_in_kind_haircut",
+            N_("Haircut on IP the lender takes in kind (以物抵债)"),
+            d.auction.take_in_kind_haircut,
+            "pct",
+        )
+    b = d.buyer
+    if b is not None and (bought or (d.auction.fallback == "buyout" and auctioned)):
+        if b.payment == "income_share":
+            rows.add(
+                "disposal.buyer.income_share",
+                N_("Share of the pledged IP's income the holding institution pays"),
+                b.income_share,
+                "pct",
+            )
+        else:
+            rows.add(
+                "disposal.buyer.price_share",
+                N_("Holding institution's price (share of the pledge's value)"),
+                b.price_share,
+                "pct",
+            )
+        rows.add("disposal.buyer.years", N_("Years of the holding institution's payments"), b.years, "years")  # fmt: skip
+        rows.add(
+            "disposal.buyer.default_probability",
+            N_("Holding institution's annual default probability"),
+            b.default_probability,
+            "pct_per_year",
+        )
 
 
 def _dependence(sc: Scenario, rows: _Rows) -> None:

@@ -25,6 +25,7 @@ import pydantic
 from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.base import DISPLAY_NAME_PATTERN, IDENTIFIER_PATTERN, MAX_AMOUNT, Names
 from ipabs.scenario.check_conventions import check_conventions, pool_start_words
+from ipabs.scenario.check_disposal import check_disposal
 from ipabs.scenario.check_structure import check_structure
 from ipabs.scenario.model import Scenario, Spec, nested_specs
 from ipabs.scenario.sources import check_sources
@@ -432,6 +433,7 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
     licensee_ids = Names(lic.id for lic in sc.licensees)
     pledged = {a for loan in sc.loans for a in loan.pledged_assets}
     yield from _check_loans(sc, factor_names)
+    yield from check_disposal(sc, _unknown_reference)
     if not sc.loans and not any(a.licensee for a in sc.assets):
         yield Problem("assets", "the pool is empty: give assets with a licensee, or loans")
     for i, asset in enumerate(sc.assets):

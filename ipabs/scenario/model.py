@@ -26,6 +26,7 @@ from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     _field,
     nested_specs,
 )
+from ipabs.scenario.disposal import Disposal, DisposalMethod
 from ipabs.scenario.structure import (
     BUILT_IN_FEES,
     TAX_FEE,
@@ -727,6 +728,10 @@ class Loan(Spec):
         unit="currency",
         description="Price at which an institution buys the pledged IP out for operation, a floor under disposal proceeds.",
     )
+    disposal_method: DisposalMethod | None = _field(
+        None,
+        description="How this loan's pledge is disposed of: haircut, auction or buyout_operate (see [disposal]). Default: [disposal] method.",
+    )
     factor: Identifier | None = _field(
         None, description="Factor the borrower's default loads on. Default: the first factor."
     )
@@ -921,6 +926,10 @@ class Scenario(Spec):
     loss_sharing: tuple[LossSharingLayer, ...] = _field(
         (),
         description="Loss-sharing layers applied to each defaulted loan's loss, in this order.",
+    )
+    disposal: Disposal = _field(
+        Disposal(),
+        description="How defaulted loans' pledged IP is disposed of (a default for every loan; docs/model.md 3.8).",
     )
     rates: Rates = _field(
         Rates(), description="Reference rate paths (the 1-year and 5-year-and-over LPR)."

@@ -6,7 +6,8 @@
 - decay_increase: every asset's growth rate (each year of a growth curve) minus x;
 - recovery_cut: licensee recoveries times (1 - x); the income of rights licensed again after a
   default (relicensing_share) times (1 - x); loan disposal proceeds times (1 - x) (the haircut h
-  becomes 1 - (1 - h)(1 - x)).
+  becomes 1 - (1 - h)(1 - x); an auction's prices and the value realised in kind, a holding
+  institution's price or income share, times (1 - x): docs/model.md 3.8).
 """
 
 from __future__ import annotations
@@ -81,6 +82,24 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
         a.model_copy(update={"relicensing_share": a.relicensing_share * keep}) for a in sc.assets
     )
     update = {"licensees": licensees, "loans": loans, "assets": assets}
+    # the auction's prices, IP taken in kind and a holding institution's price or income share
+    d = sc.disposal
+    a = d.auction
+    auction = a.model_copy(
+        update={
+            "start_price": a.start_price * keep,
+            "take_in_kind_haircut": 1.0 - (1.0 - a.take_in_kind_haircut) * keep,
+        }
+    )
+    buyer = d.buyer
+    if buyer is not None:
+        buyer = buyer.model_copy(
+            update={
+                "price_share": buyer.price_share * keep,
+                "income_share": buyer.income_share * keep,
+            }
+        )
+    update["disposal"] = d.model_copy(update={"auction": auction, "buyer": buyer})
     if sc.revolving is not None:
         h = sc.revolving.disposal_haircut
         update["revolving"] = sc.revolving.model_copy(
