@@ -133,8 +133,7 @@ def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
         "core": True,
         "all": True,
         # (a lease or receivables pool's assets are leased IP, not licences)
-        "licences": len(sc.assets) > 0
-        and not (sc.leases or sc.receivables)
+        "licences": (len(sc.assets) > 0 and not (sc.leases or sc.receivables))
         or any(a.licensee for a in sc.assets),
         "loans": sc.has_claims(),
     }
