@@ -245,6 +245,15 @@ def test_revolving_lease_purchases_restore_the_lease_principal_and_conserve_cash
     rental = 1_000_000.0 * i / (1 - (1 + i) ** -4)
     first = 10 * (rental - 1_000_000.0 * i)
     assert res.pool_paths["revolving_purchases"].min() > first  # several dates buy
+    # the first purchase's equal rentals arrive from the next period: per unit of principal
+    # bought the annuity a = 0.015 / (1 - 1.015^-4), so period 1 collects 10 R + first x a
+    # (R = 259,444.786; 10 R + 2,444,447.86 x 0.25944479 = 2,594,447.86 + 634,199.25
+    # = 3,228,647.11)
+    annuity = i / (1 - (1 + i) ** -4)
+    c = res.raw.sample_collections[0]
+    assert c[0] == pytest.approx(10 * rental, rel=1e-12)
+    assert c[1] == pytest.approx(10 * rental + first * annuity, rel=1e-12)
+    assert c[1] == pytest.approx(3_228_647.11, abs=0.01)
     assert worst_relative_gap(cash_check(res.pool_paths, res.paths)) < 1e-12
     # with defaults too
     res = ipabs.simulate(revolving_lease_deal(pd=0.1))
@@ -386,3 +395,24 @@ def test_combinations_not_modelled_point_to_section_8(tmp_path):
     assert (
         "a credit-asset transfer of receivables is not modelled" in message and section_8 in message
     )
+
+
+def test_pool_stresses_reach_lessees_and_debtors():
+    """The named stresses of ipabs breakeven and stress files: PDs x (1 + 1), recoveries cut by half
+    (a lease's haircut h becomes 1 - (1 - h)/2, a receivable's recovery halves), loadings
+    sqrt(a^2 + 0.1)."""
+    from ipabs.solvers.stress import default_multiplier, recovery_cut
+    from ipabs.stress.presets import correlation_increase
+
+    sc = validate(deal_data(
+        leases=[lease(annual_default_probability=0.02, disposal_haircut=0.4, factor_loading=0.3)],
+        receivables=[receivable(annual_default_probability=0.03, recovery_rate=0.5)],
+    ))  # fmt: skip
+    doubled = default_multiplier(sc, 1.0)  # x = 1: PD x (1 + x)
+    assert doubled.leases[0].annual_default_probability == pytest.approx(0.04)
+    assert doubled.receivables[0].annual_default_probability == pytest.approx(0.06)
+    cut = recovery_cut(sc, 0.5)
+    assert cut.leases[0].disposal_haircut == pytest.approx(0.7)
+    assert cut.receivables[0].recovery_rate == pytest.approx(0.25)
+    bumped = correlation_increase(sc, 0.1)
+    assert bumped.leases[0].factor_loading == pytest.approx(math.sqrt(0.09 + 0.1))

@@ -41,6 +41,13 @@ def default_multiplier(sc: Scenario, x: float) -> Scenario:
         for loan in sc.loans
     )
     update = {"licensees": licensees, "loans": loans}
+    for table in ("leases", "receivables"):  # lessees and debtors (docs/model.md 3.9-3.10)
+        update[table] = tuple(
+            x.model_copy(
+                update={"annual_default_probability": _pd(x.annual_default_probability, f)}
+            )
+            for x in getattr(sc, table)
+        )
     if sc.revolving is not None:
         update["revolving"] = sc.revolving.model_copy(
             update={"annual_default_probability": _pd(sc.revolving.annual_default_probability, f)}
@@ -81,6 +88,13 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
         a.model_copy(update={"relicensing_share": a.relicensing_share * keep}) for a in sc.assets
     )
     update = {"licensees": licensees, "loans": loans, "assets": assets}
+    update["leases"] = tuple(  # the leased IP's repossession and re-leasing or sale
+        x.model_copy(update={"disposal_haircut": 1.0 - (1.0 - x.disposal_haircut) * keep})
+        for x in sc.leases
+    )
+    update["receivables"] = tuple(
+        x.model_copy(update={"recovery_rate": x.recovery_rate * keep}) for x in sc.receivables
+    )
     if sc.revolving is not None:
         h = sc.revolving.disposal_haircut
         update["revolving"] = sc.revolving.model_copy(
