@@ -143,6 +143,15 @@ def _contracts(sc: Scenario, rows: _Rows) -> None:
         entries = _each(table, field, ((i, getattr(x, field)) for i, x in items))
         if_any = field in ("prepayment_rate", "dilution")
         rows.add_items(f"{table}[*].{field}", label, entries, unit, if_any=if_any)
+    rev = sc.revolving
+    if rev is not None and rev.buys == "leases":
+        for field, label, unit in (
+            ("annual_default_probability", N_("Revolving leases' lessee annual default probability"), "pct_per_year"),
+            ("rate", N_("Revolving leases' lease rate"), "pct_per_year"),
+            ("term_years", N_("Revolving leases' term"), "years"),
+            ("disposal_haircut", N_("Revolving leases' haircut on the leased IP"), "pct"),
+        ):  # fmt: skip
+            rows.add(f"revolving.{field}", label, getattr(rev, field), unit)
 
 
 def _licensees(sc: Scenario, rows: _Rows) -> None:
