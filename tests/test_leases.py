@@ -416,3 +416,16 @@ def test_pool_stresses_reach_lessees_and_debtors():
     assert cut.receivables[0].recovery_rate == pytest.approx(0.25)
     bumped = correlation_increase(sc, 0.1)
     assert bumped.leases[0].factor_loading == pytest.approx(math.sqrt(0.09 + 0.1))
+
+
+def test_lease_running_past_legal_final_leaves_its_principal_outstanding():
+    """12 quarterly rentals in a deal of 8 quarters: the deal collects 8 equal rentals
+    R = (1000 - 10 v^12) i / (1 - v^12); the lease principal left at legal final is the present
+    value of the 4 rentals and the purchase price still due, R (1 - v^4) / i + 10 v^4."""
+    res = run(leases=[lease(rentals=12, purchase_option_price=10.0)])
+    i = 0.015
+    v = 1 / (1 + i)
+    rental = (1_000.0 - 10.0 * v**12) * i / (1 - v**12)
+    np.testing.assert_allclose(res.raw.sample_collections[0], rental, rtol=1e-12)
+    left = rental * (1 - v**4) / i + 10.0 * v**4
+    assert res.pool_paths["loan_balance_at_legal_final"].iloc[0] == pytest.approx(left, rel=1e-12)
