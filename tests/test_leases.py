@@ -429,3 +429,33 @@ def test_lease_running_past_legal_final_leaves_its_principal_outstanding():
     np.testing.assert_allclose(res.raw.sample_collections[0], rental, rtol=1e-12)
     left = rental * (1 - v**4) / i + 10.0 * v**4
     assert res.pool_paths["loan_balance_at_legal_final"].iloc[0] == pytest.approx(left, rel=1e-12)
+
+
+def test_lease_and_receivable_strata_and_top_obligors():
+    """Two leases of one lessee (600 and 400, 3 leased items in all) and one of another (1000,
+    1 item); a receivable of face 200 diluted 10% (claim 180): shares within each kind."""
+    from ipabs.report.pool_tables import strata, top_obligors
+
+    assets = [{**QUIET_ASSET, "id": f"A{j}", "type": t, "base_annual_income": 10.0,
+               "remaining_legal_life_years": 5.0}
+              for j, t in enumerate(["patent", "copyright", "trademark", "patent"])]  # fmt: skip
+    sc = validate(deal_data(
+        assets=assets,
+        leases=[lease(id="F1", lessee="Acme", financed_amount=600.0, leased_assets=["A0", "A1"]),
+                lease(id="F2", lessee="Acme", financed_amount=400.0, leased_assets=["A2"]),
+                lease(id="F3", financed_amount=1000.0, leased_assets=["A3"])],
+        receivables=[receivable(debtor="Buyer", face_value=200.0, dilution=0.1)],
+    ))  # fmt: skip
+    tables = strata(sc)
+    by_lessee = tables["leases_by_lessee"].set_index("obligor")
+    assert (
+        by_lessee.loc["Acme", "balance"] == 1000.0 and by_lessee.loc["Acme", "leased_assets"] == 3
+    )
+    assert by_lessee.loc["F3", "share"] == 0.5
+    # by IP type: a lease's amount split evenly over its items: patent 300 + 1000, copyright 300
+    by_type = tables["leases_by_ip_type"].set_index("ip_type")["balance"].to_dict()
+    assert by_type == {"patent": 1300.0, "copyright": 300.0, "trademark": 400.0}
+    debtors = tables["receivables_by_debtor"]
+    assert debtors["balance"].tolist() == [180.0] and debtors["share"].tolist() == [1.0]
+    top = top_obligors(sc).set_index("obligor")
+    assert top.loc["Buyer", "share"] == 1.0 and top.loc["Acme", "share"] == 0.5
