@@ -305,15 +305,16 @@ def test_leased_asset_with_a_licensee_and_custom_rentals_below_interest(tmp_path
         licensees=[{"id": "LIC", "annual_default_probability": 0.0}],
     )
     assert "a leased asset earns the lessee's income, not the deal's" in _error(tmp_path, data)
-    # 10 does not cover the first quarter's interest of 15: refused when the deal is compiled
+    # 10 does not cover the first quarter's interest of 15: refused by validate (and run);
+    # 600 and 600 repay 600 - 15 = 585, then 600 - 415 x 0.015 = 593.775: 1,178.78 of
+    # principal, more than the 1,000 financed
     custom = lease(rentals=None, rental_schedule="custom", rental_amounts=[10.0, 1_100.0])
-    message = _error(tmp_path, deal_data(leases=[custom]), command="run")
-    assert (
-        "leases[0].rental_amounts[0]: the rental 10.00 does not cover the interest 15.00" in message
-    )
+    expected = "leases[0].rental_amounts[0]: the rental 10.00 does not cover the interest 15.00"
+    for command in ("validate", "run"):
+        assert expected in _error(tmp_path, deal_data(leases=[custom]), command=command)
     over = lease(rentals=None, rental_schedule="custom", rental_amounts=[600.0, 600.0])
-    message = _error(tmp_path, deal_data(leases=[over]), command="run")
-    assert "leases[0].rental_amounts: the rentals repay" in message
+    message = _error(tmp_path, deal_data(leases=[over]))
+    assert "leases[0].rental_amounts: the rentals repay 1,178.78, more than the financed" in message
 
 
 @pytest.mark.parametrize(

@@ -130,19 +130,25 @@ def receivable_loan(sc: Scenario, x: Receivable) -> Loan:
     )
 
 
-def with_contract_claims(sc: Scenario, grid: TimeGrid) -> Scenario:
-    """The scenario with its leases and receivables appended to its loans as loan entries (for
-    compile_loans only: the copy is not validated again); the scenario itself without any."""
-    if not (sc.leases or sc.receivables):
-        return sc
+def contract_accruals(sc: Scenario, grid: TimeGrid) -> np.ndarray:
+    """Accrual of each rental period in the deal's day count: the collection periods, then
+    1 / payments a year for rentals after the last."""
     per_year = sc.deal.payment_frequency.per_year
     longest = max((x.rentals or len(x.rental_amounts or ())) for x in sc.leases) if sc.leases else 0
-    accrual = np.concatenate(
+    return np.concatenate(
         [
             grid.pool_accrual_for(sc.deal.day_count),
             np.full(max(longest - grid.n_periods, 0), 1.0 / per_year),
         ]
     )
+
+
+def with_contract_claims(sc: Scenario, grid: TimeGrid) -> Scenario:
+    """The scenario with its leases and receivables appended to its loans as loan entries (for
+    compile_loans only: the copy is not validated again); the scenario itself without any."""
+    if not (sc.leases or sc.receivables):
+        return sc
+    accrual = contract_accruals(sc, grid)
     entries = [lease_loan(sc, grid, i, x, accrual) for i, x in enumerate(sc.leases)]
     entries += [receivable_loan(sc, x) for x in sc.receivables]
     return sc.model_copy(update={"loans": (*sc.loans, *entries)})

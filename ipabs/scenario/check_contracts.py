@@ -123,7 +123,32 @@ def check_contracts(sc, unknown_reference: Callable, check_factor: Callable) -> 
                 )
             elif j and d <= dates[j - 1]:
                 yield Problem(f"{where}[{j}].date", "dates must increase", d, True)
+    yield from _check_custom_rentals(sc)
     yield from check_unmodelled(sc)
+
+
+def _check_custom_rentals(sc) -> Iterable[Problem]:
+    """Custom rentals against the lease rate on the deal's collection periods (the same check
+    compile time makes, so that `ipabs validate` reports it); skipped if the calendar itself
+    cannot be built (its own checks report that)."""
+    custom = [(i, x) for i, x in enumerate(sc.leases) if x.rental_schedule == "custom"]
+    if not custom or any(x.rental_amounts is None for _, x in custom):
+        return
+    from ipabs.calendar import time_grid
+    from ipabs.errors import UserError
+    from ipabs.pool.leases import contract_accruals, lease_principal
+
+    try:
+        grid = time_grid(sc.deal)
+    except (ValueError, OverflowError, UserError):
+        return
+    accrual = contract_accruals(sc, grid)
+    for i, lease in custom:
+        try:
+            lease_principal(lease, accrual, f"leases[{i}]")
+        except UserError as e:
+            path, _, message = str(e).partition(": ")
+            yield Problem(path, message)
 
 
 def check_unmodelled(sc) -> Iterable[Problem]:
