@@ -493,10 +493,11 @@ def _print_summary(results, out_dir: Path) -> None:
         )
     if sc.clean_up_call:
         console.print(f"clean-up call: exercised on {p['expected_clean_up_called']:.2%} of paths")
-    if sc.loans:
+    if sc.has_claims():
+        word = sc.claims_word()  # loans, leases, receivables (or claims, for a mix)
         console.print(
-            f"loans: {p['expected_loan_defaults']:.2f} defaults expected; loss left with the deal "
-            f"{p['expected_loan_loss_pct']:.2%} of the loans expected, {p['loan_loss_pct_p99']:.2%} at the 99th "
+            f"{word}: {p['expected_loan_defaults']:.2f} defaults expected; loss left with the deal "
+            f"{p['expected_loan_loss_pct']:.2%} of the {word} expected, {p['loan_loss_pct_p99']:.2%} at the 99th "
             f"percentile; expected payments by guarantor {p['expected_guarantor_paid']:,.0f}, "
             f"fund {p['expected_fund_paid']:,.0f}, insurer {p['expected_insurer_paid']:,.0f} {cur}"
         )

@@ -190,10 +190,11 @@ class Results:
                 f"Licence income lost to licensee defaults: {100 * pool['expected_pool_loss_pct']:.3g}% "
                 f"± {100 * pool['expected_pool_loss_pct_se']:.2g}% of the income due."
             )
-        if sc.loans:
+        if sc.has_claims():
+            word = sc.claims_word()
             notes.append(
-                f"Loans: net loss after recoveries and loss-sharing {100 * pool['expected_loan_loss_pct']:.3g}% "
-                f"± {100 * pool['expected_loan_loss_pct_se']:.2g}% of the loans' balance."
+                f"{word.capitalize()}: net loss after recoveries and loss-sharing {100 * pool['expected_loan_loss_pct']:.3g}% "
+                f"± {100 * pool['expected_loan_loss_pct_se']:.2g}% of the {word}' balance."
             )
         if self.importance is not None and self.importance.enabled:
             notes.append("Importance sampling on the horizon factors (docs/model.md, 5.2).")

@@ -576,6 +576,9 @@ def every_scenario():
     yield from (validate(every_step_deal(mode)) for mode in MODES)
     yield validate(custom_deal())
     yield revolving_loan_deal()
+    from test_leases import revolving_lease_deal
+
+    yield revolving_lease_deal()  # buys lease receivables (docs/model.md 4.7)
     yield validate(riskless_trust_data(holdback_share=0.1, performance_fee_share=0.2))
     yield validate(trust_deal())
     shared = validate(shared_rank_deal())

@@ -11,6 +11,7 @@ import numpy as np
 from ipabs.calendar import TimeGrid, time_grid
 from ipabs.engine.metrics import pricing_factors
 from ipabs.pool.compile import PoolArrays, compile_pool
+from ipabs.pool.leases import with_contract_claims
 from ipabs.pool.loans import LoanArrays, compile_loans
 from ipabs.scenario.model import Scenario
 from ipabs.structures.credit_support import SupportArrays, compile_support
@@ -60,7 +61,7 @@ def compile_scenario(sc: Scenario) -> CompiledDeal:
         t_years=grid.t_years,
         dt_years=grid.dt_years,
         pool=compile_pool(sc, grid),
-        loans=compile_loans(sc, grid),
+        loans=compile_loans(with_contract_claims(sc, grid), grid),
         waterfall=compile_waterfall(sc, grid),
         support=compile_support(sc, grid.t_years),
         revolving=compile_revolving(sc, grid),

@@ -78,7 +78,7 @@ def estimate_scenario(sc: Scenario, *, paths: int, sample_paths: int, threads: i
         factors=len(sc.factors.names),
         licensees=len(sc.licensees),
         assets=len(sc.assets),
-        loans=len(sc.loans),
+        loans=len(sc.loans) + len(sc.leases) + len(sc.receivables),
         fees=len(sc.fee_names()),
     )
     return estimate_counts(counts, paths=paths, sample_paths=sample_paths, threads=threads)

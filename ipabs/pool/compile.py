@@ -51,6 +51,11 @@ class PoolArrays(NamedTuple):
     # importance sampling (docs/model.md, 5.2): the horizon factors are drawn as m + shift, and
     # each path carries the likelihood ratio exp(-shift . (m + shift) + |shift|^2 / 2)
     factor_shift: np.ndarray  # (F,) zeros: plain Monte Carlo
+    # minimum guarantees (docs/model.md, 3.11): with has_minimum the licence pays
+    # max(minimum, royalty) (minimum_greater_of) or minimum + royalty; else only the royalty
+    has_minimum: bool
+    asset_minimum: np.ndarray  # (K, A) minimum guaranteed payment due in period k; (K, 0) if none
+    minimum_greater_of: np.ndarray  # (A,) bool
 
 
 def factor_root(correlation: np.ndarray) -> np.ndarray:
@@ -200,4 +205,32 @@ def compile_pool(sc: Scenario, grid: TimeGrid) -> PoolArrays:
         bridge_vol=vol,
         bridge_to_shock=to_shock,
         factor_shift=np.zeros(n_factors),  # ipabs.engine.compile.with_factor_shift sets it
+        **minimum_guarantees(sc, grid, resolved),
     )
+
+
+def minimum_guarantees(sc: Scenario, grid: TimeGrid, resolved: list[ResolvedAsset]) -> dict:
+    """Each licence's minimum guaranteed payments on the collection periods: a payment applies to
+    the period that holds its date, if the licence still runs at the period's start."""
+    n_periods = grid.n_periods
+    if not any(a.minimum_guarantees for a in sc.assets):
+        return {
+            "has_minimum": False,
+            "asset_minimum": np.zeros((n_periods, 0)),
+            "minimum_greater_of": np.zeros(0, dtype=np.bool_),
+        }
+    ends = list(grid.collection_ends)
+    start = grid.pool_t_years - grid.pool_dt_years
+    minimum = np.zeros((n_periods, len(sc.assets)))
+    for i, (a, r) in enumerate(zip(sc.assets, resolved, strict=True)):
+        for item in a.minimum_guarantees:
+            k = next((k for k, d in enumerate(ends) if d >= item.date), None)
+            if k is not None and start[k] < r.income_end_years:
+                minimum[k, i] += item.amount
+    return {
+        "has_minimum": True,
+        "asset_minimum": minimum,
+        "minimum_greater_of": np.array(
+            [a.minimum_guarantee_mode == "greater_of" for a in sc.assets], dtype=np.bool_
+        ),
+    }

@@ -14,9 +14,10 @@ then per period k:
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
     one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
     hazards), and one more at a renewal date decides the renewal
-    due_ik = base_i * L_ik * dt_k * live_share_ik, collected lag_i periods later; after the
+    due_ik = base_i * L_ik * dt_k * live_share_ik (the royalty), or with minimum guarantees
+    max(MG_ik, royalty) or MG_ik + royalty, collected lag_i periods later; after the
     licensee's default only the recovery in the default period, and, for a right that is licensed
-    again, share_i * due_ik from the re-licensing lag on
+    again, share_i * royalty_ik from the re-licensing lag on
 Draws: F (+ nu) + L normals per path from the path's latent stream; per period, from its period
 stream, in one batch, F + A normals and A uniforms, then one uniform per renewal date, whether or
 not anything has defaulted or lapsed. So a path keeps its random numbers under any change of
@@ -156,9 +157,20 @@ def simulate_pool_path(
                 alive_path[k, i] = alive[i]
             period_cost += pool.asset_annuity_cost[k, i] * share
             weight = pool.asset_income_weight[k, i] * share
-            if weight == 0.0:
-                continue
-            due = weight * level[i]
+            if pool.has_minimum:  # a licence with minimum guarantees (docs/model.md, 3.11)
+                royalty = weight * level[i]
+                minimum = pool.asset_minimum[k, i] * share
+                if pool.minimum_greater_of[i]:
+                    due = max(minimum, royalty)
+                else:
+                    due = minimum + royalty
+                if due == 0.0:
+                    continue
+            else:
+                if weight == 0.0:
+                    continue
+                due = weight * level[i]
+                royalty = due
             j = pool.asset_licensee[i]
             defaulted_in = default_period[j]
             if defaulted_in < 0 or k < defaulted_in:
@@ -169,7 +181,8 @@ def simulate_pool_path(
             else:
                 relicensed = pool.asset_relicense_lag[i]
                 if relicensed >= 0 and k >= defaulted_in + relicensed:
-                    collected = pool.asset_relicense_share[i] * due  # a new licensee pays
+                    # a new licensee pays a share of the royalty (not the old minimum)
+                    collected = pool.asset_relicense_share[i] * royalty
                 else:
                     collected = 0.0
                 period_lost += due - collected

@@ -104,6 +104,7 @@ def key_assumptions(sc: Scenario) -> list[Assumption]:
     rows = _Rows(sc)
     _licensees(sc, rows)
     _loans(sc, rows)
+    _contracts(sc, rows)
     _dependence(sc, rows)
     _ip(sc, rows)
     _licences(sc, rows)
@@ -113,6 +114,44 @@ def key_assumptions(sc: Scenario) -> list[Assumption]:
     rows.add("simulation.paths", N_("Monte Carlo paths"), sc.simulation.paths, "count")
     rows.add("simulation.seed", N_("Random seed"), sc.simulation.seed, "count")
     return rows.rows
+
+
+#: the key assumptions of leases and receivables (docs/model.md 3.9-3.10): (table, field, label, unit)
+CONTRACT_ROWS = (
+    ("leases", "financed_amount", N_("Lease principal (financed amount)"), "amount"),
+    ("leases", "annual_default_probability", N_("Lessee annual default probability"), "pct_per_year"),
+    ("leases", "factor_loading", N_("Lessee factor loading"), "ratio"),
+    ("leases", "lease_rate", N_("Lease rate"), "pct_per_year"),
+    ("leases", "rentals", N_("Rentals still due"), "count"),
+    ("leases", "purchase_option_price", N_("Purchase option price"), "amount"),
+    ("leases", "prepayment_rate", N_("Lease early buy-out rate"), "pct_per_year"),
+    ("leases", "asset_value", N_("Given value of the leased IP"), "amount"),
+    ("leases", "disposal_haircut", N_("Haircut on repossessing and re-leasing or selling the leased IP"), "pct"),
+    ("leases", "disposal_lag_months", N_("Lag from a lessee's default to the proceeds"), "months"),
+    ("receivables", "face_value", N_("Receivable face value"), "amount"),
+    ("receivables", "annual_default_probability", N_("Debtor annual default probability"), "pct_per_year"),
+    ("receivables", "factor_loading", N_("Debtor factor loading"), "ratio"),
+    ("receivables", "dilution", N_("Receivable dilution"), "pct"),
+    ("receivables", "recovery_rate", N_("Receivable recovery rate"), "pct"),
+    ("receivables", "recovery_lag_months", N_("Receivable recovery lag"), "months"),
+)  # fmt: skip
+
+
+def _contracts(sc: Scenario, rows: _Rows) -> None:
+    for table, field, label, unit in CONTRACT_ROWS:
+        items = list(enumerate(getattr(sc, table)))
+        entries = _each(table, field, ((i, getattr(x, field)) for i, x in items))
+        if_any = field in ("prepayment_rate", "dilution")
+        rows.add_items(f"{table}[*].{field}", label, entries, unit, if_any=if_any)
+    rev = sc.revolving
+    if rev is not None and rev.buys == "leases":
+        for field, label, unit in (
+            ("annual_default_probability", N_("Revolving leases' lessee annual default probability"), "pct_per_year"),
+            ("rate", N_("Revolving leases' lease rate"), "pct_per_year"),
+            ("term_years", N_("Revolving leases' term"), "years"),
+            ("disposal_haircut", N_("Revolving leases' haircut on the leased IP"), "pct"),
+        ):  # fmt: skip
+            rows.add(f"revolving.{field}", label, getattr(rev, field), unit)
 
 
 def _licensees(sc: Scenario, rows: _Rows) -> None:

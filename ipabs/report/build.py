@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from ipabs.report.contract_words import STRATA as CONTRACT_STRATA
+from ipabs.report.contract_words import pool_label
 from ipabs.report.i18n import N_, Translator
 
 #: the Parquet files a report may save (data/<name>.parquet), which `--check` compares
@@ -130,8 +132,10 @@ def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
     has = {
         "core": True,
         "all": True,
-        "licences": len(sc.assets) > 0,
-        "loans": len(getattr(sc, "loans", ()) or ()) > 0,
+        # (a lease or receivables pool's assets are leased IP, not licences)
+        "licences": (len(sc.assets) > 0 and not (sc.leases or sc.receivables))
+        or any(a.licensee for a in sc.assets),
+        "loans": sc.has_claims(),
     }
     rows = []
     for column, label, kind, applies in POOL_ROWS:
@@ -147,7 +151,7 @@ def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
             and se == 0.0
         ):
             continue
-        rows.append((column, label, kind))
+        rows.append((column, pool_label(sc, column, label), kind))
     return rows
 
 
@@ -383,6 +387,7 @@ STRATA = {
     "loans_by_factor": (N_("Loans by systematic factor"), N_("Factor"), N_("Borrowers")),
     "loans_by_rate": (N_("Loans by interest rate at closing"), N_("Rate"), N_("Loans")),
     "loans_by_ltv": (N_("Loans by loan-to-value at closing"), N_("Loan-to-value"), N_("Loans")),
+    **CONTRACT_STRATA,
 }
 #: the amount a table measures, by its column
 AMOUNTS = {"base_annual_income": N_("Licence income per year ({cur})"), "balance": N_("Balance ({cur})")}  # fmt: skip
@@ -411,7 +416,7 @@ def strata_table(sc) -> pd.DataFrame:
     rows = []
     for name, frame in strata(sc).items():
         amount = "base_annual_income" if "base_annual_income" in frame.columns else "balance"
-        count = next(c for c in ("assets", "obligors", "pledged_assets", "loans") if c in frame.columns)  # fmt: skip
+        count = next(c for c in ("assets", "obligors", "pledged_assets", "loans", "leased_assets", "receivables") if c in frame.columns)  # fmt: skip
         first = frame.columns[0]
         banded = first.endswith("_from")
         for row in frame.itertuples(index=False):

@@ -70,6 +70,14 @@ def heatmap(comparison: pd.DataFrame, t: Words = english, shown: dict | None = N
     return fig
 
 
+LEASES_BOUGHT = N_("lease receivables bought (revolving)")
+
+
+def _buys_leases(results) -> bool:
+    rv = results.scenario.revolving
+    return rv is not None and rv.buys == "leases"
+
+
 def cash_uses(results, t: Words = english, shown: dict | None = None):
     """Where the deal's receipts went, mean over paths: the bars add up to collections plus sale
     proceeds (docs/model.md, 4.6); net account changes and the facility's net flow are shown
@@ -97,7 +105,8 @@ def cash_uses(results, t: Words = english, shown: dict | None = None):
         ]
     items += [
         ("residual", t(N_("residual")), pool["residual"]),
-        ("revolving", t(N_("loans bought (revolving)")), pool["revolving_purchases"]),
+        ("revolving", t(LEASES_BOUGHT if _buys_leases(results) else N_("loans bought (revolving)")),
+         pool["revolving_purchases"]),
         ("reserve", t(N_("reserve (net)")),
          pool["reserve_topup"] - pool["reserve_draw"] - pool["reserve_release"]),
         ("liquidity", t(N_("liquidity facility (net)")),

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ipabs.pool.lpr import loan_start, lpr_path, rate_in_force
 from ipabs.pool.valuation import loan_to_value, value_assets
+from ipabs.report.contract_words import contract_obligors, contract_strata
 from ipabs.scenario.model import Loan, Scenario
 
 #: loan-to-value bands (lower bounds); the last runs to infinity
@@ -53,6 +54,7 @@ def strata(sc: Scenario) -> dict[str, pd.DataFrame]:
         tables["loans_by_factor"] = _loans_by_factor(sc)
         tables["loans_by_rate"] = _loans_by_rate(sc)
         tables["loans_by_ltv"] = _loans_by_ltv(sc)
+    tables.update(contract_strata(sc))  # leases and receivables (ipabs.report.contract_words)
     return tables
 
 
@@ -79,6 +81,7 @@ def top_obligors(sc: Scenario, n: int = 10) -> pd.DataFrame:
         loans["annual_default_probability"] = [_first_year_pd(by_id[o]) for o in loans["obligor"]]
         loans["factor"] = [factor_of(by_id[o].factor) for o in loans["obligor"]]
         frames.append(loans.drop(columns="pledged_assets"))
+    frames += contract_obligors(sc, factor_of)
     top = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     amounts = [c for c in ("base_annual_income", "balance") if c in top.columns]
     columns = ["obligor", *amounts, "share", "annual_default_probability", "factor"]

@@ -574,10 +574,11 @@ def _buy_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words:
     target = (
         collateral_original(sc) if rv is None or rv.target_balance is None else rv.target_balance
     )
-    return Words(
-        N_("Buy eligible loans to restore the performing balance to {amount}"),
-        {"amount": float(target)},
-    )
+    if rv is not None and rv.buys == "leases":
+        text = N_("Buy eligible lease receivables to restore the performing balance to {amount}")
+    else:
+        text = N_("Buy eligible loans to restore the performing balance to {amount}")
+    return Words(text, {"amount": float(target)})
 
 
 #: a sentence for every step action the engine knows (ipabs.structures.program.ACTIONS)
@@ -1027,7 +1028,7 @@ def _split_account_rows(sc: Scenario, program: dict[str, list[ProgramStep]]) -> 
     """The revenue account, the principal account (with the classes whose interest a revenue
     step draws it for) and the principal deficiency ledger."""
     to_revenue = sc.accounts.recoveries == "revenue"
-    if not sc.loans:
+    if not sc.has_claims():
         revenue = N_("Receives each period's collections (licence income)")
     elif to_revenue:
         revenue = N_(

@@ -148,9 +148,12 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                         f"collateral.{key}",
                         "required key is missing: trailing_income values the pool at a multiple of its income",
                     )
-        elif not sc.loans:
+        elif not sc.has_claims():
             yield Problem(
-                "collateral.basis", "loan_balance needs [[loans]] in the pool", c.basis, True
+                "collateral.basis",
+                "loan_balance needs [[loans]] in the pool (or [[leases]], [[receivables]])",
+                c.basis,
+                True,
             )
         elif c.multiple is not None:
             yield Problem(

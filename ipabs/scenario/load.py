@@ -24,6 +24,7 @@ import pydantic
 
 from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.base import DISPLAY_NAME_PATTERN, IDENTIFIER_PATTERN, MAX_AMOUNT, Names
+from ipabs.scenario.check_contracts import check_contracts, leased_asset_ids
 from ipabs.scenario.check_conventions import check_conventions, pool_start_words
 from ipabs.scenario.check_disposal import check_disposal
 from ipabs.scenario.check_structure import check_structure
@@ -431,18 +432,22 @@ def _check_consistency(sc: Scenario) -> Iterable[Problem]:
         yield from _check_factor(f"credit_support[{i}].factor", support.factor, factor_names)
     yield from check_structure(sc, _unknown_reference, _duplicates_of)
     licensee_ids = Names(lic.id for lic in sc.licensees)
-    pledged = {a for loan in sc.loans for a in loan.pledged_assets}
+    pledged = {a for loan in sc.loans for a in loan.pledged_assets} | leased_asset_ids(sc)
     yield from _check_loans(sc, factor_names)
     yield from check_disposal(sc, _unknown_reference)
-    if not sc.loans and not any(a.licensee for a in sc.assets):
-        yield Problem("assets", "the pool is empty: give assets with a licensee, or loans")
+    yield from check_contracts(sc, _unknown_reference, _check_factor)
+    if not sc.has_claims() and not any(a.licensee for a in sc.assets):
+        yield Problem(
+            "assets",
+            "the pool is empty: give assets with a licensee, or loans (leases, receivables)",
+        )
     for i, asset in enumerate(sc.assets):
         yield from _check_asset_terms(i, asset, deal)
         if asset.licensee is None:
             if asset.id not in pledged:
                 yield Problem(
                     f'assets[{i}].licensee (id = "{asset.id}")',
-                    "required key is missing: an asset without a licensee must be pledged by a loan",
+                    "required key is missing: an asset without a licensee must be pledged by a loan (or leased by a lease)",
                 )
         elif asset.id in pledged:
             yield Problem(
@@ -571,7 +576,7 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
         yield from _check_factor(
             f"loss_sharing[{i}].factor", getattr(layer, "factor", None), factor_names
         )
-    if sc.loss_sharing and not sc.loans:
+    if sc.loss_sharing and not sc.has_claims():
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
 
 

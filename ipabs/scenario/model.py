@@ -26,6 +26,7 @@ from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     _field,
     nested_specs,
 )
+from ipabs.scenario.contracts import Lease, MinimumGuarantee, Receivable
 from ipabs.scenario.disposal import Disposal, DisposalMethod
 from ipabs.scenario.structure import (
     BUILT_IN_FEES,
@@ -393,6 +394,14 @@ class IPAsset(Spec):
     relicensing_share: Probability = _field(
         1.0,
         description="Share of the income the new licence pays, relative to the old (with relicensing_months).",
+    )
+    minimum_guarantees: tuple[MinimumGuarantee, ...] = _field(
+        (),
+        description="The licence's fixed schedule of minimum guaranteed payments (保底许可费), combined with the running royalty (the simulated income) as minimum_guarantee_mode says. The licensee's default stops both; so does the loss of the right (the licence ends). docs/model.md 3.11.",
+    )
+    minimum_guarantee_mode: Literal["greater_of", "plus"] = _field(
+        "greater_of",
+        description="greater_of: the royalty is credited against the minimum, the licensee pays max(minimum, royalty) in a period with a minimum due; plus: the minimum on top of the royalty.",
     )
 
 
@@ -923,6 +932,14 @@ class Scenario(Spec):
     loans: tuple[Loan, ...] = _field(
         (), description="IP-pledged loans whose repayments the deal collects."
     )
+    leases: tuple[Lease, ...] = _field(
+        (),
+        description="IP finance leases (知识产权融资租赁, usually sale-and-leaseback) whose rentals the deal collects (docs/model.md 3.9).",
+    )
+    receivables: tuple[Receivable, ...] = _field(
+        (),
+        description="Trade receivables (应收账款, supply-chain) the deal collects on their due dates (docs/model.md 3.10).",
+    )
     loss_sharing: tuple[LossSharingLayer, ...] = _field(
         (),
         description="Loss-sharing layers applied to each defaulted loan's loss, in this order.",
@@ -973,7 +990,7 @@ class Scenario(Spec):
     )
     revolving: Revolving | None = _field(
         None,
-        description="A revolving period in which collections buy eligible loans (needs [collateral] basis = loan_balance and waterfall.revolving).",
+        description="A revolving period in which collections buy eligible loans or lease receivables (revolving.buys; needs [collateral] basis = loan_balance and waterfall.revolving).",
     )
     clean_up_call: CleanUpCall | None = _field(
         None, description="Clean-up call when the pool falls below a share of its original value."
@@ -995,6 +1012,17 @@ class Scenario(Spec):
         validate_default=True,
         description='Where the numbers come from: a table from key paths (the stress files\' language: tables and keys joined by dots, list items selected by [*], [index] or [key=value]) to a short citation (one line of at most 300 characters; at most 500 entries), e.g. "tranches[*].balance" = "Issue announcement, Aug 2022", "licensees[*].annual_default_probability" = "ILLUSTRATIVE: typical of unrated technology SMEs". Each path must select a value of the scenario. A source covers everything under the values it selects; the report shows each key assumption\'s most specific source, or "not stated". Sources change no number.',
     )
+
+    def has_claims(self) -> bool:
+        """Scheduled claims on obligors: loans, leases or receivables (the loan kernel's pool)."""
+        return bool(self.loans or self.leases or self.receivables)
+
+    def claims_word(self) -> str:
+        """What the pool's claims are called where a user reads them: "loans", "leases",
+        "receivables", or "claims" for a mix."""
+        kinds = [w for w, t in (("loans", self.loans), ("leases", self.leases),
+                                ("receivables", self.receivables)) if t]  # fmt: skip
+        return kinds[0] if len(kinds) == 1 else "claims"
 
     def factor_index(self, name: str | None) -> int:
         return 0 if name is None else self.factors.names.index(name)

@@ -289,6 +289,10 @@ class Revolving(Spec):
     end_date: dt.date = _field(
         description="Last day of the revolving period: payment dates before it may buy. A trigger in force (other than trap_cash) ends it earlier, for good."
     )
+    buys: Literal["loans", "leases"] = _field(
+        "loans",
+        description='What the period buys: "loans" (IP-pledged loans) or "leases" (IP lease receivables with equal rentals, amortisation = "level"; rate is the lease rate, ltv the financed amount over the leased IP\'s value; needs [[leases]] in the pool). Revolving purchases of licence income or trade receivables are not modelled (docs/model.md section 8).',
+    )
     target_balance: Amount | None = _field(
         None,
         unit="currency",

@@ -42,6 +42,13 @@ def default_multiplier(sc: Scenario, x: float) -> Scenario:
         for loan in sc.loans
     )
     update = {"licensees": licensees, "loans": loans}
+    for table in ("leases", "receivables"):  # lessees and debtors (docs/model.md 3.9-3.10)
+        update[table] = tuple(
+            x.model_copy(
+                update={"annual_default_probability": _pd(x.annual_default_probability, f)}
+            )
+            for x in getattr(sc, table)
+        )
     if sc.revolving is not None:
         update["revolving"] = sc.revolving.model_copy(
             update={"annual_default_probability": _pd(sc.revolving.annual_default_probability, f)}
@@ -82,6 +89,13 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
         a.model_copy(update={"relicensing_share": a.relicensing_share * keep}) for a in sc.assets
     )
     update = {"licensees": licensees, "loans": loans, "assets": assets}
+    update["leases"] = tuple(  # the leased IP's repossession and re-leasing or sale
+        lease.model_copy(update={"disposal_haircut": 1.0 - (1.0 - lease.disposal_haircut) * keep})
+        for lease in sc.leases
+    )
+    update["receivables"] = tuple(
+        r.model_copy(update={"recovery_rate": r.recovery_rate * keep}) for r in sc.receivables
+    )
     # the auction's prices, IP taken in kind and a holding institution's price or income share
     d = sc.disposal
     a = d.auction

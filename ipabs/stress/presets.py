@@ -14,7 +14,7 @@ def _raised(loading: float, x: float) -> float:
 
 
 def correlation_increase(sc: Scenario, x: float) -> Scenario:
-    """Every factor loading a (licensees, assets, loans, revolving loans) becomes
+    """Every factor loading a (licensees, assets, loans, leases, receivables, revolving loans) becomes
     sqrt(min(a^2 + x, 1)): the latent correlation a_i a_j of two names with equal loadings on one
     factor rises by x (capped at 1)."""
 
@@ -23,7 +23,8 @@ def correlation_increase(sc: Scenario, x: float) -> Scenario:
             i.model_copy(update={"factor_loading": _raised(i.factor_loading, x)}) for i in items
         )
 
-    update = {"licensees": bump(sc.licensees), "assets": bump(sc.assets), "loans": bump(sc.loans)}
+    update = {"licensees": bump(sc.licensees), "assets": bump(sc.assets), "loans": bump(sc.loans),
+              "leases": bump(sc.leases), "receivables": bump(sc.receivables)}  # fmt: skip
     if sc.revolving is not None:
         update["revolving"] = sc.revolving.model_copy(
             update={"factor_loading": _raised(sc.revolving.factor_loading, x)}

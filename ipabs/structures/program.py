@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ipabs.calendar import TimeGrid
+from ipabs.pool.leases import contract_balance
 from ipabs.scenario.model import Scenario
 from ipabs.scenario.structure import (
     TAX_FEE,
@@ -401,7 +402,7 @@ def collateral_original(sc: Scenario) -> float:
         return 0.0
     if c.original_value is not None:
         return float(c.original_value)
-    return float(sum(loan.balance for loan in sc.loans))
+    return float(sum(loan.balance for loan in sc.loans)) + contract_balance(sc)
 
 
 def first_period_on_or_after(dates: list[dt.date], day: dt.date) -> int:

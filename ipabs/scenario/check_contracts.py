@@ -1,0 +1,207 @@
+"""Checks of [[leases]], [[receivables]] and licences' minimum guarantees, and of the
+combinations with them that are not modelled (each points to docs/model.md, section 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ipabs.errors import Problem
+from ipabs.scenario.base import Names
+
+SECTION_8 = "see docs/model.md section 8"
+
+
+def leased_asset_ids(sc) -> set[str]:
+    return {a for lease in sc.leases for a in lease.leased_assets}
+
+
+def check_contracts(sc, unknown_reference: Callable, check_factor: Callable) -> Iterable[Problem]:
+    factor_names = Names(sc.factors.names)
+    asset_ids = Names(a.id for a in sc.assets)
+    licensed = {a.id for a in sc.assets if a.licensee is not None}
+    pledged = {a for loan in sc.loans for a in loan.pledged_assets}
+    start = sc.deal.pool_start
+    first: dict[str, str] = {}
+    for table, items in (("loans", sc.loans), ("leases", sc.leases), ("receivables", sc.receivables)):  # fmt: skip
+        for i, item in enumerate(items):
+            where = f"{table}[{i}].id"
+            if item.id in first:
+                yield Problem(
+                    where,
+                    f"duplicate id; already used by {first[item.id]} (loans, leases and receivables share one set of ids)",
+                    item.id,
+                    True,
+                )
+            else:
+                first[item.id] = where
+    for i, lease in enumerate(sc.leases):
+        where, label = f"leases[{i}]", f'(id = "{lease.id}")'
+        custom = lease.rental_schedule == "custom"
+        if custom != (lease.rental_amounts is not None):
+            yield Problem(
+                f"{where}.rental_amounts {label}",
+                'rental_amounts go with rental_schedule = "custom" and only with it',
+            )
+        if custom and lease.rentals is not None:
+            yield Problem(
+                f"{where}.rentals {label}",
+                "a custom schedule counts its rental_amounts: give rentals only with equal_rental or equal_principal",
+                lease.rentals,
+                True,
+            )
+        if not custom and lease.rentals is None:
+            yield Problem(
+                f"{where}.rentals {label}",
+                f"required key is missing: the number of rentals still due ({lease.rental_schedule})",
+            )
+        if custom and lease.purchase_option_price > 0:
+            yield Problem(
+                f"{where}.purchase_option_price {label}",
+                "a custom schedule's last rental repays what the rentals leave: include the purchase price in rental_amounts",
+                lease.purchase_option_price,
+                True,
+            )
+        if lease.purchase_option_price >= lease.financed_amount:
+            yield Problem(
+                f"{where}.purchase_option_price {label}",
+                f"must be below financed_amount ({lease.financed_amount:,.2f}): the rentals repay the rest",
+                lease.purchase_option_price,
+                True,
+            )
+        if lease.asset_value is None and not lease.leased_assets:
+            yield Problem(
+                f"{where}.leased_assets {label}",
+                "a lease needs leased_assets or asset_value to value the leased IP at default",
+            )
+        for j, asset_id in enumerate(lease.leased_assets):
+            path = f"{where}.leased_assets[{j}] {label}"
+            if asset_id not in asset_ids:
+                yield unknown_reference(path, asset_id, asset_ids, "asset")
+            elif asset_id in licensed:
+                yield Problem(
+                    path,
+                    "a leased asset earns the lessee's income, not the deal's: remove its licensee",
+                    asset_id,
+                    True,
+                )
+            elif asset_id in pledged:
+                yield Problem(path, "this asset is pledged for a loan too", asset_id, True)
+        yield from check_factor(f"{where}.factor {label}", lease.factor, factor_names)
+    for i, x in enumerate(sc.receivables):
+        where, label = f"receivables[{i}]", f'(id = "{x.id}")'
+        if x.due_date <= start:
+            yield Problem(
+                f"{where}.due_date {label}",
+                f"must be after the pool's start ({start})",
+                x.due_date,
+                True,
+            )
+        if x.dilution >= 1.0:
+            yield Problem(
+                f"{where}.dilution {label}",
+                "must be below 1: a receivable diluted away is not in the pool",
+                x.dilution,
+                True,
+            )
+        yield from check_factor(f"{where}.factor {label}", x.factor, factor_names)
+    for i, asset in enumerate(sc.assets):
+        if not asset.minimum_guarantees:
+            continue
+        where = f'assets[{i}].minimum_guarantees (id = "{asset.id}")'
+        if asset.licensee is None:
+            yield Problem(
+                where, "a minimum guarantee is paid by a licensee: give the asset's licensee"
+            )
+        dates = [m.date for m in asset.minimum_guarantees]
+        for j, d in enumerate(dates):
+            if d <= start or d > sc.deal.legal_final_date:
+                yield Problem(
+                    f"{where}[{j}].date",
+                    f"must be after the pool's start ({start}) and no later than legal final ({sc.deal.legal_final_date})",
+                    d,
+                    True,
+                )
+            elif j and d <= dates[j - 1]:
+                yield Problem(f"{where}[{j}].date", "dates must increase", d, True)
+    yield from _check_custom_rentals(sc)
+    yield from check_unmodelled(sc)
+
+
+def _check_custom_rentals(sc) -> Iterable[Problem]:
+    """Custom rentals against the lease rate on the deal's collection periods (the same check
+    compile time makes, so that `ipabs validate` reports it); skipped if the calendar itself
+    cannot be built (its own checks report that)."""
+    custom = [(i, x) for i, x in enumerate(sc.leases) if x.rental_schedule == "custom"]
+    if not custom or any(x.rental_amounts is None for _, x in custom):
+        return
+    from ipabs.calendar import time_grid
+    from ipabs.errors import UserError
+    from ipabs.pool.leases import contract_accruals, lease_principal
+
+    try:
+        grid = time_grid(sc.deal)
+    except (ValueError, OverflowError, UserError):
+        return
+    accrual = contract_accruals(sc, grid)
+    for i, lease in custom:
+        try:
+            lease_principal(lease, accrual, f"leases[{i}]")
+        except UserError as e:
+            path, _, message = str(e).partition(": ")
+            yield Problem(path, message)
+
+
+def check_unmodelled(sc) -> Iterable[Problem]:
+    """Combinations with leases, receivables and revolving purchases that the model does not
+    cover: refused with a pointer to docs/model.md section 8."""
+    contracts = [w for w, t in (("leases", sc.leases), ("receivables", sc.receivables)) if t]
+    if contracts and sc.kind == "trust":
+        yield Problem(
+            "kind",
+            f"{' and '.join(contracts)} in an IP trust are not modelled: {SECTION_8}",
+            sc.kind,
+            True,
+        )
+    if contracts and sc.transfer is not None:
+        yield Problem(
+            "transfer",
+            f"a credit-asset transfer of {' and '.join(contracts)} is not modelled (it prices loans): {SECTION_8}",
+        )
+    rv = sc.revolving
+    if rv is None:
+        return
+    if rv.buys == "loans" and not sc.loans:
+        if sc.leases:
+            yield Problem(
+                "revolving.buys",
+                'the pool holds leases: set buys = "leases" to buy lease receivables',
+                rv.buys,
+                True,
+            )
+        elif sc.receivables:
+            yield Problem(
+                "revolving",
+                f"revolving purchases of trade receivables are not modelled: {SECTION_8}",
+            )
+        else:
+            yield Problem(
+                "revolving",
+                f"revolving purchases of licence income are not modelled (a revolving period buys loans or lease receivables): {SECTION_8}",
+            )
+    if rv.buys == "leases":
+        if not sc.leases:
+            yield Problem(
+                "revolving.buys",
+                "buys lease receivables, and the pool has no [[leases]]",
+                rv.buys,
+                True,
+            )
+        if rv.amortisation != "level":
+            yield Problem(
+                "revolving.amortisation",
+                'a lease receivable bought pays equal rentals: set amortisation = "level" (interest-only leases are not modelled: '
+                + SECTION_8
+                + ")",
+                rv.amortisation,
+                True,
+            )
