@@ -231,6 +231,8 @@ def price_command(scenario, form, paths, seed, as_json):
             "price_se": r.price_se,
             "price_pct_of_par": r.price_pct,
             "yield": r.yield_,
+            "summary": r.summary(),
+            "warnings": list(r.warnings),
             "decomposition": json_records(r.decomposition),
             "distribution": json_records(r.distribution),
         }
@@ -239,9 +241,15 @@ def price_command(scenario, form, paths, seed, as_json):
     cur = sc.deal.currency
     console = _console()
     basis = f"yield {r.yield_:.4%}" if r.yield_ is not None else "the curve + spread"
+    for warning in r.warnings:
+        console.print(f"[bold red]warning:[/] {warning}")
     console.print(
         f"{sc.deal.name}: {r.form.replace('_', '-')} transfer, {r.paths:,} paths, at {basis}: "
         f"price {r.price:,.0f} {cur} (± {r.price_se:,.0f}) = {r.price_pct:.3f}% of par"
+    )
+    console.print(
+        f"dirty {r.dirty:,.0f} {cur} = {r.price_pct:.3f}% of par; accrued interest at transfer "
+        f"{r.accrued_interest:,.0f} = {r.accrued_pct:.3f}%; clean {r.clean:,.0f} = {r.clean_pct:.3f}%"
     )
     table = Table(title="decomposition", title_justify="left")
     for col in ("component", cur, "% of par"):
@@ -249,6 +257,18 @@ def price_command(scenario, form, paths, seed, as_json):
     for row in r.decomposition.itertuples():
         table.add_row(row.component, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")
     console.print(table)
+    if r.seller is not None:
+        seller = Table(title="the seller: capital and economics", title_justify="left")
+        seller.add_column("item", justify="left")
+        seller.add_column(cur, justify="right")
+        for label, value in r.seller.rows():
+            seller.add_row(label, f"{value:,.0f}")
+        roc = r.seller.return_on_capital_relieved
+        seller.add_row(
+            "return on capital relieved",
+            "none relieved (income right)" if roc is None else f"{roc:.2%}",
+        )
+        console.print(seller)
     dist = Table(title="distribution (PV of the buyer's cash flows; loss against the price)", title_justify="left")  # fmt: skip
     for col in ("quantile", "PV", "% of par", "buyer's loss"):
         dist.add_column(col, justify="right")
