@@ -412,3 +412,25 @@ def test_the_seasoned_scenario_shows_the_sellers_capital():
         0.105 * 1.0 * (0.97 * r.par + r.accrued_interest), rel=1e-12
     )
     assert s.registration_fee == 0.0  # 2025-09-30, within the waiver
+
+
+def test_a_loans_tape_carries_the_seasoning_columns(tmp_path):
+    # the same seasoned, special-mention loan from a CSV tape and inline: the same loan, the
+    # same accrued interest (14 days, ACT/360)
+    inline = seasoned({"required_yield": 0.06}, risk_class="special_mention")
+    inline["loans"][0].pop("annual_default_probability")
+    inline["roll_rates"] = ROLL
+    row = dict(inline["loans"][0])
+    row["pledged_assets"] = json.dumps(row["pledged_assets"])
+    header = list(row)
+    (tmp_path / "loans.csv").write_text(
+        ",".join(header)
+        + "\n"
+        + ",".join(f'"{str(row[k]).replace(chr(34), 2 * chr(34))}"' for k in header)
+        + "\n"
+    )
+    taped = {**inline, "loans": [], "tapes": [{"kind": "loans", "path": "loans.csv"}]}
+    sc = ipabs.load(write_scenario(tmp_path, taped))
+    assert sc.loans[0] == validate(inline).loans[0]
+    assert sc.loans[0].origination_date == D(2023, 4, 1) and sc.loans[0].term_years is None
+    assert compile_scenario(sc).loans.accrued0[0] == pytest.approx(ACCRUED, rel=1e-12)
