@@ -437,6 +437,22 @@ def _structure(sc: Scenario, rows: _Rows) -> None:
             "pct",
             if_any=True,
         )
+        rows.add("transfer.risk_weight", N_("Risk weight of the loans"), t.risk_weight, "pct")
+        rows.add("transfer.capital_ratio", N_("Seller's capital ratio"), t.capital_ratio, "pct")
+        rows.add(
+            "transfer.cost_of_capital",
+            N_("Seller's cost of capital"),
+            t.cost_of_capital,
+            "pct_per_year",
+            if_any=True,
+        )
+        rows.add(
+            "transfer.registration_fee",
+            N_("Registration and transfer fee (share of the price)"),
+            t.registration_fee,
+            "pct",
+            if_any=True,
+        )
 
 
 def _pricing(sc: Scenario, rows: _Rows) -> None:
