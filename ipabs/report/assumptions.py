@@ -178,6 +178,7 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
                 key, label, _each(key, "rate", enumerate(p.rate for p in path)), "pct_per_year"
             )
     add("term_years", N_("Loan term"), loans, "years")
+    add("original_term_years", N_("Loan contract term (seasoned loans)"), loans, "years")
     add("prepayment_rate", N_("Loan prepayment rate"), performing, "pct_per_year", if_any=True)
     add(
         "renewal_probability",
