@@ -434,3 +434,19 @@ def test_a_loans_tape_carries_the_seasoning_columns(tmp_path):
     assert sc.loans[0] == validate(inline).loans[0]
     assert sc.loans[0].origination_date == D(2023, 4, 1) and sc.loans[0].term_years is None
     assert compile_scenario(sc).loans.accrued0[0] == pytest.approx(ACCRUED, rel=1e-12)
+
+
+def test_a_default_multiplier_stress_scales_a_chain_loans_cumulative_pd():
+    # x = 1: the special-mention loan's P(t) = min(2 M^h[1, loss], 1) at every period end
+    from ipabs.pool.default_times import thresholds
+    from ipabs.solvers.stress import default_multiplier
+
+    data = seasoned({"required_yield": 0.06}, risk_class="special_mention")
+    data["loans"][0].pop("annual_default_probability")
+    data["roll_rates"] = ROLL
+    sc = validate(data)
+    stressed = compile_scenario(default_multiplier(sc, 1.0))
+    t = stressed.grid.pool_t_years
+    p = np.minimum(2 * absorption_probability(RollRates(**ROLL), 1, t), 1.0)
+    np.testing.assert_array_equal(stressed.loans.threshold[:, 0], thresholds(p, 0))
+    assert (p > absorption_probability(RollRates(**ROLL), 1, t))[1:].all()

@@ -89,7 +89,8 @@ def transition_matrix(roll: RollRates) -> np.ndarray:
 
 def absorption_probability(roll: RollRates, state: int, t_years: np.ndarray) -> np.ndarray:
     """P(t): probability that the chain started in `state` has reached loss by t (years): the
-    last column of M^m at whole steps m = t 12 / period_months, linear between them."""
+    last column of M^m at whole steps m = t 12 / period_months, linear between them; times the
+    stress's default_multiplier, capped at 1."""
     t_years = np.asarray(t_years, float)
     if state == 4:
         return np.ones_like(t_years)
@@ -104,4 +105,5 @@ def absorption_probability(roll: RollRates, state: int, t_years: np.ndarray) -> 
         row = row @ m
     lo = np.floor(steps).astype(np.int64)
     w = steps - lo
-    return np.minimum((1.0 - w) * absorbed[lo] + w * absorbed[np.minimum(lo + 1, n)], 1.0)
+    p = (1.0 - w) * absorbed[lo] + w * absorbed[np.minimum(lo + 1, n)]
+    return np.minimum(p * roll.default_multiplier, 1.0)

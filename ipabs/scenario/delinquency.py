@@ -34,5 +34,12 @@ class RollRates(Spec):
         description="From doubtful (可疑): " + _ROW, min_length=5, max_length=5
     )
 
+    default_multiplier: float = _field(
+        1.0,
+        description="Multiplies each chain loan's cumulative default probability (capped at 1): what a default_multiplier stress sets (1 + level); leave it at 1 otherwise (docs/model.md 3.8).",
+        ge=0,
+        le=100,
+    )
+
     def rows(self) -> list[tuple[float, ...]]:
         return [self.normal, self.special_mention, self.substandard, self.doubtful]
