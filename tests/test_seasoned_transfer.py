@@ -450,3 +450,12 @@ def test_a_default_multiplier_stress_scales_a_chain_loans_cumulative_pd():
     p = np.minimum(2 * absorption_probability(RollRates(**ROLL), 1, t), 1.0)
     np.testing.assert_array_equal(stressed.loans.threshold[:, 0], thresholds(p, 0))
     assert (p > absorption_probability(RollRates(**ROLL), 1, t))[1:].all()
+
+
+def test_the_notebook_view_shows_clean_dirty_and_capital():
+    r = ipabs.price(transfer_deal_seasoned({"required_yield": 0.06, "registration_fee": 0.001}))
+    html = r._repr_html_()
+    for words in ("dirty price", "accrued interest at transfer", "clean price", "capital held before",
+                  "capital relieved", "registration fee", "return on capital relieved"):  # fmt: skip
+        assert words in html, words
+    assert f"clean {r.clean_pct:.3f}%" in repr(r)

@@ -138,9 +138,11 @@ class PriceResult:
         return out
 
     def __repr__(self) -> str:
+        clean = f", clean {self.clean_pct:.3f}%" if self.accrued_interest else ""
+        warn = " (WARNING: seller's loss share, against 82号文)" if self.warnings else ""
         return (
             f"<ipabs.PriceResult {self.form}: {self.price_pct:.3f}% of par "
-            f"(± {100.0 * self.price_se / self.par:.3f}), {self.paths:,} paths>"
+            f"(± {100.0 * self.price_se / self.par:.3f}){clean}, {self.paths:,} paths{warn}>"
         )
 
     def _repr_html_(self) -> str:
