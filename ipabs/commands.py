@@ -206,10 +206,17 @@ def breakeven_command(
     "loans and services them: no servicing fee, no seller's share) or income_right (with the "
     "file's servicing fee and seller's share).",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write price.parquet (dirty and clean price, accrued interest, the seller's "
+    "capital), price_decomposition.parquet and price_distribution.parquet to this folder.",
+)
 @_PATHS
 @_SEED
 @_JSON
-def price_command(scenario, form, paths, seed, as_json):
+def price_command(scenario, form, out_dir, paths, seed, as_json):
     """Price SCENARIO's [transfer] of IP-pledged loans: the price at the buyer's yield (or the
     yield at a price), its decomposition, and its distribution with the buyer's loss."""
     from ipabs.api import load
@@ -220,7 +227,15 @@ def price_command(scenario, form, paths, seed, as_json):
     sc = load(scenario)
     if form is not None:
         sc = with_form(sc, form)
+    if out_dir is not None:
+        from ipabs.outputs.folder import check_out_dir
+
+        check_out_dir(out_dir)
     r = price(sc, paths=paths, seed=seed)
+    if out_dir is not None:
+        from ipabs.outputs.writer import scenario_manifest, write_price
+
+        write_price(r, scenario_manifest(sc, Path(scenario), command="price"), out_dir)
     if as_json:
         payload = {
             "deal": sc.deal.name,

@@ -459,3 +459,34 @@ def test_the_notebook_view_shows_clean_dirty_and_capital():
                   "capital relieved", "registration fee", "return on capital relieved"):  # fmt: skip
         assert words in html, words
     assert f"clean {r.clean_pct:.3f}%" in repr(r)
+
+
+def test_price_cli_writes_clean_dirty_and_capital_to_json_and_parquet(tmp_path):
+    import pandas as pd
+
+    data = seasoned({"price": 0.99, "price_basis": "clean", "risk_weight": 0.75})
+    data["simulation"]["paths"] = 8
+    path = write_scenario(tmp_path, data)
+    proc = run_cli("price", path, "--json", "--out", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)["summary"]
+    assert s["accrued_interest"] == pytest.approx(ACCRUED, rel=1e-12)
+    assert s["clean_price"] == pytest.approx(0.99 * B, rel=1e-9)  # the quoted clean price
+    assert s["dirty_price"] == pytest.approx(0.99 * B + ACCRUED, rel=1e-9)
+    assert s["capital_before"] == pytest.approx(0.105 * 0.75 * (B + ACCRUED), rel=1e-12)
+    table = pd.read_parquet(tmp_path / "out" / "price.parquet")
+    assert table.loc[0, "clean_price"] == pytest.approx(s["clean_price"], rel=1e-15)
+    # the default form is direct: it relieves all the capital
+    assert table.loc[0, "capital_relieved"] == table.loc[0, "capital_before"] > 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == [
+        "manifest.json",
+        "price.parquet",
+        "price_decomposition.parquet",
+        "price_distribution.parquet",
+    ]
+    # the table on the terminal shows them too
+    text = " ".join(run_cli("price", path).stdout.split())
+    assert (
+        "clean" in text and "accrued interest at transfer" in text and "capital held before" in text
+    )
