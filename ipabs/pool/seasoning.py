@@ -33,13 +33,6 @@ def maturity_date(loan: Loan, pool_start: dt.date) -> dt.date:
     return pool_start + dt.timedelta(days=round(loan.term_years * 365))
 
 
-def remaining_term_years(loan: Loan, pool_start: dt.date) -> float:
-    """term_years, or the days from pool_start to maturity / 365."""
-    if loan.term_years is not None:
-        return loan.term_years
-    return (maturity_date(loan, pool_start) - pool_start).days / 365.0
-
-
 def last_payment_date(loan: Loan, pool_start: dt.date, per_year: int) -> dt.date:
     """The date interest was last paid on or before pool_start: given, or the last of
     origination_date + m (12 / per_year) months on or before it (a bullet loan pays no interest
