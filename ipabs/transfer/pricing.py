@@ -404,7 +404,7 @@ def seller_capital(
 ) -> SellerCapital:
     """The seller's side (docs/model.md 7): capital c w BV held before; after an income-right
     transfer the same (no derecognition, 银监办发〔2016〕82号), after a direct one none; the
-    capital cost saved is h c w sum_k alpha_k E[B_{k-1}] v(t_k) (`capital_years` the sum)."""
+    capital cost saved is h c w beta sum_k dt_k E[B_{k-1}] v(t_k) (`capital_years` the sum)."""
     t = sc.transfer
     book = t.book_value * par + accrued
     before = t.capital_ratio * t.risk_weight * book
