@@ -490,3 +490,31 @@ def test_price_cli_writes_clean_dirty_and_capital_to_json_and_parquet(tmp_path):
     assert (
         "clean" in text and "accrued interest at transfer" in text and "capital held before" in text
     )
+
+
+def test_monte_carlo_price_of_a_special_mention_loan_matches_the_chain():
+    # the one-period seasoned loan in special mention: it defaults in its period with
+    # q = P_SM(t1) (t1 = 91 / 365 years = 2.992 monthly steps: M^2 and M^3 interpolated), else
+    # pays B (1 + 0.05 (91 + 14) / 360); at default the pledge (2m, 70% haircut) recovers 0.6 B
+    # at once
+    n = 4000
+    data = seasoned(
+        {"required_yield": 0.06},
+        risk_class="special_mention",
+        disposal_haircut=0.7,
+        disposal_lag_months=0,
+    )
+    data["loans"][0].pop("annual_default_probability")
+    data["roll_rates"] = ROLL
+    r = ipabs.price(validate(data), paths=n, seed=11)
+    m = matrix(ROLL)
+    steps = T1 * 12
+    w = steps - 2
+    q = (1 - w) * np.linalg.matrix_power(m, 2)[1, 4] + w * np.linalg.matrix_power(m, 3)[1, 4]
+    repaid = B * (1 + 0.05 * (DAYS_1 + 14) / 360)
+    recovered = 0.6 * B
+    df = 1.06**-T1
+    expected = df * ((1 - q) * repaid + q * recovered)
+    se = df * (repaid - recovered) * np.sqrt(q * (1 - q) / n)
+    assert abs(r.price - expected) < 4 * se, (r.price, expected, se)
+    assert r.clean == pytest.approx(r.price - ACCRUED, rel=1e-12)
