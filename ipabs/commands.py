@@ -206,10 +206,17 @@ def breakeven_command(
     "loans and services them: no servicing fee, no seller's share) or income_right (with the "
     "file's servicing fee and seller's share).",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write price.parquet (dirty and clean price, accrued interest, the seller's "
+    "capital), price_decomposition.parquet and price_distribution.parquet to this folder.",
+)
 @_PATHS
 @_SEED
 @_JSON
-def price_command(scenario, form, paths, seed, as_json):
+def price_command(scenario, form, out_dir, paths, seed, as_json):
     """Price SCENARIO's [transfer] of IP-pledged loans: the price at the buyer's yield (or the
     yield at a price), its decomposition, and its distribution with the buyer's loss."""
     from ipabs.api import load
@@ -220,7 +227,15 @@ def price_command(scenario, form, paths, seed, as_json):
     sc = load(scenario)
     if form is not None:
         sc = with_form(sc, form)
+    if out_dir is not None:
+        from ipabs.outputs.folder import check_out_dir
+
+        check_out_dir(out_dir)
     r = price(sc, paths=paths, seed=seed)
+    if out_dir is not None:
+        from ipabs.outputs.writer import scenario_manifest, write_price
+
+        write_price(r, scenario_manifest(sc, Path(scenario), command="price"), out_dir)
     if as_json:
         payload = {
             "deal": sc.deal.name,
@@ -231,6 +246,8 @@ def price_command(scenario, form, paths, seed, as_json):
             "price_se": r.price_se,
             "price_pct_of_par": r.price_pct,
             "yield": r.yield_,
+            "summary": r.summary(),
+            "warnings": list(r.warnings),
             "decomposition": json_records(r.decomposition),
             "distribution": json_records(r.distribution),
         }
@@ -239,9 +256,15 @@ def price_command(scenario, form, paths, seed, as_json):
     cur = sc.deal.currency
     console = _console()
     basis = f"yield {r.yield_:.4%}" if r.yield_ is not None else "the curve + spread"
+    for warning in r.warnings:
+        console.print(f"[bold red]warning:[/] {warning}")
     console.print(
         f"{sc.deal.name}: {r.form.replace('_', '-')} transfer, {r.paths:,} paths, at {basis}: "
         f"price {r.price:,.0f} {cur} (± {r.price_se:,.0f}) = {r.price_pct:.3f}% of par"
+    )
+    console.print(
+        f"dirty {r.dirty:,.0f} {cur} = {r.price_pct:.3f}% of par; accrued interest at transfer "
+        f"{r.accrued_interest:,.0f} = {r.accrued_pct:.3f}%; clean {r.clean:,.0f} = {r.clean_pct:.3f}%"
     )
     table = Table(title="decomposition", title_justify="left")
     for col in ("component", cur, "% of par"):
@@ -249,6 +272,18 @@ def price_command(scenario, form, paths, seed, as_json):
     for row in r.decomposition.itertuples():
         table.add_row(row.component, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")
     console.print(table)
+    if r.seller is not None:
+        seller = Table(title="the seller: capital and economics", title_justify="left")
+        seller.add_column("item", justify="left")
+        seller.add_column(cur, justify="right")
+        for label, value in r.seller.rows():
+            seller.add_row(label, f"{value:,.0f}")
+        roc = r.seller.return_on_capital_relieved
+        seller.add_row(
+            "return on capital relieved",
+            "none relieved (income right)" if roc is None else f"{roc:.2%}",
+        )
+        console.print(seller)
     dist = Table(title="distribution (PV of the buyer's cash flows; loss against the price)", title_justify="left")  # fmt: skip
     for col in ("quantile", "PV", "% of par", "buyer's loss"):
         dist.add_column(col, justify="right")

@@ -130,7 +130,12 @@ def test_income_right_servicing_fee_and_seller_loss_share():
     # a certain default: the seller's 30% share of the loss comes back to the buyer at default
     d = ipabs.price(
         transfer_deal(
-            {"form": "income_right", "required_yield": 0.06, "seller_risk_share": 0.3},
+            {
+                "form": "income_right",
+                "required_yield": 0.06,
+                "seller_risk_share": 0.3,
+                "allow_seller_risk_share": True,  # against 82号文: priced for comparison
+            },
             defaulted=True,
             disposal_haircut=0.6,
             disposal_lag_months=0,

@@ -193,9 +193,10 @@ def test_deterministic_book_is_priced_by_hand_both_ways(book, form):
         contractual_cash_flows(x, accrual, t)[0] @ v for x in sc.loans if x.defaulted
     )
     assert parts["par"] == par
-    assert parts["rate effect (contractual cash flows at the buyer's yield, less par)"] == (
-        pytest.approx(contractual - par, rel=1e-10)
-    )
+    assert parts["accrued interest at transfer"] == 0.0  # the book's loans start at the transfer
+    assert parts[
+        "rate effect (contractual cash flows at the buyer's yield, less par and accrued interest)"
+    ] == pytest.approx(contractual - par, rel=1e-10)
     assert parts["prepayment and renewal"] == pytest.approx(0.0, abs=1e-6)
     assert parts["expected credit loss"] == pytest.approx(-(npl_contractual - recovered), rel=1e-12)
     assert parts[SUPPORT] == pytest.approx(supported, rel=1e-12)

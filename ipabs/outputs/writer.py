@@ -230,6 +230,21 @@ def write_valuation(
     return Path(out_dir)
 
 
+def write_price(result, info: dict[str, Any], out_dir: Path) -> Path:
+    """`ipabs price --out` output: price.parquet (one row: the dirty and clean price, the accrued
+    interest, the yield and the seller's capital figures), price_decomposition.parquet,
+    price_distribution.parquet and manifest.json, written atomically."""
+    info = {**info, "warnings": list(result.warnings)}
+    meta = json.dumps(info, sort_keys=True).encode()
+    summary = pd.DataFrame([{"form": result.form, "paths": result.paths, **result.summary()}])
+    with atomic_folder(out_dir) as tmp:
+        write_parquet(summary, tmp / "price.parquet", meta)
+        write_parquet(result.decomposition, tmp / "price_decomposition.parquet", meta)
+        write_parquet(result.distribution, tmp / "price_distribution.parquet", meta)
+        write_manifest(tmp, info)
+    return Path(out_dir)
+
+
 def _umask() -> int:
     """The process's umask, read without changing it where Linux allows (changing it briefly
     would affect files other threads create meanwhile)."""

@@ -132,7 +132,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
             fund_used[y, m] = 0.0
     for n in range(n_loans):
         balance[n] = loans.balance0[n]
-        accrued[n] = 0.0
+        accrued[n] = loans.accrued0[n]  # a seasoned loan's interest accrued at the cut-off
         status[n] = 0
         maturity[n] = loans.maturity_period[n]
         interest_only[n] = False
@@ -246,7 +246,8 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
             if code == 0 and not interest_only[n]:  # bullet: interest accrues to maturity
                 accrued[n] += interest
             else:
-                collections[k] += interest
+                collections[k] += interest + accrued[n]  # with what accrued before the cut-off
+                accrued[n] = 0.0
             if (code == 2 or code == 3) and not interest_only[n]:
                 principal = min(loans.scheduled_principal[k, n], balance[n])
                 balance[n] -= principal

@@ -17,6 +17,7 @@ from ipabs.pool.compile import _asset_columns
 from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.pool.disposal import BUYOUT, METHOD_CODES, PAYMENT_CODES, TAKE_IN_KIND
 from ipabs.pool.lpr import loan_lpr, path_at
+from ipabs.pool.seasoning import absorption_probability, accrued_interest, maturity_date, risk_state
 from ipabs.pool.valuation import remaining_value_factors
 from ipabs.scenario.model import Guarantee, Insurance, Scenario
 
@@ -28,6 +29,8 @@ class LoanArrays(NamedTuple):
     """Period k is collection period k (docs/model.md, section 1), paid out on payment date k."""
 
     balance0: np.ndarray  # (N,) at the cut-off date
+    accrued0: np.ndarray  # (N,) interest accrued at the cut-off date (seasoned loans), paid with
+    # the first interest, or part of the exposure at default
     rate: (
         np.ndarray
     )  # (K, N) annual rate in period k (fixed, or the LPR under the loan's repricing + spread)
@@ -123,6 +126,10 @@ def lpr_at(sc: Scenario, dates: list[dt.date]) -> np.ndarray:
     return path_at(sc.rates.lpr_1y, dates)
 
 
+def _day_counts(sc: Scenario) -> list:
+    return [loan.day_count or sc.deal.day_count for loan in sc.loans]
+
+
 def loan_accrual(sc: Scenario, grid: TimeGrid) -> np.ndarray:
     """(K, N) each loan's accrual fraction over each collection period, in its day count
     (`loan.day_count`, else the deal's)."""
@@ -160,18 +167,16 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
             rate[:, j] = loan.rate
         else:
             rate[:, j] = loan_lpr(sc, loan, starts, dates, lpr_cache) + loan.spread
-        maturity_date = pool_start + dt.timedelta(days=round(loan.term_years * 365))
-        later = [k for k, d in enumerate(dates) if d >= maturity_date]
-        if not later and maturity_date <= sc.deal.legal_final_date:
+        due = maturity_date(loan, pool_start)
+        later = [k for k, d in enumerate(dates) if d >= due]
+        if not later and due <= sc.deal.legal_final_date:
             # due after the last collection period ends (a collection lag, or legal final rolled
             # back to a business day) but by legal final: collected at the final payment
             later = [n_periods - 1]
         maturity[j] = (
-            later[0]
-            if later
-            else n_periods + math.ceil((maturity_date - dates[-1]).days / 365 * per_year)
+            later[0] if later else n_periods + math.ceil((due - dates[-1]).days / 365 * per_year)
         )
-        term_periods[j] = max(1, round(loan.term_years * per_year))
+        term_periods[j] = max(1, round(loan.contract_term_years * per_year))
         if loan.amortisation == "level":
             m = int(maturity[j]) + 1  # payments in periods 0..maturity
             i = rate[0, j] / per_year  # the rate of the first period
@@ -188,14 +193,17 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
                 if k is not None:
                     scheduled[k, j] += item.principal
         # cumulative default probability from the cut-off to each period's end (Li's default time)
-        if loan.default_probability_curve is not None:
+        state = risk_state(loan)
+        if state is not None:  # the roll-rate chain from the loan's state (3.8)
+            cumulative = absorption_probability(sc.roll_rates, state, t_years)
+        elif loan.default_probability_curve is not None:
             cumulative = _curve_hazard(
                 loan.default_probability_curve, np.zeros_like(t_years), t_years
             )
         else:
             cumulative = cumulative_probability([loan.annual_default_probability], t_years)[:, 0]
         threshold[:, j] = thresholds(cumulative, dof)
-        if loan.defaulted:
+        if loan.defaulted or state == 4:
             threshold[:, j] = np.inf  # defaults in the first period, whatever the draw
         prepay[:, j] = _period_probability(np.full(n_periods, loan.prepayment_rate), dt_years)
 
@@ -282,6 +290,12 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     disposal = _disposal_terms(sc, grid, dof)
     return LoanArrays(
         balance0=np.array([loan.balance for loan in loans]),
+        accrued0=np.array(
+            [
+                accrued_interest(loan, pool_start, per_year, rate[0, j], day_count)
+                for j, (loan, day_count) in enumerate(zip(loans, _day_counts(sc), strict=True))
+            ]
+        ),
         rate=np.ascontiguousarray(rate),
         accrual=loan_accrual(sc, grid),
         amortisation=np.array(

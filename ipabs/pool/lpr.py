@@ -87,9 +87,9 @@ def floating_rates(
 
 
 def loan_start(sc: Scenario, loan: Loan) -> dt.date:
-    """The date whose anniversaries reprice a loan: every loan starts at the pool's time zero
-    (the cut-off date, else closing; docs/model.md 3.8)."""
-    return sc.deal.pool_start
+    """The date whose anniversaries reprice a loan: its origination_date if given (a seasoned
+    loan), else the pool's time zero (the cut-off date, else closing; docs/model.md 3.8)."""
+    return loan.origination_date or sc.deal.pool_start
 
 
 def loan_lpr(

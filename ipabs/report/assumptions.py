@@ -217,6 +217,7 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
                 key, label, _each(key, "rate", enumerate(p.rate for p in path)), "pct_per_year"
             )
     add("term_years", N_("Loan term"), loans, "years")
+    add("original_term_years", N_("Loan contract term (seasoned loans)"), loans, "years")
     add("prepayment_rate", N_("Loan prepayment rate"), performing, "pct_per_year", if_any=True)
     add(
         "renewal_probability",
@@ -530,6 +531,22 @@ def _structure(sc: Scenario, rows: _Rows) -> None:
             "transfer.seller_risk_share",
             N_("Seller's retained share of each loss"),
             t.seller_risk_share,
+            "pct",
+            if_any=True,
+        )
+        rows.add("transfer.risk_weight", N_("Risk weight of the loans"), t.risk_weight, "pct")
+        rows.add("transfer.capital_ratio", N_("Seller's capital ratio"), t.capital_ratio, "pct")
+        rows.add(
+            "transfer.cost_of_capital",
+            N_("Seller's cost of capital"),
+            t.cost_of_capital,
+            "pct_per_year",
+            if_any=True,
+        )
+        rows.add(
+            "transfer.registration_fee",
+            N_("Registration and transfer fee (share of the price)"),
+            t.registration_fee,
             "pct",
             if_any=True,
         )

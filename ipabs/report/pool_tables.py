@@ -14,6 +14,7 @@ import itertools
 import math
 from collections import defaultdict
 
+import numpy as np
 import pandas as pd
 
 from ipabs.pool.lpr import loan_start, lpr_path, rate_in_force
@@ -78,7 +79,9 @@ def top_obligors(sc: Scenario, n: int = 10) -> pd.DataFrame:
     if sc.loans:
         loans = _loans_by_borrower(sc)
         by_id = {x.id: x for x in sc.loans}
-        loans["annual_default_probability"] = [_first_year_pd(by_id[o]) for o in loans["obligor"]]
+        loans["annual_default_probability"] = [
+            _first_year_pd(by_id[o], sc) for o in loans["obligor"]
+        ]
         loans["factor"] = [factor_of(by_id[o].factor) for o in loans["obligor"]]
         frames.append(loans.drop(columns="pledged_assets"))
     frames += contract_obligors(sc, factor_of)
@@ -235,10 +238,16 @@ def _factor_namer(sc: Scenario):
     return lambda factor: factor or first
 
 
-def _first_year_pd(loan: Loan) -> float:
+def _first_year_pd(loan: Loan, sc: Scenario) -> float:
+    """The annual PD, a curve's first year, or a loan in a category's absorption by one year
+    through the roll rates (docs/model.md 3.8)."""
+    from ipabs.pool.seasoning import absorption_probability, risk_state
+
     if loan.annual_default_probability is not None:
         return loan.annual_default_probability
-    return loan.default_probability_curve[0]
+    if loan.default_probability_curve is not None:
+        return loan.default_probability_curve[0]
+    return float(absorption_probability(sc.roll_rates, risk_state(loan), np.array([1.0]))[0])
 
 
 def _table(rows: dict[str, list[float]], key: str, columns: tuple[str, str]) -> pd.DataFrame:

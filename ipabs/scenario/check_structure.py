@@ -495,6 +495,25 @@ def _check_transfer(sc) -> Iterable[Problem]:
                     getattr(t, key),
                     True,
                 )
+    if t.form == "income_right" and t.seller_risk_share > 0 and not t.allow_seller_risk_share:
+        yield Problem(
+            "transfer.seller_risk_share",
+            "an income-right transfer cannot leave a share of the losses with the seller: "
+            "银监办发〔2016〕82号 (关于规范银行业金融机构信贷资产收益权转让业务的通知) forbids the "
+            "selling bank any explicit or implicit repurchase or guarantee; use 0, or set "
+            "transfer.allow_seller_risk_share = true to price it anyway (the output is flagged)",
+            t.seller_risk_share,
+            True,
+        )
+    start = sc.deal.pool_start
+    if t.transfer_date is not None and t.transfer_date != start:
+        yield Problem(
+            "transfer.transfer_date",
+            f"must be the pool's start ({start}: deal.cut_off_date, else closing_date), where "
+            "the loans' balances, accrued interest and states are given; move the cut-off date",
+            t.transfer_date,
+            True,
+        )
     if t.curve is not None:
         tenors = [c.tenor_years for c in t.curve]
         if any(b <= a for a, b in pairwise(tenors)):

@@ -517,7 +517,7 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
             if not getattr(sc.rates, key):
                 auto = loan.lpr_tenor == "auto" and key == "lpr_5y"
                 why = (
-                    f" (lpr_tenor auto: a term of {loan.term_years:g} years, over 5)"
+                    f" (lpr_tenor auto: a term of {loan.contract_term_years:g} years, over 5)"
                     if auto
                     else ""
                 )
@@ -534,18 +534,20 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
                         getattr(loan, field).value,
                         True,
                     )
-        if (loan.annual_default_probability is None) == (loan.default_probability_curve is None):
-            yield Problem(
-                f"{where} {label}",
-                "give annual_default_probability or default_probability_curve (one of them)",
-            )
+        yield from _check_seasoning(sc, loan, where, label)
         if (loan.amortisation == "custom") != (loan.schedule is not None):
             yield Problem(
                 f"{where}.schedule {label}",
                 'a schedule goes with amortisation = "custom" and only with it',
             )
-        if loan.schedule:
-            maturity = closing + dt.timedelta(days=round(loan.term_years * 365))
+        has_term = loan.term_years is not None or None not in (
+            loan.origination_date,
+            loan.original_term_years,
+        )
+        if loan.schedule and has_term:
+            from ipabs.pool.seasoning import maturity_date
+
+            maturity = maturity_date(loan, closing)
             for j, item in enumerate(loan.schedule):
                 if not closing < item.date <= maturity:
                     yield Problem(
@@ -576,8 +578,101 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
         yield from _check_factor(
             f"loss_sharing[{i}].factor", getattr(layer, "factor", None), factor_names
         )
+    yield from _check_roll_rates(sc)
     if sc.loss_sharing and not sc.has_claims():
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
+
+
+def _check_seasoning(sc: Scenario, loan, where: str, label: str) -> Iterable[Problem]:
+    """The term (term_years, or origination and original term: they must agree), the dates of
+    a seasoned loan, and its default model (a PD, a PD curve, or a state and [roll_rates])."""
+    from ipabs.pool.seasoning import maturity_date
+
+    start, at = sc.deal.pool_start, pool_start_words(sc.deal)
+    seasoned = loan.origination_date is not None and loan.original_term_years is not None
+    if (loan.origination_date is None) != (loan.original_term_years is None):
+        given = "origination_date" if loan.original_term_years is None else "original_term_years"
+        missing = "original_term_years" if given == "origination_date" else "origination_date"
+        yield Problem(
+            f"{where}.{missing} {label}", f"required key is missing: {given} goes with it"
+        )
+    elif loan.term_years is None and not seasoned:
+        yield Problem(
+            f"{where}.term_years {label}",
+            "required key is missing: give term_years, or origination_date and original_term_years",
+        )
+    if loan.origination_date is not None and loan.origination_date > start:
+        yield Problem(
+            f"{where}.origination_date {label}",
+            f"must be on or before {at} ({start}): a loan drawn later is not in the pool",
+            loan.origination_date,
+            True,
+        )
+    elif seasoned:
+        due = maturity_date(loan, start)
+        if due <= start:
+            yield Problem(
+                f"{where}.original_term_years {label}",
+                f"the loan matured on {due}, on or before {at} ({start})",
+                loan.original_term_years,
+                True,
+            )
+        elif loan.term_years is not None:
+            stated = start + dt.timedelta(days=round(loan.term_years * 365))
+            if abs((stated - due).days) > 31:
+                yield Problem(
+                    f"{where}.term_years {label}",
+                    f"contradicts origination_date + original_term_years (maturity {due}, "
+                    f"{(due - start).days / 365:.3f} years after {at}; term_years gives {stated}): "
+                    "give one or make them agree within a month",
+                    loan.term_years,
+                    True,
+                )
+    last = loan.last_payment_date
+    if last is not None and (
+        last > start or (loan.origination_date is not None and last < loan.origination_date)
+    ):
+        yield Problem(
+            f"{where}.last_payment_date {label}",
+            f"must be on or before {at} ({start}) and not before origination_date",
+            last,
+            True,
+        )
+    state = loan.risk_class is not None or loan.days_past_due is not None
+    models = [
+        k
+        for k, v in (
+            ("annual_default_probability", loan.annual_default_probability),
+            ("default_probability_curve", loan.default_probability_curve),
+            ("risk_class/days_past_due", True if state else None),
+        )
+        if v is not None
+    ]
+    if len(models) != 1:
+        yield Problem(
+            f"{where} {label}",
+            "give annual_default_probability or default_probability_curve, or a risk_class or "
+            f"days_past_due with [roll_rates] (one of them; given: {', '.join(models) or 'none'})",
+        )
+    if state and sc.roll_rates is None:
+        yield Problem(
+            "roll_rates",
+            f"required table is missing: loan {loan.id} has a risk_class or days_past_due, "
+            "whose default time follows the roll rates",
+        )
+
+
+def _check_roll_rates(sc: Scenario) -> Iterable[Problem]:
+    roll = sc.roll_rates
+    if roll is None:
+        return
+    for name, row in zip(
+        ("normal", "special_mention", "substandard", "doubtful"), roll.rows(), strict=True
+    ):
+        if abs(sum(row) - 1.0) > 1e-9:
+            yield Problem(
+                f"roll_rates.{name}", f"the row adds up to {sum(row):.10g}, not 1", list(row), True
+            )
 
 
 def check_importance(sc: Scenario, tranche_names: Names | None = None) -> Iterable[Problem]:

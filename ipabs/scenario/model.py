@@ -27,6 +27,7 @@ from ipabs.scenario.base import (  # noqa: F401 (re-exported)
     nested_specs,
 )
 from ipabs.scenario.contracts import Lease, MinimumGuarantee, Receivable
+from ipabs.scenario.delinquency import RiskClass, RollRates
 from ipabs.scenario.disposal import Disposal, DisposalMethod
 from ipabs.scenario.structure import (
     BUILT_IN_FEES,
@@ -665,17 +666,44 @@ class Loan(Spec):
     )
     lpr_tenor: LprTenor = _field(
         LprTenor.auto,
-        description="The LPR a floating loan references (rate_type lpr): 1y ([rates] lpr_1y), 5y ([rates] lpr_5y), or auto: 5y for a term_years over 5, else 1y (PBOC announcement 2019 No. 15; docs/model.md 3.8).",
+        description="The LPR a floating loan references (rate_type lpr): 1y ([rates] lpr_1y), 5y ([rates] lpr_5y), or auto: 5y for a contract term (original_term_years, else term_years) over 5, else 1y (PBOC announcement 2019 No. 15; docs/model.md 3.8).",
     )
     repricing: Repricing = _field(
         Repricing.each_period,
         description="When a floating loan's rate resets (rate_type lpr): each_period (the LPR in force at each collection period's start), annual_anniversary (each anniversary of the loan's start) or annual_january (each 1 January); between repricing dates the rate is fixed at the LPR of the month before (docs/model.md 3.8).",
     )
-    term_years: float = _field(
+    term_years: float | None = _field(
+        None,
         unit="years",
-        description="Remaining term from closing (from deal.cut_off_date if one is given) to maturity.",
+        description="Remaining term from closing (from deal.cut_off_date if one is given) to maturity. Give it, or origination_date and original_term_years (a seasoned loan), or all three if they agree.",
         gt=0,
         le=30,
+    )
+    origination_date: dt.date | None = _field(
+        None,
+        description="Date the loan was drawn, on or before the pool's start (a seasoned loan): its maturity is origination_date + original_term_years, its LPR reprices on its anniversaries, and its interest accrued since the last payment date is paid to the buyer (docs/model.md 3.8).",
+    )
+    original_term_years: float | None = _field(
+        None,
+        unit="years",
+        description="Contract term from origination_date to maturity (with origination_date).",
+        gt=0,
+        le=30,
+    )
+    last_payment_date: dt.date | None = _field(
+        None,
+        description="Date interest was last paid, on or before the pool's start: interest accrues from it (accrued interest at transfer). Default: origination_date stepped on by the deal's payment frequency (a bullet loan: origination_date); without origination_date, no accrued interest.",
+    )
+    risk_class: RiskClass | None = _field(
+        None,
+        description="Five-category classification (五级分类) at the pool's start: normal (正常), special_mention (关注), substandard (次级), doubtful (可疑) or loss (损失, in default). Its default time follows [roll_rates] from this state, instead of annual_default_probability (docs/model.md 3.8).",
+    )
+    days_past_due: int | None = _field(
+        None,
+        unit="days",
+        description="Days past due (逾期天数) at the pool's start: at least special_mention if over 0, substandard if over 90, doubtful if over 270, loss if over 360 (the worse of this and risk_class; docs/model.md 3.8). Needs [roll_rates].",
+        ge=0,
+        le=10_000,
     )
     day_count: DayCount | None = _field(
         None,
@@ -754,7 +782,12 @@ class Loan(Spec):
         announcement 2019 No. 15: the LPR has a 1-year and an over-5-year tenor)."""
         if self.lpr_tenor != LprTenor.auto:
             return self.lpr_tenor.value
-        return "5y" if self.term_years > 5 else "1y"
+        return "5y" if (self.contract_term_years or 0.0) > 5 else "1y"
+
+    @property
+    def contract_term_years(self) -> float | None:
+        """The contract's term: original_term_years if given (a seasoned loan), else term_years."""
+        return self.original_term_years if self.original_term_years is not None else self.term_years
 
 
 class Guarantee(Spec):
@@ -997,6 +1030,10 @@ class Scenario(Spec):
     )
     trust: TrustTerms | None = _field(
         None, description='Terms of an IP trust (kind = "trust"); default: all off.'
+    )
+    roll_rates: RollRates | None = _field(
+        None,
+        description="Roll rates between the five loan categories (五级分类), one step a period_months: the default-time distribution of each loan with a risk_class or days_past_due (docs/model.md 3.8).",
     )
     transfer: Transfer | None = _field(
         None,

@@ -1,7 +1,8 @@
 """Stresses of a scenario's pool, each a function of one level x >= 0 (0: the scenario itself).
 
 - default_multiplier: every licensee's and loan's default probability (and the revolving
-  period's eligibility limit) times (1 + x), capped at 1; credit-support providers are unchanged;
+  period's eligibility limit) times (1 + x), capped at 1 (a loan in a five-category state: its
+  cumulative default probability from the roll rates); credit-support providers are unchanged;
 - income_haircut: every asset's base income times (1 - x);
 - decay_increase: every asset's growth rate (each year of a growth curve) minus x;
 - recovery_cut: licensee recoveries times (1 - x); the income of rights licensed again after a
@@ -48,6 +49,10 @@ def default_multiplier(sc: Scenario, x: float) -> Scenario:
                 update={"annual_default_probability": _pd(x.annual_default_probability, f)}
             )
             for x in getattr(sc, table)
+        )
+    if sc.roll_rates is not None:  # loans in a category: their cumulative PD times f (3.8)
+        update["roll_rates"] = sc.roll_rates.model_copy(
+            update={"default_multiplier": sc.roll_rates.default_multiplier * f}
         )
     if sc.revolving is not None:
         update["revolving"] = sc.revolving.model_copy(

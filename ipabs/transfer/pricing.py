@@ -7,8 +7,13 @@ present value at the buyer's yield (flat, or a zero curve plus spread) is the pa
 price is their mean. The decomposition runs the same paths (common random numbers) with parts
 switched off, so that its terms add up to the price exactly:
 
-    price = par + rate effect + prepayment and renewal - expected credit loss
+    price = par + accrued interest + rate effect + prepayment and renewal - expected credit loss
             + loss-sharing support - servicing + seller's risk share
+
+The price is dirty (it pays for the interest accrued at transfer, which the buyer collects);
+clean = dirty - accrued interest. The seller's side: the registration fee (unless waived), its
+capital before and after (an income-right transfer relieves none, 银监办发〔2016〕82号) and what
+the transfer earns it (docs/model.md, section 7).
 """
 
 from __future__ import annotations
@@ -25,24 +30,119 @@ from ipabs.scenario.model import Scenario
 
 
 @dataclass(frozen=True)
+class SellerCapital:
+    """The seller's capital and economics of the transfer (docs/model.md 7), in currency."""
+
+    book_value: float  # carrying amount: book_value share of principal + accrued interest
+    capital_before: float  # capital_ratio x risk_weight x book value
+    capital_after: float  # the same in an income-right transfer, 0 in a direct one
+    registration_fee: float  # 0 if the transfer is on or before the waiver's end
+    proceeds: float  # dirty price - registration fee
+    gain_on_sale: float  # proceeds - book value
+    servicing_income: float  # PV of the servicing fee kept (income right)
+    risk_share_cost: float  # PV of the seller's loss share paid (income right, override)
+    capital_cost_saved: float  # cost_of_capital x capital-years freed (discounted)
+    seller_result: float  # gain + servicing - risk share cost + capital cost saved
+
+    @property
+    def capital_relieved(self) -> float:
+        return self.capital_before - self.capital_after
+
+    @property
+    def return_on_capital_relieved(self) -> float | None:
+        """seller_result / capital relieved; None when the transfer relieves no capital."""
+        return self.seller_result / self.capital_relieved if self.capital_relieved > 0 else None
+
+    def rows(self) -> list[tuple[str, float | None]]:
+        return [
+            ("book value (principal carried + accrued interest)", self.book_value),
+            ("capital held before", self.capital_before),
+            ("capital held after", self.capital_after),
+            ("capital relieved", self.capital_relieved),
+            ("registration fee", self.registration_fee),
+            ("proceeds (dirty price - fee)", self.proceeds),
+            ("gain on sale (proceeds - book value)", self.gain_on_sale),
+            ("servicing income kept (PV)", self.servicing_income),
+            (
+                "seller's loss share paid (PV)",
+                -self.risk_share_cost if self.risk_share_cost else 0.0,
+            ),
+            ("cost of capital saved (PV)", self.capital_cost_saved),
+            ("seller's result", self.seller_result),
+        ]
+
+
+@dataclass(frozen=True)
 class PriceResult:
     form: str
     par: float  # loans' outstanding principal
-    price: float  # expected PV of the buyer's cash flows (currency)
+    price: float  # expected PV of the buyer's cash flows (currency): the dirty price
     price_se: float
     yield_: float | None  # the flat yield used or solved for (None with a curve)
     decomposition: pd.DataFrame  # component, amount, share of par
     distribution: pd.DataFrame  # quantile, pv, buyer_loss
     paths: int
+    accrued_interest: float = 0.0  # interest accrued at transfer, in the dirty price
+    seller: SellerCapital | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def price_pct(self) -> float:
         return 100.0 * self.price / self.par
 
+    @property
+    def dirty(self) -> float:
+        return self.price
+
+    @property
+    def clean(self) -> float:
+        return self.price - self.accrued_interest
+
+    @property
+    def clean_pct(self) -> float:
+        return 100.0 * self.clean / self.par
+
+    @property
+    def accrued_pct(self) -> float:
+        return 100.0 * self.accrued_interest / self.par
+
+    def summary(self) -> dict[str, float | None]:
+        """The price's figures, the seller's capital included, as one flat record."""
+        out: dict[str, float | None] = {
+            "par": self.par,
+            "dirty_price": self.dirty,
+            "dirty_price_pct_of_par": self.price_pct,
+            "accrued_interest": self.accrued_interest,
+            "accrued_interest_pct_of_par": self.accrued_pct,
+            "clean_price": self.clean,
+            "clean_price_pct_of_par": self.clean_pct,
+            "price_se": self.price_se,
+            "yield": self.yield_,
+        }
+        if self.seller is not None:
+            s = self.seller
+            out |= {
+                "book_value": s.book_value,
+                "capital_before": s.capital_before,
+                "capital_after": s.capital_after,
+                "capital_relieved": s.capital_relieved,
+                "registration_fee": s.registration_fee,
+                "proceeds": s.proceeds,
+                "gain_on_sale": s.gain_on_sale,
+                "servicing_income": s.servicing_income,
+                "risk_share_cost": s.risk_share_cost,
+                "capital_cost_saved": s.capital_cost_saved,
+                "seller_result": s.seller_result,
+                "return_on_capital_relieved": s.return_on_capital_relieved,
+            }
+        return out
+
     def __repr__(self) -> str:
+        clean = f", clean {self.clean_pct:.3f}%" if self.accrued_interest else ""
+        warn = " (WARNING: seller's loss share, against 82号文)" if self.warnings else ""
         return (
             f"<ipabs.PriceResult {self.form}: {self.price_pct:.3f}% of par "
-            f"(± {100.0 * self.price_se / self.par:.3f}), {self.paths:,} paths>"
+            f"(± {100.0 * self.price_se / self.par:.3f}){clean}, {self.paths:,} paths{warn}>"
         )
 
     def _repr_html_(self) -> str:
@@ -63,14 +163,29 @@ class PriceResult:
         head = fields_table([
             ("form", self.form.replace("_", " ")),
             ("par (outstanding principal, millions)", self.par / 1e6),
-            ("price (millions)", f"{self.price / 1e6:,.3f} ± {self.price_se / 1e6:,.3f}"),
-            ("price (% of par)", f"{self.price_pct:.3f} ± {100.0 * self.price_se / self.par:.3f}"),
+            ("dirty price (millions)", f"{self.price / 1e6:,.3f} ± {self.price_se / 1e6:,.3f}"),
+            (
+                "dirty price (% of par)",
+                f"{self.price_pct:.3f} ± {100.0 * self.price_se / self.par:.3f}",
+            ),
+            ("accrued interest at transfer (millions)", self.accrued_interest / 1e6),
+            ("clean price (millions)", self.clean / 1e6),
+            ("clean price (% of par)", self.clean_pct),
             ("yield (%)", None if self.yield_ is None else 100.0 * self.yield_),
             ("paths", self.paths),
         ])  # fmt: skip
+        seller = ""
+        if self.seller is not None:
+            rows = [(k, None if v is None else v / 1e6) for k, v in self.seller.rows()]
+            roc = self.seller.return_on_capital_relieved
+            rows.append(("return on capital relieved (%)", None if roc is None else 100.0 * roc))
+            seller = html_table(fields_table(rows), title="The seller (millions)", index=False)
+        warn = "".join(f"<p><b>Warning:</b> {w}</p>" for w in self.warnings)
         return (
-            html_table(head, title="Transfer price (value ± one standard error)", index=False)
+            warn
+            + html_table(head, title="Transfer price (value ± one standard error)", index=False)
             + html_table(parts, title="Where the price comes from", index=False)
+            + seller
             + html_table(spread, title="Distribution of the buyer's value (per path)", index=False)
         )
 
@@ -87,13 +202,7 @@ def _buyer_cash(res, transfer, *, with_fee=True):
     share = np.zeros_like(cash)
     if transfer.form == "income_right":
         accrual = res.deal.waterfall.accrual
-        opening = np.concatenate(
-            [
-                np.full((cash.shape[0], 1), res.deal.loans.balance0.sum()),
-                raw.sample_performing[:, :-1],
-            ],
-            axis=1,
-        )
+        opening = _opening_balance(res)
         if with_fee:
             fee = transfer.servicing_fee * opening * accrual[None, :]
         share = transfer.seller_risk_share * raw.sample_loan_loss
@@ -101,12 +210,17 @@ def _buyer_cash(res, transfer, *, with_fee=True):
 
 
 def _no_defaults(sc: Scenario) -> Scenario:
+    def has_state(x) -> bool:
+        return x.risk_class is not None or x.days_past_due is not None
+
     loans = tuple(
         x.model_copy(
             update={
                 "annual_default_probability": 0.0
-                if x.annual_default_probability is not None
+                if x.annual_default_probability is not None or has_state(x)
                 else None,
+                "risk_class": None,
+                "days_past_due": None,
                 "default_probability_curve": None
                 if x.default_probability_curve is None
                 else tuple(0.0 for _ in x.default_probability_curve),
@@ -160,10 +274,17 @@ def price(
     full = run(sc)
     times = np.asarray(full.deal.t_years)
     par = float(sum(x.balance for x in sc.loans))
+    accrued = float(full.deal.loans.accrued0.sum())
     cash, fee, share = _buyer_cash(full, t)
 
     if t.price is not None:
-        target = t.price * par
+        if accrued > 0 and t.price_basis is None:
+            raise UserError(
+                f"transfer.price_basis: required key is missing: the loans have "
+                f"{accrued:,.2f} of interest accrued at transfer, so say whether price = "
+                f'{t.price:g} is "clean" (without it) or "dirty" (with it)'
+            )
+        target = t.price * par + (accrued if t.price_basis == "clean" else 0.0)
 
         def gap(y):
             return float((cash @ _discount_factors(times, flat=y)).mean()) - target
@@ -172,7 +293,7 @@ def price(
             y = brentq(gap, -0.99, 10.0, xtol=1e-12)
         except ValueError:
             raise UserError(
-                f"no yield between -99% and 1000% gives a price of {t.price:.4f} of par"
+                f"no yield between -99% and 1000% gives a dirty price of {target / par:.4f} of par"
             ) from None
         df = _discount_factors(times, flat=y)
     elif t.required_yield is not None:
@@ -199,7 +320,11 @@ def price(
     retained = float((share @ df).mean())
     parts = [
         ("par", par),
-        ("rate effect (contractual cash flows at the buyer's yield, less par)", contractual - par),
+        ("accrued interest at transfer", accrued),
+        (
+            "rate effect (contractual cash flows at the buyer's yield, less par and accrued interest)",
+            contractual - par - accrued,
+        ),
         ("prepayment and renewal", no_defaults - contractual),
         ("expected credit loss", -(no_defaults - unsupported)),
         (
@@ -225,6 +350,19 @@ def price(
             "buyer_loss": np.quantile(loss, qs),
         }
     )
+    warnings = ()
+    if t.form == "income_right" and t.seller_risk_share > 0:
+        warnings = (
+            f"the seller bears {t.seller_risk_share:.1%} of each loss "
+            "(allow_seller_risk_share): 银监办发〔2016〕82号 forbids a selling bank any explicit "
+            "or implicit repurchase or guarantee of transferred income rights, so this is not a "
+            "compliant 银登 income-right transfer",
+        )
+    opening = _opening_balance(full)
+    seller = seller_capital(
+        sc, dirty=value, accrued=accrued, par=par, servicing=servicing, retained=retained,
+        capital_years=float(opening.mean(axis=0) * np.diff(times, prepend=0.0) @ df),
+    )  # fmt: skip
     return PriceResult(
         form=t.form,
         par=par,
@@ -234,4 +372,60 @@ def price(
         decomposition=decomposition,
         distribution=distribution,
         paths=n_paths,
+        accrued_interest=accrued,
+        seller=seller,
+        warnings=warnings,
+    )
+
+
+def _opening_balance(res) -> np.ndarray:
+    """(paths, periods) the performing balance at each period's start."""
+    raw = res.raw
+    n = raw.sample_pool_income.shape[0]
+    first = np.full((n, 1), res.deal.loans.balance0.sum())
+    return np.concatenate([first, raw.sample_performing[:, :-1]], axis=1)
+
+
+def registration_fee(t, dirty: float, transfer_date) -> float:
+    """registration_fee x dirty price, nothing if the transfer is on or before fee_waiver_until."""
+    waived = t.fee_waiver_until is not None and transfer_date <= t.fee_waiver_until
+    return 0.0 if waived else t.registration_fee * dirty
+
+
+def seller_capital(
+    sc: Scenario,
+    *,
+    dirty: float,
+    accrued: float,
+    par: float,
+    servicing: float,
+    retained: float,
+    capital_years: float,
+) -> SellerCapital:
+    """The seller's side (docs/model.md 7): capital c w BV held before; after an income-right
+    transfer the same (no derecognition, 银监办发〔2016〕82号), after a direct one none; the
+    capital cost saved is h c w beta sum_k dt_k E[B_{k-1}] v(t_k) (`capital_years` the sum)."""
+    t = sc.transfer
+    book = t.book_value * par + accrued
+    before = t.capital_ratio * t.risk_weight * book
+    after = before if t.form == "income_right" else 0.0
+    fee = registration_fee(t, dirty, t.transfer_date or sc.deal.pool_start)
+    proceeds = dirty - fee
+    saved = (
+        0.0
+        if t.form == "income_right"
+        else t.cost_of_capital * t.capital_ratio * t.risk_weight * t.book_value * capital_years
+    )
+    gain = proceeds - book
+    return SellerCapital(
+        book_value=book,
+        capital_before=before,
+        capital_after=after,
+        registration_fee=fee,
+        proceeds=proceeds,
+        gain_on_sale=gain,
+        servicing_income=servicing,
+        risk_share_cost=retained,
+        capital_cost_saved=saved,
+        seller_result=gain + servicing - retained + saved,
     )
