@@ -112,7 +112,9 @@ class Results:
     @cached_property
     def pool_paths(self) -> pd.DataFrame:
         """One row per path: pool totals."""
-        return pool_path_table(self.raw)
+        from ipabs.scenario.model import layer_names
+
+        return pool_path_table(self.raw, layer_names(self.scenario.loss_sharing))
 
     def cash_check(self) -> pd.DataFrame:
         """Per path: what the deal received, where it went and the difference (zero up to

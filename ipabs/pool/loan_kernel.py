@@ -26,13 +26,26 @@ from numba import njit
 from ipabs.engine.rng import normal, uniform
 from ipabs.pool.default_times import default_period as first_default_period
 from ipabs.pool.default_times import latent
-
-# slots of the per-path loan totals
-(L_DEFAULTS, L_RECOVERIES, L_GROSS_LOSS, L_GUARANTOR, L_FUND, L_INSURER, L_NET_LOSS, L_PREPAID, L_RENEWED,
- L_OUTSTANDING, L_AFTER_FINAL) = range(11)  # fmt: skip
-N_LOAN_TOTALS = 11
-
-_GUARANTEE, _FUND, _INSURANCE = 0, 1, 2
+from ipabs.pool.loss_sharing import (  # noqa: F401 (the slots, re-exported)
+    L_AFTER_FINAL,
+    L_DEFAULTS,
+    L_FUND,
+    L_GROSS_LOSS,
+    L_GUARANTOR,
+    L_INSURER,
+    L_NET_LOSS,
+    L_OUTSTANDING,
+    L_PREMIUM,
+    L_PREPAID,
+    L_RECOVERIES,
+    L_REGUARANTOR,
+    L_REIMBURSED,
+    L_RENEWED,
+    N_LOAN_TOTALS,
+    book_layer_cash,
+    premium_due,
+    share_loss,
+)
 
 
 @njit(cache=True)
@@ -59,50 +72,6 @@ def _guarantor_default(loans, g, economy, e, n_periods):
     a = latent(economy, loans.guarantor_factor[g], loading, np.sqrt(1.0 - loading * loading), e)
     k = first_default_period(a, loans.guarantor_threshold, g)
     return n_periods if k < 0 else k
-
-
-@njit(cache=True)
-def share_loss(loans, loss, principal_loss, guarantor_default, default_period, ip_lost, pay_period, fund_used, out, layer_paid):  # fmt: skip
-    """Apply the loss-sharing layers in order to one loan's loss (principal_loss of it the
-    principal part); writes each layer's payment to layer_paid and returns (what investors keep,
-    what the guarantors pay). A layer's base is the loss the layers before it left (share_of
-    remaining) or the original loss (original), on a principal basis that base times
-    principal_loss / loss; it pays at most what remains, so the layers never pay more than the
-    loss."""
-    remaining = loss
-    guaranteed = 0.0
-    principal_part = principal_loss / loss if loss > 0.0 else 0.0
-    for m in range(loans.layer_kind.shape[0]):
-        kind = loans.layer_kind[m]
-        base = loss if loans.layer_original[m] else remaining
-        if loans.layer_principal[m]:
-            base *= principal_part
-        if kind == _GUARANTEE:
-            alive = default_period < guarantor_default[loans.layer_guarantor[m]]
-            paid = min(loans.layer_share[m] * base, remaining) if alive else 0.0
-            out[L_GUARANTOR] += paid
-            guaranteed += paid
-        elif kind == _FUND:
-            paid = min(loans.layer_share[m] * base, loans.layer_cap[m], remaining)
-            if loans.layer_calendar[m]:
-                year = loans.calendar_year[pay_period]
-            else:
-                year = pay_period // loans.periods_per_year
-            if year < fund_used.shape[0]:
-                paid = min(paid, max(loans.layer_budget[m] - fund_used[year, m], 0.0))
-                fund_used[year, m] += paid
-            out[L_FUND] += paid
-        else:
-            in_policy = loans.layer_first_period[m] <= default_period <= loans.layer_last_period[m]
-            if in_policy and (ip_lost or not loans.layer_needs_ip_lost[m]):
-                covered = max(base - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
-                paid = min(covered, loans.layer_cap[m], remaining)
-            else:
-                paid = 0.0
-            out[L_INSURER] += paid
-        layer_paid[m] = paid
-        remaining -= paid
-    return remaining, guaranteed
 
 
 @njit(cache=True)
@@ -139,6 +108,8 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
     n_guarantors = loans.guarantor_loading.shape[0]
     guarantor_default = np.empty(n_guarantors, np.int64)
     layer_paid = np.empty(loans.layer_kind.shape[0])
+    layer_claim = np.empty(loans.layer_kind.shape[0])
+    layer_period = np.empty(loans.layer_kind.shape[0], np.int64)
     guarantor_default[0] = _guarantor_default(loans, 0, economy, normal(latent_state), n_periods)
     for n in range(n_loans):
         e = normal(latent_state)
@@ -151,6 +122,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
     for k in range(n_periods):
         defaulted[k] = 0.0
         gross_loss[k] = 0.0
+        premium = premium_due(loans, k, balance, status, guarantor_default)
         for n in range(n_loans):
             u_prepay = uniform(state)
             u_renew = uniform(state)
@@ -169,35 +141,14 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                     if not alive_path[k, loans.pledge_asset[q]]:
                         ip_lost = True
                 loss = exposure - recovery
-                kept, guaranteed = share_loss(
-                    loans,
-                    loss,
-                    min(loss, balance[n]),
-                    guarantor_default,
-                    k,
-                    ip_lost,
-                    pay_period,
-                    fund_used,
-                    out,
-                    layer_paid,
-                )
-                # the guarantor compensates at default: its share of the loss plus an advance of
-                # its share of the recovery, which it is repaid from the disposal (subrogation);
-                # the rest of the recovery, the fund and the insurer pay at disposal
-                advance = 0.0
-                for m in range(loans.layer_kind.shape[0]):
-                    g = loans.layer_guarantor[m]
-                    if g >= 0 and k < guarantor_default[g]:
-                        advance += loans.layer_share[m] * recovery
-                advance = min(advance, recovery)
-                collections[k] += guaranteed + advance
-                recovered[k] += guaranteed + advance
-                later = exposure - kept - guaranteed - advance
-                if pay_period < n_periods:
-                    collections[pay_period] += later
-                    recovered[pay_period] += later
-                else:
-                    out[L_AFTER_FINAL] += later
+                kept = share_loss(
+                    loans, loss, min(loss, balance[n]), guarantor_default, k, ip_lost,
+                    pay_period, fund_used, out, layer_paid, layer_claim, layer_period,
+                )  # fmt: skip
+                book_layer_cash(
+                    loans, k, exposure, recovery, kept, pay_period, guarantor_default,
+                    layer_paid, layer_period, collections, recovered, out,
+                )  # fmt: skip
                 defaulted_principal[k] += balance[n]
                 defaulted[k] += exposure
                 gross_loss[k] += exposure - recovery
@@ -239,6 +190,10 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 balance[n] -= principal
                 collections[k] += principal
                 principal_collected[k] += principal
+        if premium > 0.0:  # paid out of the period's interest (what is not principal or recovery)
+            premium = min(premium, max(collections[k] - principal_collected[k] - recovered[k], 0.0))
+            collections[k] -= premium
+            out[L_PREMIUM] += premium
         on_book = 0.0
         for n in range(n_loans):
             if status[n] == 0:

@@ -15,10 +15,17 @@ from ipabs.calendar import TimeGrid, add_months
 from ipabs.pool.default_times import cumulative_probability, thresholds
 from ipabs.pool.lpr import loan_lpr, path_at
 from ipabs.pool.valuation import remaining_value_factors
-from ipabs.scenario.model import Guarantee, Insurance, Scenario
+from ipabs.scenario.model import (
+    Guarantee,
+    Insurance,
+    ReGuarantee,
+    RiskCompensationFund,
+    Scenario,
+    layer_names,
+)
 
 AMORTISATION_CODES = {"bullet": 0, "interest_only": 1, "level": 2, "custom": 3}
-LAYER_CODES = {"guarantee": 0, "risk_compensation_fund": 1, "insurance": 2}
+LAYER_CODES = {"guarantee": 0, "risk_compensation_fund": 1, "insurance": 2, "re_guarantee": 3}
 
 
 class LoanArrays(NamedTuple):
@@ -50,19 +57,24 @@ class LoanArrays(NamedTuple):
     floor: np.ndarray  # (N,) buy-out floor, 0 if none
     layer_kind: np.ndarray  # (M,) int code, in the order applied
     layer_share: np.ndarray  # (M,)
-    layer_cap: np.ndarray  # (M,) per-loan cap (fund) or limit (insurance); inf if none
+    layer_cap: np.ndarray  # (M,) per-loan cap (an insurer's limit); inf if none
     layer_deductible: np.ndarray  # (M,) insurance deductible
     layer_first_period: np.ndarray  # (M,) int: first default period covered (insurance)
     layer_last_period: np.ndarray  # (M,) int: last default period covered (insurance)
     layer_needs_ip_lost: np.ndarray  # (M,) bool: pays only if a pledged right was lost first
-    layer_budget: np.ndarray  # (M,) annual budget of a fund layer; inf if none (or not a fund)
-    layer_calendar: np.ndarray  # (M,) bool: a fund's budget years are calendar (fiscal) years
+    layer_budget: np.ndarray  # (M,) a fund's annual budget, another layer's annual cap; inf if none
+    layer_calendar: np.ndarray  # (M,) bool: its budget years are calendar (fiscal) years
     layer_original: np.ndarray  # (M,) bool: the share applies to the original loss (pro rata)
     layer_principal: np.ndarray  # (M,) bool: the layer covers the principal part of the loss
-    layer_guarantor: np.ndarray  # (M,) int: the guarantee layer's guarantor index; -1 if none
-    guarantor_threshold: np.ndarray  # (K, G) cumulative default threshold of each guarantor
-    # (-inf: never); G >= 1: guarantor 0 is the first guarantee, or a placeholder that never
-    # defaults, so its latent is always drawn (common random numbers)
+    layer_guarantor: np.ndarray  # (M,) int: the layer's counterparty (guarantor, or insurer that
+    # can default) index; -1 if none
+    layer_lag: np.ndarray  # (M,) int: claim lag in periods from default; -1: the default timing
+    layer_target: np.ndarray  # (M,) int: a re-guarantee's guarantee layer; -1 if none
+    layer_premium: np.ndarray  # (M,) an insurer's annual premium rate on the performing balance
+    guarantor_threshold: np.ndarray  # (K, G) cumulative default threshold of each counterparty
+    # (-inf: never); G >= 1: counterparty 0 is the first guarantee, or a placeholder that never
+    # defaults, so its latent is always drawn (common random numbers); then the other guarantees,
+    # then the insurers with a default probability, in layer order
     guarantor_factor: np.ndarray  # (G,) int
     guarantor_loading: np.ndarray  # (G,)
     calendar_year: np.ndarray  # (K + lags,) int: calendar year of payment date k less closing's
@@ -195,13 +207,30 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     kinds, shares, caps, deductibles = [], [], [], []
     first_k, last_k, needs_ip_lost = [], [], []
     budgets, calendar, original, principal, guarantor = [], [], [], [], []
+    claim_lags, targets, premiums = [], [], []
     g_thresholds, g_factors, g_loadings = [], [], []
-    for layer in sc.loss_sharing:
+    insurers: list[tuple[int, Insurance]] = []
+    names = layer_names(sc.loss_sharing)
+
+    def counterparty(probability: float, factor: str | None, loading: float) -> int:
+        g_thresholds.append(thresholds(cumulative_probability([probability], t_years), dof)[:, 0])
+        g_factors.append(sc.factor_index(factor))
+        g_loadings.append(loading)
+        return len(g_thresholds) - 1
+
+    for m, layer in enumerate(sc.loss_sharing):
         kinds.append(LAYER_CODES[layer.kind])
         shares.append(layer.share)
         deductibles.append(layer.deductible if isinstance(layer, Insurance) else 0.0)
-        original.append(layer.share_of == "original")
+        original.append(getattr(layer, "share_of", "remaining") == "original")
         principal.append(getattr(layer, "basis", "exposure") == "principal")
+        claim_lags.append(
+            -1
+            if layer.claim_lag_months is None
+            else math.ceil(layer.claim_lag_months * per_year / 12)
+        )
+        targets.append(names.index(layer.guarantee) if isinstance(layer, ReGuarantee) else -1)
+        premiums.append(layer.premium_rate if isinstance(layer, Insurance) else 0.0)
         first, last, ip_lost = 0, 1 << 30, False
         if isinstance(layer, Insurance):
             # a default in period k happens between the collection period's start and end
@@ -212,38 +241,44 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
                     (k for k, d in enumerate(dates) if d >= layer.covered_until), n_periods - 1
                 )
             ip_lost = layer.covered_events[0] == "default_after_ip_lost"
+            if layer.insurer_default_probability > 0.0:
+                insurers.append((m, layer))
         first_k.append(first)
         last_k.append(last)
         needs_ip_lost.append(ip_lost)
-        budget, is_calendar, g = math.inf, False, -1
+        g = -1
         if isinstance(layer, Insurance):
-            caps.append(math.inf if layer.limit is None else layer.limit)
-        elif isinstance(layer, Guarantee):
-            caps.append(math.inf)
-            g = len(g_thresholds)
-            g_thresholds.append(
-                thresholds(
-                    cumulative_probability([layer.guarantor_default_probability], t_years), dof
-                )[:, 0]
-            )
-            g_factors.append(sc.factor_index(layer.factor))
-            g_loadings.append(layer.factor_loading)
+            cap = layer.limit
         else:
-            caps.append(math.inf if layer.per_loan_cap is None else layer.per_loan_cap)
-            budget = math.inf if layer.annual_budget is None else layer.annual_budget
-            is_calendar = layer.budget_year == "calendar"
-        budgets.append(budget)
-        calendar.append(is_calendar)
+            cap = layer.per_loan_cap
+        if isinstance(layer, RiskCompensationFund):
+            budget = layer.annual_budget
+        else:
+            budget = layer.annual_cap
+        if isinstance(layer, Guarantee):
+            g = counterparty(
+                layer.guarantor_default_probability, layer.factor, layer.factor_loading
+            )
+        caps.append(math.inf if cap is None else cap)
+        budgets.append(math.inf if budget is None else budget)
+        calendar.append(layer.budget_year == "calendar")
         guarantor.append(g)
     if not g_thresholds:  # a placeholder guarantor that never defaults and pays nothing
-        g_thresholds, g_factors, g_loadings = [np.full(n_periods, -np.inf)], [0], [0.0]
+        counterparty(0.0, None, 0.0)
+        g_thresholds[0] = np.full(n_periods, -np.inf)
+    # the insurers that can default, after the guarantors: their latents are drawn after every
+    # other, and only for them (a deal without one keeps its draws)
+    for m, layer in insurers:
+        guarantor[m] = counterparty(
+            layer.insurer_default_probability, layer.factor, layer.factor_loading
+        )
 
     lag_periods = np.array(
         [math.ceil(loan.disposal_lag_months * per_year / 12) for loan in loans], dtype=np.int64
     )
     # the calendar (fiscal) year of each payment date, the dates after legal final extended by
     # the payment frequency, counted from closing's year
-    n_pay = n_periods + int(lag_periods.max(initial=0)) + 1
+    n_pay = n_periods + max(int(lag_periods.max(initial=0)), max(claim_lags, default=0)) + 1
     step = 12 // per_year
     pay_dates = list(grid.dates) + [
         add_months(grid.dates[-1], step * j) for j in range(1, n_pay - len(grid.dates) + 1)
@@ -289,6 +324,9 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         layer_original=np.array(original, dtype=np.bool_),
         layer_principal=np.array(principal, dtype=np.bool_),
         layer_guarantor=np.array(guarantor, dtype=np.int64),
+        layer_lag=np.array(claim_lags, dtype=np.int64),
+        layer_target=np.array(targets, dtype=np.int64),
+        layer_premium=np.array(premiums, dtype=float),
         guarantor_threshold=np.ascontiguousarray(np.array(g_thresholds).T),
         guarantor_factor=np.array(g_factors, dtype=np.int64),
         guarantor_loading=np.array(g_loadings, dtype=float),
