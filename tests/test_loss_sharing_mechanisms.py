@@ -1,0 +1,220 @@
+"""Loss-sharing mechanisms (docs/model.md, section 3.8), each by hand: a claim lag moving a
+layer's payment, per-loan and per-year caps on guarantees and insurers, a guarantee's principal
+basis, a re-guarantee (再担保) before and after its guarantor's default, the insurer's premium and
+its default, each layer's payments by name; and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import run_cli, small_deal, write_scenario
+from test_loans import base_loan, grid, loan_deal
+
+# PD 1: each loan defaults in the first period; rate 0 and no pledge value: its loss is its balance
+DEFAULTED = {"annual_default_probability": 1.0, "rate": 0.0, "collateral_value": 0.0}
+
+
+def pool_row(loans, layers, **kw):
+    return loan_deal(loans, layers=layers, **kw).pool_paths.iloc[0]
+
+
+def test_a_claim_lag_moves_the_payment_by_its_periods():
+    """A loan of 1,000 defaults in the first quarter (period 0); its pledge of 200 (no haircut)
+    is sold 12 months later (period 4), so the loss is 800. A guarantee of 50% with a claim lag of
+    9 months (3 quarters) pays in period 3: its share of the loss, 0.5 x 800 = 400, and its
+    advance of 0.5 x 200 = 100 of the recovery; the rest of the recovery, 100, comes at disposal.
+    A fund of 25% of the remaining 400 with a claim lag of 4 months (rounded up to 2 quarters)
+    pays 100 in period 2."""
+    loan = base_loan(**{**DEFAULTED, "collateral_value": 200.0, "disposal_haircut": 0.0})
+    layers = [
+        {"kind": "guarantee", "share": 0.5, "claim_lag_months": 9},
+        {"kind": "risk_compensation_fund", "share": 0.25, "claim_lag_months": 4},
+    ]
+    res = loan_deal([loan], layers=layers)
+    expected = np.zeros(8)
+    expected[2] = 0.25 * 400.0
+    expected[3] = 400.0 + 100.0
+    expected[4] = 200.0 - 100.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    p = res.pool_paths.iloc[0]
+    assert (p["guarantor_paid"], p["fund_paid"], p["loan_net_loss"]) == pytest.approx(
+        (400.0, 100.0, 300.0)
+    )
+    # without claim lags: the guarantor at default (period 0), the fund at disposal (period 4)
+    res = loan_deal([loan], layers=[{k: v for k, v in x.items() if k != "claim_lag_months"}
+                                    for x in layers])  # fmt: skip
+    expected = np.zeros(8)
+    expected[0] = 400.0 + 100.0
+    expected[4] = 100.0 + 100.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+
+
+def test_a_claim_after_legal_final_is_lost_to_the_deal():
+    """Legal final after 8 quarters: a fund claim lag of 30 months (10 quarters) pays after it."""
+    loan = base_loan(**DEFAULTED, disposal_lag_months=0)
+    layers = [{"kind": "risk_compensation_fund", "share": 0.5, "claim_lag_months": 30}]
+    p = pool_row([loan], layers)
+    assert p["fund_paid"] == pytest.approx(500.0)
+    assert p["loan_cash_after_legal_final"] == pytest.approx(500.0)
+
+
+def test_per_year_caps_bind_on_a_guarantee_and_an_insurer():
+    """Five losses of 1,000 in the same year. Guarantee 50%, annual cap 1,200: 500, 500, 200, 0,
+    0 = 1,200. Then an insurer of the remaining loss with a per-loan limit of 600 and an annual cap
+    of 2,000: the remainders are 500, 500, 800, 1,000, 1,000, limited to 500, 500, 600, 600, 600,
+    of which the cap leaves 500, 500, 600, 400, 0 = 2,000. The lender keeps 5,000 - 3,200."""
+    loans = [base_loan(id=f"N{i}", **DEFAULTED) for i in range(5)]
+    layers = [
+        {"kind": "guarantee", "share": 0.5, "annual_cap": 1_200.0},
+        {"kind": "insurance", "limit": 600.0, "annual_cap": 2_000.0},
+    ]
+    p = pool_row(loans, layers)
+    assert (p["guarantor_paid"], p["insurer_paid"]) == pytest.approx((1_200.0, 2_000.0))
+    assert p["loan_net_loss"] == pytest.approx(1_800.0)
+
+
+def test_a_guarantee_per_loan_cap_and_principal_basis():
+    """A bullet loan of 1,000 at 8% defaults in the first quarter with no recovery: loss
+    1,000 + i (i the quarter's interest), principal part 1,000. A guarantee of 50% on principal
+    pays 500; of 100% capped at 300 a loan, 300."""
+    _, acc = grid()
+    i = 1_000.0 * 0.08 * acc[0]
+    loan = base_loan(**{**DEFAULTED, "rate": 0.08, "amortisation": "bullet"})
+    p = pool_row([loan], [{"kind": "guarantee", "share": 0.5, "basis": "principal"}])
+    assert p["guarantor_paid"] == pytest.approx(500.0)
+    assert p["loan_net_loss"] == pytest.approx(500.0 + i)
+    p = pool_row([loan], [{"kind": "guarantee", "share": 1.0, "per_loan_cap": 300.0}])
+    assert p["guarantor_paid"] == pytest.approx(300.0)
+
+
+@pytest.mark.parametrize("guarantor_defaults", [False, True])
+def test_a_re_guarantee_reimburses_the_guarantor_or_pays_the_lender(guarantor_defaults):
+    """Loss 1,000 (no recovery). The guarantee "g" of 60% owes 600; the re-guarantee bears half.
+    Guarantor alive: it pays the lender 600 at default and the re-guarantor reimburses it 300,
+    which the lender does not see (kept 400). Guarantor defaulted (PD 1, at once): it pays
+    nothing, the re-guarantor pays the lender 0.5 x 600 = 300 at default, and a fund of 50% of the
+    remaining 700 pays 350 (kept 350)."""
+    pd_g = 1.0 if guarantor_defaults else 0.0
+    layers = [
+        {"kind": "guarantee", "name": "g", "share": 0.6, "guarantor_default_probability": pd_g},
+        {"kind": "re_guarantee", "name": "national", "guarantee": "g", "share": 0.5},
+        {"kind": "risk_compensation_fund", "share": 0.5},
+    ]
+    res = loan_deal([base_loan(**DEFAULTED)], layers=layers)
+    p = res.pool_paths.iloc[0]
+    if guarantor_defaults:
+        assert (p["guarantor_paid"], p["reguarantor_paid"], p["reguarantor_reimbursed"]) == (
+            pytest.approx((0.0, 300.0, 0.0))
+        )
+        assert (p["fund_paid"], p["loan_net_loss"]) == pytest.approx((350.0, 350.0))
+        assert res.raw.sample_collections[0][0] == pytest.approx(300.0)  # at default
+    else:
+        assert (p["guarantor_paid"], p["reguarantor_paid"], p["reguarantor_reimbursed"]) == (
+            pytest.approx((600.0, 0.0, 300.0))
+        )
+        assert (p["fund_paid"], p["loan_net_loss"]) == pytest.approx((200.0, 200.0))
+        assert res.raw.sample_collections[0][0] == pytest.approx(600.0)
+    # each layer by name (a re-guarantee's column is what it paid the lender)
+    assert p["layer_g_paid"] == pytest.approx(p["guarantor_paid"])
+    assert p["layer_national_paid"] == pytest.approx(p["reguarantor_paid"])
+    assert p["layer_risk_compensation_fund_1_paid"] == pytest.approx(p["fund_paid"])
+
+
+def test_the_insurer_premium_on_a_two_period_loan_by_hand():
+    """1,000 interest-only at 6%, maturing at the second quarterly date; a premium of 1% a year
+    on the performing balance: period 0 collects 1,000 x (6% - 1%) x a0, period 1 the principal and
+    1,000 x (6% - 1%) x a1 (a_k the quarter's ACT/365F fraction); the premiums are 10 (a0 + a1)."""
+    _, acc = grid()
+    loan = base_loan(term_years=0.49, amortisation="interest_only")
+    res = loan_deal([loan], layers=[{"kind": "insurance", "premium_rate": 0.01}])
+    expected = np.zeros(8)
+    expected[0] = 1_000.0 * 0.05 * acc[0]
+    expected[1] = 1_000.0 + 1_000.0 * 0.05 * acc[1]
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    p = res.pool_paths.iloc[0]
+    assert p["insurance_premium_paid"] == pytest.approx(10.0 * (acc[0] + acc[1]))
+    # an insurer that defaults at once (PD 1) is owed no premium
+    layers = [{"kind": "insurance", "premium_rate": 0.01, "insurer_default_probability": 1.0}]
+    assert pool_row([loan], layers)["insurance_premium_paid"] == 0.0
+
+
+def test_a_defaulted_insurer_pays_nothing():
+    """The insurer defaults in the first period (PD 1), before the disposal it would pay at."""
+    layers = [{"kind": "insurance", "insurer_default_probability": 1.0}]
+    p = pool_row([base_loan(**DEFAULTED)], layers)
+    assert (p["insurer_paid"], p["loan_net_loss"]) == (0.0, pytest.approx(1_000.0))
+
+
+def test_an_insurer_s_default_draw_comes_after_every_other():
+    """An insurer that can default draws its latent after the loans' and guarantors': the loans
+    default on the same paths (common random numbers), whatever its default probability."""
+    loans = [base_loan(id=f"N{i}", annual_default_probability=0.2, factor_loading=0.5,
+                       collateral_value=300.0) for i in range(5)]  # fmt: skip
+    base = [{"kind": "guarantee", "share": 0.3, "guarantor_default_probability": 0.2},
+            {"kind": "insurance", "share": 0.5}]  # fmt: skip
+    with_default = [base[0], {**base[1], "insurer_default_probability": 0.5}]
+    a = loan_deal(loans, layers=base, paths=100, seed=3).pool_paths
+    b = loan_deal(loans, layers=with_default, paths=100, seed=3).pool_paths
+    np.testing.assert_array_equal(a["loan_gross_loss"], b["loan_gross_loss"])
+    np.testing.assert_array_equal(a["guarantor_paid"], b["guarantor_paid"])
+    assert (b["insurer_paid"] <= a["insurer_paid"] + 1e-9).all()
+    assert (b["insurer_paid"] < a["insurer_paid"] - 1e-9).any()
+
+
+def test_every_path_shares_its_loss_among_the_named_layers_and_the_lender():
+    """Random paths through guarantees (one re-guaranteed), capped funds, an insurer that can
+    default and pays a premium, with claim lags: on every path the layers' payments to the lender
+    and what it keeps add up to the loss, and each layer's column adds up to its kind's total."""
+    loans = [base_loan(id=f"N{i}", annual_default_probability=0.3, rate=0.05,
+                       collateral_value=300.0, factor_loading=0.4) for i in range(6)]  # fmt: skip
+    layers = [
+        {"kind": "guarantee", "name": "g", "share": 0.4, "share_of": "original",
+         "guarantor_default_probability": 0.4, "claim_lag_months": 3, "annual_cap": 900.0},
+        {"kind": "re_guarantee", "guarantee": "g", "share": 0.5, "annual_cap": 500.0},
+        {"kind": "risk_compensation_fund", "name": "municipal", "share": 0.4,
+         "share_of": "original", "annual_budget": 800.0, "claim_lag_months": 6},
+        {"kind": "risk_compensation_fund", "name": "district", "share": 0.5,
+         "budget_year": "calendar", "annual_budget": 300.0, "per_loan_cap": 150.0},
+        {"kind": "insurance", "deductible": 20.0, "limit": 100.0, "premium_rate": 0.02,
+         "insurer_default_probability": 0.3, "annual_cap": 250.0},
+    ]  # fmt: skip
+    p = loan_deal(loans, layers=layers, paths=200, seed=5).pool_paths
+    kinds = ["guarantor_paid", "fund_paid", "insurer_paid", "reguarantor_paid"]
+    shared = p[kinds].sum(axis=1) + p["loan_net_loss"]
+    np.testing.assert_allclose(shared, p["loan_gross_loss"], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(p["layer_g_paid"], p["guarantor_paid"], atol=1e-9)
+    np.testing.assert_allclose(
+        p["layer_municipal_paid"] + p["layer_district_paid"], p["fund_paid"], atol=1e-9
+    )
+    np.testing.assert_allclose(p["layer_insurance_1_paid"], p["insurer_paid"], atol=1e-9)
+    np.testing.assert_allclose(p["layer_re_guarantee_1_paid"], p["reguarantor_paid"], atol=1e-9)
+    assert (p["reguarantor_paid"] > 0).any() and (p["reguarantor_reimbursed"] > 0).any()
+    assert (p["insurance_premium_paid"] > 0).any() and (p["loan_net_loss"] >= -1e-9).all()
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        ([{"kind": "guarantee", "share": 0.4},
+          {"kind": "re_guarantee", "guarantee": "guarante_1", "share": 0.5}],
+         "loss_sharing[1].guarantee"),
+        ([{"kind": "re_guarantee", "guarantee": "g", "share": 0.5},
+          {"kind": "guarantee", "name": "g", "share": 0.4}],
+         "loss_sharing[0].guarantee"),
+        ([{"kind": "guarantee", "share": 0.7, "share_of": "original"},
+          {"kind": "risk_compensation_fund", "share": 0.4, "share_of": "original"}],
+         "loss_sharing[*].share"),
+        ([{"kind": "guarantee", "name": "x", "share": 0.4},
+          {"kind": "risk_compensation_fund", "name": "x", "share": 0.4}],
+         "loss_sharing[1]"),
+        ([{"kind": "insurance", "claim_lag_months": -3}], "loss_sharing[0].claim_lag_months"),
+        ([{"kind": "insurance", "premium_rate": 1.5}], "loss_sharing[0].premium_rate"),
+        ([{"kind": "re_guarantee", "guarantee": "g", "share": 0.5, "basis": "principal"}],
+         "loss_sharing[0].basis"),
+    ],
+)  # fmt: skip
+def test_bad_layer_lists_name_the_key(tmp_path, layers, expected):
+    data = small_deal(loans=[base_loan()], loss_sharing=layers)
+    proc = run_cli("validate", write_scenario(tmp_path, data))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert expected in " ".join(proc.stderr.split()), proc.stderr
