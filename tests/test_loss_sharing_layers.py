@@ -198,8 +198,8 @@ def test_layers_pay_the_loss_and_no_more_than_their_caps_and_budgets(stack):
         layer_paid, layer_claim = np.empty(m), np.empty(m)
         layer_period = np.empty(m, np.int64)
         kept = share_loss(
-            loans, loss, principal_loss, counterparty_default, k, False, k + lag, budget_used,
-            out, layer_paid, layer_claim, layer_period,
+            loans, loss, principal_loss, counterparty_default, k, False, k + lag, 1.0,
+            budget_used, out, layer_paid, layer_claim, layer_period,
         )  # fmt: skip
         assert kept + layer_paid.sum() == pytest.approx(loss, abs=1e-9)
         assert (layer_paid >= 0.0).all() and kept >= -1e-9
@@ -261,7 +261,7 @@ def test_pro_rata_and_sequential_shares_by_formula(shares, loss, original):
     )  # fmt: skip
     paid = np.empty(m)
     kept = share_loss(
-        loans, loss, loss, np.zeros(1, np.int64), 0, False, 1, np.zeros((2, m)),
+        loans, loss, loss, np.zeros(1, np.int64), 0, False, 1, 1.0, np.zeros((2, m)),
         np.zeros(N_LOAN_TOTALS), paid, np.empty(m), np.empty(m, np.int64),
     )  # fmt: skip
     if original:

@@ -192,6 +192,69 @@ def test_every_path_shares_its_loss_among_the_named_layers_and_the_lender():
     assert (p["insurance_premium_paid"] > 0).any() and (p["loan_net_loss"] >= -1e-9).all()
 
 
+def subsidy_deal(loans, subsidies, layers=()):
+    data_loans = list(loans)
+    res = loan_deal(data_loans, layers=layers, subsidies=subsidies)
+    return res, res.pool_paths.iloc[0]
+
+
+def test_an_interest_subsidy_on_a_two_period_loan_by_hand():
+    """1,000 interest-only at 6% for two quarters (fractions a0, a1). A subsidy of 25% of the
+    interest plus 1% a year on the balance pays 0.25 x 60 a + 10 a = 25 a each quarter, into that
+    quarter's collections; with a lag of 3 months, one quarter later; with a budget of 8 a year
+    from closing, 25 a0 (about 6.2) and then the 8 - 25 a0 left."""
+    _, acc = grid()
+    loan = base_loan(term_years=0.49, amortisation="interest_only")
+    subsidy = {"name": "district", "share_of_interest": 0.25, "rate": 0.01}
+    res, p = subsidy_deal([loan], [subsidy])
+    expected = np.zeros(8)
+    expected[0] = 1_000.0 * (0.06 + 0.025) * acc[0]
+    expected[1] = 1_000.0 + 1_000.0 * (0.06 + 0.025) * acc[1]
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    assert p["interest_subsidy_paid"] == pytest.approx(25.0 * (acc[0] + acc[1]))
+    assert p["subsidy_district_paid"] == pytest.approx(p["interest_subsidy_paid"])
+    res, p = subsidy_deal([loan], [{**subsidy, "lag_months": 3}])
+    expected = np.zeros(8)
+    expected[0] = 60.0 * acc[0]
+    expected[1] = 1_000.0 + 60.0 * acc[1] + 25.0 * acc[0]
+    expected[2] = 25.0 * acc[1]
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    _, p = subsidy_deal([loan], [{**subsidy, "annual_budget": 8.0}])
+    assert 25.0 * acc[0] < 8.0 < 25.0 * (acc[0] + acc[1])
+    assert p["interest_subsidy_paid"] == pytest.approx(8.0)
+
+
+def test_an_interest_subsidy_stops_at_default():
+    """A loan that defaults in the first period earns no subsidy for it or after."""
+    _, p = subsidy_deal([base_loan(**{**DEFAULTED, "rate": 0.06})], [{"rate": 0.05}])
+    assert p["interest_subsidy_paid"] == 0.0
+
+
+def test_a_co_lent_loan_splits_cash_and_loss_in_proportion():
+    """The pool holds 40% of a co-lent loan of 1,000 (pledge 200, no haircut, rate 0) that
+    defaults at once: its exposure is 400, recovery 80, loss 320. A fund of 50% capped at 100 a
+    loan (the whole loan's) pays the whole loan 100, the pool 40; the pool keeps 280. The other
+    lenders' gross loss is 0.6 / 0.4 x 320 = 480, net 0.6 / 0.4 x 280 = 420; the whole loan's 800
+    = 100 (fund) + 280 + 420. With the fund's annual budget 50 instead of the cap, the pool gets
+    0.4 x 50 = 20."""
+    loan = base_loan(**{**DEFAULTED, "collateral_value": 200.0, "disposal_haircut": 0.0,
+                        "participation": 0.4})  # fmt: skip
+    fund = {"kind": "risk_compensation_fund", "share": 0.5, "per_loan_cap": 100.0}
+    p = pool_row([loan], [fund])
+    assert (p["loan_gross_loss"], p["loan_recoveries"]) == pytest.approx((320.0, 80.0))
+    assert (p["fund_paid"], p["loan_net_loss"]) == pytest.approx((40.0, 280.0))
+    assert (p["co_lenders_gross_loss"], p["co_lenders_net_loss"]) == pytest.approx((480.0, 420.0))
+    budget = {"kind": "risk_compensation_fund", "share": 0.5, "annual_budget": 50.0}
+    assert pool_row([loan], [budget])["fund_paid"] == pytest.approx(20.0)
+    # a performing co-lent loan: the pool collects 40% of every payment
+    _, acc = grid()
+    res = loan_deal([base_loan(amortisation="interest_only", participation=0.4)])
+    expected = 400.0 * 0.06 * acc
+    expected[3] += 400.0
+    expected[4:] = 0.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("layers", "expected"),
     [
@@ -211,10 +274,20 @@ def test_every_path_shares_its_loss_among_the_named_layers_and_the_lender():
         ([{"kind": "insurance", "premium_rate": 1.5}], "loss_sharing[0].premium_rate"),
         ([{"kind": "re_guarantee", "guarantee": "g", "share": 0.5, "basis": "principal"}],
          "loss_sharing[0].basis"),
+        ({"participation": 0.0}, "loans[0].participation"),
+        ({"subsidies": [{"rate": 0.01, "lag_months": 200}]}, "interest_subsidies[0].lag_months"),
+        ({"subsidies": [{"name": "a"}, {"name": "a"}]}, "interest_subsidies[1]"),
     ],
 )  # fmt: skip
 def test_bad_layer_lists_name_the_key(tmp_path, layers, expected):
-    data = small_deal(loans=[base_loan()], loss_sharing=layers)
+    loan, extra = base_loan(), {}
+    if isinstance(layers, dict):
+        subsidies = layers.pop("subsidies", None)
+        loan = {**loan, **layers}
+        layers = []
+        if subsidies:
+            extra["interest_subsidies"] = subsidies
+    data = small_deal(loans=[loan], loss_sharing=layers, **extra)
     proc = run_cli("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr

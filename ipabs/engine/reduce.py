@@ -6,15 +6,13 @@ deterministic as the per-path numbers themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import LOAN_FIELDS_START, POOL_FIELDS, TRANCHE_FIELDS, RawResults
-from ipabs.scenario.model import layer_names
+from ipabs.scenario.model import Scenario, layer_names, subsidy_names
 
 YIELD_QUANTILES = (0.05, 0.5, 0.95)
 IRR_QUANTILES = (0.01, 0.05, 0.50, 0.95, 0.99)
@@ -279,8 +277,7 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
             row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(
                 raw.pool[:, field[name]], w
             )
-        names = layer_names(deal.scenario.loss_sharing)
-        for j, column in enumerate(layer_columns(names)[: raw.layer_paid.shape[1]]):
+        for j, column in enumerate(layer_columns(deal.scenario)[: raw.layer_paid.shape[1]]):
             row[f"expected_{column}"], row[f"expected_{column}_se"] = mean_se(
                 raw.layer_paid[:, j], w
             )
@@ -365,16 +362,21 @@ def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def layer_columns(layer_names: Sequence[str]) -> list[str]:
-    """The pool table's column of each loss-sharing layer's payments to the lender."""
-    return [f"layer_{name}_paid" for name in layer_names]
+def layer_columns(sc: Scenario) -> list[str]:
+    """The pool table's column of each loss-sharing layer's payments to the lender, then of each
+    interest subsidy's (`RawResults.layer_paid`)."""
+    return [f"layer_{name}_paid" for name in layer_names(sc.loss_sharing)] + [
+        f"subsidy_{name}_paid" for name in subsidy_names(sc.interest_subsidies)
+    ]
 
 
-def pool_path_table(raw: RawResults, layer_names: Sequence[str] = ()) -> pd.DataFrame:
+def pool_path_table(raw: RawResults, sc: Scenario | None = None) -> pd.DataFrame:
     """One row per path: the pool's totals over the deal's life, then each loss-sharing layer's
-    payments to the lender (`layer_<name>_paid`)."""
+    payments to the lender (`layer_<name>_paid`) and each interest subsidy's
+    (`subsidy_<name>_paid`)."""
     frame = pd.DataFrame(raw.pool, columns=list(POOL_FIELDS))
-    for j, column in enumerate(layer_columns(layer_names)[: raw.layer_paid.shape[1]]):
+    columns = [] if sc is None else layer_columns(sc)
+    for j, column in enumerate(columns[: raw.layer_paid.shape[1]]):
         frame[column] = raw.layer_paid[:, j]
     for count in (
         "licensee_defaults",

@@ -110,6 +110,9 @@ POOL_FIELDS = (
     "reguarantor_paid",  # re-guarantors' payments to the lender (after a guarantor's default)
     "reguarantor_reimbursed",  # re-guarantors' reimbursements of guarantors (not the lender's)
     "insurance_premium_paid",  # the insurers' premiums, out of the loans' collections
+    "interest_subsidy_paid",  # interest subsidies (贴息) paid to the lender
+    "co_lenders_gross_loss",  # the other lenders' share of co-lent loans' losses (共贷)
+    "co_lenders_net_loss",  # what they keep of it after the loss-sharing layers
 )
 LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
 #: each period's waterfall flows kept for the cash-flow statement (`RawResults.sample_flows`),
@@ -223,7 +226,8 @@ class RawResults:
     sample_pdl: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (sample,
     # periods) the principal deficiency ledger at each period's end (zeros with one account)
     layer_paid: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (paths, layers)
-    # each loss-sharing layer's payments to the lender over the deal's life, in layer order
+    # each loss-sharing layer's payments to the lender over the deal's life, in layer order, then
+    # each interest subsidy's
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
@@ -419,11 +423,14 @@ def _run_blocks(
         loan_maturity = np.empty(n_loans, np.int64)
         loan_io = np.empty(n_loans, np.bool_)
         loan_default = np.empty(n_loans, np.int64)
-        fund_used = np.zeros(
-            (0, 0) if loans is None else (loans.n_budget_years, loans.layer_kind.shape[0])
+        fund_used = np.zeros(  # each layer's, then each interest subsidy's, budget used
+            (0, 0)
+            if loans is None
+            else (loans.n_budget_years, loans.layer_kind.shape[0] + loans.subsidy_share.shape[0])
         )
-        # the loan totals, then each loss-sharing layer's payments to the lender
-        loan_totals = np.zeros(N_LOAN_TOTALS + (0 if loans is None else loans.layer_kind.shape[0]))
+        # the loan totals, then each loss-sharing layer's payments to the lender and each subsidy's
+        n_named = 0 if loans is None else loans.layer_kind.shape[0] + loans.subsidy_share.shape[0]
+        loan_totals = np.zeros(N_LOAN_TOTALS + n_named)
         interest = wout.interest
         principal = wout.principal
         residual = wout.residual
@@ -701,8 +708,8 @@ def run_paths(
     n_tranches, n_periods = deal.n_tranches, deal.n_periods
     n_sample = min(sample_paths, paths)
     tranche_out = np.empty((paths, n_tranches, len(TRANCHE_FIELDS)))
-    n_layers = deal.loans.layer_kind.shape[0]
-    # the pool totals, then each loss-sharing layer's payments (RawResults.layer_paid)
+    n_layers = deal.loans.layer_kind.shape[0] + deal.loans.subsidy_share.shape[0]
+    # the pool totals, then each loss-sharing layer's and subsidy's payments (RawResults.layer_paid)
     pool_out = np.empty((paths, len(POOL_FIELDS) + n_layers))
     n_scalars = _SCALARS + n_layers
     sample_collections = np.empty((n_sample, n_periods))

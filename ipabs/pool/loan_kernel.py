@@ -43,6 +43,7 @@ from ipabs.pool.loss_sharing import (  # noqa: F401 (the slots, re-exported)
     L_RENEWED,
     N_LOAN_TOTALS,
     book_layer_cash,
+    pay_subsidies,
     premium_due,
     share_loss,
 )
@@ -52,7 +53,7 @@ from ipabs.pool.loss_sharing import (  # noqa: F401 (the slots, re-exported)
 def pledge_value(loans, n, k, level_path, alive_path):
     """Value of loan n's pledge at the end of period k."""
     if loans.given_value[n] >= 0.0:
-        return loans.given_value[n]
+        return loans.given_value[n]  # the pool's share of a co-lent loan's already
     value = 0.0
     for p in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
         i = loans.pledge_asset[p]
@@ -62,7 +63,7 @@ def pledge_value(loans, n, k, level_path, alive_path):
                 - loans.asset_fee_pv[k, i]
             )
             value += max(v, 0.0)
-    return value
+    return value * loans.participation[n]  # the pool's share of a co-lent loan's pledge
 
 
 @njit(cache=True)
@@ -110,6 +111,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
     layer_paid = np.empty(loans.layer_kind.shape[0])
     layer_claim = np.empty(loans.layer_kind.shape[0])
     layer_period = np.empty(loans.layer_kind.shape[0], np.int64)
+    subsidised = loans.subsidy_share.shape[0] > 0
     guarantor_default[0] = _guarantor_default(loans, 0, economy, normal(latent_state), n_periods)
     for n in range(n_loans):
         e = normal(latent_state)
@@ -123,6 +125,8 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
         defaulted[k] = 0.0
         gross_loss[k] = 0.0
         premium = premium_due(loans, k, balance, status, guarantor_default)
+        subsidised_interest = 0.0  # the interest and balance of the loans performing through k
+        subsidised_balance = 0.0
         for n in range(n_loans):
             u_prepay = uniform(state)
             u_renew = uniform(state)
@@ -143,10 +147,12 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 loss = exposure - recovery
                 kept = share_loss(
                     loans, loss, min(loss, balance[n]), guarantor_default, k, ip_lost,
-                    pay_period, fund_used, out, layer_paid, layer_claim, layer_period,
+                    pay_period, loans.participation[n], fund_used, out, layer_paid, layer_claim,
+                    layer_period,
                 )  # fmt: skip
                 book_layer_cash(
-                    loans, k, exposure, recovery, kept, pay_period, guarantor_default,
+                    loans, k, exposure, recovery, kept, pay_period, loans.participation[n],
+                    guarantor_default,
                     layer_paid, layer_period, collections, recovered, out,
                 )  # fmt: skip
                 defaulted_principal[k] += balance[n]
@@ -158,6 +164,9 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 out[L_NET_LOSS] += kept
                 balance[n] = 0.0
                 continue
+            if subsidised:
+                subsidised_interest += interest
+                subsidised_balance += balance[n] * loans.accrual[k, n]
             if u_prepay < loans.prepay_prob[k, n]:
                 collections[k] += balance[n] + accrued[n] + interest
                 principal_collected[k] += balance[n]
@@ -190,6 +199,8 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 balance[n] -= principal
                 collections[k] += principal
                 principal_collected[k] += principal
+        if subsidised:
+            pay_subsidies(loans, k, subsidised_interest, subsidised_balance, fund_used, collections, out)  # fmt: skip
         if premium > 0.0:  # paid out of the period's interest (what is not principal or recovery)
             premium = min(premium, max(collections[k] - principal_collected[k] - recovered[k], 0.0))
             collections[k] -= premium

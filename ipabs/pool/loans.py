@@ -80,6 +80,13 @@ class LoanArrays(NamedTuple):
     calendar_year: np.ndarray  # (K + lags,) int: calendar year of payment date k less closing's
     n_budget_years: int  # rows of the per-path fund budget scratch
     periods_per_year: int
+    participation: np.ndarray  # (N,) the pool's share of each loan (共贷); 1 if not co-lent; the
+    # amounts above are the pool's share already, a simulated pledge value is scaled in the kernel
+    subsidy_share: np.ndarray  # (S,) each interest subsidy's share of the interest
+    subsidy_rate: np.ndarray  # (S,) its annual rate on the performing balance
+    subsidy_budget: np.ndarray  # (S,) its annual budget; inf if none
+    subsidy_calendar: np.ndarray  # (S,) bool: its budget years are calendar years
+    subsidy_lag: np.ndarray  # (S,) int: periods from the interest's period to its payment
 
 
 def _period_probability(annual: np.ndarray, dt_years: np.ndarray) -> np.ndarray:
@@ -278,7 +285,15 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     )
     # the calendar (fiscal) year of each payment date, the dates after legal final extended by
     # the payment frequency, counted from closing's year
-    n_pay = n_periods + max(int(lag_periods.max(initial=0)), max(claim_lags, default=0)) + 1
+    subsidies = sc.interest_subsidies
+    subsidy_lag = [math.ceil(x.lag_months * per_year / 12) for x in subsidies]
+    n_pay = (
+        n_periods
+        + max(
+            int(lag_periods.max(initial=0)), max(claim_lags, default=0), max(subsidy_lag, default=0)
+        )
+        + 1
+    )
     step = 12 // per_year
     pay_dates = list(grid.dates) + [
         add_months(grid.dates[-1], step * j) for j in range(1, n_pay - len(grid.dates) + 1)
@@ -287,14 +302,17 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     n_budget_years = max((n_periods + 240) // per_year + 2, int(calendar_year.max()) + 1)
 
     loading = np.array([loan.factor_loading for loan in loans])
+    # a co-lent loan (共贷): the pool holds `participation` of every amount (x 1.0 otherwise)
+    share = np.array([loan.participation for loan in loans])
+    given = np.where(given >= 0.0, given * share, given)
     return LoanArrays(
-        balance0=np.array([loan.balance for loan in loans]),
+        balance0=np.array([loan.balance for loan in loans]) * share,
         rate=np.ascontiguousarray(rate),
         accrual=loan_accrual(sc, grid),
         amortisation=np.array(
             [AMORTISATION_CODES[loan.amortisation.value] for loan in loans], dtype=np.int64
         ),
-        scheduled_principal=np.ascontiguousarray(scheduled),
+        scheduled_principal=np.ascontiguousarray(scheduled * share[None, :]),
         maturity_period=maturity,
         term_periods=term_periods,
         threshold=np.ascontiguousarray(threshold),
@@ -311,7 +329,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         asset_base=np.array([a.base_annual_income for a in sc.assets]),
         haircut=np.array([loan.disposal_haircut for loan in loans]),
         lag_periods=lag_periods,
-        floor=np.array([loan.buyout_floor or 0.0 for loan in loans]),
+        floor=np.array([loan.buyout_floor or 0.0 for loan in loans]) * share,
         layer_kind=np.array(kinds, dtype=np.int64),
         layer_share=np.array(shares, dtype=float),
         layer_cap=np.array(caps, dtype=float),
@@ -333,4 +351,13 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         calendar_year=calendar_year,
         n_budget_years=n_budget_years,
         periods_per_year=per_year,
+        participation=share,
+        subsidy_share=np.array([x.share_of_interest for x in subsidies], dtype=float),
+        subsidy_rate=np.array([x.rate for x in subsidies], dtype=float),
+        subsidy_budget=np.array(
+            [math.inf if x.annual_budget is None else x.annual_budget for x in subsidies],
+            dtype=float,
+        ),
+        subsidy_calendar=np.array([x.budget_year == "calendar" for x in subsidies], dtype=np.bool_),
+        subsidy_lag=np.array(subsidy_lag, dtype=np.int64),
     )

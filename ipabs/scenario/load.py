@@ -26,7 +26,7 @@ from ipabs.errors import Problem, ScenarioError
 from ipabs.scenario.base import DISPLAY_NAME_PATTERN, IDENTIFIER_PATTERN, MAX_AMOUNT, Names
 from ipabs.scenario.check_conventions import check_conventions, pool_start_words
 from ipabs.scenario.check_structure import check_structure
-from ipabs.scenario.model import Scenario, Spec, layer_names, nested_specs
+from ipabs.scenario.model import Scenario, Spec, layer_names, nested_specs, subsidy_names
 from ipabs.scenario.sources import check_sources
 from ipabs.scenario.tapes import MAX_TABLE_ROWS, TAPE_KINDS, expand_tapes, locate, read_limited
 
@@ -571,6 +571,9 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
         )
     if sc.loss_sharing and not sc.loans:
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
+    if sc.interest_subsidies and not sc.loans:
+        yield Problem("interest_subsidies", "interest subsidies apply to loans, and there are none")
+    yield from _duplicates("interest_subsidies", subsidy_names(sc.interest_subsidies))
     yield from _check_layers(sc)
 
 

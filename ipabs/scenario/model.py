@@ -727,6 +727,12 @@ class Loan(Spec):
         unit="currency",
         description="Price at which an institution buys the pledged IP out for operation, a floor under disposal proceeds.",
     )
+    participation: float = _field(
+        1.0,
+        description="The pool's share of a co-lent loan (共贷): balance, interest, recoveries and loss-sharing payments are the whole loan's (balance, collateral_value, buyout_floor and schedule give the whole loan) times this share; the other lenders hold the rest. Default: 1 (not co-lent).",
+        gt=0,
+        le=1,
+    )
     factor: Identifier | None = _field(
         None, description="Factor the borrower's default loads on. Default: the first factor."
     )
@@ -880,6 +886,39 @@ class ReGuarantee(_Layer):
     )
 
 
+class InterestSubsidy(Spec):
+    """A government interest subsidy (贴息) paid to the lender on the pool's loans."""
+
+    name: Identifier | None = _field(
+        None,
+        description='Its name in outputs (subsidy_<name>_paid). Default: "interest_subsidy_" and its place in the list, from 1.',
+    )
+    share_of_interest: Probability = _field(
+        0.0,
+        description="Share of each period's interest on the loans performing through it that the subsidy pays.",
+    )
+    rate: Probability = _field(
+        0.0,
+        unit="1/year",
+        description="Annual rate it pays on the balance of the loans performing through each period (accrued in each loan's day count).",
+    )
+    annual_budget: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most it pays in each budget year (see budget_year); what is beyond is not paid. Default: no limit.",
+    )
+    budget_year: Literal["from_closing", "calendar"] = _field(
+        "from_closing", description=_BUDGET_YEAR
+    )
+    lag_months: int = _field(
+        0,
+        unit="months",
+        description="Months from the period the interest is for to the subsidy's payment (rounded up to payment periods).",
+        ge=0,
+        le=120,
+    )
+
+
 LossSharingLayer = Annotated[
     Guarantee | RiskCompensationFund | Insurance | ReGuarantee, Field(discriminator="kind")
 ]
@@ -893,6 +932,11 @@ def layer_names(layers: tuple[Any, ...] | list[Any]) -> list[str]:
         count[layer.kind] = count.get(layer.kind, 0) + 1
         out.append(layer.name or f"{layer.kind}_{count[layer.kind]}")
     return out
+
+
+def subsidy_names(subsidies: tuple[Any, ...] | list[Any]) -> list[str]:
+    """Each interest subsidy's name: its `name`, else "interest_subsidy_" and its place, from 1."""
+    return [x.name or f"interest_subsidy_{i + 1}" for i, x in enumerate(subsidies)]
 
 
 class DifferentialPayment(Spec):
@@ -984,6 +1028,10 @@ class Scenario(Spec):
     loss_sharing: tuple[LossSharingLayer, ...] = _field(
         (),
         description="Loss-sharing layers applied to each defaulted loan's loss, in this order.",
+    )
+    interest_subsidies: tuple[InterestSubsidy, ...] = _field(
+        (),
+        description="Government interest subsidies (贴息) paid to the lender on the loans, until each loan's default.",
     )
     rates: Rates = _field(
         Rates(), description="Reference rate paths (the 1-year and 5-year-and-over LPR)."
