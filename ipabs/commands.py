@@ -232,6 +232,7 @@ def price_command(scenario, form, paths, seed, as_json):
             "price_pct_of_par": r.price_pct,
             "yield": r.yield_,
             "decomposition": json_records(r.decomposition),
+            "layer_support": json_records(r.layer_support),
             "distribution": json_records(r.distribution),
         }
         click.echo(json.dumps(payload, indent=2))
@@ -249,6 +250,13 @@ def price_command(scenario, form, paths, seed, as_json):
     for row in r.decomposition.itertuples():
         table.add_row(row.component, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")
     console.print(table)
+    if len(r.layer_support):
+        layers = Table(title="loss-sharing support by layer (added in order)", title_justify="left")
+        for col in ("layer", "kind", cur, "% of par"):
+            layers.add_column(col, justify="left" if col in ("layer", "kind") else "right")
+        for row in r.layer_support.itertuples():
+            layers.add_row(row.layer, row.kind, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")  # fmt: skip
+        console.print(layers)
     dist = Table(title="distribution (PV of the buyer's cash flows; loss against the price)", title_justify="left")  # fmt: skip
     for col in ("quantile", "PV", "% of par", "buyer's loss"):
         dist.add_column(col, justify="right")

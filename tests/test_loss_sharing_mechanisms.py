@@ -291,3 +291,33 @@ def test_bad_layer_lists_name_the_key(tmp_path, layers, expected):
     proc = run_cli("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr
+
+
+def test_the_transfer_price_gives_each_layer_s_support_by_hand():
+    """A loan of 1m in default at closing (pledge 2m, haircut 60%: proceeds 0.8m at once) priced
+    at 8%: its loss is L = 1m + the first quarter's interest - 0.8m. The guarantee of 40% of the
+    original loss pays 0.4 L at the first payment date t0; the fund of 30% of it, with a claim lag
+    of 6 months, 0.3 L two quarters later (t2). Their parts of the price are those amounts
+    discounted, and they add up to the decomposition's loss-sharing support."""
+    from test_transfer import B, schedule, transfer_deal
+
+    import ipabs
+
+    _, t, accrual = schedule()
+    layers = [
+        {"kind": "guarantee", "name": "g", "share": 0.4, "share_of": "original"},
+        {"kind": "risk_compensation_fund", "name": "fund", "share": 0.3, "share_of": "original",
+         "claim_lag_months": 6},
+    ]  # fmt: skip
+    r = ipabs.price(
+        transfer_deal({"required_yield": 0.08}, loss_sharing=layers, defaulted=True,
+                      disposal_haircut=0.6, disposal_lag_months=0)
+    )  # fmt: skip
+    loss = B + B * 0.05 * accrual[0] - 0.8 * B
+    by_layer = r.layer_support.set_index("layer")["amount"]
+    assert by_layer["g"] == pytest.approx(0.4 * loss * 1.08 ** -t[0], rel=1e-10)
+    assert by_layer["fund"] == pytest.approx(0.3 * loss * 1.08 ** -t[2], rel=1e-10)
+    parts = r.decomposition.set_index("component")["amount"]
+    support = parts["loss-sharing support (guarantee, risk compensation fund, insurance)"]
+    assert by_layer.sum() == pytest.approx(support, rel=1e-12)
+    assert parts.drop("price").sum() == pytest.approx(r.price, rel=1e-12)

@@ -1,7 +1,7 @@
 """Loan kernel: one path of IP-pledged loan repayments, defaults, disposals and loss-sharing.
 
 Runs after the pool kernel on the same path, reading the path's horizon factors and the pledged
-assets' simulated income levels it recorded. Each loan n and the guarantor draw one latent per
+assets' simulated income levels it recorded. Each loan n and each guarantor draw one latent per
 path, A_n = S (a_n M_f(n) + sqrt(1 - a_n^2) eps_n), and default in the first period k with
 A_n < F^-1(P_n(t_k)) (ipabs.pool.default_times; docs/model.md, sections 3.2 and 3.8). Per period
 k and loan n still performing:
@@ -11,10 +11,11 @@ k and loan n still performing:
 At default: exposure = balance + unpaid interest; pledge value V_k (given, or the pledged assets'
 remaining income value at their simulated level); proceeds max(V_k (1 - haircut), floor) after
 the disposal lag; recovery min(proceeds, exposure); the loss goes through the loss-sharing layers
-in order. The guarantor pays at default (its loss share, and its share of the recovery in
-advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal.
-Draws: 1 (the first guarantor, or a placeholder) + N normals + 1 per further guarantor per path
-from the path's latent stream, then 2 uniforms per loan
+in order, and each layer pays in its period (ipabs.pool.loss_sharing: claim lags, caps, budgets,
+re-guarantees; the insurers' premiums and the interest subsidies each period). A co-lent loan's
+amounts are the pool's share (LoanArrays.participation).
+Draws: 1 (the first guarantor, or a placeholder) + N normals + 1 per further guarantor + 1 per
+insurer that can default, per path, from the path's latent stream, then 2 uniforms per loan
 and period from its period stream, always, for common random numbers.
 """
 

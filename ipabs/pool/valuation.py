@@ -134,6 +134,7 @@ def loan_to_value(sc: Scenario, asset_values: pd.DataFrame) -> pd.DataFrame:
             {
                 "loan": loan.id,
                 "balance": loan.balance,
+                "participation": loan.participation,  # the pool's share of a co-lent loan (共贷)
                 "pledged_assets": ", ".join(loan.pledged_assets),
                 "pledge_value": value,
                 "value_basis": basis,
