@@ -500,6 +500,22 @@ def _print_summary(results, out_dir: Path) -> None:
             f"percentile; expected payments by guarantor {p['expected_guarantor_paid']:,.0f}, "
             f"fund {p['expected_fund_paid']:,.0f}, insurer {p['expected_insurer_paid']:,.0f} {cur}"
         )
+        extra = [
+            ("re-guarantor to the lender", "expected_reguarantor_paid"),
+            ("insurance premiums", "expected_insurance_premium_paid"),
+            ("interest subsidies", "expected_interest_subsidy_paid"),
+        ]
+        named = [f"{x} {p[key]:,.0f}" for x, key in extra if p.get(key, 0.0)]
+        if named:
+            console.print(f"loans, expected: {'; '.join(named)} {cur}")
+        if len(sc.loss_sharing) > 1:
+            from ipabs.scenario.model import layer_names
+
+            layers = [
+                f"{name} {p[f'expected_layer_{name}_paid']:,.0f}"
+                for name in layer_names(sc.loss_sharing)
+            ]
+            console.print(f"expected payments by layer: {'; '.join(layers)} {cur}")
     console.print(f"written to {out_dir}/ in {results.wall_seconds:.2f} s of simulation")
 
 

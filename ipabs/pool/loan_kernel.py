@@ -54,7 +54,7 @@ from ipabs.pool.loss_sharing import (  # noqa: F401 (the slots, re-exported)
 def pledge_value(loans, n, k, level_path, alive_path):
     """Value of loan n's pledge at the end of period k."""
     if loans.given_value[n] >= 0.0:
-        return loans.given_value[n]  # the pool's share of a co-lent loan's already
+        return loans.given_value[n]  # already the pool's share of a co-lent loan
     value = 0.0
     for p in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
         i = loans.pledge_asset[p]
