@@ -133,6 +133,10 @@ def test_the_insurer_premium_on_a_two_period_loan_by_hand():
     np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
     p = res.pool_paths.iloc[0]
     assert p["insurance_premium_paid"] == pytest.approx(10.0 * (acc[0] + acc[1]))
+    # at most the period's interest: a loan at 0% pays no premium (none is carried)
+    free = base_loan(term_years=0.49, amortisation="interest_only", rate=0.0)
+    p = pool_row([free], [{"kind": "insurance", "premium_rate": 0.01}])
+    assert (p["insurance_premium_paid"], p["collections"]) == (0.0, pytest.approx(1_000.0))
     # an insurer that defaults at once (PD 1) is owed no premium
     layers = [{"kind": "insurance", "premium_rate": 0.01, "insurer_default_probability": 1.0}]
     assert pool_row([loan], layers)["insurance_premium_paid"] == 0.0
