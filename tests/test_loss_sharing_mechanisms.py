@@ -343,3 +343,45 @@ def test_the_insurer_survives_to_its_payment_as_its_default_curve_says():
     se = 1_000.0 * np.sqrt(survive * (1.0 - survive) / len(paid))
     assert set(np.unique(paid)) <= {0.0, 1_000.0}
     assert abs(paid.mean() - 1_000.0 * survive) < 4.0 * se
+
+
+def test_a_lagged_guarantor_s_advance_is_scaled_with_the_others_to_the_recovery():
+    """A loss of 800 after a recovery of 200 (at disposal, period 4). Guarantee A of 70% with a
+    claim lag of 3 months (period 1) pays 560; guarantee B of 60% of the remaining 240 pays 144 at
+    default (period 0). Their advances of the recovery, 0.7 x 200 + 0.6 x 200 = 260, are more than
+    it, so each is scaled by 200 / 260: A advances 140 x 200 / 260, B 120 x 200 / 260; nothing of
+    the recovery is left for disposal, and the lender keeps 800 - 704 = 96."""
+    loan = base_loan(**{**DEFAULTED, "collateral_value": 200.0, "disposal_haircut": 0.0})
+    layers = [
+        {"kind": "guarantee", "share": 0.7, "claim_lag_months": 3},
+        {"kind": "guarantee", "share": 0.6},
+    ]
+    res = loan_deal([loan], layers=layers)
+    expected = np.zeros(8)
+    expected[0] = 144.0 + 120.0 * 200.0 / 260.0
+    expected[1] = 560.0 + 140.0 * 200.0 / 260.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12, atol=1e-9)
+    assert res.pool_paths["loan_net_loss"].iloc[0] == pytest.approx(96.0)
+
+
+def test_the_transfer_price_gives_the_interest_subsidy_its_own_part():
+    """The riskless loan of tests/test_transfer.py (1m at 5%, interest-only for two years) with a
+    subsidy of 20% of its interest: the subsidy's part of the price at 6% is 20% of the interest's
+    present value, and the parts still add up to the price."""
+    from test_transfer import B, riskless_cash_flows, schedule, transfer_data
+
+    import ipabs
+    from ipabs.scenario.load import validate
+
+    t, cash = riskless_cash_flows()
+    _, _, accrual = schedule()
+    interest = np.where(cash > 0, B * 0.05 * accrual, 0.0)
+    data = transfer_data({"required_yield": 0.06})
+    data["interest_subsidies"] = [{"share_of_interest": 0.2}]
+    r = ipabs.price(validate(data))
+    parts = r.decomposition.set_index("component")["amount"]
+    assert parts["interest subsidies (贴息)"] == pytest.approx(
+        float(0.2 * interest @ (1.06**-t)), rel=1e-10
+    )
+    assert r.price == pytest.approx(float((cash + 0.2 * interest) @ (1.06**-t)), rel=1e-10)
+    assert parts.drop("price").sum() == pytest.approx(r.price, rel=1e-12)
