@@ -385,3 +385,25 @@ def test_the_transfer_price_gives_the_interest_subsidy_its_own_part():
     )
     assert r.price == pytest.approx(float((cash + 0.2 * interest) @ (1.06**-t)), rel=1e-10)
     assert parts.drop("price").sum() == pytest.approx(r.price, rel=1e-12)
+
+
+def test_the_layers_terms_by_name_for_ipabs_value():
+    """`ipabs value` lists each layer's terms as the kernel reads them, by name."""
+    from ipabs.pool.valuation import loss_sharing_terms
+    from ipabs.scenario.load import validate
+
+    layers = [
+        {"kind": "guarantee", "share": 0.4, "share_of": "original", "per_loan_cap": 300.0,
+         "annual_cap": 900.0, "claim_lag_months": 3, "guarantor_default_probability": 0.01},
+        {"kind": "re_guarantee", "guarantee": "guarantee_1", "share": 0.5},
+        {"kind": "insurance", "name": "ins", "limit": 100.0, "premium_rate": 0.002},
+    ]  # fmt: skip
+    terms = loss_sharing_terms(validate(small_deal(loans=[base_loan()], loss_sharing=layers)))
+    rows = terms.set_index("layer")
+    assert list(rows.index) == ["guarantee_1", "re_guarantee_1", "ins"]
+    g = rows.loc["guarantee_1"]
+    assert (g["per_loan_cap"], g["annual_cap"], g["claim_lag_months"]) == (300.0, 900.0, 3.0)
+    assert (g["share_of"], g["default_probability"]) == ("original", 0.01)
+    assert rows.loc["re_guarantee_1", "re_guarantees"] == "guarantee_1"
+    assert (rows.loc["ins", "per_loan_cap"], rows.loc["ins", "premium_rate"]) == (100.0, 0.002)
+    assert np.isnan(rows.loc["ins", "annual_cap"])

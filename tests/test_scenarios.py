@@ -111,6 +111,10 @@ def test_beijing_pool_uses_all_seven_types_a_fund_and_a_guarantee_from_csv_tapes
     assert run_cli("value", path, "--out", tmp_path / "v").returncode == 0
     loans = pd.read_parquet(tmp_path / "v" / "loans.parquet")
     assert len(loans) == 40 and (loans["ltv"] > 0).all()
+    layers = pd.read_parquet(tmp_path / "v" / "layers.parquet")
+    assert list(layers["layer"]) == [
+        "guarantor", "reguarantee_fund", "municipal_fund", "haidian_fund", "insurer"
+    ]  # fmt: skip
 
 
 def test_loan_pool_results_do_not_depend_on_threads_or_block_size():
