@@ -272,7 +272,7 @@ def merge_batches(batches: list[RawResults]) -> RawResults:
     """Batches of consecutive paths as one run: per-path arrays end to end, the per-period
     samples from the first batch (its first sample_paths paths)."""
     first = batches[0]
-    per_path = {"tranche", "pool", "trigger_first", "weight"}
+    per_path = {"tranche", "pool", "trigger_first", "weight", "layer_paid"}
     return RawResults(
         **{
             f.name: (

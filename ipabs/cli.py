@@ -27,6 +27,7 @@ guard_start()
 
 import dataclasses
 import json
+import math
 import traceback
 
 import click
@@ -198,18 +199,21 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
             problems=(Problem("valuation.discount_rate", "out of range", discount_rate, True),),
         )
     from ipabs.outputs.writer import scenario_manifest, write_valuation
-    from ipabs.pool.valuation import loan_to_value, value_assets
+    from ipabs.pool.valuation import loan_to_value, loss_sharing_terms, value_assets
     from ipabs.results import json_records
 
     table = value_assets(sc, discount_rate)
     loans = loan_to_value(sc, table)
-    write_valuation(table, loans, scenario_manifest(sc, scenario, command="value"), out_dir)
+    layers = loss_sharing_terms(sc)
+    manifest = scenario_manifest(sc, scenario, command="value")
+    write_valuation(table, loans, manifest, out_dir, layers)
     if as_json:
         payload = {
             "deal": sc.deal.name,
             "out": str(out_dir),
             "assets": json_records(table),
             "loans": json_records(loans),
+            "layers": json_records(layers),
         }
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return
@@ -263,9 +267,22 @@ def value(scenario: Path, discount_rate: float | None, out_dir: Path | None, as_
                 f"{r['ltv']:.1%}",
             )
         console.print(lt)
-    console.print(
-        f"written to {out_dir}/valuation.parquet" + (" and loans.parquet" if len(loans) else "")
-    )
+    if len(layers):
+        ly = Table(title="Loss-sharing layers, in the order applied", title_justify="left")
+        for col in ("layer", "kind", "share", "of", f"cap per loan {cur}", f"cap a year {cur}", "claim lag m"):  # fmt: skip
+            ly.add_column(col, justify="left" if col in ("layer", "kind", "of") else "right")
+        for _, r in layers.iterrows():
+            ly.add_row(
+                r["layer"], r["kind"], f"{r['share']:.1%}",
+                r["re_guarantees"] or f"{r['share_of']} {r['basis']}",
+                "-" if math.isnan(r["per_loan_cap"]) else f"{r['per_loan_cap']:,.0f}",
+                "-" if math.isnan(r["annual_cap"]) else f"{r['annual_cap']:,.0f}",
+                "-" if math.isnan(r["claim_lag_months"]) else f"{r['claim_lag_months']:.0f}",
+            )  # fmt: skip
+        console.print(ly)
+    written = ["valuation.parquet"] + ["loans.parquet"] * bool(len(loans))
+    written += ["layers.parquet"] * bool(len(layers))
+    console.print(f"written to {out_dir}/" + ", ".join(written))
 
 
 @cli.command()
@@ -501,6 +518,22 @@ def _print_summary(results, out_dir: Path) -> None:
             f"percentile; expected payments by guarantor {p['expected_guarantor_paid']:,.0f}, "
             f"fund {p['expected_fund_paid']:,.0f}, insurer {p['expected_insurer_paid']:,.0f} {cur}"
         )
+        extra = [
+            ("re-guarantor to the lender", "expected_reguarantor_paid"),
+            ("insurance premiums", "expected_insurance_premium_paid"),
+            ("interest subsidies", "expected_interest_subsidy_paid"),
+        ]
+        named = [f"{x} {p[key]:,.0f}" for x, key in extra if p.get(key, 0.0)]
+        if named:
+            console.print(f"loans, expected: {'; '.join(named)} {cur}")
+        if len(sc.loss_sharing) > 1:
+            from ipabs.scenario.model import layer_names
+
+            layers = [
+                f"{name} {p[f'expected_layer_{name}_paid']:,.0f}"
+                for name in layer_names(sc.loss_sharing)
+            ]
+            console.print(f"expected payments by layer: {'; '.join(layers)} {cur}")
     console.print(f"written to {out_dir}/ in {results.wall_seconds:.2f} s of simulation")
 
 

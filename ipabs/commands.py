@@ -249,6 +249,7 @@ def price_command(scenario, form, out_dir, paths, seed, as_json):
             "summary": r.summary(),
             "warnings": list(r.warnings),
             "decomposition": json_records(r.decomposition),
+            "layer_support": json_records(r.layer_support),
             "distribution": json_records(r.distribution),
         }
         click.echo(json.dumps(payload, indent=2))
@@ -272,6 +273,13 @@ def price_command(scenario, form, out_dir, paths, seed, as_json):
     for row in r.decomposition.itertuples():
         table.add_row(row.component, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")
     console.print(table)
+    if len(r.layer_support):
+        layers = Table(title="loss-sharing support by layer (added in order)", title_justify="left")
+        for col in ("layer", "kind", cur, "% of par"):
+            layers.add_column(col, justify="left" if col in ("layer", "kind") else "right")
+        for row in r.layer_support.itertuples():
+            layers.add_row(row.layer, row.kind, f"{row.amount:,.0f}", f"{100 * row.share_of_par:.3f}")  # fmt: skip
+        console.print(layers)
     if r.seller is not None:
         seller = Table(title="the seller: capital and economics", title_justify="left")
         seller.add_column("item", justify="left")

@@ -112,7 +112,7 @@ class Results:
     @cached_property
     def pool_paths(self) -> pd.DataFrame:
         """One row per path: pool totals."""
-        return pool_path_table(self.raw)
+        return pool_path_table(self.raw, self.scenario)
 
     def cash_check(self) -> pd.DataFrame:
         """Per path: what the deal received, where it went and the difference (zero up to

@@ -32,6 +32,7 @@ def loan_deal(
     seed=1,
     rates=None,
     freq="quarterly",
+    subsidies=(),
 ):
     data = small_deal(
         deal={
@@ -51,6 +52,7 @@ def loan_deal(
         assets=list(assets),
         loans=list(loans),
         loss_sharing=list(layers),
+        interest_subsidies=list(subsidies),
         tranches=[{"name": "A", "balance": 1.0, "rank": 1}],
         fees={},
         reserve={},

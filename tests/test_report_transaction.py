@@ -370,19 +370,26 @@ def test_a_loan_pool_lists_its_loss_sharing_and_mentions_no_reserve_it_lacks():
 def test_loss_sharing_layers_of_every_kind():
     sc = load(REPO / "scenarios" / "beijing_combined_pledge_loans.toml")
     table = tx.credit_support_table(sc).set_index("id")
-    fund = table.loc["loss_sharing[1]"]
-    assert fund["kind_msgid"] == "Risk-compensation fund" and fund["cap"] == 2 * M
+    fund = table.loc["loss_sharing[2]"]  # the municipal fund of a 2:4:4 政银担 split
+    assert fund["kind_msgid"] == "Risk-compensation fund" and fund["cap"] == 1 * M
+    assert fund["provider"] == "municipal_fund"
     assert json.loads(fund["terms_params_json"]) == {
-        "share": 0.4,
+        "share": 0.2,
         "amount": 10 * M,
-        "loss": ["loss left by the layers before it"],
+        "loss": ["whole loss of principal (pro rata)"],
     }
-    # a 2:4:4 政银担 split shares the whole loss; a fund on 本金损失 the loss of principal
-    pro_rata = sc.replace(
-        {"loss_sharing[1].share_of": "original", "loss_sharing[1].basis": "principal"}
+    # sequential on the exposure: the loss the layers before it left
+    sequential = sc.replace(
+        {"loss_sharing[2].share_of": "remaining", "loss_sharing[2].basis": "exposure"}
     )
-    terms = tx.credit_support_table(pro_rata).set_index("id").loc["loss_sharing[1]"]
-    assert json.loads(terms["terms_params_json"])["loss"] == ["whole loss of principal (pro rata)"]
+    terms = tx.credit_support_table(sequential).set_index("id").loc["loss_sharing[2]"]
+    assert json.loads(terms["terms_params_json"])["loss"] == ["loss left by the layers before it"]
+    # the re-guarantee of the guarantor
+    again = table.loc["loss_sharing[1]"]
+    assert again["kind_msgid"] == "Re-guarantee (再担保)"
+    assert json.loads(again["terms_params_json"]) == {"share": 0.25, "guarantee": "guarantor"}
+    # the insurer that can default
+    assert table.loc["loss_sharing[4]", "provider_default_probability"] == 0.002
     policy = {
         "kind": "insurance",
         "share": 0.8,

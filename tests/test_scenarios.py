@@ -80,18 +80,41 @@ def test_beijing_pool_uses_all_seven_types_a_fund_and_a_guarantee_from_csv_tapes
     # added later (invention_patent, utility_model, design_patent), so its numbers stay as shipped
     chinese_kinds = {IPType.invention_patent, IPType.utility_model, IPType.design_patent}
     assert {a.type for a in sc.assets} == set(IPType) - chinese_kinds
-    assert {layer.kind for layer in sc.loss_sharing} == {"guarantee", "risk_compensation_fund"}
+    # a 政银担 2:4:4 split (guarantor 40%, the municipal and Haidian funds 20% each, pro rata on
+    # the original loss), a re-guarantee of the guarantor and an insurer
+    assert [
+        (x.name, x.share) for x in sc.loss_sharing if getattr(x, "share_of", "") == "original"
+    ] == [
+        ("guarantor", 0.4),
+        ("municipal_fund", 0.2),
+        ("haidian_fund", 0.2),
+    ]
+    assert {x.kind for x in sc.loss_sharing} == {
+        "guarantee",
+        "re_guarantee",
+        "risk_compensation_fund",
+        "insurance",
+    }
     assert any(len(loan.pledged_assets) > 1 for loan in sc.loans), "combined pledges"
     res = ipabs.simulate(sc, paths=2_000)
     pool = res.pool.iloc[0]
     assert pool["expected_guarantor_paid"] > 0 and pool["expected_fund_paid"] > 0
+    assert pool["expected_layer_municipal_fund_paid"] > 0
+    assert pool["expected_layer_haidian_fund_paid"] > 0
     # who bore what adds up on every path
     p = res.pool_paths
-    total = p["guarantor_paid"] + p["fund_paid"] + p["insurer_paid"] + p["loan_net_loss"]
+    total = (p["guarantor_paid"] + p["fund_paid"] + p["insurer_paid"] + p["reguarantor_paid"]
+             + p["loan_net_loss"])  # fmt: skip
     pd.testing.assert_series_equal(total, p["loan_gross_loss"], check_names=False, rtol=1e-9)
+    funds = p["layer_municipal_fund_paid"] + p["layer_haidian_fund_paid"]
+    pd.testing.assert_series_equal(funds, p["fund_paid"], check_names=False, rtol=1e-9)
     assert run_cli("value", path, "--out", tmp_path / "v").returncode == 0
     loans = pd.read_parquet(tmp_path / "v" / "loans.parquet")
     assert len(loans) == 40 and (loans["ltv"] > 0).all()
+    layers = pd.read_parquet(tmp_path / "v" / "layers.parquet")
+    assert list(layers["layer"]) == [
+        "guarantor", "reguarantee_fund", "municipal_fund", "haidian_fund", "insurer"
+    ]  # fmt: skip
 
 
 def test_loan_pool_results_do_not_depend_on_threads_or_block_size():

@@ -12,6 +12,7 @@ from scipy.special import ndtri
 
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import LOAN_FIELDS_START, POOL_FIELDS, TRANCHE_FIELDS, RawResults
+from ipabs.scenario.model import Scenario, layer_names, subsidy_names
 
 YIELD_QUANTILES = (0.05, 0.5, 0.95)
 IRR_QUANTILES = (0.01, 0.05, 0.50, 0.95, 0.99)
@@ -276,6 +277,10 @@ def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
             row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(
                 raw.pool[:, field[name]], w
             )
+        for j, column in enumerate(layer_columns(deal.scenario)[: raw.layer_paid.shape[1]]):
+            row[f"expected_{column}"], row[f"expected_{column}_se"] = mean_se(
+                raw.layer_paid[:, j], w
+            )
         # the loss left with the lender (the deal) after recoveries and loss-sharing, per unit of loans
         net = raw.pool[:, field["loan_net_loss"]] / loan_total
         row["expected_loan_loss_pct"], row["expected_loan_loss_pct_se"] = mean_se(net, w)
@@ -357,9 +362,22 @@ def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def pool_path_table(raw: RawResults) -> pd.DataFrame:
-    """One row per path: the pool's totals over the deal's life."""
+def layer_columns(sc: Scenario) -> list[str]:
+    """The pool table's column of each loss-sharing layer's payments to the lender, then of each
+    interest subsidy's (`RawResults.layer_paid`)."""
+    return [f"layer_{name}_paid" for name in layer_names(sc.loss_sharing)] + [
+        f"subsidy_{name}_paid" for name in subsidy_names(sc.interest_subsidies)
+    ]
+
+
+def pool_path_table(raw: RawResults, sc: Scenario | None = None) -> pd.DataFrame:
+    """One row per path: the pool's totals over the deal's life, then each loss-sharing layer's
+    payments to the lender (`layer_<name>_paid`) and each interest subsidy's
+    (`subsidy_<name>_paid`)."""
     frame = pd.DataFrame(raw.pool, columns=list(POOL_FIELDS))
+    columns = [] if sc is None else layer_columns(sc)
+    for j, column in enumerate(columns[: raw.layer_paid.shape[1]]):
+        frame[column] = raw.layer_paid[:, j]
     for count in (
         "licensee_defaults",
         "ip_rights_lost",

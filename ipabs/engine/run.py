@@ -107,6 +107,12 @@ POOL_FIELDS = (
     "loans_renewed",
     "loan_balance_at_legal_final",
     "loan_cash_after_legal_final",
+    "reguarantor_paid",  # re-guarantors' payments to the lender (after a guarantor's default)
+    "reguarantor_reimbursed",  # re-guarantors' reimbursements of guarantors (not the lender's)
+    "insurance_premium_paid",  # the insurers' premiums, out of the loans' collections
+    "interest_subsidy_paid",  # interest subsidies (贴息) paid to the lender
+    "co_lenders_gross_loss",  # the other lenders' share of co-lent loans' losses (共贷)
+    "co_lenders_net_loss",  # what they keep of it after the loss-sharing layers
 )
 LOAN_FIELDS_START = POOL_FIELDS.index("loan_defaults")
 #: each period's waterfall flows kept for the cash-flow statement (`RawResults.sample_flows`),
@@ -219,6 +225,9 @@ class RawResults:
     # cash-flow statement: ipabs.engine.statement)
     sample_pdl: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (sample,
     # periods) the principal deficiency ledger at each period's end (zeros with one account)
+    layer_paid: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (paths, layers)
+    # each loss-sharing layer's payments to the lender over the deal's life, in layer order, then
+    # each interest subsidy's
 
 
 #: the largest pool cache kept (bytes); above it every run simulates its pool
@@ -414,10 +423,14 @@ def _run_blocks(
         loan_maturity = np.empty(n_loans, np.int64)
         loan_io = np.empty(n_loans, np.bool_)
         loan_default = np.empty(n_loans, np.int64)
-        fund_used = np.zeros(
-            (0, 0) if loans is None else (loans.n_budget_years, loans.layer_kind.shape[0])
+        fund_used = np.zeros(  # each layer's, then each interest subsidy's, budget used
+            (0, 0)
+            if loans is None
+            else (loans.n_budget_years, loans.layer_kind.shape[0] + loans.subsidy_share.shape[0])
         )
-        loan_totals = np.zeros(N_LOAN_TOTALS)
+        # the loan totals, then each loss-sharing layer's payments to the lender and each subsidy's
+        n_named = 0 if loans is None else loans.layer_kind.shape[0] + loans.subsidy_share.shape[0]
+        loan_totals = np.zeros(N_LOAN_TOTALS + n_named)
         interest = wout.interest
         principal = wout.principal
         residual = wout.residual
@@ -440,7 +453,7 @@ def _run_blocks(
                         performing[k] = cache_series[p, 4, k]
                         for j in range(3):
                             pool_split[j][k] = cache_series[p, 5 + j, k]
-                    for j in range(N_LOAN_TOTALS):
+                    for j in range(loan_totals.shape[0]):
                         loan_totals[j] = cache_scalars[p, 6 + j]
                 for j in range(n_providers):
                     provider_default[j] = cache_providers[p, j]
@@ -478,7 +491,7 @@ def _run_blocks(
                             cache_series[p, 4, k] = performing[k]
                             for j in range(3):
                                 cache_series[p, 5 + j, k] = pool_split[j][k]
-                        for j in range(N_LOAN_TOTALS):
+                        for j in range(loan_totals.shape[0]):
                             cache_scalars[p, 6 + j] = loan_totals[j]
                     for j in range(n_providers):
                         cache_providers[p, j] = provider_default[j]
@@ -583,7 +596,7 @@ def _run_blocks(
             po[P_ACCELERATED] = accelerated
             for r in range(n_triggers):
                 trigger_out[p, r] = wout.trigger_first[r]
-            for j in range(N_LOAN_TOTALS):
+            for j in range(loan_totals.shape[0]):
                 po[LOAN_FIELDS_START + j] = loan_totals[j] if n_loans > 0 else 0.0
             if p < n_sample:
                 for k in range(n_periods):
@@ -695,7 +708,10 @@ def run_paths(
     n_tranches, n_periods = deal.n_tranches, deal.n_periods
     n_sample = min(sample_paths, paths)
     tranche_out = np.empty((paths, n_tranches, len(TRANCHE_FIELDS)))
-    pool_out = np.empty((paths, len(POOL_FIELDS)))
+    n_layers = deal.loans.layer_kind.shape[0] + deal.loans.subsidy_share.shape[0]
+    # the pool totals, then each loss-sharing layer's and subsidy's payments (RawResults.layer_paid)
+    pool_out = np.empty((paths, len(POOL_FIELDS) + n_layers))
+    n_scalars = _SCALARS + n_layers
     sample_collections = np.empty((n_sample, n_periods))
     sample_balances = np.empty((n_sample, n_tranches, n_periods))
     sample_reserve = np.empty((n_sample, n_periods))
@@ -715,10 +731,10 @@ def run_paths(
         cache_providers = pool_cache.providers
     elif cache_mode == CACHE_STORE:
         cache_series = np.empty((paths, _cache_series_count(deal), n_periods))
-        cache_scalars = np.empty((paths, _SCALARS))
+        cache_scalars = np.empty((paths, n_scalars))
         cache_providers = np.empty((paths, deal.support.loading.shape[0]), np.int64)
     else:
-        cache_series, cache_scalars = np.empty((0, 0, 0)), np.empty((0, _SCALARS))
+        cache_series, cache_scalars = np.empty((0, 0, 0)), np.empty((0, n_scalars))
         cache_providers = np.empty((0, 0), np.int64)
 
     n_blocks = -(-paths // block_size)
@@ -754,8 +770,10 @@ def run_paths(
         pool_cache.scalars, pool_cache.providers = cache_scalars, cache_providers
     elif cache_mode == CACHE_REPLAY:
         pool_cache.replays += 1
+    layer_paid = np.ascontiguousarray(pool_out[:, len(POOL_FIELDS) :])
+    pool_out = np.ascontiguousarray(pool_out[:, : len(POOL_FIELDS)])
     return RawResults(
         tranche_out, pool_out, sample_collections, sample_balances, sample_reserve, trigger_out,
         sample_performing, sample_loan_loss, sample_debt_service, sample_pool_income,
-        sample_holdback, weight, sample_flows, sample_pdl,
+        sample_holdback, weight, sample_flows, sample_pdl, layer_paid,
     )  # fmt: skip

@@ -217,15 +217,22 @@ def write_run(
 
 
 def write_valuation(
-    table: pd.DataFrame, loans: pd.DataFrame, info: dict[str, Any], out_dir: Path
+    table: pd.DataFrame,
+    loans: pd.DataFrame,
+    info: dict[str, Any],
+    out_dir: Path,
+    layers: pd.DataFrame | None = None,
 ) -> Path:
     """`ipabs value` output: valuation.parquet (assets), loans.parquet (loan-to-value, when the
-    pool has loans) and manifest.json, written atomically."""
+    pool has loans), layers.parquet (the loss-sharing layers' terms, when it has some) and
+    manifest.json, written atomically."""
     meta = json.dumps(info, sort_keys=True).encode()
     with atomic_folder(out_dir) as tmp:
         write_parquet(table, tmp / "valuation.parquet", meta)
         if len(loans):
             write_parquet(loans, tmp / "loans.parquet", meta)
+        if layers is not None and len(layers):
+            write_parquet(layers, tmp / "layers.parquet", meta)
         write_manifest(tmp, info)
     return Path(out_dir)
 

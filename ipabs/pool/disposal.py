@@ -83,7 +83,8 @@ def _take_in_kind(loans, t, value, exposure, schedule, paid):
 
 @njit(cache=True)
 def _pledge_income(loans, n, j, level_path, alive_path):
-    """The pledged assets' simulated licence income in period j (0 past the last period)."""
+    """The pledged assets' simulated licence income in period j (0 past the last period), the
+    pool's share of it for a co-lent loan."""
     if j >= level_path.shape[0]:
         return 0.0
     income = 0.0
@@ -91,7 +92,7 @@ def _pledge_income(loans, n, j, level_path, alive_path):
         i = loans.pledge_asset[p]
         if alive_path[j, i]:
             income += loans.asset_income_weight[j, i] * np.exp(level_path[j, i])
-    return income
+    return income * loans.participation[n]  # the pool's share of a co-lent loan
 
 
 @njit(cache=True)

@@ -1,7 +1,7 @@
 """Loan kernel: one path of IP-pledged loan repayments, defaults, disposals and loss-sharing.
 
 Runs after the pool kernel on the same path, reading the path's horizon factors and the pledged
-assets' simulated income levels it recorded. Each loan n and the guarantor draw one latent per
+assets' simulated income levels it recorded. Each loan n and each guarantor draw one latent per
 path, A_n = S (a_n M_f(n) + sqrt(1 - a_n^2) eps_n), and default in the first period k with
 A_n < F^-1(P_n(t_k)) (ipabs.pool.default_times; docs/model.md, sections 3.2 and 3.8). Per period
 k and loan n still performing:
@@ -12,10 +12,11 @@ At default: exposure = balance + unpaid interest; pledge value V_k (given, or th
 remaining income value at their simulated level); the recovery and when it is paid come from
 the disposal (ipabs.pool.disposal: by default min(max(V_k (1 - haircut), floor), exposure) after
 the disposal lag; or an auction, or a 收储 buy-out paid over time); the loss goes through the
-loss-sharing layers in order. The guarantor pays at default (its loss share, and its share of the recovery in
-advance, subrogated); the rest of the recovery, the fund and the insurer pay at disposal.
-Draws: 1 (the first guarantor, or a placeholder) + N normals + 1 per further guarantor per path
-from the path's latent stream, then 2 uniforms per loan
+loss-sharing layers in order, and each layer pays in its period (ipabs.pool.loss_sharing: claim
+lags, caps, budgets, re-guarantees; the insurers' premiums and the interest subsidies each
+period). A co-lent loan's amounts are the pool's share (LoanArrays.participation).
+Draws: 1 (the first guarantor, or a placeholder) + N normals + 1 per further guarantor + 1 per
+insurer that can default, per path, from the path's latent stream, then 2 uniforms per loan
 and period from its period stream, always, for common random numbers.
 """
 
@@ -28,20 +29,34 @@ from ipabs.engine.rng import normal, uniform
 from ipabs.pool.default_times import default_period as first_default_period
 from ipabs.pool.default_times import latent
 from ipabs.pool.disposal import dispose
-
-# slots of the per-path loan totals
-(L_DEFAULTS, L_RECOVERIES, L_GROSS_LOSS, L_GUARANTOR, L_FUND, L_INSURER, L_NET_LOSS, L_PREPAID, L_RENEWED,
- L_OUTSTANDING, L_AFTER_FINAL) = range(11)  # fmt: skip
-N_LOAN_TOTALS = 11
-
-_GUARANTEE, _FUND, _INSURANCE = 0, 1, 2
+from ipabs.pool.loss_sharing import (  # noqa: F401 (the slots, re-exported)
+    L_AFTER_FINAL,
+    L_DEFAULTS,
+    L_FUND,
+    L_GROSS_LOSS,
+    L_GUARANTOR,
+    L_INSURER,
+    L_NET_LOSS,
+    L_OUTSTANDING,
+    L_PREMIUM,
+    L_PREPAID,
+    L_RECOVERIES,
+    L_REGUARANTOR,
+    L_REIMBURSED,
+    L_RENEWED,
+    N_LOAN_TOTALS,
+    book_layer_cash,
+    pay_subsidies,
+    premium_due,
+    share_loss,
+)
 
 
 @njit(cache=True)
 def pledge_value(loans, n, k, level_path, alive_path):
     """Value of loan n's pledge at the end of period k."""
     if loans.given_value[n] >= 0.0:
-        return loans.given_value[n]
+        return loans.given_value[n]  # already the pool's share of a co-lent loan
     value = 0.0
     for p in range(loans.pledge_start[n], loans.pledge_start[n + 1]):
         i = loans.pledge_asset[p]
@@ -51,7 +66,7 @@ def pledge_value(loans, n, k, level_path, alive_path):
                 - loans.asset_fee_pv[k, i]
             )
             value += max(v, 0.0)
-    return value
+    return value * loans.participation[n]  # the pool's share of a co-lent loan's pledge
 
 
 @njit(cache=True)
@@ -61,50 +76,6 @@ def _guarantor_default(loans, g, economy, e, n_periods):
     a = latent(economy, loans.guarantor_factor[g], loading, np.sqrt(1.0 - loading * loading), e)
     k = first_default_period(a, loans.guarantor_threshold, g)
     return n_periods if k < 0 else k
-
-
-@njit(cache=True)
-def share_loss(loans, loss, principal_loss, guarantor_default, default_period, ip_lost, pay_period, fund_used, out, layer_paid):  # fmt: skip
-    """Apply the loss-sharing layers in order to one loan's loss (principal_loss of it the
-    principal part); writes each layer's payment to layer_paid and returns (what investors keep,
-    what the guarantors pay). A layer's base is the loss the layers before it left (share_of
-    remaining) or the original loss (original), on a principal basis that base times
-    principal_loss / loss; it pays at most what remains, so the layers never pay more than the
-    loss."""
-    remaining = loss
-    guaranteed = 0.0
-    principal_part = principal_loss / loss if loss > 0.0 else 0.0
-    for m in range(loans.layer_kind.shape[0]):
-        kind = loans.layer_kind[m]
-        base = loss if loans.layer_original[m] else remaining
-        if loans.layer_principal[m]:
-            base *= principal_part
-        if kind == _GUARANTEE:
-            alive = default_period < guarantor_default[loans.layer_guarantor[m]]
-            paid = min(loans.layer_share[m] * base, remaining) if alive else 0.0
-            out[L_GUARANTOR] += paid
-            guaranteed += paid
-        elif kind == _FUND:
-            paid = min(loans.layer_share[m] * base, loans.layer_cap[m], remaining)
-            if loans.layer_calendar[m]:
-                year = loans.calendar_year[pay_period]
-            else:
-                year = pay_period // loans.periods_per_year
-            if year < fund_used.shape[0]:
-                paid = min(paid, max(loans.layer_budget[m] - fund_used[year, m], 0.0))
-                fund_used[year, m] += paid
-            out[L_FUND] += paid
-        else:
-            in_policy = loans.layer_first_period[m] <= default_period <= loans.layer_last_period[m]
-            if in_policy and (ip_lost or not loans.layer_needs_ip_lost[m]):
-                covered = max(base - loans.layer_deductible[m], 0.0) * loans.layer_share[m]
-                paid = min(covered, loans.layer_cap[m], remaining)
-            else:
-                paid = 0.0
-            out[L_INSURER] += paid
-        layer_paid[m] = paid
-        remaining -= paid
-    return remaining, guaranteed
 
 
 @njit(cache=True)
@@ -144,6 +115,9 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
     n_guarantors = loans.guarantor_loading.shape[0]
     guarantor_default = np.empty(n_guarantors, np.int64)
     layer_paid = np.empty(loans.layer_kind.shape[0])
+    layer_claim = np.empty(loans.layer_kind.shape[0])
+    layer_period = np.empty(loans.layer_kind.shape[0], np.int64)
+    subsidised = loans.subsidy_share.shape[0] > 0
     guarantor_default[0] = _guarantor_default(loans, 0, economy, normal(latent_state), n_periods)
     for n in range(n_loans):
         e = normal(latent_state)
@@ -156,6 +130,9 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
     for k in range(n_periods):
         defaulted[k] = 0.0
         gross_loss[k] = 0.0
+        premium = premium_due(loans, k, balance, status, guarantor_default)
+        subsidised_interest = 0.0  # the interest and balance of the loans performing through k
+        subsidised_balance = 0.0
         for n in range(n_loans):
             u_prepay = uniform(state)
             u_renew = uniform(state)
@@ -172,45 +149,17 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                     if not alive_path[k, loans.pledge_asset[q]]:
                         ip_lost = True
                 loss = exposure - recovery
-                kept, guaranteed = share_loss(
-                    loans,
-                    loss,
-                    min(loss, balance[n]),
+                kept = share_loss(
+                    loans, loss, min(loss, balance[n]), guarantor_default, k, ip_lost,
+                    pay_period, loans.participation[n], fund_used, out, layer_paid, layer_claim,
+                    layer_period,
+                )  # fmt: skip
+                book_layer_cash(
+                    loans, k, exposure, recovery, kept, pay_period, loans.participation[n],
                     guarantor_default,
-                    k,
-                    ip_lost,
-                    pay_period,
-                    fund_used,
-                    out,
-                    layer_paid,
-                )
-                # the guarantor compensates at default: its share of the loss plus an advance of
-                # its share of the recovery, which it is repaid from the disposal (subrogation);
-                # the rest of the recovery, the fund and the insurer pay at disposal
-                advance = 0.0
-                for m in range(loans.layer_kind.shape[0]):
-                    g = loans.layer_guarantor[m]
-                    if g >= 0 and k < guarantor_default[g]:
-                        advance += loans.layer_share[m] * recovery
-                advance = min(advance, recovery)
-                collections[k] += guaranteed + advance
-                recovered[k] += guaranteed + advance
-                later = exposure - kept - guaranteed - advance
-                # a disposal paid over several periods (ipabs.pool.disposal): the deal's part
-                # of each payment before the settlement (the guarantor is repaid its advance
-                # pro rata); the rest and the fund and insurer at the settlement
-                if loans.disposal_method[n] != 0:
-                    own = 1.0 - advance / recovery if recovery > 0.0 else 0.0
-                    for j in range(k, min(pay_period, n_periods)):
-                        part = schedule[j] * own
-                        collections[j] += part
-                        recovered[j] += part
-                        later -= part
-                if pay_period < n_periods:
-                    collections[pay_period] += later
-                    recovered[pay_period] += later
-                else:
-                    out[L_AFTER_FINAL] += later
+                    schedule, loans.disposal_method[n] != 0,
+                    layer_paid, layer_period, collections, recovered, out,
+                )  # fmt: skip
                 defaulted_principal[k] += balance[n]
                 defaulted[k] += exposure
                 gross_loss[k] += exposure - recovery
@@ -220,6 +169,9 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 out[L_NET_LOSS] += kept
                 balance[n] = 0.0
                 continue
+            if subsidised:
+                subsidised_interest += interest
+                subsidised_balance += balance[n] * loans.accrual[k, n]
             if u_prepay < loans.prepay_prob[k, n]:
                 collections[k] += balance[n] + accrued[n] + interest
                 principal_collected[k] += balance[n]
@@ -253,6 +205,12 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 balance[n] -= principal
                 collections[k] += principal
                 principal_collected[k] += principal
+        if subsidised:
+            pay_subsidies(loans, k, subsidised_interest, subsidised_balance, fund_used, collections, out)  # fmt: skip
+        if premium > 0.0:  # paid out of the period's interest (what is not principal or recovery)
+            premium = min(premium, max(collections[k] - principal_collected[k] - recovered[k], 0.0))
+            collections[k] -= premium
+            out[L_PREMIUM] += premium
         on_book = 0.0
         for n in range(n_loans):
             if status[n] == 0:

@@ -19,10 +19,17 @@ from ipabs.pool.disposal import BUYOUT, METHOD_CODES, PAYMENT_CODES, TAKE_IN_KIN
 from ipabs.pool.lpr import loan_lpr, path_at
 from ipabs.pool.seasoning import absorption_probability, accrued_interest, maturity_date, risk_state
 from ipabs.pool.valuation import remaining_value_factors
-from ipabs.scenario.model import Guarantee, Insurance, Scenario
+from ipabs.scenario.model import (
+    Guarantee,
+    Insurance,
+    ReGuarantee,
+    RiskCompensationFund,
+    Scenario,
+    layer_names,
+)
 
 AMORTISATION_CODES = {"bullet": 0, "interest_only": 1, "level": 2, "custom": 3}
-LAYER_CODES = {"guarantee": 0, "risk_compensation_fund": 1, "insurance": 2}
+LAYER_CODES = {"guarantee": 0, "risk_compensation_fund": 1, "insurance": 2, "re_guarantee": 3}
 
 
 class LoanArrays(NamedTuple):
@@ -56,19 +63,24 @@ class LoanArrays(NamedTuple):
     floor: np.ndarray  # (N,) buy-out floor, 0 if none
     layer_kind: np.ndarray  # (M,) int code, in the order applied
     layer_share: np.ndarray  # (M,)
-    layer_cap: np.ndarray  # (M,) per-loan cap (fund) or limit (insurance); inf if none
+    layer_cap: np.ndarray  # (M,) per-loan cap (an insurer's limit); inf if none
     layer_deductible: np.ndarray  # (M,) insurance deductible
     layer_first_period: np.ndarray  # (M,) int: first default period covered (insurance)
     layer_last_period: np.ndarray  # (M,) int: last default period covered (insurance)
     layer_needs_ip_lost: np.ndarray  # (M,) bool: pays only if a pledged right was lost first
-    layer_budget: np.ndarray  # (M,) annual budget of a fund layer; inf if none (or not a fund)
-    layer_calendar: np.ndarray  # (M,) bool: a fund's budget years are calendar (fiscal) years
+    layer_budget: np.ndarray  # (M,) a fund's annual budget, another layer's annual cap; inf if none
+    layer_calendar: np.ndarray  # (M,) bool: its budget years are calendar (fiscal) years
     layer_original: np.ndarray  # (M,) bool: the share applies to the original loss (pro rata)
     layer_principal: np.ndarray  # (M,) bool: the layer covers the principal part of the loss
-    layer_guarantor: np.ndarray  # (M,) int: the guarantee layer's guarantor index; -1 if none
-    guarantor_threshold: np.ndarray  # (K, G) cumulative default threshold of each guarantor
-    # (-inf: never); G >= 1: guarantor 0 is the first guarantee, or a placeholder that never
-    # defaults, so its latent is always drawn (common random numbers)
+    layer_guarantor: np.ndarray  # (M,) int: the layer's counterparty (guarantor, or insurer that
+    # can default) index; -1 if none
+    layer_lag: np.ndarray  # (M,) int: claim lag in periods from default; -1: the default timing
+    layer_target: np.ndarray  # (M,) int: a re-guarantee's guarantee layer; -1 if none
+    layer_premium: np.ndarray  # (M,) an insurer's annual premium rate on the performing balance
+    guarantor_threshold: np.ndarray  # (K, G) cumulative default threshold of each counterparty
+    # (-inf: never); G >= 1: counterparty 0 is the first guarantee, or a placeholder that never
+    # defaults, so its latent is always drawn (common random numbers); then the other guarantees,
+    # then the insurers with a default probability, in layer order
     guarantor_factor: np.ndarray  # (G,) int
     guarantor_loading: np.ndarray  # (G,)
     calendar_year: np.ndarray  # (K + lags,) int: calendar year of payment date k less closing's
@@ -98,6 +110,13 @@ class LoanArrays(NamedTuple):
     asset_income_weight: np.ndarray  # (K, A) base * dt * share of the period before income ends
     n_budget_years: int  # rows of the per-path fund budget scratch
     periods_per_year: int
+    participation: np.ndarray  # (N,) the pool's share of each loan (共贷); 1 if not co-lent; the
+    # amounts above are the pool's share already, a simulated pledge value is scaled in the kernel
+    subsidy_share: np.ndarray  # (S,) each interest subsidy's share of the interest
+    subsidy_rate: np.ndarray  # (S,) its annual rate on the performing balance
+    subsidy_budget: np.ndarray  # (S,) its annual budget; inf if none
+    subsidy_calendar: np.ndarray  # (S,) bool: its budget years are calendar years
+    subsidy_lag: np.ndarray  # (S,) int: periods from the interest's period to its payment
 
 
 def _period_probability(annual: np.ndarray, dt_years: np.ndarray) -> np.ndarray:
@@ -230,13 +249,30 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
     kinds, shares, caps, deductibles = [], [], [], []
     first_k, last_k, needs_ip_lost = [], [], []
     budgets, calendar, original, principal, guarantor = [], [], [], [], []
+    claim_lags, targets, premiums = [], [], []
     g_thresholds, g_factors, g_loadings = [], [], []
-    for layer in sc.loss_sharing:
+    insurers: list[tuple[int, Insurance]] = []
+    names = layer_names(sc.loss_sharing)
+
+    def counterparty(probability: float, factor: str | None, loading: float) -> int:
+        g_thresholds.append(thresholds(cumulative_probability([probability], t_years), dof)[:, 0])
+        g_factors.append(sc.factor_index(factor))
+        g_loadings.append(loading)
+        return len(g_thresholds) - 1
+
+    for m, layer in enumerate(sc.loss_sharing):
         kinds.append(LAYER_CODES[layer.kind])
         shares.append(layer.share)
         deductibles.append(layer.deductible if isinstance(layer, Insurance) else 0.0)
-        original.append(layer.share_of == "original")
+        original.append(getattr(layer, "share_of", "remaining") == "original")
         principal.append(getattr(layer, "basis", "exposure") == "principal")
+        claim_lags.append(
+            -1
+            if layer.claim_lag_months is None
+            else math.ceil(layer.claim_lag_months * per_year / 12)
+        )
+        targets.append(names.index(layer.guarantee) if isinstance(layer, ReGuarantee) else -1)
+        premiums.append(layer.premium_rate if isinstance(layer, Insurance) else 0.0)
         first, last, ip_lost = 0, 1 << 30, False
         if isinstance(layer, Insurance):
             # a default in period k happens between the collection period's start and end
@@ -247,38 +283,52 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
                     (k for k, d in enumerate(dates) if d >= layer.covered_until), n_periods - 1
                 )
             ip_lost = layer.covered_events[0] == "default_after_ip_lost"
+            if layer.insurer_default_probability > 0.0:
+                insurers.append((m, layer))
         first_k.append(first)
         last_k.append(last)
         needs_ip_lost.append(ip_lost)
-        budget, is_calendar, g = math.inf, False, -1
+        g = -1
         if isinstance(layer, Insurance):
-            caps.append(math.inf if layer.limit is None else layer.limit)
-        elif isinstance(layer, Guarantee):
-            caps.append(math.inf)
-            g = len(g_thresholds)
-            g_thresholds.append(
-                thresholds(
-                    cumulative_probability([layer.guarantor_default_probability], t_years), dof
-                )[:, 0]
-            )
-            g_factors.append(sc.factor_index(layer.factor))
-            g_loadings.append(layer.factor_loading)
+            cap = layer.limit
         else:
-            caps.append(math.inf if layer.per_loan_cap is None else layer.per_loan_cap)
-            budget = math.inf if layer.annual_budget is None else layer.annual_budget
-            is_calendar = layer.budget_year == "calendar"
-        budgets.append(budget)
-        calendar.append(is_calendar)
+            cap = layer.per_loan_cap
+        if isinstance(layer, RiskCompensationFund):
+            budget = layer.annual_budget
+        else:
+            budget = layer.annual_cap
+        if isinstance(layer, Guarantee):
+            g = counterparty(
+                layer.guarantor_default_probability, layer.factor, layer.factor_loading
+            )
+        caps.append(math.inf if cap is None else cap)
+        budgets.append(math.inf if budget is None else budget)
+        calendar.append(layer.budget_year == "calendar")
         guarantor.append(g)
     if not g_thresholds:  # a placeholder guarantor that never defaults and pays nothing
-        g_thresholds, g_factors, g_loadings = [np.full(n_periods, -np.inf)], [0], [0.0]
+        counterparty(0.0, None, 0.0)
+        g_thresholds[0] = np.full(n_periods, -np.inf)
+    # the insurers that can default, after the guarantors: their latents are drawn after every
+    # other, and only for them (a deal without one keeps its draws)
+    for m, layer in insurers:
+        guarantor[m] = counterparty(
+            layer.insurer_default_probability, layer.factor, layer.factor_loading
+        )
 
     lag_periods = np.array(
         [math.ceil(loan.disposal_lag_months * per_year / 12) for loan in loans], dtype=np.int64
     )
     # the calendar (fiscal) year of each payment date, the dates after legal final extended by
     # the payment frequency, counted from closing's year
-    n_pay = n_periods + max(int(lag_periods.max(initial=0)), _disposal_reach(sc)) + 1
+    subsidies = sc.interest_subsidies
+    subsidy_lag = [math.ceil(x.lag_months * per_year / 12) for x in subsidies]
+    reach = max(
+        int(lag_periods.max(initial=0)),
+        _disposal_reach(sc),
+        max(claim_lags, default=0),
+        max(subsidy_lag, default=0),
+    )
+    n_pay = n_periods + reach + 1
     step = 12 // per_year
     pay_dates = list(grid.dates) + [
         add_months(grid.dates[-1], step * j) for j in range(1, n_pay - len(grid.dates) + 1)
@@ -288,20 +338,24 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
 
     loading = np.array([loan.factor_loading for loan in loans])
     disposal = _disposal_terms(sc, grid, dof)
+    # a co-lent loan (共贷): the pool holds `participation` of every amount (x 1.0 otherwise)
+    share = np.array([loan.participation for loan in loans])
+    given = np.where(given >= 0.0, given * share, given)
     return LoanArrays(
-        balance0=np.array([loan.balance for loan in loans]),
+        balance0=np.array([loan.balance for loan in loans]) * share,
         accrued0=np.array(
             [
                 accrued_interest(loan, pool_start, per_year, rate[0, j], day_count)
                 for j, (loan, day_count) in enumerate(zip(loans, _day_counts(sc), strict=True))
             ]
-        ),
+        )
+        * share,
         rate=np.ascontiguousarray(rate),
         accrual=loan_accrual(sc, grid),
         amortisation=np.array(
             [AMORTISATION_CODES[loan.amortisation.value] for loan in loans], dtype=np.int64
         ),
-        scheduled_principal=np.ascontiguousarray(scheduled),
+        scheduled_principal=np.ascontiguousarray(scheduled * share[None, :]),
         maturity_period=maturity,
         term_periods=term_periods,
         threshold=np.ascontiguousarray(threshold),
@@ -318,7 +372,7 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         asset_base=np.array([a.base_annual_income for a in sc.assets]),
         haircut=np.array([loan.disposal_haircut for loan in loans]),
         lag_periods=lag_periods,
-        floor=np.array([loan.buyout_floor or 0.0 for loan in loans]),
+        floor=np.array([loan.buyout_floor or 0.0 for loan in loans]) * share,
         layer_kind=np.array(kinds, dtype=np.int64),
         layer_share=np.array(shares, dtype=float),
         layer_cap=np.array(caps, dtype=float),
@@ -331,6 +385,9 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         layer_original=np.array(original, dtype=np.bool_),
         layer_principal=np.array(principal, dtype=np.bool_),
         layer_guarantor=np.array(guarantor, dtype=np.int64),
+        layer_lag=np.array(claim_lags, dtype=np.int64),
+        layer_target=np.array(targets, dtype=np.int64),
+        layer_premium=np.array(premiums, dtype=float),
         guarantor_threshold=np.ascontiguousarray(np.array(g_thresholds).T),
         guarantor_factor=np.array(g_factors, dtype=np.int64),
         guarantor_loading=np.array(g_loadings, dtype=float),
@@ -338,6 +395,15 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         **disposal,
         n_budget_years=n_budget_years,
         periods_per_year=per_year,
+        participation=share,
+        subsidy_share=np.array([x.share_of_interest for x in subsidies], dtype=float),
+        subsidy_rate=np.array([x.rate for x in subsidies], dtype=float),
+        subsidy_budget=np.array(
+            [math.inf if x.annual_budget is None else x.annual_budget for x in subsidies],
+            dtype=float,
+        ),
+        subsidy_calendar=np.array([x.budget_year == "calendar" for x in subsidies], dtype=np.bool_),
+        subsidy_lag=np.array(subsidy_lag, dtype=np.int64),
     )
 
 

@@ -134,10 +134,48 @@ def loan_to_value(sc: Scenario, asset_values: pd.DataFrame) -> pd.DataFrame:
             {
                 "loan": loan.id,
                 "balance": loan.balance,
+                "participation": loan.participation,  # the pool's share of a co-lent loan (共贷)
                 "pledged_assets": ", ".join(loan.pledged_assets),
                 "pledge_value": value,
                 "value_basis": basis,
                 "ltv": loan.balance / value if value > 0 else math.inf,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def loss_sharing_terms(sc: Scenario) -> pd.DataFrame:
+    """One row per loss-sharing layer, by name, in the order applied: its terms as the loan
+    kernel reads them (docs/model.md 3.8; NaN: none, or not of its kind)."""
+    from ipabs.scenario.model import layer_names
+
+    def number(x: float | None) -> float:
+        return math.nan if x is None else float(x)
+
+    rows = []
+    for name, layer in zip(layer_names(sc.loss_sharing), sc.loss_sharing, strict=True):
+        cap = layer.limit if layer.kind == "insurance" else layer.per_loan_cap
+        year_cap = (
+            layer.annual_budget if layer.kind == "risk_compensation_fund" else layer.annual_cap
+        )
+        default_probability = {
+            "guarantee": getattr(layer, "guarantor_default_probability", None),
+            "insurance": getattr(layer, "insurer_default_probability", None),
+        }.get(layer.kind)
+        rows.append(
+            {
+                "layer": name,
+                "kind": layer.kind,
+                "share": layer.share,
+                "share_of": getattr(layer, "share_of", "remaining"),
+                "basis": getattr(layer, "basis", "exposure"),
+                "re_guarantees": getattr(layer, "guarantee", ""),
+                "per_loan_cap": number(cap),
+                "annual_cap": number(year_cap),
+                "budget_year": layer.budget_year,
+                "claim_lag_months": number(layer.claim_lag_months),
+                "default_probability": number(default_probability),
+                "premium_rate": number(getattr(layer, "premium_rate", None)),
             }
         )
     return pd.DataFrame(rows)

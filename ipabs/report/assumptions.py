@@ -426,7 +426,9 @@ def _licences(sc: Scenario, rows: _Rows) -> None:
 
 def _loss_sharing_and_support(sc: Scenario, rows: _Rows) -> None:
     for layer in sc.loss_sharing:
-        at = f"loss_sharing[kind={layer.kind}]"
+        at = (
+            f"loss_sharing[name={layer.name}]" if layer.name else f"loss_sharing[kind={layer.kind}]"
+        )
         if layer.kind == "guarantee":
             rows.add(f"{at}.share", N_("Guarantee: share of each loss"), layer.share, "pct")
             rows.add(
@@ -434,6 +436,14 @@ def _loss_sharing_and_support(sc: Scenario, rows: _Rows) -> None:
                 N_("Guarantor annual default probability"),
                 layer.guarantor_default_probability,
                 "pct_per_year",
+            )
+            rows.add(f"{at}.annual_cap", N_("Guarantee: cap a year"), layer.annual_cap, "amount")
+        elif layer.kind == "re_guarantee":
+            rows.add(
+                f"{at}.share",
+                N_("Re-guarantee: share of the guarantor's obligation"),
+                layer.share,
+                "pct",
             )
         elif layer.kind == "risk_compensation_fund":
             rows.add(
@@ -461,6 +471,33 @@ def _loss_sharing_and_support(sc: Scenario, rows: _Rows) -> None:
                 if_any=True,
             )
             rows.add(f"{at}.limit", N_("Credit insurance: limit per loan"), layer.limit, "amount")
+            rows.add(
+                f"{at}.premium_rate",
+                N_("Credit insurance: annual premium rate"),
+                layer.premium_rate,
+                "pct_per_year",
+                if_any=True,
+            )
+            rows.add(
+                f"{at}.insurer_default_probability",
+                N_("Insurer annual default probability"),
+                layer.insurer_default_probability,
+                "pct_per_year",
+                if_any=True,
+            )
+    for i, subsidy in enumerate(sc.interest_subsidies):
+        at = f"interest_subsidies[{i}]"
+        rows.add(
+            f"{at}.share_of_interest",
+            N_("Interest subsidy: share of the interest"),
+            subsidy.share_of_interest,
+            "pct",
+            if_any=True,
+        )
+        rows.add(
+            f"{at}.rate", N_("Interest subsidy: rate on the balance"), subsidy.rate,
+            "pct_per_year", if_any=True,
+        )  # fmt: skip
     support = list(enumerate(sc.credit_support))
     rows.add_items(
         "credit_support[*].provider_default_probability",

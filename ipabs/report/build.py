@@ -16,6 +16,7 @@ import pandas as pd
 from ipabs.report.contract_words import STRATA as CONTRACT_STRATA
 from ipabs.report.contract_words import pool_label
 from ipabs.report.i18n import N_, Translator
+from ipabs.scenario.model import layer_names, subsidy_names
 
 #: the Parquet files a report may save (data/<name>.parquet), which `--check` compares
 DATA_FILES = (
@@ -68,7 +69,27 @@ POOL_ROWS = (
     ("expected_guarantor_paid", N_("Expected guarantor payments"), "amount", "loans"),
     ("expected_fund_paid", N_("Expected risk-compensation fund payments"), "amount", "loans"),
     ("expected_insurer_paid", N_("Expected insurer payments"), "amount", "loans"),
+    (
+        "expected_reguarantor_paid",
+        N_("Expected re-guarantor payments to the lender"),
+        "amount",
+        "loans",
+    ),
+    (
+        "expected_reguarantor_reimbursed",
+        N_("Expected re-guarantor reimbursements of guarantors"),
+        "amount",
+        "loans",
+    ),
+    ("expected_insurance_premium_paid", N_("Expected insurance premiums paid"), "amount", "loans"),
+    (
+        "expected_interest_subsidy_paid",
+        N_("Expected interest subsidies received"),
+        "amount",
+        "loans",
+    ),
     ("expected_loan_net_loss", N_("Expected net loan loss"), "amount", "loans"),
+    ("expected_co_lenders_net_loss", N_("Expected net loss of the co-lenders"), "amount", "loans"),
     ("expected_loan_loss_pct", N_("Expected net loan loss, % of loans"), "pct", "loans"),
     ("loan_loss_pct_p95", N_("Net loan loss, 95th percentile"), "pct", "loans"),
     ("loan_loss_pct_p99", N_("Net loan loss, 99th percentile"), "pct", "loans"),
@@ -127,8 +148,15 @@ def report_data(sc, results, stress_run=None) -> dict[str, pd.DataFrame]:
     return data
 
 
-def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """The pool estimates that apply to this pool: (column, label, kind)."""
+#: a loss-sharing layer's or an interest subsidy's row in the Pool section, after the kind totals
+LAYER_ROW = N_("Expected payments by layer {name}")
+SUBSIDY_ROW = N_("Expected interest subsidy {name}")
+
+
+def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str, dict[str, str]]]:
+    """The pool estimates that apply to this pool: (column, label, kind, label parameters);
+    each loss-sharing layer's and subsidy's payments by name after the payments by kind, when
+    there are several layers."""
     has = {
         "core": True,
         "all": True,
@@ -139,6 +167,8 @@ def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
     }
     rows = []
     for column, label, kind, applies in POOL_ROWS:
+        if column == "expected_loan_net_loss" and has["loans"]:
+            rows += _named_rows(sc, pool)  # by name, after the payments by kind
         if column not in pool.columns or not has[applies]:
             continue
         value = float(pool[column].iloc[0])
@@ -151,7 +181,23 @@ def pool_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str]]:
             and se == 0.0
         ):
             continue
-        rows.append((column, pool_label(sc, column, label), kind))
+        rows.append((column, pool_label(sc, column, label), kind, {}))
+    return rows
+
+
+def _named_rows(sc, pool: pd.DataFrame) -> list[tuple[str, str, str, dict[str, str]]]:
+    """Each loss-sharing layer's and interest subsidy's row, when there are several of them."""
+    rows = []
+    layers = getattr(sc, "loss_sharing", ())
+    subsidies = getattr(sc, "interest_subsidies", ())
+    if len(layers) > 1:
+        for name in layer_names(layers):
+            if f"expected_layer_{name}_paid" in pool.columns:
+                rows.append((f"expected_layer_{name}_paid", LAYER_ROW, "amount", {"name": name}))
+    if len(subsidies) > 1:
+        for name in subsidy_names(subsidies):
+            if f"expected_subsidy_{name}_paid" in pool.columns:
+                rows.append((f"expected_subsidy_{name}_paid", SUBSIDY_ROW, "amount", {"name": name}))  # fmt: skip
     return rows
 
 

@@ -2,7 +2,8 @@
 (no simulation).
 
 A licence pool is measured by its licence income at closing (`base_annual_income`, per year), a
-loan pool by its loan balances (`balance`); the two are never added together, so a combined pool
+loan pool by its loan balances (`balance`, times `participation`: the pool's share of a co-lent
+loan); the two are never added together, so a combined pool
 has both sets of tables. Each table's `share` is its row's part of that pool's total (0.25 is
 25%); rows come largest first, except the rate and loan-to-value bands, which run in order. The
 tables have no total row: the report adds it.
@@ -138,19 +139,19 @@ def _loans_by_ip_type(sc: Scenario) -> pd.DataFrame:
     for loan in sc.loans:
         pledged = loan.pledged_assets
         if not pledged:
-            balance[UNSPECIFIED] += loan.balance
+            balance[UNSPECIFIED] += loan.balance * loan.participation
             continue
         total = sum(value[a] for a in pledged)
         for a in pledged:
             weight = value[a] / total if total > 0 else 1.0 / len(pledged)
-            balance[type_of[a]] += loan.balance * weight
+            balance[type_of[a]] += loan.balance * loan.participation * weight
             assets[type_of[a]].add(a)
     rows = {t: [len(assets.get(t, ())), balance[t]] for t in balance}
     return _table(rows, "ip_type", ("assets", "balance"))
 
 
 def _loans_by_borrower(sc: Scenario) -> pd.DataFrame:
-    rows = {x.id: [len(x.pledged_assets), x.balance] for x in sc.loans}
+    rows = {x.id: [len(x.pledged_assets), x.balance * x.participation] for x in sc.loans}
     return _table(rows, "obligor", ("pledged_assets", "balance"))
 
 
@@ -160,7 +161,7 @@ def _loans_by_factor(sc: Scenario) -> pd.DataFrame:
     for loan in sc.loans:
         f = factor_of(loan.factor)
         rows[f][0] += 1
-        rows[f][1] += loan.balance
+        rows[f][1] += loan.balance * loan.participation
     return _table(rows, "factor", ("obligors", "balance"))
 
 
@@ -179,7 +180,7 @@ def _loans_by_rate(sc: Scenario) -> pd.DataFrame:
         # rounded first, so that 0.055 + 0.005 lands in the band of 0.06, as written
         band = math.floor(round(_rate_at_closing(sc, loan) / RATE_BAND_WIDTH, 9))
         bands[band][0] += 1
-        bands[band][1] += loan.balance
+        bands[band][1] += loan.balance * loan.participation
     total = sum(b[1] for b in bands.values())
     rows = [
         {

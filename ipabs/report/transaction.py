@@ -128,6 +128,7 @@ PARAM_KINDS = {
     "ceiling": "amount",  # a cap on an amount (the reserve's target)
     "effective": "pct",  # the tax as a share of its base
     "loss": "msgids",  # the loss a loss-sharing layer shares (LOSS_WORDS)
+    "guarantee": "text",  # a loss-sharing layer's name, shown as written
 }
 #: (share_of, basis) -> the loss a loss-sharing layer shares (docs/model.md 3.8)
 LOSS_WORDS = {
@@ -848,6 +849,7 @@ KIND_WORDS = {
     "loss_guarantee": N_("Loan loss guarantee"),
     "risk_compensation_fund": N_("Risk-compensation fund"),
     "insurance": N_("Credit insurance"),
+    "re_guarantee": N_("Re-guarantee (再担保)"),
     "reserve": N_("Cash reserve"),
     "liquidity_facility": N_("Liquidity facility"),
     "holdback": N_("Income holdback"),
@@ -911,6 +913,16 @@ def _support_words(sc: Scenario, support) -> Words:
 
 
 def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
+    if layer.kind == "re_guarantee":
+        words = Words(
+            N_(
+                "Bears {share} of what guarantee {guarantee} owes on each loan: reimburses the guarantor, or pays the lender after the guarantor defaults"
+            ),
+            {"share": layer.share, "guarantee": layer.guarantee},
+        )
+        return _support_row(
+            key, layer.kind, "loans", layer.name, "", layer.per_loan_cap, None, words
+        )
     loss = [LOSS_WORDS[(layer.share_of, getattr(layer, "basis", "exposure"))]]
     if layer.kind == "guarantee":
         words = Words(
@@ -918,7 +930,7 @@ def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
             {"share": layer.share, "loss": loss},
         )
         return _support_row(
-            key, "loss_guarantee", "loans", None, "", None,
+            key, "loss_guarantee", "loans", layer.name, "", layer.per_loan_cap,
             layer.guarantor_default_probability, words,
         )  # fmt: skip
     if layer.kind == "risk_compensation_fund":
@@ -934,7 +946,9 @@ def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
                 ),
                 {"share": layer.share, "amount": layer.annual_budget, "loss": loss},
             )
-        return _support_row(key, layer.kind, "loans", None, "", layer.per_loan_cap, None, words)
+        return _support_row(
+            key, layer.kind, "loans", layer.name, "", layer.per_loan_cap, None, words
+        )
     after_ip_lost = layer.covered_events[0] == "default_after_ip_lost"
     params = {"share": layer.share, "amount": layer.deductible}
     if layer.covered_from is not None or layer.covered_until is not None:
@@ -957,9 +971,11 @@ def _loss_sharing_row(sc: Scenario, key: str, layer) -> dict[str, Any]:
             if after_ip_lost
             else N_("Insures {share} of each defaulted loan's loss above a deductible of {amount}")
         )
+    default_probability = layer.insurer_default_probability or None
     return _support_row(
-        key, "insurance", "loans", None, "", layer.limit, None, Words(msgid, params)
-    )
+        key, "insurance", "loans", layer.name, "", layer.limit, default_probability,
+        Words(msgid, params),
+    )  # fmt: skip
 
 
 def _account_rows(sc: Scenario) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from ipabs.scenario.check_contracts import check_contracts, leased_asset_ids
 from ipabs.scenario.check_conventions import check_conventions, pool_start_words
 from ipabs.scenario.check_disposal import check_disposal
 from ipabs.scenario.check_structure import check_structure
-from ipabs.scenario.model import Scenario, Spec, nested_specs
+from ipabs.scenario.model import Scenario, Spec, layer_names, nested_specs, subsidy_names
 from ipabs.scenario.sources import check_sources
 from ipabs.scenario.tapes import MAX_TABLE_ROWS, TAPE_KINDS, expand_tapes, locate, read_limited
 
@@ -581,6 +581,49 @@ def _check_loans(sc: Scenario, factor_names: Names) -> Iterable[Problem]:
     yield from _check_roll_rates(sc)
     if sc.loss_sharing and not sc.has_claims():
         yield Problem("loss_sharing", "loss-sharing layers apply to loans, and there are none")
+    if sc.interest_subsidies and not sc.loans:
+        yield Problem("interest_subsidies", "interest subsidies apply to loans, and there are none")
+    yield from _duplicates("interest_subsidies", subsidy_names(sc.interest_subsidies))
+    yield from _check_layers(sc)
+
+
+def _check_layers(sc: Scenario) -> Iterable[Problem]:
+    """Layer names are unique; a re-guarantee names an earlier guarantee layer; the shares of
+    the layers that share the original loss (pro rata) add up to at most 1."""
+    names = layer_names(sc.loss_sharing)
+    yield from _duplicates("loss_sharing", names)
+    guarantees: list[str] = []
+    for i, layer in enumerate(sc.loss_sharing):
+        if layer.kind == "re_guarantee":
+            if layer.guarantee not in guarantees:
+                later = [
+                    n for n, x in zip(names, sc.loss_sharing, strict=True) if x.kind == "guarantee"
+                ]
+                if layer.guarantee in later:
+                    yield Problem(
+                        f"loss_sharing[{i}].guarantee",
+                        "a re-guarantee comes after the guarantee layer it re-guarantees; "
+                        "move it below that layer",
+                        value=layer.guarantee,
+                        has_value=True,
+                    )
+                else:
+                    yield _unknown_reference(
+                        f"loss_sharing[{i}].guarantee", layer.guarantee, Names(later),
+                        "guarantee layer",
+                    )  # fmt: skip
+        elif layer.kind == "guarantee":
+            guarantees.append(names[i])
+    pro_rata = [x.share for x in sc.loss_sharing if getattr(x, "share_of", "") == "original"]
+    if sum(pro_rata) > 1.0 + 1e-12:
+        yield Problem(
+            "loss_sharing[*].share",
+            'the shares of the layers with share_of = "original" (pro rata on the whole loss) '
+            "add up to more than 1; they can share at most the whole loss (e.g. 0.4 + 0.4 for a "
+            "政银担 2:4:4 split, the bank keeping 0.2)",
+            value=round(sum(pro_rata), 12),
+            has_value=True,
+        )
 
 
 def _check_seasoning(sc: Scenario, loan, where: str, label: str) -> Iterable[Problem]:

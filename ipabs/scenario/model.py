@@ -769,6 +769,12 @@ class Loan(Spec):
         None,
         description="How this loan's pledge is disposed of: haircut, auction or buyout_operate (see [disposal]). Default: [disposal] method.",
     )
+    participation: float = _field(
+        1.0,
+        description="The pool's share of a co-lent loan (共贷): balance, interest, recoveries and loss-sharing payments are the whole loan's (balance, collateral_value, buyout_floor and schedule give the whole loan) times this share; the other lenders hold the rest. Default: 1 (not co-lent).",
+        gt=0,
+        le=1,
+    )
     factor: Identifier | None = _field(
         None, description="Factor the borrower's default loads on. Default: the first factor."
     )
@@ -790,14 +796,44 @@ class Loan(Spec):
         return self.original_term_years if self.original_term_years is not None else self.term_years
 
 
-class Guarantee(Spec):
+_SHARE_OF = 'What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.'
+_BASIS = 'The loss the layer covers: "exposure" (balance plus unpaid interest, less the recovery) or "principal" (本金损失: the principal part of the loss, min(loss, balance at default), and of what remains of it the same proportion).'
+_BUDGET_YEAR = 'How the annual budget\'s or cap\'s years are counted: "from_closing" (years from closing, by payment period) or "calendar" (the fiscal year: the calendar year of the payment date the layer pays on).'
+
+
+class _Layer(Spec):
+    """What every loss-sharing layer has: a name, a claim lag, and per-loan and per-year caps."""
+
+    name: Identifier | None = _field(
+        None,
+        description='The layer\'s name in outputs (layer_<name>_paid) and for a re_guarantee to name its guarantee, e.g. "municipal_fund". Default: its kind and its place among the layers of that kind, from 1 ("risk_compensation_fund_2").',
+    )
+    claim_lag_months: int | None = _field(
+        None,
+        unit="months",
+        description="Months from the loan's default to the layer's payment (rounded up to payment periods). Default: a guarantee or re-guarantee pays at default, a fund or insurer with the disposal proceeds (the loan's disposal_lag_months).",
+        ge=0,
+        le=120,
+    )
+    budget_year: Literal["from_closing", "calendar"] = _field(
+        "from_closing", description=_BUDGET_YEAR
+    )
+
+
+class Guarantee(_Layer):
     kind: Literal["guarantee"] = _field(
         description="A guarantor pays a share of each loss; it can default."
     )
     share: Probability = _field(description="Share of the loss the guarantor pays (see share_of).")
-    share_of: Literal["remaining", "original"] = _field(
-        "remaining",
-        description='What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.',
+    share_of: Literal["remaining", "original"] = _field("remaining", description=_SHARE_OF)
+    basis: Literal["exposure", "principal"] = _field("exposure", description=_BASIS)
+    per_loan_cap: Amount | None = _field(
+        None, unit="currency", description="Most the guarantor pays for one loan. Default: no cap."
+    )
+    annual_cap: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most the guarantor pays across the pool in each budget year (see budget_year); claims beyond it go unpaid. Default: no limit.",
     )
     guarantor_default_probability: Probability = _field(
         0.0,
@@ -811,19 +847,13 @@ class Guarantee(Spec):
     )
 
 
-class RiskCompensationFund(Spec):
+class RiskCompensationFund(_Layer):
     kind: Literal["risk_compensation_fund"] = _field(
         description="A public fund that reimburses a share of each loss, with a per-loan cap and an annual budget."
     )
     share: Probability = _field(description="Share of the loss the fund reimburses (see share_of).")
-    share_of: Literal["remaining", "original"] = _field(
-        "remaining",
-        description='What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.',
-    )
-    basis: Literal["exposure", "principal"] = _field(
-        "exposure",
-        description='The loss the layer covers: "exposure" (balance plus unpaid interest, less the recovery) or "principal" (本金损失: the principal part of the loss, min(loss, balance at default), and of what remains of it the same proportion).',
-    )
+    share_of: Literal["remaining", "original"] = _field("remaining", description=_SHARE_OF)
+    basis: Literal["exposure", "principal"] = _field("exposure", description=_BASIS)
     per_loan_cap: Amount | None = _field(
         None, unit="currency", description="Most the fund pays for one loan. Default: no cap."
     )
@@ -832,32 +862,41 @@ class RiskCompensationFund(Spec):
         unit="currency",
         description="Most this fund pays across the pool in each budget year (see budget_year); claims beyond it go unpaid. Each fund layer has its own budget. Default: no limit.",
     )
-    budget_year: Literal["from_closing", "calendar"] = _field(
-        "from_closing",
-        description='How annual_budget\'s years are counted: "from_closing" (years from closing, by payment period) or "calendar" (the fiscal year: the calendar year of the payment date the fund pays on).',
-    )
 
 
-class Insurance(Spec):
+class Insurance(_Layer):
     kind: Literal["insurance"] = _field(
         description="Credit insurance of each loan's loss, after a deductible and up to a limit."
     )
     share: Probability = _field(
         1.0, description="Share of the loss above the deductible that is insured."
     )
-    share_of: Literal["remaining", "original"] = _field(
-        "remaining",
-        description='What the share applies to: "remaining" (the loss the layers before it left: sequential sharing) or "original" (the loan\'s whole loss, whatever the layers before it paid: pro-rata sharing, as in a 政银担 2:4:4 split); either way the layer pays at most what remains of the loss.',
-    )
-    basis: Literal["exposure", "principal"] = _field(
-        "exposure",
-        description='The loss the layer covers: "exposure" (balance plus unpaid interest, less the recovery) or "principal" (本金损失: the principal part of the loss, min(loss, balance at default), and of what remains of it the same proportion).',
-    )
+    share_of: Literal["remaining", "original"] = _field("remaining", description=_SHARE_OF)
+    basis: Literal["exposure", "principal"] = _field("exposure", description=_BASIS)
     deductible: Amount = _field(
         0.0, unit="currency", description="Loss per loan the insurer does not cover."
     )
     limit: Amount | None = _field(
         None, unit="currency", description="Most the insurer pays per loan. Default: no limit."
+    )
+    annual_cap: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most the insurer pays across the pool in each budget year (see budget_year); claims beyond it go unpaid. Default: no limit.",
+    )
+    premium_rate: Probability = _field(
+        0.0,
+        description="Annual premium on the insured balance (the performing balance at each period's start, accrued in each loan's day count), paid by the lender out of the period's interest collections while the policy is in force and the insurer has not defaulted. Default: none.",
+    )
+    insurer_default_probability: Probability = _field(
+        0.0,
+        description="Annual default probability of the insurer; a claim payable after its default is not paid, and no premium is due after it.",
+    )
+    factor: Identifier | None = _field(
+        None, description="Factor the insurer's default loads on. Default: the first."
+    )
+    factor_loading: Loading = _field(
+        0.0, description="Weight of the factor in the insurer's default latent."
     )
     covered_events: tuple[Literal["default", "default_after_ip_lost"], ...] = _field(
         ("default",),
@@ -874,9 +913,77 @@ class Insurance(Spec):
     )
 
 
+class ReGuarantee(_Layer):
+    kind: Literal["re_guarantee"] = _field(
+        description="A re-guarantee (再担保) of a named guarantee layer: it reimburses the guarantor a share of each payment it makes, and after the guarantor's default pays the lender that share of the guarantor's obligation."
+    )
+    guarantee: Identifier = _field(
+        description="The name of the guarantee layer it re-guarantees (an earlier layer)."
+    )
+    share: Probability = _field(description="Share of the guarantee's obligation it bears.")
+    per_loan_cap: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most the re-guarantor pays for one loan. Default: no cap.",
+    )
+    annual_cap: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most the re-guarantor pays (to guarantors and lenders together) in each budget year (see budget_year). Default: no limit.",
+    )
+
+
+class InterestSubsidy(Spec):
+    """A government interest subsidy (贴息) paid to the lender on the pool's loans."""
+
+    name: Identifier | None = _field(
+        None,
+        description='Its name in outputs (subsidy_<name>_paid). Default: "interest_subsidy_" and its place in the list, from 1.',
+    )
+    share_of_interest: Probability = _field(
+        0.0,
+        description="Share of each period's interest on the loans performing through it that the subsidy pays.",
+    )
+    rate: Probability = _field(
+        0.0,
+        unit="1/year",
+        description="Annual rate it pays on the balance of the loans performing through each period (accrued in each loan's day count).",
+    )
+    annual_budget: Amount | None = _field(
+        None,
+        unit="currency",
+        description="Most it pays in each budget year (see budget_year); what is beyond is not paid. Default: no limit.",
+    )
+    budget_year: Literal["from_closing", "calendar"] = _field(
+        "from_closing", description=_BUDGET_YEAR
+    )
+    lag_months: int = _field(
+        0,
+        unit="months",
+        description="Months from the period the interest is for to the subsidy's payment (rounded up to payment periods).",
+        ge=0,
+        le=120,
+    )
+
+
 LossSharingLayer = Annotated[
-    Guarantee | RiskCompensationFund | Insurance, Field(discriminator="kind")
+    Guarantee | RiskCompensationFund | Insurance | ReGuarantee, Field(discriminator="kind")
 ]
+
+
+def layer_names(layers: tuple[Any, ...] | list[Any]) -> list[str]:
+    """Each loss-sharing layer's name: its `name`, else its kind and its place among the layers of
+    that kind, from 1 ("risk_compensation_fund_2")."""
+    out, count = [], {}  # type: ignore[var-annotated]
+    for layer in layers:
+        count[layer.kind] = count.get(layer.kind, 0) + 1
+        out.append(layer.name or f"{layer.kind}_{count[layer.kind]}")
+    return out
+
+
+def subsidy_names(subsidies: tuple[Any, ...] | list[Any]) -> list[str]:
+    """Each interest subsidy's name: its `name`, else "interest_subsidy_" and its place, from 1."""
+    return [x.name or f"interest_subsidy_{i + 1}" for i, x in enumerate(subsidies)]
 
 
 class DifferentialPayment(Spec):
@@ -980,6 +1087,10 @@ class Scenario(Spec):
     disposal: Disposal = _field(
         Disposal(),
         description="How defaulted loans' pledged IP is disposed of (a default for every loan; docs/model.md 3.8).",
+    )
+    interest_subsidies: tuple[InterestSubsidy, ...] = _field(
+        (),
+        description="Government interest subsidies (贴息) paid to the lender on the loans, until each loan's default.",
     )
     rates: Rates = _field(
         Rates(), description="Reference rate paths (the 1-year and 5-year-and-over LPR)."

@@ -402,7 +402,8 @@ def collateral_original(sc: Scenario) -> float:
         return 0.0
     if c.original_value is not None:
         return float(c.original_value)
-    return float(sum(loan.balance for loan in sc.loans)) + contract_balance(sc)
+    # the pool's share of co-lent loans, and the leases' and receivables' balances
+    return float(sum(loan.balance * loan.participation for loan in sc.loans)) + contract_balance(sc)
 
 
 def first_period_on_or_after(dates: list[dt.date], day: dt.date) -> int:

@@ -18,7 +18,7 @@ the transfer earns it (docs/model.md, section 7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from scipy.optimize import brentq
 
 from ipabs.engine.metrics import zero_rates
 from ipabs.errors import UserError
-from ipabs.scenario.model import Scenario
+from ipabs.scenario.model import Scenario, layer_names
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,12 @@ class PriceResult:
     accrued_interest: float = 0.0  # interest accrued at transfer, in the dirty price
     seller: SellerCapital | None = None
     warnings: tuple[str, ...] = ()
+    # the loss-sharing support by layer (layer, kind, amount, share of par): each layer's
+    # increment to the price when the layers are added in their order; they add up to the
+    # decomposition's loss-sharing support
+    layer_support: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["layer", "kind", "amount", "share_of_par"])
+    )
 
     @property
     def price_pct(self) -> float:
@@ -237,7 +243,7 @@ def _contractual(sc: Scenario) -> Scenario:
         x.model_copy(update={"prepayment_rate": 0.0, "renewal_probability": 0.0})
         for x in _no_defaults(sc).loans
     )
-    return sc.model_copy(update={"loans": loans, "loss_sharing": ()})
+    return sc.model_copy(update={"loans": loans, "loss_sharing": (), "interest_subsidies": ()})
 
 
 def with_form(sc: Scenario, form: str) -> Scenario:
@@ -273,7 +279,7 @@ def price(
 
     full = run(sc)
     times = np.asarray(full.deal.t_years)
-    par = float(sum(x.balance for x in sc.loans))
+    par = float(sum(x.balance * x.participation for x in sc.loans))  # the pool's share
     accrued = float(full.deal.loans.accrued0.sum())
     cash, fee, share = _buyer_cash(full, t)
 
@@ -312,10 +318,28 @@ def price(
         raw_cash = run(s).raw.sample_pool_income
         return float((raw_cash @ df).mean())
 
+    bare = {"loss_sharing": (), "interest_subsidies": ()}
     contractual = mean_pv(_contractual(sc))
-    no_defaults = mean_pv(_no_defaults(sc).model_copy(update={"loss_sharing": ()}))
-    unsupported = mean_pv(sc.model_copy(update={"loss_sharing": ()}))
+    no_defaults = mean_pv(_no_defaults(sc).model_copy(update=bare))
+    unsupported = mean_pv(sc.model_copy(update=bare))
     supported = float((full.raw.sample_pool_income @ df).mean())
+    # the layers without the subsidies (the full run when there are none), and each prefix of
+    # the layers for their increments (a re-guarantee comes after its guarantee, so each prefix
+    # is a valid stack)
+    no_subsidy = sc.model_copy(update={"interest_subsidies": ()})
+    layered = mean_pv(no_subsidy) if sc.interest_subsidies else supported
+    names = layer_names(sc.loss_sharing)
+    rows, before = [], unsupported
+    for m, layer in enumerate(sc.loss_sharing):
+        last = m == len(sc.loss_sharing) - 1
+        now = (
+            layered
+            if last
+            else mean_pv(no_subsidy.model_copy(update={"loss_sharing": sc.loss_sharing[: m + 1]}))
+        )
+        rows.append((names[m], layer.kind, now - before, (now - before) / par))
+        before = now
+    layer_support = pd.DataFrame(rows, columns=["layer", "kind", "amount", "share_of_par"])
     servicing = float((fee @ df).mean())
     retained = float((share @ df).mean())
     parts = [
@@ -329,8 +353,12 @@ def price(
         ("expected credit loss", -(no_defaults - unsupported)),
         (
             "loss-sharing support (guarantee, risk compensation fund, insurance)",
-            supported - unsupported,
+            layered - unsupported,
         ),
+    ]
+    if sc.interest_subsidies:
+        parts.append(("interest subsidies (贴息)", supported - layered))
+    parts += [
         ("servicing kept by the seller", -servicing),
         ("seller's share of losses", retained),
     ]
@@ -375,6 +403,7 @@ def price(
         accrued_interest=accrued,
         seller=seller,
         warnings=warnings,
+        layer_support=layer_support,
     )
 
 
