@@ -173,7 +173,9 @@ def book_layer_cash(loans, k, exposure, recovery, kept, disposal_period, partici
         _book(layer_period[m], amount, collections, recovered, out)
     later = exposure - kept - at_default - advance_now - lagged
     if spread and recovery > 0.0:
-        advances = advance_now + (advance_all * scale if lagged_guarantee else 0.0)
+        # every live guarantor's advance, once: with a lagged one, all of them scaled (advance_all
+        # already holds the unlagged ones, which advance_now holds scaled)
+        advances = advance_all * scale if lagged_guarantee else advance_now
         own = max(1.0 - advances / recovery, 0.0)
         for j in range(k, min(disposal_period, collections.shape[0])):
             part = schedule[j] * own

@@ -1,0 +1,139 @@
+"""Disposal combined with the loss-sharing layers, co-lending and the contract claims (docs/model.md
+3.8 "Disposal", "Loss-sharing", "Co-lending"; 3.9-3.10): a spread disposal with a lagged and an
+unlagged guarantor, a co-lent loan's auction costs and the buyer's capacity, leases and
+receivables under a deal-level auction, and conservation of a co-lent loan's cash on every path,
+by hand and by invariant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_disposal import defaulted_loan, simulate
+from test_leases import deal_data as lease_deal_data
+from test_leases import lease, receivable
+
+import ipabs
+from ipabs.scenario.load import validate
+
+# 收储 one quarter after default (period 1) at 60% of 800 = 480, in 4 quarterly instalments of
+# 120 in periods 2, 3, 4, 5 (the settlement)
+INSTALMENTS = {
+    "method": "buyout_operate",
+    "buyer": {"price_share": 0.6, "payment": "instalments", "years": 1, "months_to_purchase": 3},
+}
+
+
+def test_spread_disposal_repays_a_lagged_and_an_unlagged_guarantor_their_advances_once():
+    """Exposure 1,000, recovery 480 by instalments (above), loss 520. Guarantee A (20%, no lag)
+    pays 0.2 x 520 = 104 at default (period 0) and advances 0.2 x 480 = 96; guarantee B (40% of
+    the remaining 416, claim lag 3 months: period 1) pays 166.4 and advances 0.4 x 480 = 192.
+    The advances, 96 + 192 = 288, are repaid pro rata from each instalment: the deal keeps
+    1 - 288 / 480 = 40% of each, 48, in periods 2 .. 5. The lender keeps 520 - 104 - 166.4 =
+    249.6, and 200 + 358.4 + 4 x 48 = 750.4 = 1,000 - 249.6."""
+    layers = [
+        {"kind": "guarantee", "share": 0.2},
+        {"kind": "guarantee", "share": 0.4, "claim_lag_months": 3},
+    ]
+    res = simulate([defaulted_loan()], disposal=INSTALMENTS, layers=layers)
+    expected = np.zeros(8)
+    expected[0] = 104.0 + 96.0
+    expected[1] = 166.4 + 192.0
+    expected[2:6] = 0.4 * 120.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    assert res.pool_paths["loan_net_loss"].iloc[0] == pytest.approx(249.6, rel=1e-12)
+
+
+def test_a_co_lent_loan_bears_its_share_of_the_auction_s_fixed_cost():
+    """The pool holds 40% of a loan of 1,000 with a pledge of 800 (its share 320). One round, a
+    quarter after default (period 1), sells at 70% of the appraisal: the whole sale nets
+    800 x 0.7 x (1 - 5%) - 10 = 522, of which the pool receives 40%, 208.8 (its share of the
+    price less its share of the fixed cost: 320 x 0.7 x 0.95 - 0.4 x 10)."""
+    auction = {"rounds": 1, "start_price": 0.7, "sale_probability": [1.0],
+               "months_to_first_round": 3, "cost_share": 0.05, "cost_fixed": 10.0}  # fmt: skip
+    res = simulate([defaulted_loan(participation=0.4)],
+                   disposal={"method": "auction", "auction": auction})  # fmt: skip
+    expected = np.zeros(8)
+    expected[1] = 0.4 * (800.0 * 0.7 * 0.95 - 10.0)
+    assert expected[1] == pytest.approx(208.8)
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    p = res.pool_paths.iloc[0]
+    assert p["loan_gross_loss"] == pytest.approx(400.0 - 208.8, rel=1e-12)
+    assert p["co_lenders_gross_loss"] == pytest.approx(600.0 - 0.6 * 522.0, rel=1e-12)
+
+
+def test_the_buyer_s_capacity_counts_a_co_lent_loan_s_whole_pledge():
+    """Annual capacity 1,000 of pledge value. Two loans of which the pool holds half, each
+    pledging 800 (the pool's share 400), default in period 0; the buyer takes in the whole
+    pledge, so the second would bring the year's intake to 1,600 and is refused. The first is
+    bought at once for half of the pool's share, 0.5 x 400 = 200 (period 0); of the second the
+    lender takes the pool's share in kind and realises 400 x (1 - 0.3) = 280 four quarters later
+    (period 4)."""
+    buyer = {"price_share": 0.5, "payment": "lump_sum", "months_to_purchase": 0,
+             "annual_capacity": 1_000.0}  # fmt: skip
+    loans = [defaulted_loan(participation=0.5), defaulted_loan(id="M", participation=0.5)]
+    res = simulate(loans, disposal={"method": "buyout_operate", "buyer": buyer})
+    expected = np.zeros(8)
+    expected[0], expected[4] = 200.0, 280.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+
+
+def test_leases_and_receivables_keep_their_recovery_rule_under_a_deal_level_auction():
+    """[disposal] sets the method of the [[loans]]' pledges; a lease's repossessed IP and a
+    receivable's recovery keep their own rules (3.9, 3.10). Lease: exposure 1,000 plus the
+    quarter's interest, leased IP worth 600 at a 50% haircut, 300 two quarters after its default
+    (period 2); receivable: 40% of 100 = 40, also in period 2; the loan (no default) repays 1,000
+    in period 3. An auction that never sells, with a 50% take-in-kind haircut, would give them
+    300 x ... less and earlier."""
+    loan = {"id": "N", "balance": 1_000.0, "rate": 0.0, "term_years": 1.0,
+            "annual_default_probability": 0.0, "collateral_value": 800.0}  # fmt: skip
+    auction = {"rounds": 1, "sale_probability": [0.0], "months_to_first_round": 3,
+               "take_in_kind_haircut": 0.5, "take_in_kind_months": 3}  # fmt: skip
+    data = lease_deal_data(
+        receivables=[receivable(annual_default_probability=1.0, recovery_rate=0.4)],
+        leases=[lease(annual_default_probability=1.0, asset_value=600.0, disposal_haircut=0.5,
+                      disposal_lag_months=6)],
+        loans=[loan], disposal={"method": "auction", "auction": auction},
+    )  # fmt: skip
+    res = ipabs.simulate(validate(data))
+    expected = np.zeros(8)
+    expected[2] = 0.5 * 600.0 + 0.4 * 100.0
+    expected[3] = 1_000.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+
+
+def test_a_co_lent_pool_conserves_cash_on_every_path_with_auctions_buyers_and_lagged_layers():
+    """The pool holds 40% of 12 loans of 1,000 at rate 0 (exposure 400 each at default, 400 of
+    principal at maturity otherwise), auctioned with a fixed cost and a buy-out fall-back paid by
+    a buyer that can default, shared by a lagged and an unlagged guarantee, a lagged fund with a
+    per-loan cap, an insurer that can default and a re-guarantee. On every path: what the pool
+    collects (in the deal or after legal final) plus what it keeps of the loss is 400 a loan; no
+    period's cash is negative; recoveries plus the gross loss are the exposure; the other
+    lenders bear 0.6 / 0.4 of the pool's gross loss."""
+    auction = {"rounds": 3, "sale_probability": [0.4, 0.5], "months_to_first_round": 9,
+               "months_between_rounds": 6, "cost_share": 0.1, "cost_fixed": 20.0,
+               "fallback": "buyout"}  # fmt: skip
+    buyer = {"payment": "instalments", "years": 2, "default_probability": 0.3}
+    layers = [{"kind": "guarantee", "share": 0.3},
+              {"kind": "guarantee", "share": 0.4, "claim_lag_months": 6},
+              {"kind": "risk_compensation_fund", "share": 0.5, "per_loan_cap": 100.0,
+               "claim_lag_months": 3},
+              {"kind": "insurance", "share": 0.5, "insurer_default_probability": 0.2},
+              {"kind": "re_guarantee", "guarantee": "guarantee_2", "share": 0.5}]  # fmt: skip
+    loans = [defaulted_loan(id=f"N{i}", collateral_value=300.0 + 100.0 * i, participation=0.4,
+                            annual_default_probability=0.5) for i in range(12)]  # fmt: skip
+    res = simulate(loans, disposal={"method": "auction", "auction": auction, "buyer": buyer},
+                   layers=layers, paths=300)  # fmt: skip
+    p = res.pool_paths
+    cash = res.raw.sample_collections
+    assert (cash >= 0.0).all()
+    np.testing.assert_allclose(
+        cash.sum(axis=1) + p["loan_cash_after_legal_final"] + p["loan_net_loss"],
+        400.0 * 12, rtol=1e-12,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        p["loan_recoveries"] + p["loan_gross_loss"], 400.0 * p["loan_defaults"], rtol=1e-12
+    )
+    np.testing.assert_allclose(p["co_lenders_gross_loss"], 1.5 * p["loan_gross_loss"], rtol=1e-12)
+    paid = p[["guarantor_paid", "fund_paid", "insurer_paid", "reguarantor_paid"]].sum(axis=1)
+    np.testing.assert_allclose(paid + p["loan_net_loss"], p["loan_gross_loss"], rtol=1e-12)
+    assert (p["loan_cash_after_legal_final"] > 0).any() and (p["reguarantor_paid"] >= 0).all()
