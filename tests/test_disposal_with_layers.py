@@ -137,3 +137,26 @@ def test_a_co_lent_pool_conserves_cash_on_every_path_with_auctions_buyers_and_la
     paid = p[["guarantor_paid", "fund_paid", "insurer_paid", "reguarantor_paid"]].sum(axis=1)
     np.testing.assert_allclose(paid + p["loan_net_loss"], p["loan_gross_loss"], rtol=1e-12)
     assert (p["loan_cash_after_legal_final"] > 0).any() and (p["reguarantor_paid"] >= 0).all()
+
+
+def test_a_co_lent_loan_s_interest_subsidy_spends_the_budget_of_the_whole_loan():
+    """1,000 interest-only at 6% for two quarters (fractions a0, a1), the pool holding half. A
+    subsidy of 25% of the interest plus 1% a year on the balance pays the whole loan 25 a each
+    quarter, the pool half of it, 12.5 a. With a budget of 8 a year from closing, the whole loan
+    uses 25 a0 (about 6.2) and then the 8 - 25 a0 left: the pool receives half of the 8, 4 (not
+    12.5 (a0 + a1), about 6.2, as if the budget were its own)."""
+    from test_loans import base_loan, grid
+    from test_loss_sharing_mechanisms import subsidy_deal
+
+    _, acc = grid()
+    loan = base_loan(term_years=0.49, amortisation="interest_only", participation=0.5)
+    subsidy = {"name": "district", "share_of_interest": 0.25, "rate": 0.01}
+    res, p = subsidy_deal([loan], [subsidy])
+    assert p["interest_subsidy_paid"] == pytest.approx(12.5 * (acc[0] + acc[1]), rel=1e-12)
+    res, p = subsidy_deal([loan], [{**subsidy, "annual_budget": 8.0}])
+    assert 25.0 * acc[0] < 8.0 < 25.0 * (acc[0] + acc[1])
+    expected = np.zeros(8)
+    expected[0] = 500.0 * 0.06 * acc[0] + 12.5 * acc[0]
+    expected[1] = 500.0 + 500.0 * 0.06 * acc[1] + 0.5 * (8.0 - 25.0 * acc[0])
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    assert p["interest_subsidy_paid"] == pytest.approx(4.0, rel=1e-12)

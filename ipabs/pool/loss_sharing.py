@@ -206,14 +206,19 @@ def premium_due(loans, k, balance, status, counterparty_default):
 
 
 @njit(cache=True)
-def pay_subsidies(loans, k, interest, balance_accrued, budget_used, collections, out):
+def pay_subsidies(loans, k, interest, balance_accrued, whole_interest, whole_balance_accrued, budget_used, collections, out):  # fmt: skip
     """The interest subsidies (贴息) for period k on the loans performing through it (their
-    `interest` and balance times accrual fraction `balance_accrued`, summed): each pays its share
-    of the interest plus its rate on the balance, within its budget of the year it pays in,
-    `subsidy_lag` periods later, into the collections (the lender's income)."""
+    `interest` and balance times accrual fraction `balance_accrued`, summed: the pool's share;
+    `whole_...` the same of the whole co-lent loans): each pays its share of the interest plus
+    its rate on the balance, within its budget of the year it pays in, `subsidy_lag` periods
+    later, into the collections (the lender's income). The budget is spent by the whole loans'
+    subsidy, of which the pool receives its share (pro rata when the budget binds)."""
     n_layers = loans.layer_kind.shape[0]
     for s in range(loans.subsidy_share.shape[0]):
         amount = loans.subsidy_share[s] * interest + loans.subsidy_rate[s] * balance_accrued
+        whole = (
+            loans.subsidy_share[s] * whole_interest + loans.subsidy_rate[s] * whole_balance_accrued
+        )
         period = k + loans.subsidy_lag[s]
         year = (
             loans.calendar_year[period]
@@ -222,8 +227,12 @@ def pay_subsidies(loans, k, interest, balance_accrued, budget_used, collections,
         )
         column = n_layers + s
         if year < budget_used.shape[0]:
-            amount = min(amount, max(loans.subsidy_budget[s] - budget_used[year, column], 0.0))
-            budget_used[year, column] += amount
+            paid = min(whole, max(loans.subsidy_budget[s] - budget_used[year, column], 0.0))
+            budget_used[year, column] += paid
+            if whole == amount:  # no co-lent loan performing: the pool's is the whole
+                amount = paid
+            elif paid < whole:
+                amount *= paid / whole
         if period < collections.shape[0]:
             collections[period] += amount
         else:
