@@ -160,3 +160,37 @@ def test_a_co_lent_loan_s_interest_subsidy_spends_the_budget_of_the_whole_loan()
     expected[1] = 500.0 + 500.0 * 0.06 * acc[1] + 0.5 * (8.0 - 25.0 * acc[0])
     np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
     assert p["interest_subsidy_paid"] == pytest.approx(4.0, rel=1e-12)
+
+
+def test_each_layer_s_part_of_a_transfer_price_keeps_the_insurer_s_default_draw():
+    """A loan of 1m in default at closing (pledge 2m, haircut 60%: 0.8m at once), priced at 8%:
+    loss L = 1m + the first quarter's interest - 0.8m, all paid in period 0 (no lags). Pro rata
+    on L: a guarantee of 40%, an insurer of 30% that defaults with probability 50% a year (it
+    pays on the paths where it survives to period 0), and a second guarantee of 10% that never
+    defaults. With shares of the original loss none changes what the others pay, so the second
+    guarantee's part of the price is exactly 0.1 L v(t0) on every path, whatever the insurer
+    does; the insurer's default draw (its latent, after every guarantor's) must be the same in
+    the runs that add the layers one by one."""
+    from test_transfer import B, schedule, transfer_deal
+
+    import ipabs
+
+    _, t, accrual = schedule()
+    layers = [
+        {"kind": "guarantee", "name": "g", "share": 0.4, "share_of": "original"},
+        {"kind": "insurance", "name": "ins", "share": 0.3, "share_of": "original",
+         "insurer_default_probability": 0.5},
+        {"kind": "guarantee", "name": "g2", "share": 0.1, "share_of": "original"},
+    ]  # fmt: skip
+    r = ipabs.price(
+        transfer_deal({"required_yield": 0.08}, loss_sharing=layers, defaulted=True,
+                      disposal_haircut=0.6, disposal_lag_months=0), paths=400,
+    )  # fmt: skip
+    loss = B + B * 0.05 * accrual[0] - 0.8 * B
+    by_layer = r.layer_support.set_index("layer")["amount"]
+    assert by_layer["g"] == pytest.approx(0.4 * loss * 1.08 ** -t[0], rel=1e-10)
+    assert by_layer["g2"] == pytest.approx(0.1 * loss * 1.08 ** -t[0], rel=1e-10)
+    # the insurer survives period 0 (t0 years) with probability 0.5^t0, within 4 standard errors
+    survive = 0.5 ** t[0]
+    se = 0.3 * loss * 1.08 ** -t[0] * np.sqrt(survive * (1 - survive) / 400)
+    assert abs(by_layer["ins"] - 0.3 * loss * 1.08 ** -t[0] * survive) < 4 * se
