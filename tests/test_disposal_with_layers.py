@@ -194,3 +194,32 @@ def test_each_layer_s_part_of_a_transfer_price_keeps_the_insurer_s_default_draw(
     survive = 0.5 ** t[0]
     se = 0.3 * loss * 1.08 ** -t[0] * np.sqrt(survive * (1 - survive) / 400)
     assert abs(by_layer["ins"] - 0.3 * loss * 1.08 ** -t[0] * survive) < 4 * se
+
+
+def test_a_fund_s_budget_binds_on_a_disposal_settling_decades_after_legal_final():
+    """A monthly deal of 24 periods; a loan of 1,000 (rate 0) defaults in period 0 and its pledge
+    of 800 is auctioned in 10 rounds, the first 120 months after default and one every 60 months
+    (the limits): only round 10 sells, in period 120 + 9 x 60 = 660 (year 55 from closing), at
+    800 x 0.7 x 0.8^9, all after legal final. A fund of 100% of the loss with an annual budget of
+    100 pays then, at most its budget: 100, not the whole loss."""
+    from test_disposal import CLOSING as closing
+
+    from ipabs.calendar import add_months
+
+    data = lease_deal_data()  # a small deal, re-dated below
+    data["deal"] = {**data["deal"], "closing_date": closing, "payment_frequency": "monthly",
+                    "legal_final_date": add_months(closing, 24)}  # fmt: skip
+    data["loans"] = [defaulted_loan()]
+    data["leases"] = []
+    data["loss_sharing"] = [
+        {"kind": "risk_compensation_fund", "share": 1.0, "annual_budget": 100.0}
+    ]
+    data["disposal"] = {"method": "auction", "auction": {
+        "rounds": 10, "start_price": 0.7, "price_cut": 0.2, "sale_probability": [0.0] * 9 + [1.0],
+        "months_to_first_round": 120, "months_between_rounds": 60}}  # fmt: skip
+    p = ipabs.simulate(validate(data)).pool_paths.iloc[0]
+    net = 800.0 * 0.7 * 0.8**9
+    assert p["loan_recoveries"] == pytest.approx(net, rel=1e-12)
+    assert p["fund_paid"] == pytest.approx(100.0, rel=1e-12)
+    assert p["loan_net_loss"] == pytest.approx(1_000.0 - net - 100.0, rel=1e-12)
+    assert p["loan_cash_after_legal_final"] == pytest.approx(net + 100.0, rel=1e-12)
