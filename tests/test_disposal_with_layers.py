@@ -223,3 +223,39 @@ def test_a_fund_s_budget_binds_on_a_disposal_settling_decades_after_legal_final(
     assert p["fund_paid"] == pytest.approx(100.0, rel=1e-12)
     assert p["loan_net_loss"] == pytest.approx(1_000.0 - net - 100.0, rel=1e-12)
     assert p["loan_cash_after_legal_final"] == pytest.approx(net + 100.0, rel=1e-12)
+
+
+def test_a_transfer_price_adds_up_with_seasoning_co_lending_subsidies_premiums_and_disposal():
+    """A seasoned co-lent loan (the pool's 60%; interest last paid a month before closing) with a
+    20% default probability, disposed of by a 收储 buyer paying instalments and able to default,
+    shared by a lagged guarantee, an insurer that can default with a premium, and a fund; an
+    interest subsidy. The decomposition's parts add up to the price, the layers' parts to the
+    loss-sharing support, and the accrued interest is the pool's share of 1m x 5% x 31 / 365
+    (ACT/365F, 15 Dec 2023 to 15 Jan 2024)."""
+    import datetime as dt
+
+    from test_transfer import B, transfer_data
+
+    layers = [
+        {"kind": "guarantee", "name": "g", "share": 0.3, "claim_lag_months": 6,
+         "guarantor_default_probability": 0.1},
+        {"kind": "insurance", "name": "ins", "share": 0.5, "premium_rate": 0.01,
+         "insurer_default_probability": 0.2},
+        {"kind": "risk_compensation_fund", "name": "fund", "share": 0.5, "annual_budget": 5e4},
+    ]  # fmt: skip
+    data = transfer_data({"required_yield": 0.06}, layers, participation=0.6,
+                         annual_default_probability=0.2, last_payment_date=dt.date(2023, 12, 15),
+                         amortisation="interest_only")  # fmt: skip
+    data["disposal"] = {"method": "buyout_operate", "buyer": {
+        "payment": "instalments", "years": 2, "default_probability": 0.2}}  # fmt: skip
+    data["interest_subsidies"] = [{"name": "s", "share_of_interest": 0.2}]
+    data["simulation"] = {**data["simulation"], "paths": 200}
+    r = ipabs.price(validate(data))
+    assert r.accrued_interest == pytest.approx(0.6 * B * 0.05 * 31 / 365, rel=1e-12)
+    assert r.par == pytest.approx(0.6 * B)
+    parts = r.decomposition.set_index("component")["amount"]
+    assert parts.drop("price").sum() == pytest.approx(r.price, rel=1e-12)
+    assert parts["price"] == pytest.approx(r.price, rel=1e-12)
+    support = parts["loss-sharing support (guarantee, risk compensation fund, insurance)"]
+    assert r.layer_support["amount"].sum() == pytest.approx(support, rel=1e-12)
+    assert parts["interest subsidies (贴息)"] > 0 and support > 0
