@@ -259,3 +259,26 @@ def test_a_transfer_price_adds_up_with_seasoning_co_lending_subsidies_premiums_a
     support = parts["loss-sharing support (guarantee, risk compensation fund, insurance)"]
     assert r.layer_support["amount"].sum() == pytest.approx(support, rel=1e-12)
     assert parts["interest subsidies (贴息)"] > 0 and support > 0
+
+
+def test_price_out_writes_each_layer_s_part(tmp_path):
+    """`ipabs price --out` writes each layer's part of the price (price_layer_support.parquet),
+    as the table and the JSON show it: the parts add up to the decomposition's support."""
+    import pandas as pd
+    from helpers import run_cli, write_scenario
+    from test_transfer import transfer_data
+
+    layers = [{"kind": "guarantee", "name": "g", "share": 0.4, "share_of": "original"},
+              {"kind": "risk_compensation_fund", "name": "fund", "share": 0.3,
+               "share_of": "original"}]  # fmt: skip
+    data = transfer_data({"required_yield": 0.08}, layers, defaulted=True, disposal_haircut=0.6)
+    data["simulation"] = {**data["simulation"], "paths": 8}
+    proc = run_cli("price", write_scenario(tmp_path, data), "--out", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_parquet(tmp_path / "out" / "price_layer_support.parquet")
+    parts = pd.read_parquet(tmp_path / "out" / "price_decomposition.parquet")
+    support = parts.set_index("component").loc[
+        "loss-sharing support (guarantee, risk compensation fund, insurance)", "amount"
+    ]
+    assert list(table["layer"]) == ["g", "fund"]
+    assert table["amount"].sum() == pytest.approx(support, rel=1e-12)
