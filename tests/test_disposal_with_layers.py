@@ -282,3 +282,18 @@ def test_price_out_writes_each_layer_s_part(tmp_path):
     ]
     assert list(table["layer"]) == ["g", "fund"]
     assert table["amount"].sum() == pytest.approx(support, rel=1e-12)
+
+
+def test_an_interest_subsidy_is_paid_on_the_loans_not_on_leases_or_receivables():
+    """A deal of a loan (1,000 interest-only at 6% for two quarters, 30/360: accruals of 0.25),
+    a lease and a receivable, none defaulting, with a subsidy of 25% of the interest plus 1% a
+    year on the balance: it is the loans' subsidy (3.8), 0.25 x 60 x 0.25 + 10 x 0.25 = 6.25 a
+    quarter for the loan's two quarters, 12.5 in all; the lease's interest and the receivable's
+    balance earn none."""
+    loan = {"id": "N", "balance": 1_000.0, "rate": 0.06, "term_years": 0.49,
+            "amortisation": "interest_only", "annual_default_probability": 0.0,
+            "collateral_value": 0.0}  # fmt: skip
+    data = lease_deal_data(leases=[lease()], receivables=[receivable()], loans=[loan],
+                           interest_subsidies=[{"share_of_interest": 0.25, "rate": 0.01}])  # fmt: skip
+    p = ipabs.simulate(validate(data)).pool_paths.iloc[0]
+    assert p["interest_subsidy_paid"] == pytest.approx(2 * (0.25 * 60.0 + 10.0) * 0.25, rel=1e-12)

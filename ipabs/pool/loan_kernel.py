@@ -171,7 +171,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 out[L_NET_LOSS] += kept
                 balance[n] = 0.0
                 continue
-            if subsidised:
+            if subsidised and n < loans.n_subsidised:  # a loan, not a lease or receivable
                 subsidised_interest += interest
                 subsidised_balance += balance[n] * loans.accrual[k, n]
                 whole_interest += interest / loans.participation[n]
