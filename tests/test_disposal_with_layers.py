@@ -297,3 +297,24 @@ def test_an_interest_subsidy_is_paid_on_the_loans_not_on_leases_or_receivables()
                            interest_subsidies=[{"share_of_interest": 0.25, "rate": 0.01}])  # fmt: skip
     p = ipabs.simulate(validate(data)).pool_paths.iloc[0]
     assert p["interest_subsidy_paid"] == pytest.approx(2 * (0.25 * 60.0 + 10.0) * 0.25, rel=1e-12)
+
+
+def test_a_re_guarantee_pays_the_lender_no_earlier_than_the_guarantor_was_due():
+    """Loss 1,000 at default in period 0 (no recovery). The guarantee "g" of 60% has a claim lag
+    of 6 months (due in period 2) and its guarantor has defaulted (PD 1); the re-guarantee of half
+    of its obligation, without a lag of its own, pays the lender 0.5 x 600 = 300 when the
+    guarantor fails to pay, in period 2, not at the loan's default."""
+    from test_loans import base_loan, loan_deal
+    from test_loss_sharing_mechanisms import DEFAULTED
+
+    layers = [
+        {"kind": "guarantee", "name": "g", "share": 0.6, "guarantor_default_probability": 1.0,
+         "claim_lag_months": 6},
+        {"kind": "re_guarantee", "name": "national", "guarantee": "g", "share": 0.5},
+    ]  # fmt: skip
+    res = loan_deal([base_loan(**DEFAULTED)], layers=layers)
+    expected = np.zeros(8)
+    expected[2] = 300.0
+    np.testing.assert_allclose(res.raw.sample_collections[0], expected, rtol=1e-12)
+    p = res.pool_paths.iloc[0]
+    assert (p["reguarantor_paid"], p["loan_net_loss"]) == pytest.approx((300.0, 700.0))

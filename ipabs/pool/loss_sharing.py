@@ -71,6 +71,8 @@ def share_loss(loans, loss, principal_loss, counterparty_default, default_period
         cap = loans.layer_cap[m] * participation
         if kind == RE_GUARANTEE:
             g = loans.layer_target[m]
+            # it pays once its guarantor has paid or failed to: not before the guarantee is due
+            layer_period[m] = max(layer_period[m], layer_period[g])
             if _alive(loans, g, layer_period, counterparty_default):
                 # the guarantor paid: the re-guarantor reimburses it its share (not the lender's)
                 claim = min(loans.layer_share[m] * layer_paid[g], cap)
@@ -144,7 +146,7 @@ def book_layer_cash(loans, k, exposure, recovery, kept, disposal_period, partici
     for m in range(loans.layer_kind.shape[0]):
         kind = loans.layer_kind[m]
         lag = loans.layer_lag[m]
-        if lag < 0 and (kind == GUARANTEE or kind == RE_GUARANTEE):
+        if lag < 0 and (kind == GUARANTEE or (kind == RE_GUARANTEE and layer_period[m] == k)):
             at_default += layer_paid[m]
         if kind == GUARANTEE and _alive(loans, m, layer_period, counterparty_default):
             a = loans.layer_share[m] * recovery
@@ -162,7 +164,10 @@ def book_layer_cash(loans, k, exposure, recovery, kept, disposal_period, partici
     _book(k, at_default + advance_now, collections, recovered, out)
     lagged = 0.0
     for m in range(loans.layer_kind.shape[0]):
-        if loans.layer_lag[m] < 0:
+        # a re-guarantee without a claim lag of its own, of a guarantee with one, pays when that
+        # guarantee is due (share_loss)
+        moved = loans.layer_kind[m] == RE_GUARANTEE and layer_period[m] != k
+        if loans.layer_lag[m] < 0 and not moved:
             continue
         amount = layer_paid[m]
         if loans.layer_kind[m] == GUARANTEE and _alive(
