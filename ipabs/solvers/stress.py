@@ -101,24 +101,32 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
     update["receivables"] = tuple(
         r.model_copy(update={"recovery_rate": r.recovery_rate * keep}) for r in sc.receivables
     )
-    # the auction's prices, IP taken in kind and a holding institution's price or income share
+    # the auction's prices, IP taken in kind and a holding institution's price or income share,
+    # where some loan (or a lease, which takes the deal's method) is disposed of that way: a
+    # deal whose loans all use the haircut rule keeps its [disposal] table as it is
     d = sc.disposal
-    a = d.auction
-    auction = a.model_copy(
-        update={
-            "start_price": a.start_price * keep,
-            "take_in_kind_haircut": 1.0 - (1.0 - a.take_in_kind_haircut) * keep,
-        }
-    )
-    buyer = d.buyer
-    if buyer is not None:
-        buyer = buyer.model_copy(
+    methods = {loan.disposal_method or d.method for loan in sc.loans}
+    if sc.leases:
+        methods.add(d.method)
+    auctioned = "auction" in methods
+    bought = "buyout_operate" in methods or (auctioned and d.auction.fallback == "buyout")
+    if auctioned or bought:
+        a = d.auction  # its in-kind haircut also applies when a buyer does not buy
+        auction = a.model_copy(
             update={
-                "price_share": buyer.price_share * keep,
-                "income_share": buyer.income_share * keep,
+                "start_price": a.start_price * keep if auctioned else a.start_price,
+                "take_in_kind_haircut": 1.0 - (1.0 - a.take_in_kind_haircut) * keep,
             }
         )
-    update["disposal"] = d.model_copy(update={"auction": auction, "buyer": buyer})
+        buyer = d.buyer
+        if buyer is not None and bought:
+            buyer = buyer.model_copy(
+                update={
+                    "price_share": buyer.price_share * keep,
+                    "income_share": buyer.income_share * keep,
+                }
+            )
+        update["disposal"] = d.model_copy(update={"auction": auction, "buyer": buyer})
     if sc.revolving is not None:
         h = sc.revolving.disposal_haircut
         update["revolving"] = sc.revolving.model_copy(
