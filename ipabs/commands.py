@@ -211,7 +211,7 @@ def breakeven_command(
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write price.parquet (dirty and clean price, accrued interest, the seller's "
-    "capital), price_decomposition.parquet and price_distribution.parquet to this folder.",
+    "capital), price_decomposition.parquet, price_layer_support.parquet (with layers) and price_distribution.parquet to this folder.",
 )
 @_PATHS
 @_SEED

@@ -205,8 +205,11 @@ def test_layers_pay_the_loss_and_no_more_than_their_caps_and_budgets(stack):
         assert (layer_paid >= 0.0).all() and kept >= -1e-9
         for j in range(m):
             kind, period = loans.layer_kind[j], layer_period[j]
-            assert period == (k + loans.layer_lag[j] if loans.layer_lag[j] >= 0
-                              else k + lag if kind in (1, 2) else k)  # fmt: skip
+            own = (k + loans.layer_lag[j] if loans.layer_lag[j] >= 0
+                   else k + lag if kind in (1, 2) else k)  # fmt: skip
+            if kind == 3:  # a re-guarantee: not before its guarantee is due
+                own = max(own, layer_period[loans.layer_target[j]])
+            assert period == own
             assert layer_paid[j] <= loans.layer_share[j] * loss + 1e-9
             assert layer_paid[j] <= loans.layer_cap[j] + 1e-9
             if loans.layer_principal[j] and kind != 3:

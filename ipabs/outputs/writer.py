@@ -240,6 +240,7 @@ def write_valuation(
 def write_price(result, info: dict[str, Any], out_dir: Path) -> Path:
     """`ipabs price --out` output: price.parquet (one row: the dirty and clean price, the accrued
     interest, the yield and the seller's capital figures), price_decomposition.parquet,
+    price_layer_support.parquet (each loss-sharing layer's part, when there are layers),
     price_distribution.parquet and manifest.json, written atomically."""
     info = {**info, "warnings": list(result.warnings)}
     meta = json.dumps(info, sort_keys=True).encode()
@@ -247,6 +248,8 @@ def write_price(result, info: dict[str, Any], out_dir: Path) -> Path:
     with atomic_folder(out_dir) as tmp:
         write_parquet(summary, tmp / "price.parquet", meta)
         write_parquet(result.decomposition, tmp / "price_decomposition.parquet", meta)
+        if len(result.layer_support):
+            write_parquet(result.layer_support, tmp / "price_layer_support.parquet", meta)
         write_parquet(result.distribution, tmp / "price_distribution.parquet", meta)
         write_manifest(tmp, info)
     return Path(out_dir)

@@ -105,10 +105,11 @@ def _buy_out(loans, n, t, value, exposure, economy, level_path, alive_path, path
     room = np.inf
     if year < capacity_used.shape[0]:
         room = loans.buyer_capacity - capacity_used[year]
-    if buyer_default <= t or value > room:
+    whole = value / loans.participation[n]  # it takes in the whole pledge of a co-lent loan
+    if buyer_default <= t or whole > room:
         return _take_in_kind(loans, t, value, exposure, schedule, 0.0)
     if year < capacity_used.shape[0]:
-        capacity_used[year] += value
+        capacity_used[year] += whole
     price = loans.buyer_price_share * value
     paid = 0.0
     if loans.buyer_payment == LUMP_SUM:
@@ -142,7 +143,10 @@ def _auction(loans, n, k, value, exposure, economy, level_path, alive_path, path
             t += loans.auction_round_lag
             price *= 1.0 - loans.auction_cut
         if u < loans.auction_sale_prob[min(r, n_prob - 1)]:
-            net = price * (1.0 - loans.auction_cost_share) - loans.auction_cost_fixed
+            # the pool's share of the sale's proceeds: of a co-lent loan, its share of the
+            # fixed cost too (`price` is already the pool's share of the price)
+            fixed = loans.auction_cost_fixed * loans.participation[n]
+            net = price * (1.0 - loans.auction_cost_share) - fixed
             return _pay(schedule, t, net, 0.0, exposure), t
     if loans.auction_fallback == BUYOUT:
         return _buy_out(loans, n, t + 1, value, exposure, economy, level_path, alive_path, path_key, capacity_used, schedule)  # fmt: skip

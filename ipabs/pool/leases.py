@@ -107,6 +107,7 @@ def lease_loan(sc: Scenario, grid: TimeGrid, i: int, lease: Lease, accrual: np.n
         collateral_value=lease.asset_value,
         disposal_haircut=lease.disposal_haircut,
         disposal_lag_months=lease.disposal_lag_months,
+        disposal_method="haircut",  # 3.9: not the deal's [disposal] method, which is the loans'
         factor=lease.factor,
         factor_loading=lease.factor_loading,
     )
@@ -125,6 +126,7 @@ def receivable_loan(sc: Scenario, x: Receivable) -> Loan:
         collateral_value=x.recovery_rate * claim,
         disposal_haircut=0.0,
         disposal_lag_months=x.recovery_lag_months,
+        disposal_method="haircut",  # 3.10: recovery_rate after the lag, whatever [disposal] says
         factor=x.factor,
         factor_loading=x.factor_loading,
     )

@@ -133,6 +133,8 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
         premium = premium_due(loans, k, balance, status, guarantor_default)
         subsidised_interest = 0.0  # the interest and balance of the loans performing through k
         subsidised_balance = 0.0
+        whole_interest = 0.0  # the same of the whole co-lent loans (a subsidy's budget)
+        whole_balance = 0.0
         for n in range(n_loans):
             u_prepay = uniform(state)
             u_renew = uniform(state)
@@ -169,9 +171,11 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 out[L_NET_LOSS] += kept
                 balance[n] = 0.0
                 continue
-            if subsidised:
+            if subsidised and n < loans.n_subsidised:  # a loan, not a lease or receivable
                 subsidised_interest += interest
                 subsidised_balance += balance[n] * loans.accrual[k, n]
+                whole_interest += interest / loans.participation[n]
+                whole_balance += balance[n] * loans.accrual[k, n] / loans.participation[n]
             if u_prepay < loans.prepay_prob[k, n]:
                 collections[k] += balance[n] + accrued[n] + interest
                 principal_collected[k] += balance[n]
@@ -206,7 +210,7 @@ def simulate_loans_path(state, latent_state, loans, economy, level_path, alive_p
                 collections[k] += principal
                 principal_collected[k] += principal
         if subsidised:
-            pay_subsidies(loans, k, subsidised_interest, subsidised_balance, fund_used, collections, out)  # fmt: skip
+            pay_subsidies(loans, k, subsidised_interest, subsidised_balance, whole_interest, whole_balance, fund_used, collections, out)  # fmt: skip
         if premium > 0.0:  # paid out of the period's interest (what is not principal or recovery)
             premium = min(premium, max(collections[k] - principal_collected[k] - recovered[k], 0.0))
             collections[k] -= premium

@@ -117,6 +117,8 @@ class LoanArrays(NamedTuple):
     subsidy_budget: np.ndarray  # (S,) its annual budget; inf if none
     subsidy_calendar: np.ndarray  # (S,) bool: its budget years are calendar years
     subsidy_lag: np.ndarray  # (S,) int: periods from the interest's period to its payment
+    n_subsidised: int  # the subsidies accrue on entries 0 .. n_subsidised - 1: the [[loans]], not
+    # the leases and receivables appended after them (ipabs.pool.leases)
 
 
 def _period_probability(annual: np.ndarray, dt_years: np.ndarray) -> np.ndarray:
@@ -404,6 +406,8 @@ def compile_loans(sc: Scenario, grid: TimeGrid) -> LoanArrays:
         ),
         subsidy_calendar=np.array([x.budget_year == "calendar" for x in subsidies], dtype=np.bool_),
         subsidy_lag=np.array(subsidy_lag, dtype=np.int64),
+        n_subsidised=len(loans)
+        - len({x.id for x in (*sc.leases, *sc.receivables)} & {x.id for x in loans}),
     )
 
 

@@ -71,6 +71,8 @@ def share_loss(loans, loss, principal_loss, counterparty_default, default_period
         cap = loans.layer_cap[m] * participation
         if kind == RE_GUARANTEE:
             g = loans.layer_target[m]
+            # it pays once its guarantor has paid or failed to: not before the guarantee is due
+            layer_period[m] = max(layer_period[m], layer_period[g])
             if _alive(loans, g, layer_period, counterparty_default):
                 # the guarantor paid: the re-guarantor reimburses it its share (not the lender's)
                 claim = min(loans.layer_share[m] * layer_paid[g], cap)
@@ -144,7 +146,7 @@ def book_layer_cash(loans, k, exposure, recovery, kept, disposal_period, partici
     for m in range(loans.layer_kind.shape[0]):
         kind = loans.layer_kind[m]
         lag = loans.layer_lag[m]
-        if lag < 0 and (kind == GUARANTEE or kind == RE_GUARANTEE):
+        if lag < 0 and (kind == GUARANTEE or (kind == RE_GUARANTEE and layer_period[m] == k)):
             at_default += layer_paid[m]
         if kind == GUARANTEE and _alive(loans, m, layer_period, counterparty_default):
             a = loans.layer_share[m] * recovery
@@ -162,7 +164,10 @@ def book_layer_cash(loans, k, exposure, recovery, kept, disposal_period, partici
     _book(k, at_default + advance_now, collections, recovered, out)
     lagged = 0.0
     for m in range(loans.layer_kind.shape[0]):
-        if loans.layer_lag[m] < 0:
+        # a re-guarantee without a claim lag of its own, of a guarantee with one, pays when that
+        # guarantee is due (share_loss)
+        moved = loans.layer_kind[m] == RE_GUARANTEE and layer_period[m] != k
+        if loans.layer_lag[m] < 0 and not moved:
             continue
         amount = layer_paid[m]
         if loans.layer_kind[m] == GUARANTEE and _alive(
@@ -173,7 +178,9 @@ def book_layer_cash(loans, k, exposure, recovery, kept, disposal_period, partici
         _book(layer_period[m], amount, collections, recovered, out)
     later = exposure - kept - at_default - advance_now - lagged
     if spread and recovery > 0.0:
-        advances = advance_now + (advance_all * scale if lagged_guarantee else 0.0)
+        # every live guarantor's advance, once: with a lagged one, all of them scaled (advance_all
+        # already holds the unlagged ones, which advance_now holds scaled)
+        advances = advance_all * scale if lagged_guarantee else advance_now
         own = max(1.0 - advances / recovery, 0.0)
         for j in range(k, min(disposal_period, collections.shape[0])):
             part = schedule[j] * own
@@ -204,14 +211,19 @@ def premium_due(loans, k, balance, status, counterparty_default):
 
 
 @njit(cache=True)
-def pay_subsidies(loans, k, interest, balance_accrued, budget_used, collections, out):
+def pay_subsidies(loans, k, interest, balance_accrued, whole_interest, whole_balance_accrued, budget_used, collections, out):  # fmt: skip
     """The interest subsidies (贴息) for period k on the loans performing through it (their
-    `interest` and balance times accrual fraction `balance_accrued`, summed): each pays its share
-    of the interest plus its rate on the balance, within its budget of the year it pays in,
-    `subsidy_lag` periods later, into the collections (the lender's income)."""
+    `interest` and balance times accrual fraction `balance_accrued`, summed: the pool's share;
+    `whole_...` the same of the whole co-lent loans): each pays its share of the interest plus
+    its rate on the balance, within its budget of the year it pays in, `subsidy_lag` periods
+    later, into the collections (the lender's income). The budget is spent by the whole loans'
+    subsidy, of which the pool receives its share (pro rata when the budget binds)."""
     n_layers = loans.layer_kind.shape[0]
     for s in range(loans.subsidy_share.shape[0]):
         amount = loans.subsidy_share[s] * interest + loans.subsidy_rate[s] * balance_accrued
+        whole = (
+            loans.subsidy_share[s] * whole_interest + loans.subsidy_rate[s] * whole_balance_accrued
+        )
         period = k + loans.subsidy_lag[s]
         year = (
             loans.calendar_year[period]
@@ -220,8 +232,12 @@ def pay_subsidies(loans, k, interest, balance_accrued, budget_used, collections,
         )
         column = n_layers + s
         if year < budget_used.shape[0]:
-            amount = min(amount, max(loans.subsidy_budget[s] - budget_used[year, column], 0.0))
-            budget_used[year, column] += amount
+            paid = min(whole, max(loans.subsidy_budget[s] - budget_used[year, column], 0.0))
+            budget_used[year, column] += paid
+            if whole == amount:  # no co-lent loan performing: the pool's is the whole
+                amount = paid
+            elif paid < whole:
+                amount *= paid / whole
         if period < collections.shape[0]:
             collections[period] += amount
         else:

@@ -102,12 +102,10 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
         r.model_copy(update={"recovery_rate": r.recovery_rate * keep}) for r in sc.receivables
     )
     # the auction's prices, IP taken in kind and a holding institution's price or income share,
-    # where some loan (or a lease, which takes the deal's method) is disposed of that way: a
-    # deal whose loans all use the haircut rule keeps its [disposal] table as it is
+    # where some loan is disposed of that way (leases and receivables keep their own rule, 3.9):
+    # a deal whose loans all use the haircut rule keeps its [disposal] table as it is
     d = sc.disposal
     methods = {loan.disposal_method or d.method for loan in sc.loans}
-    if sc.leases:
-        methods.add(d.method)
     auctioned = "auction" in methods
     bought = "buyout_operate" in methods or (auctioned and d.auction.fallback == "buyout")
     if auctioned or bought:

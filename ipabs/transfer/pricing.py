@@ -323,9 +323,9 @@ def price(
     no_defaults = mean_pv(_no_defaults(sc).model_copy(update=bare))
     unsupported = mean_pv(sc.model_copy(update=bare))
     supported = float((full.raw.sample_pool_income @ df).mean())
-    # the layers without the subsidies (the full run when there are none), and each prefix of
-    # the layers for their increments (a re-guarantee comes after its guarantee, so each prefix
-    # is a valid stack)
+    # the layers without the subsidies (the full run when there are none), and the layers up to
+    # each for their increments: the later ones are kept, switched off, so every guarantor's and
+    # insurer's default draw stays in place (a latent per counterparty, in layer order)
     no_subsidy = sc.model_copy(update={"interest_subsidies": ()})
     layered = mean_pv(no_subsidy) if sc.interest_subsidies else supported
     names = layer_names(sc.loss_sharing)
@@ -335,7 +335,7 @@ def price(
         now = (
             layered
             if last
-            else mean_pv(no_subsidy.model_copy(update={"loss_sharing": sc.loss_sharing[: m + 1]}))
+            else mean_pv(no_subsidy.model_copy(update={"loss_sharing": _layers_up_to(sc, m)}))
         )
         rows.append((names[m], layer.kind, now - before, (now - before) / par))
         before = now
@@ -404,6 +404,19 @@ def price(
         seller=seller,
         warnings=warnings,
         layer_support=layer_support,
+    )
+
+
+def _layers_up_to(sc: Scenario, m: int) -> tuple:
+    """The loss-sharing layers with those after layer m switched off (share 0, no premium): they
+    pay nothing and change no earlier layer's payment (layers apply in order), while their
+    counterparties still draw their default latents, so the other layers keep theirs."""
+    off = {"share": 0.0}
+    return tuple(
+        x
+        if j <= m
+        else x.model_copy(update=off | ({"premium_rate": 0.0} if x.kind == "insurance" else {}))
+        for j, x in enumerate(sc.loss_sharing)
     )
 
 
