@@ -257,3 +257,14 @@ def test_what_remains_unmodelled_is_refused(tmp_path):
     data = licence_deal(receivables=[receivable()])
     message = _error(tmp_path, data)
     assert "the pool holds receivables" in message and SECTION_8 in message
+
+
+def test_recovery_cut_stress_cuts_the_recovery_on_the_unpaid_instalments():
+    """recovery_cut at x = 0.25 keeps 75% of the recovery rate: 0.4 x 0.75 = 0.3; the
+    disposal haircut (no pledge) stays 0."""
+    from ipabs.solvers.stress import recovery_cut
+
+    sc = recovery_cut(validate(licence_deal(recovery=0.4)), 0.25)
+    assert sc.revolving.recovery_rate == pytest.approx(0.3, abs=1e-15)
+    assert sc.revolving.disposal_haircut == 0.0
+    assert recovery_cut(validate(licence_deal()), 0.25).revolving.recovery_rate is None
