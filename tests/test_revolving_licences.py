@@ -234,6 +234,18 @@ def test_bad_input(tmp_path):
     message = _error(tmp_path, data)
     assert "clean_up_call: a clean-up call on a licence receivables" in message
     assert SECTION_8 in message
+    trigger = {
+        "name": "oc",
+        "condition": "oc_ratio",
+        "threshold": 1.0,
+        "effect": "rapid_amortisation",
+    }
+    message = _error(tmp_path, licence_deal(triggers=[trigger]))
+    assert (
+        "triggers[0].condition = 'oc_ratio': an oc_ratio trigger on a licence receivables"
+        in message
+    )
+    assert SECTION_8 in message
 
 
 def test_what_remains_unmodelled_is_refused(tmp_path):

@@ -196,6 +196,14 @@ def _check_licence_receivables(sc, rv) -> Iterable[Problem]:
             "clean_up_call",
             f"a clean-up call on a licence receivables revolving deal is not modelled (the collateral value counts only the receivables bought): {SECTION_8}",
         )
+    for i, trigger in enumerate(sc.triggers):
+        if trigger.condition == "oc_ratio":
+            yield Problem(
+                f"triggers[{i}].condition",
+                f"an oc_ratio trigger on a licence receivables revolving deal is not modelled (the collateral value counts only the receivables bought, 0 before the first purchase): {SECTION_8}",
+                trigger.condition,
+                True,
+            )
 
 
 def check_unmodelled(sc) -> Iterable[Problem]:
