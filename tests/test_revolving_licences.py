@@ -185,11 +185,14 @@ def test_first_purchase_by_hand_and_cash_conserved():
 
 
 def test_cash_conserved_with_defaults_of_licensees_and_of_the_receivables_bought():
-    res = ipabs.simulate(
-        validate(licence_deal(pd=0.3, licensee_pd=0.2, recovery=0.4, lag=3, paths=200))
-    )
+    kw = {"licensee_pd": 0.2, "recovery": 0.4, "lag": 3, "paths": 200}
+    res = ipabs.simulate(validate(licence_deal(pd=0.3, **kw)))
     assert res.pool_paths["revolving_purchases"].mean() > 0.0
     assert worst_relative_gap(cash_check(res.pool_paths, res.paths)) < 1e-12
+    # the receivables bought do default: the same paths without their defaults collect more
+    safe = ipabs.simulate(validate(licence_deal(pd=0.0, **kw)))
+    assert safe.pool_paths["collections"].mean() > res.pool_paths["collections"].mean()
+    assert worst_relative_gap(cash_check(safe.pool_paths, safe.paths)) < 1e-12
 
 
 def test_report_words_say_licence_receivables():
