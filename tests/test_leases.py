@@ -366,7 +366,8 @@ def test_combinations_not_modelled_point_to_section_8(tmp_path):
     data = {**sc, "leases": [], "assets": [licence()], "licensees": lic}
     data["revolving"] = {k: v for k, v in data["revolving"].items() if k != "buys"}
     message = _error(tmp_path, data)
-    assert "revolving: revolving purchases of licence income are not modelled" in message
+    assert "revolving.buys = 'loans': the pool holds licences" in message
+    assert "revolving purchases of licence income at large are not modelled" in message
     assert section_8 in message
     # on a pool of trade receivables only
     data = {**sc, "leases": [], "receivables": [receivable()]}

@@ -586,6 +586,9 @@ def every_scenario():
     from test_leases import revolving_lease_deal
 
     yield revolving_lease_deal()  # buys lease receivables (docs/model.md 4.7)
+    from test_revolving_licences import licence_deal
+
+    yield validate(licence_deal())  # buys licence receivables (docs/model.md 4.7)
     yield validate(riskless_trust_data(holdback_share=0.1, performance_fee_share=0.2))
     yield validate(trust_deal())
     shared = validate(shared_rank_deal())

@@ -70,12 +70,17 @@ def heatmap(comparison: pd.DataFrame, t: Words = english, shown: dict | None = N
     return fig
 
 
-LEASES_BOUGHT = N_("lease receivables bought (revolving)")
+#: what a revolving period buys, as the cash-uses chart calls it
+BOUGHT = {
+    "loans": N_("loans bought (revolving)"),
+    "leases": N_("lease receivables bought (revolving)"),
+    "licence_receivables": N_("licence receivables bought (revolving)"),
+}
 
 
-def _buys_leases(results) -> bool:
+def _bought(results) -> str:
     rv = results.scenario.revolving
-    return rv is not None and rv.buys == "leases"
+    return BOUGHT["loans" if rv is None else rv.buys]
 
 
 def cash_uses(results, t: Words = english, shown: dict | None = None):
@@ -105,7 +110,7 @@ def cash_uses(results, t: Words = english, shown: dict | None = None):
         ]
     items += [
         ("residual", t(N_("residual")), pool["residual"]),
-        ("revolving", t(LEASES_BOUGHT if _buys_leases(results) else N_("loans bought (revolving)")),
+        ("revolving", t(_bought(results)),
          pool["revolving_purchases"]),
         ("reserve", t(N_("reserve (net)")),
          pool["reserve_topup"] - pool["reserve_draw"] - pool["reserve_release"]),

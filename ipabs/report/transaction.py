@@ -577,6 +577,10 @@ def _buy_words(sc: Scenario, step: ProgramStep, accelerated: bool) -> Words:
     )
     if rv is not None and rv.buys == "leases":
         text = N_("Buy eligible lease receivables to restore the performing balance to {amount}")
+    elif rv is not None and rv.buys == "licence_receivables":
+        text = N_(
+            "Buy eligible licence receivables at their discount yield to restore their carrying value to {amount}"
+        )
     else:
         text = N_("Buy eligible loans to restore the performing balance to {amount}")
     return Words(text, {"amount": float(target)})

@@ -151,6 +151,61 @@ def _check_custom_rentals(sc) -> Iterable[Problem]:
             yield Problem(path, message)
 
 
+def _check_licence_receivables(sc, rv) -> Iterable[Problem]:
+    """Revolving purchases of licence receivables (docs/model.md 4.7): a licence pool, equal
+    instalments bought at the discount yield, a recovery rate on the unpaid instalments."""
+    if not any(a.licensee is not None for a in sc.assets):
+        yield Problem(
+            "revolving.buys",
+            "buys licence receivables, and the pool has no licence (no asset with a licensee)",
+            rv.buys,
+            True,
+        )
+    claims = [w for w, t in (("loans", sc.loans), ("leases", sc.leases),
+                             ("receivables", sc.receivables)) if t]  # fmt: skip
+    if claims:
+        yield Problem(
+            "revolving.buys",
+            f"buys licence receivables, and the pool holds {' and '.join(claims)}: a licence receivables revolving period needs a licence pool ({SECTION_8})",
+            rv.buys,
+            True,
+        )
+    fixed = (
+        ("amortisation", "level", 'a licence receivable is paid in equal instalments: set amortisation = "level"'),
+        ("price", 1.0, "licence receivables are bought at their discount yield (rate): their price per unit of carrying value is 1"),
+        ("prepayment_rate", 0.0, "a licensee does not prepay its licence fees: leave prepayment_rate at 0"),
+        ("disposal_haircut", 0.0, "a licence receivable has no pledge to sell: set recovery_rate instead"),
+    )  # fmt: skip
+    for key, allowed, why in fixed:
+        if getattr(rv, key) != allowed:
+            yield Problem(f"revolving.{key}", why, getattr(rv, key), True)
+    if rv.ltv is not None:
+        yield Problem(
+            "revolving.ltv",
+            "a licence receivable has no pledge: remove ltv (set recovery_rate for the recovery)",
+            rv.ltv,
+            True,
+        )
+    if sc.collateral is not None and sc.collateral.original_value is None:
+        yield Problem(
+            "collateral.original_value",
+            "required key is missing: a licence pool has no balance at closing, so the base of the cumulative ratios and the target balance must be given",
+        )
+    if sc.clean_up_call is not None:
+        yield Problem(
+            "clean_up_call",
+            f"a clean-up call on a licence receivables revolving deal is not modelled (the collateral value counts only the receivables bought): {SECTION_8}",
+        )
+    for i, trigger in enumerate(sc.triggers):
+        if trigger.condition == "oc_ratio":
+            yield Problem(
+                f"triggers[{i}].condition",
+                f"an oc_ratio trigger on a licence receivables revolving deal is not modelled (the collateral value counts only the receivables bought, 0 before the first purchase): {SECTION_8}",
+                trigger.condition,
+                True,
+            )
+
+
 def check_unmodelled(sc) -> Iterable[Problem]:
     """Combinations with leases, receivables and revolving purchases that the model does not
     cover: refused with a pointer to docs/model.md section 8."""
@@ -185,9 +240,27 @@ def check_unmodelled(sc) -> Iterable[Problem]:
             )
         else:
             yield Problem(
-                "revolving",
-                f"revolving purchases of licence income are not modelled (a revolving period buys loans or lease receivables): {SECTION_8}",
+                "revolving.buys",
+                'the pool holds licences: set buys = "licence_receivables" to buy the fixed licence fees of signed licences (revolving purchases of licence income at large are not modelled: '
+                + SECTION_8
+                + ")",
+                rv.buys,
+                True,
             )
+    if rv.buys == "licence_receivables":
+        yield from _check_licence_receivables(sc, rv)
+    elif rv.recovery_rate is not None:
+        yield Problem(
+            "revolving.recovery_rate",
+            f"only licence receivables take a recovery rate; {rv.buys} recover from the pledged IP (ltv, disposal_haircut)",
+            rv.recovery_rate,
+            True,
+        )
+    if rv.buys != "licence_receivables" and rv.ltv is None:
+        yield Problem(
+            "revolving.ltv",
+            f"required key is missing: the eligible {rv.buys}' highest loan-to-value (the pledge is valued at balance / ltv)",
+        )
     if rv.buys == "leases":
         if not sc.leases:
             yield Problem(

@@ -148,10 +148,10 @@ def check_structure(sc, unknown_reference, duplicates_of) -> Iterable[Problem]:
                         f"collateral.{key}",
                         "required key is missing: trailing_income values the pool at a multiple of its income",
                     )
-        elif not sc.has_claims():
+        elif not sc.has_claims() and not _buys_licence_receivables(sc):
             yield Problem(
                 "collateral.basis",
-                "loan_balance needs [[loans]] in the pool (or [[leases]], [[receivables]])",
+                "loan_balance needs [[loans]] in the pool (or [[leases]], [[receivables]], or a revolving period that buys licence receivables)",
                 c.basis,
                 True,
             )
@@ -341,6 +341,10 @@ def _check_accounts(sc) -> Iterable[Problem]:
         )
 
 
+def _buys_licence_receivables(sc) -> bool:
+    return sc.revolving is not None and sc.revolving.buys == "licence_receivables"
+
+
 def _check_revolving(sc) -> Iterable[Problem]:
     rv = sc.revolving
     listed = sc.waterfall is not None and sc.waterfall.revolving is not None
@@ -358,7 +362,7 @@ def _check_revolving(sc) -> Iterable[Problem]:
     if sc.collateral is None or sc.collateral.basis != "loan_balance":
         yield Problem(
             "revolving",
-            'needs [collateral] with basis = "loan_balance": purchases restore the performing loan balance',
+            'needs [collateral] with basis = "loan_balance": purchases restore the performing loan balance (licence receivables: their carrying value)',
         )
     if not sc.deal.closing_date < rv.end_date <= sc.deal.legal_final_date:
         yield Problem(

@@ -1134,7 +1134,7 @@ class Scenario(Spec):
     )
     revolving: Revolving | None = _field(
         None,
-        description="A revolving period in which collections buy eligible loans or lease receivables (revolving.buys; needs [collateral] basis = loan_balance and waterfall.revolving).",
+        description="A revolving period in which collections buy eligible loans, lease receivables or licence receivables (revolving.buys; needs [collateral] basis = loan_balance and waterfall.revolving).",
     )
     clean_up_call: CleanUpCall | None = _field(
         None, description="Clean-up call when the pool falls below a share of its original value."

@@ -139,7 +139,7 @@ class Tax(Spec):
 
 class Step(Spec):
     action: Action = _field(
-        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left, in every account, to the subordinated class; must be last), buy_assets (revolving state only: buys eligible loans until the pool is back at its target balance), transfer (with [accounts] split: moves cash from the step's account to the other one)."
+        description="pay_fee, pay_interest, pay_principal, fund_reserve (top up the reserve to its target, or release the excess), pay_liquidity (the facility's fee and interest, then repayment of draws), pay_residual (all cash left, in every account, to the subordinated class; must be last), buy_assets (revolving state only: buys eligible loans, lease receivables or licence receivables (revolving.buys) until the pool is back at its target balance), transfer (with [accounts] split: moves cash from the step's account to the other one)."
     )
     fees: tuple[Identifier, ...] = _field(
         (), description="pay_fee: the fees paid, pro rata to what each is owed."
@@ -250,7 +250,7 @@ class Liquidity(Spec):
 
 class Collateral(Spec):
     basis: Literal["trailing_income", "loan_balance"] = _field(
-        description="How the collateral is valued each period: trailing_income (multiple x the annualised collections of the last lookback_periods, e.g. a catalogue valued at a multiple of its income) or loan_balance (the performing loans' balance)."
+        description="How the collateral is valued each period: trailing_income (multiple x the annualised collections of the last lookback_periods, e.g. a catalogue valued at a multiple of its income) or loan_balance (the performing loans' balance; in a licence pool that buys licence receivables, their carrying value at the discount yield)."
     )
     multiple: float | None = _field(
         None,
@@ -289,9 +289,9 @@ class Revolving(Spec):
     end_date: dt.date = _field(
         description="Last day of the revolving period: payment dates before it may buy. A trigger in force (other than trap_cash) ends it earlier, for good."
     )
-    buys: Literal["loans", "leases"] = _field(
+    buys: Literal["loans", "leases", "licence_receivables"] = _field(
         "loans",
-        description='What the period buys: "loans" (IP-pledged loans) or "leases" (IP lease receivables with equal rentals, amortisation = "level"; rate is the lease rate, ltv the financed amount over the leased IP\'s value; needs [[leases]] in the pool). Revolving purchases of licence income or trade receivables are not modelled (docs/model.md section 8).',
+        description='What the period buys: "loans" (IP-pledged loans), "leases" (IP lease receivables with equal rentals, amortisation = "level"; rate is the lease rate, ltv the financed amount over the leased IP\'s value; needs [[leases]] in the pool) or "licence_receivables" (the fixed licence fees, in equal instalments, that licensees owe under signed licences, bought at a discount: rate is the discount yield, amortisation = "level", recovery_rate the share of the unpaid instalments recovered after the licensee\'s default; needs a licence pool: assets with a licensee, and no loans, leases or receivables; docs/model.md 4.7). Revolving purchases of trade receivables are not modelled (docs/model.md section 8).',
     )
     target_balance: Amount | None = _field(
         None,
@@ -299,11 +299,15 @@ class Revolving(Spec):
         description="Performing loan balance that purchases restore. Default: collateral.original_value.",
     )
     price: float = _field(
-        1.0, unit="share", description="Price paid per unit of loan balance bought.", gt=0, le=2
+        1.0,
+        unit="share",
+        description="Price paid per unit of loan balance bought (licence receivables: 1, their discount is the rate).",
+        gt=0,
+        le=2,
     )
     rate: float = _field(
         unit="1/year",
-        description="Eligibility: the lowest fixed rate an eligible loan may carry; loans are bought at it.",
+        description="Eligibility: the lowest fixed rate an eligible loan may carry; loans are bought at it. Licence receivables: the lowest discount yield they are bought at (the price per unit of face is the instalments' present value at it).",
         ge=0,
         le=1,
     )
@@ -321,8 +325,9 @@ class Revolving(Spec):
         description="Eligibility: the highest annual default probability (e.g. of the lowest internal grade allowed)."
     )
     prepayment_rate: Probability = _field(0.0, description="Annual prepayment probability.")
-    ltv: float = _field(
-        description="Eligibility: the highest loan-to-value; the pledge is valued at balance / ltv.",
+    ltv: float | None = _field(
+        None,
+        description="Eligibility: the highest loan-to-value; the pledge is valued at balance / ltv. Required for loans and leases; licence receivables have no pledge and take none.",
         gt=0,
         le=2,
     )
@@ -332,9 +337,13 @@ class Revolving(Spec):
     disposal_lag_months: int = _field(
         0,
         unit="months",
-        description="Months from default to the disposal proceeds.",
+        description="Months from default to the disposal proceeds (licence receivables: to the recovery).",
         ge=0,
         le=120,
+    )
+    recovery_rate: Probability | None = _field(
+        None,
+        description="Licence receivables only: share of a defaulted licensee's unpaid instalments (their face) recovered, disposal_lag_months after the default. Default: 0.",
     )
     factor: Identifier | None = _field(
         None, description="Factor the loans' defaults load on. Default: the first."

@@ -130,6 +130,11 @@ def recovery_cut(sc: Scenario, x: float) -> Scenario:
         update["revolving"] = sc.revolving.model_copy(
             update={"disposal_haircut": 1.0 - (1.0 - h) * keep}
         )
+    rv = sc.revolving
+    if rv is not None and rv.buys == "licence_receivables":  # no pledge: the recovery on the
+        # unpaid instalments is cut instead (and the haircut left alone)
+        cut = {} if rv.recovery_rate is None else {"recovery_rate": rv.recovery_rate * keep}
+        update["revolving"] = rv.model_copy(update=cut)
     return sc.model_copy(update=update)
 
 

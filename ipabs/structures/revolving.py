@@ -1,5 +1,11 @@
 """Revolving period: the loans collections buy, simulated per unit of balance (docs/model.md, 4.7).
 
+Licence receivables (buys = "licence_receivables") are the same level-amortising claim: face F
+in m equal instalments bought at discount yield y costs PV_y(instalments), and per unit of that
+price they pay the annuity a = i / (1 - (1 + i)^-m), i = y / periods a year; their balance is
+the carrying value at y, and a default recovers recovery_rate x the unpaid instalments' face,
+capped at the exposure.
+
 A replenishment loan bought at the end of period v ("vintage" v) has the eligibility criteria's
 terms. Its cash flows are linear in its balance (defaults and prepayments are events of the
 path, not of the amount; the pledge is valued at balance / LTV), so each vintage is simulated
@@ -42,8 +48,11 @@ class RevolvingArrays(NamedTuple):
     loading: float
     idiosyncratic: float
     periods_per_year: int
-    # (K,) accrual fraction of each collection period in the deal's day count
+    # (K,) accrual fraction of each collection period in the deal's day count (licence
+    # receivables: 1 / periods_per_year, their instalments are fixed amounts)
     accrual: np.ndarray
+    # licence receivables: recovery per unit of the unpaid instalments' face (0: loans, leases)
+    recovery_per_instalment: float = 0.0
 
 
 def no_revolving(n_periods: int) -> RevolvingArrays:
@@ -80,6 +89,10 @@ def compile_revolving(sc: Scenario, grid: TimeGrid) -> RevolvingArrays:
         age.shape
     )
     threshold = np.where(age > 0, thresholds(cumulative, dof), -np.inf)
+    licence = rv.buys == "licence_receivables"
+    accrual = grid.pool_accrual_for(sc.deal.day_count)
+    if licence:  # equal instalments: the discount yield per period is rate / periods a year
+        accrual = np.full(n_periods, 1.0 / per_year)
     return RevolvingArrays(
         n_vintages=n_vintages,
         rate=float(rv.rate),
@@ -87,13 +100,14 @@ def compile_revolving(sc: Scenario, grid: TimeGrid) -> RevolvingArrays:
         amortisation=AMORTISATION.index(rv.amortisation),
         threshold=np.ascontiguousarray(threshold),
         prepay_prob=np.ascontiguousarray(prepay),
-        recovery_per_unit=(1.0 - rv.disposal_haircut) / rv.ltv,
+        recovery_per_unit=0.0 if licence else (1.0 - rv.disposal_haircut) / rv.ltv,
         lag_periods=math.ceil(rv.disposal_lag_months * per_year / 12),
         factor=sc.factor_index(rv.factor),
         loading=float(rv.factor_loading),
         idiosyncratic=math.sqrt(1.0 - rv.factor_loading**2),
         periods_per_year=per_year,
-        accrual=grid.pool_accrual_for(sc.deal.day_count),
+        accrual=accrual,
+        recovery_per_instalment=float(rv.recovery_rate or 0.0) if licence else 0.0,
     )
 
 
@@ -126,7 +140,10 @@ def simulate_vintages_path(state, latent_state, rv, economy, default_at, cash, d
             interest = balance * rv.rate * rv.accrual[k]
             if default_at[v] == k:
                 exposure = balance + interest
-                recovery = min(rv.recovery_per_unit * balance, exposure)
+                # a licence receivable's unpaid instalments: those due in periods k .. v + m
+                unpaid = (v + m - k + 1) * payment
+                recovered = rv.recovery_per_unit * balance + rv.recovery_per_instalment * unpaid
+                recovery = min(recovered, exposure)
                 defaulted[v, k] = exposure
                 loss[v, k] = exposure - recovery
                 if k + rv.lag_periods < n_periods:
