@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ipabs.engine.distribute import with_client
 from ipabs.errors import ScenarioError
 from ipabs.outputs.display import display_frame, html_table, in_units, with_se
 from ipabs.outputs.progress import resolve as resolve_progress
@@ -38,6 +39,7 @@ COLUMNS = (
 TRUST_ONLY = ("distribution_yield_mean", "prob_shortfall")
 
 
+@with_client
 def sweep(
     scenario: Scenario | str,
     axes: dict[str, Sequence[Any]],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ipabs.engine.distribute import with_client
 from ipabs.scenario.model import Scenario
 from ipabs.stress.apply import StressError, apply_stress, name_problems, planned_stresses
 from ipabs.stress.definitions import StressFile, spec_problems, target_name_problems
@@ -114,6 +115,7 @@ def target_problems_for(sc: Scenario, spec: StressFile) -> list:
     return problems or scenario_target_problems(spec, sc)
 
 
+@with_client
 def run_stresses(
     sc: Scenario,
     spec: StressFile,

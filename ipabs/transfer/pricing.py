@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from ipabs.engine.distribute import with_client
 from ipabs.engine.metrics import zero_rates
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario
@@ -142,6 +143,7 @@ def with_form(sc: Scenario, form: str) -> Scenario:
     return sc.model_copy(update={"transfer": transfer})
 
 
+@with_client
 def price(
     scenario: Scenario | str, *, paths: int | None = None, seed: int | None = None
 ) -> PriceResult:
