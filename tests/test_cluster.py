@@ -103,7 +103,11 @@ def test_flagship_on_the_cluster_equals_the_local_run(client, tmp_path):
     """Summary, pool, periods, cash flows and the per-path tables equal, and the written
     per-path Parquet files are equal too."""
     local = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=700, progress=False)
-    remote = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=700, progress=False, client=client)
+    seen: list[int] = []  # paths done as each chunk comes back: 4 chunks of <= 300 paths
+    remote = ipabs.simulate(
+        FLAGSHIP, paths=1000, sample_paths=700, client=client, progress=lambda d, t: seen.append(d)
+    )
+    assert len(seen) == 4 and seen[-1] == 1000
     _same_results(local, remote)
     local.write(tmp_path / "local", charts=False)
     remote.write(tmp_path / "remote", charts=False)

@@ -25,6 +25,7 @@ import contextvars
 import dataclasses
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,11 +42,15 @@ CHUNK_PATHS = 16_384
 #: the environment variable that gives `--cluster` its default
 ENV = "IPABS_CLUSTER"
 
+_lock = threading.Lock()
+_running: dict[int, list] = {}  # the tasks of each `run_on_cluster` call not yet returned
 _current: contextvars.ContextVar[Any] = contextvars.ContextVar("ipabs_cluster", default=None)
 
 
-def chunks(paths: int, first_path: int = 0, size: int = CHUNK_PATHS) -> list[tuple[int, int]]:
-    """The (first path, count) of each chunk of paths first_path .. first_path + paths - 1."""
+def chunks(paths: int, first_path: int = 0, size: int | None = None) -> list[tuple[int, int]]:
+    """The (first path, count) of each chunk of `size` (default `CHUNK_PATHS`) of paths
+    first_path .. first_path + paths - 1."""
+    size = size or CHUNK_PATHS
     stop = first_path + paths
     return [(first, min(size, stop - first)) for first in range(first_path, stop, size)]
 
@@ -128,6 +133,34 @@ def on_cluster(address: str | None) -> Iterator[Any]:
             yield client
 
 
+def run_all(run: Callable[[Any], Any], items: list) -> Iterator[Any]:
+    """`run(item)` for each item, the results in the items' order. On a cluster (`using`) every
+    call runs at once, each in a driver thread of its own, so that the chunks of every stress
+    or grid point are on the cluster together (a point x chunk is a task); locally one after
+    the other. The numbers are the same either way: each call is a pure function of its item."""
+    client = current()
+    if client is None or len(items) < 2:
+        yield from (run(item) for item in items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=min(len(items), 32), thread_name_prefix="ipabs-dask")
+    # each thread runs in a copy of this context, so `current()` gives it the same client
+    futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
+    try:
+        for future in futures:
+            yield future.result()
+    except BaseException:  # Ctrl-C included: cancel every call's tasks, so the threads end now
+        for future in futures:
+            future.cancel()
+        with _lock:
+            running = [f for tasks in _running.values() for f in tasks]
+        client.cancel(running)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def check_client(client: object) -> None:
     """A UserError unless `client` is a `distributed.Client`."""
     try:
@@ -165,6 +198,8 @@ def run_on_cluster(
         client.submit(run_chunk, shared, seed, block_size, n, first, count, pure=False)
         for (first, count), n in zip(cut, samples, strict=True)
     ]
+    with _lock:
+        _running[id(futures)] = futures
     try:
         parts: dict[str, RawResults] = {}
         done = 0
@@ -178,6 +213,8 @@ def run_on_cluster(
         client.cancel(futures)
         raise
     finally:
+        with _lock:
+            del _running[id(futures)]
         client.cancel([shared])
     return merge_chunks(ordered, sample_paths)
 
