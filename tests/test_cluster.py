@@ -168,6 +168,23 @@ def test_sizing_on_the_cluster_equals_the_local_sizing(client):
     _same_raw(local.results.raw, remote.results.raw)
 
 
+def test_sweep_on_the_cluster_equals_the_local_sweep(client):
+    """A sweep's grid points run at once on the cluster (each point x chunk a task): the same
+    table, in the grid's order."""
+    axes = {"licensees[*].annual_default_probability": [0.01, 0.05, 0.1]}
+    local = ipabs.sweep(FLAGSHIP, axes, paths=700, progress=False)
+    remote = ipabs.sweep(FLAGSHIP, axes, paths=700, progress=False, client=client)
+    pd.testing.assert_frame_equal(local, remote, check_exact=True)
+
+
+def test_transfer_price_on_the_cluster_equals_the_local_price(client):
+    sc = ipabs.load(REPO / "scenarios" / "beijing_ip_pledge_loan_transfer.toml")
+    local = ipabs.price(sc, paths=700)
+    remote = ipabs.price(sc, paths=700, client=client)
+    assert (local.price, local.price_se) == (remote.price, remote.price_se)
+    pd.testing.assert_frame_equal(local.distribution, remote.distribution, check_exact=True)
+
+
 def test_a_killed_worker_changes_nothing(client):
     """Kill one worker process (SIGKILL, from here) once the first chunk is back: Dask reruns
     its tasks on the other worker and the restarted one, and, the tasks being pure functions of
@@ -211,6 +228,24 @@ def test_interrupt_cancels_the_tasks_and_writes_nothing(client, tmp_path, monkey
         cli.main(argv)
     assert exc.value.code == 130
     assert list(tmp_path.iterdir()) == []
+    deadline = time.monotonic() + 30
+    while _scheduler_tasks(client) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _scheduler_tasks(client) == 0
+
+
+def test_interrupting_concurrent_runs_cancels_every_run(client):
+    """`run_all` (stress points, sweep points): an interrupt in one run cancels the tasks of
+    every run, so the driver's threads end and the scheduler is left with nothing."""
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    def run(i):
+        return ipabs.simulate(FLAGSHIP, paths=6000, progress=stop if i == 0 else False)
+
+    with distribute.using(client), pytest.raises(KeyboardInterrupt):
+        list(distribute.run_all(run, [0, 1, 2]))
     deadline = time.monotonic() + 30
     while _scheduler_tasks(client) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -27,6 +27,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ CHUNK_PATHS = 16_384
 ENV = "IPABS_CLUSTER"
 
 _lock = threading.Lock()
+_stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt
 _running: dict[int, list] = {}  # the tasks of each `run_on_cluster` call not yet returned
 _current: contextvars.ContextVar[Any] = contextvars.ContextVar("ipabs_cluster", default=None)
 
@@ -154,11 +156,13 @@ def run_all(run: Callable[[Any], Any], items: list) -> Iterator[Any]:
         for future in futures:
             future.cancel()
         with _lock:
+            _stopping.set()  # a call that submits from now on cancels its own tasks
             running = [f for tasks in _running.values() for f in tasks]
         client.cancel(running)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _stopping.clear()
 
 
 def check_client(client: object) -> None:
@@ -200,7 +204,10 @@ def run_on_cluster(
     ]
     with _lock:
         _running[id(futures)] = futures
+        stopping = _stopping.is_set()
     try:
+        if stopping:
+            raise CancelledError("the run was interrupted")
         parts: dict[str, RawResults] = {}
         done = 0
         for future in as_completed(futures):
