@@ -84,6 +84,22 @@ def test_chunked_run_equals_the_one_shot_run_exactly():
     _same_raw(distribute.merge_chunks(parts, 700), one)
 
 
+def test_chunks_joined_in_any_order_equal_the_merge():
+    """The driver fills the run's arrays as chunks come back, in any order (`Joiner`): the same
+    arrays as the chunks merged in path order, e.g. the statement's 2,000 rows from 3 chunks of
+    900 (900 + 900 + 200 of the third's 900)."""
+    deal = compile_scenario(ipabs.load(FLAGSHIP))
+    cut = distribute.chunks(3000, 0, 900)
+    parts = [distribute.run_chunk(deal, 5, 128, max(0, 2500 - a), a, n) for a, n in cut]
+    joiner = distribute.Joiner(3000, 0, 2500)
+    for (first, _), part in reversed(list(zip(cut, parts, strict=True))):
+        joiner.add(first, part)
+    joined = joiner.result()
+    assert joined.sample_flows.shape[0] == 2000 and joined.sample_collections.shape[0] == 2500
+    _same_raw(joined, distribute.merge_chunks(parts, 2500))
+    _same_raw(joined, run_paths(deal, paths=3000, seed=5, block_size=128, sample_paths=2500))
+
+
 def test_chunked_batch_equals_the_batch():
     """A batch that starts at path 500 (a --rel-se continuation), chunked: the same rows."""
     deal = compile_scenario(ipabs.load(FLAGSHIP))

@@ -90,6 +90,37 @@ def merge_chunks(parts: list[RawResults], sample_paths: int) -> RawResults:
     return RawResults(**merged)
 
 
+class Joiner:
+    """The run's arrays filled in place as chunks come back, in any order: the same arrays as
+    `merge_chunks` of the chunks in path order, with only one chunk held besides them (the
+    driver's peak memory is the run's arrays, not twice them)."""
+
+    def __init__(self, paths: int, first_path: int, sample_paths: int):
+        self.first_path = first_path
+        n_sample = min(sample_paths, paths)
+        per_path = {"tranche", "pool", "trigger_first", "weight"}
+        self.rows = {
+            f.name: paths
+            if f.name in per_path
+            else (min(n_sample, STATEMENT_PATHS) if f.name == "sample_flows" else n_sample)
+            for f in dataclasses.fields(RawResults)
+        }
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, first: int, part: RawResults) -> None:
+        """Put chunk `part`, whose first path is `first`, in its rows."""
+        offset = first - self.first_path
+        for name, rows in self.rows.items():
+            values = getattr(part, name)
+            if name not in self.arrays:
+                self.arrays[name] = np.empty((rows, *values.shape[1:]), values.dtype)
+            n = max(0, min(values.shape[0], rows - offset))
+            self.arrays[name][offset : offset + n] = values[:n]
+
+    def result(self) -> RawResults:
+        return RawResults(**self.arrays)
+
+
 def current():
     """The client `using` set for this context, or None."""
     return _current.get()
@@ -208,14 +239,17 @@ def run_on_cluster(
     try:
         if stopping:
             raise CancelledError("the run was interrupted")
-        parts: dict[str, RawResults] = {}
+        joined = Joiner(paths, first_path, sample_paths)
+        starts = {f.key: first for f, (first, _) in zip(futures, cut, strict=True)}
         done = 0
         for future in as_completed(futures):
-            parts[future.key] = future.result()
-            done += parts[future.key].weight.shape[0]
+            part = future.result()
+            joined.add(starts[future.key], part)
+            done += part.weight.shape[0]
+            del part
+            future.release()  # the chunk's copy on the worker is no longer needed
             if progress is not None:
                 progress(done)
-        ordered = [parts[f.key] for f in futures]
     except BaseException:
         client.cancel(futures)
         raise
@@ -223,7 +257,7 @@ def run_on_cluster(
         with _lock:
             del _running[id(futures)]
         client.cancel([shared])
-    return merge_chunks(ordered, sample_paths)
+    return joined.result()
 
 
 # ---------------------------------------------------------------------------------------------
