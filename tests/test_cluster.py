@@ -223,6 +223,21 @@ def test_a_killed_worker_changes_nothing(client):
     assert killed[0] not in after.values()
 
 
+def _kernel_versions() -> int:
+    from ipabs.engine.run import _run_blocks
+
+    return len(_run_blocks.signatures)
+
+
+def test_kernels_load_once_per_worker_not_per_task(client):
+    """A worker process holds one compiled version of the path kernel per kind of deal it ran:
+    after a run of the flagship (10 tasks), 10 more tasks of it add none, on any worker."""
+    ipabs.simulate(FLAGSHIP, paths=3000, progress=False, client=client)
+    before = client.run(_kernel_versions)
+    ipabs.simulate(FLAGSHIP, paths=3000, seed=99, progress=False, client=client)  # 10 tasks
+    assert client.run(_kernel_versions) == before
+
+
 def _scheduler_tasks(client) -> int:
     return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
 
