@@ -36,12 +36,11 @@ from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.run import STATEMENT_PATHS, RawResults, run_paths
 from ipabs.errors import Problem, UserError
 
-#: paths per task: large enough that a task's overhead (scheduling, sending back about 1 KB a
-#: path of a four-class deal) is a few percent of its run time on the standard deal, small
-#: enough that 1e6 paths make 61 tasks to share out (benchmarks/README.md, "Scale-out")
+#: paths per task: large enough that a task's overhead (about 5 ms measured, and sending back 624
+#: bytes a path of a 3-class deal) is under 1% of its run time on the standard deal, small
+#: enough that 1e6 paths make 62 tasks to share out (benchmarks/README.md, issue #18). It never
+#: changes a number.
 CHUNK_PATHS = 16_384
-#: the environment variable that gives `--cluster` its default
-ENV = "IPABS_CLUSTER"
 
 _lock = threading.Lock()
 _stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt
