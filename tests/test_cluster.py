@@ -9,6 +9,7 @@ spread over more than one chunk."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -171,6 +172,23 @@ def test_stress_file_on_the_cluster_equals_the_local_run(client):
         assert (a is None) == (b is None)
         if a is not None:
             pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_stress_command_on_the_cluster_prints_the_local_numbers(client, tmp_path, capsys):
+    """`ipabs stress FLAGSHIP --stress regulatory.toml --cluster ADDRESS --json`: the same
+    comparison, targets and reverse stress as without --cluster (all but the output folder)."""
+    from ipabs import cli
+
+    printed = {}
+    for name, extra in (("local", []), ("remote", ["--cluster", client.scheduler.address])):
+        argv = ["stress", str(FLAGSHIP), "--stress", str(REGULATORY), "--paths", "300", "--json"]
+        with pytest.raises(SystemExit) as exc:
+            cli.main([*argv, "--out", str(tmp_path / name), *extra])
+        assert exc.value.code == 0
+        printed[name] = json.loads(capsys.readouterr().out)
+        printed[name].pop("out")
+    assert printed["local"] == printed["remote"]
+    assert {"comparison", "targets", "reverse"} <= set(printed["remote"])
 
 
 def test_sizing_on_the_cluster_equals_the_local_sizing(client):
