@@ -37,6 +37,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from ipabs import __version__
+from ipabs.commands import cluster_option as _cluster_option
 from ipabs.errors import InternalError, Problem, UserError
 from ipabs.ratings.implied import rating_statement
 from ipabs.ratings.tables import table_source
@@ -106,6 +107,7 @@ def cli() -> None:
 @click.option(
     "--max-paths", type=int, help="Most paths a --rel-se run may take (default: 100 batches)."
 )
+@_cluster_option
 def run(
     scenario: Path,
     paths: int | None,

@@ -3,6 +3,7 @@ pricing), `stress` and `report`; tables on stdout or JSON with --json."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -23,6 +24,26 @@ _PLOSS = click.option(
     "--loss-probability", type=float, help="Target: probability of loss at most this fraction."
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def cluster_option(command):
+    """--cluster ADDRESS (default: the IPABS_CLUSTER environment variable): run every simulation
+    of the command on a Dask cluster, with the same numbers (docs/scale-out.md). Goes right
+    above the command's function."""
+
+    @functools.wraps(command)
+    def on_cluster(*args, cluster: str | None = None, **kwargs):
+        from ipabs.engine.distribute import on_cluster
+
+        with on_cluster(cluster):
+            return command(*args, **kwargs)
+
+    return click.option(
+        "--cluster",
+        envvar="IPABS_CLUSTER",
+        help="Run the paths on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
+        "(N worker processes here). Default: $IPABS_CLUSTER. Never changes results.",
+    )(on_cluster)
 
 
 def _importance_options(command):
@@ -90,6 +111,7 @@ def _check_paths(paths: int | None) -> None:
     help="auto: importance sampling of the horizon factors, aimed at each --tranche.",
 )
 @_JSON
+@cluster_option
 def size_command(
     scenario, tranches, rating, expected_loss, loss_probability, paths, seed, min_subordination,
     importance, as_json,
@@ -162,6 +184,7 @@ def size_command(
 @_SEED
 @_importance_options
 @_JSON
+@cluster_option
 def breakeven_command(
     scenario, stresses, rating, expected_loss, loss_probability, paths, seed, importance, target,
     as_json,
@@ -216,6 +239,7 @@ def breakeven_command(
 @_PATHS
 @_SEED
 @_JSON
+@cluster_option
 def price_command(scenario, form, out_dir, paths, seed, as_json):
     """Price SCENARIO's [transfer] of IP-pledged loans: the price at the buyer's yield (or the
     yield at a price), its decomposition, and its distribution with the buyer's loss."""
@@ -319,6 +343,7 @@ def price_command(scenario, form, out_dir, paths, seed, as_json):
 @_SEED
 @_importance_options
 @_JSON
+@cluster_option
 def stress_command(scenario, stress_file, out_dir, paths, seed, importance, target, as_json):
     """Run SCENARIO's base case and every stress in the stress file on the same random draws;
     write the summaries (one Parquet dataset partitioned by stress) and the comparison."""
@@ -404,6 +429,7 @@ def stress_command(scenario, stress_file, out_dir, paths, seed, importance, targ
     is_flag=True,
     help="Also print each page to PDF with headless Chromium (report.<lang>.pdf).",
 )
+@cluster_option
 def report_command(scenario, stress_file, out_dir, paths, seed, check_dir, langs, pdf):
     """Write a committee report of SCENARIO (with --stress, its stresses and their targets) to
     reports/<scenario>/ in English and/or Chinese, or --check an existing report: exit 1 if

@@ -13,6 +13,7 @@ from functools import partial
 import pandas as pd
 from scipy.optimize import brentq
 
+from ipabs.engine.distribute import with_client
 from ipabs.engine.importance import fixed_shift
 from ipabs.errors import UserError
 from ipabs.outputs.display import display_frame, html_table, in_units
@@ -23,6 +24,7 @@ from ipabs.solvers.stress import STRESS_FUNCTIONS, STRESS_UNITS
 STRESSES = tuple(STRESS_FUNCTIONS)
 
 
+@with_client
 def breakeven(
     scenario: Scenario | str,
     *,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from scipy.optimize import brentq
 
+from ipabs.engine.distribute import with_client
 from ipabs.engine.run import PoolCache
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario
@@ -94,6 +95,7 @@ def resize(sc: Scenario, tranche: str, balance: float) -> Scenario:
     return sc.model_copy(update={"tranches": tuple(tranches)})
 
 
+@with_client
 def size(
     scenario: Scenario | str,
     tranche: str,

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ipabs.engine.distribute import run_all, with_client
 from ipabs.errors import ScenarioError
 from ipabs.outputs.display import display_frame, html_table, in_units, with_se
 from ipabs.outputs.progress import resolve as resolve_progress
@@ -38,6 +39,7 @@ COLUMNS = (
 TRUST_ONLY = ("distribution_yield_mean", "prob_shortfall")
 
 
+@with_client
 def sweep(
     scenario: Scenario | str,
     axes: dict[str, Sequence[Any]],
@@ -72,8 +74,10 @@ def sweep(
     frames = []
     bar, callback = resolve_progress(progress, len(points), what="grid points", label="sweeping")
     with bar or contextlib.nullcontext():
-        for i, (point, changed) in enumerate(zip(points, scenarios, strict=True)):
-            frames.append(_point(simulate(changed, threads=threads, progress=False), names, point))
+        # on a cluster every point's chunks are tasks at once (`run_all`); the same numbers
+        runs = run_all(lambda s: simulate(s, threads=threads, progress=False), scenarios)
+        for i, (point, results) in enumerate(zip(points, runs, strict=True)):
+            frames.append(_point(results, names, point))
             if callback is not None:
                 callback(i + 1, len(points))
     table = pd.concat(frames, ignore_index=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ipabs.engine.distribute import run_all, with_client
 from ipabs.scenario.model import Scenario
 from ipabs.stress.apply import StressError, apply_stress, name_problems, planned_stresses
 from ipabs.stress.definitions import StressFile, spec_problems, target_name_problems
@@ -114,6 +115,7 @@ def target_problems_for(sc: Scenario, spec: StressFile) -> list:
     return problems or scenario_target_problems(spec, sc)
 
 
+@with_client
 def run_stresses(
     sc: Scenario,
     spec: StressFile,
@@ -137,9 +139,9 @@ def run_stresses(
     sc = fixed_shift(sc, paths=paths, seed=seed)  # one importance shift for every stress
     stressed = stressed_scenarios(sc, spec, source)
     changes = {name: describe_changes(sc, s) for name, s in stressed.items() if name != "base"}
-    results = {
-        name: simulate(s, paths=paths, seed=seed, progress=False) for name, s in stressed.items()
-    }
+    # on a cluster every stress's chunks are tasks at once (`run_all`); the same numbers
+    runs = run_all(lambda s: simulate(s, paths=paths, seed=seed, progress=False), list(stressed.values()))  # fmt: skip
+    results = dict(zip(stressed, runs, strict=True))
     comparison = compare(results)
     reverse, applicability = None, None
     if spec.reverse is not None:

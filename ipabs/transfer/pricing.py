@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from ipabs.engine.distribute import with_client
 from ipabs.engine.metrics import zero_rates
 from ipabs.errors import UserError
 from ipabs.scenario.model import Scenario, layer_names
@@ -262,6 +263,7 @@ def with_form(sc: Scenario, form: str) -> Scenario:
     return sc.model_copy(update={"transfer": transfer})
 
 
+@with_client
 def price(
     scenario: Scenario | str, *, paths: int | None = None, seed: int | None = None
 ) -> PriceResult:

@@ -1,0 +1,328 @@
+"""Run a compiled deal's paths on a Dask cluster, in fixed chunks, with the numbers of a local run.
+
+Paths are cut into chunks of `CHUNK_PATHS` (the last one shorter), the same cut whatever the
+cluster's size. Chunk c is one task, `run_chunk(deal, seed, block_size, sample_paths, first,
+count)`: `run_paths` on paths first .. first + count - 1, single-threaded, a pure function of
+its arguments (path p always draws from the stream keyed by (seed, p): docs/model.md, 2). A
+task that is run again (Dask retries the tasks of a worker that died) therefore returns the same
+arrays, bit for bit. The driver puts the chunks' per-path rows end to end in chunk order, so
+every per-path array equals a local run's row for row, and the summaries, reduced by
+`ipabs.engine.reduce` from those arrays exactly as locally, are the local run's too.
+
+The compiled deal is sent to every worker once (`Client.scatter`, broadcast) and each task
+refers to it; each worker process loads (or compiles) the Numba kernels once, on its first
+task, and keeps them. Dask is imported only here, and only when a cluster is asked for.
+
+`using(client)` makes a client the default of every `simulate` call in its block, so that the
+stress runner and the solvers, which call `simulate` many times, run each call's chunks on the
+cluster without passing the client through every layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
+from typing import Any
+
+import numpy as np
+
+from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.run import STATEMENT_PATHS, RawResults, run_paths
+from ipabs.errors import Problem, UserError
+
+#: paths per task: large enough that a task's overhead (about 5 ms measured, and sending back 624
+#: bytes a path of a 3-class deal) is under 1% of its run time on the standard deal, small
+#: enough that 1e6 paths make 62 tasks to share out (benchmarks/README.md, issue #18). It never
+#: changes a number.
+CHUNK_PATHS = 16_384
+
+_lock = threading.Lock()
+_stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt
+_running: dict[int, list] = {}  # the tasks of each `run_on_cluster` call not yet returned
+_current: contextvars.ContextVar[Any] = contextvars.ContextVar("ipabs_cluster", default=None)
+
+
+def chunks(paths: int, first_path: int = 0, size: int | None = None) -> list[tuple[int, int]]:
+    """The (first path, count) of each chunk of `size` (default `CHUNK_PATHS`) of paths
+    first_path .. first_path + paths - 1."""
+    size = size or CHUNK_PATHS
+    stop = first_path + paths
+    return [(first, min(size, stop - first)) for first in range(first_path, stop, size)]
+
+
+def run_chunk(
+    deal: CompiledDeal, seed: int, block_size: int, sample_paths: int, first: int, count: int
+) -> RawResults:
+    """One chunk's paths, single-threaded (the task a worker runs); the per-period rows of its
+    first `sample_paths` paths."""
+    return run_paths(
+        deal,
+        paths=count,
+        seed=seed,
+        block_size=block_size,
+        sample_paths=sample_paths,
+        threads=1,
+        first_path=first,
+    )
+
+
+def merge_chunks(parts: list[RawResults], sample_paths: int) -> RawResults:
+    """Chunks of consecutive paths, in path order, as one run: per-path arrays end to end, the
+    per-period samples of the first `sample_paths` paths (and the cash-flow statement's first
+    `STATEMENT_PATHS` of them), as `run_paths` keeps them for one run."""
+    if len(parts) == 1:
+        return parts[0]
+    total = sum(p.weight.shape[0] for p in parts)
+    n_sample = min(sample_paths, total)
+    limits = {"sample_flows": min(n_sample, STATEMENT_PATHS)}
+    per_path = {"tranche", "pool", "trigger_first", "weight"}
+    merged = {}
+    for f in dataclasses.fields(RawResults):
+        joined = np.concatenate([getattr(p, f.name) for p in parts])
+        merged[f.name] = joined if f.name in per_path else joined[: limits.get(f.name, n_sample)]
+    return RawResults(**merged)
+
+
+class Joiner:
+    """The run's arrays filled in place as chunks come back, in any order: the same arrays as
+    `merge_chunks` of the chunks in path order, with only one chunk held besides them (the
+    driver's peak memory is the run's arrays, not twice them)."""
+
+    def __init__(self, paths: int, first_path: int, sample_paths: int):
+        self.first_path = first_path
+        n_sample = min(sample_paths, paths)
+        per_path = {"tranche", "pool", "trigger_first", "weight"}
+        self.rows = {
+            f.name: paths
+            if f.name in per_path
+            else (min(n_sample, STATEMENT_PATHS) if f.name == "sample_flows" else n_sample)
+            for f in dataclasses.fields(RawResults)
+        }
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, first: int, part: RawResults) -> None:
+        """Put chunk `part`, whose first path is `first`, in its rows."""
+        offset = first - self.first_path
+        for name, rows in self.rows.items():
+            values = getattr(part, name)
+            if name not in self.arrays:
+                self.arrays[name] = np.empty((rows, *values.shape[1:]), values.dtype)
+            n = max(0, min(values.shape[0], rows - offset))
+            self.arrays[name][offset : offset + n] = values[:n]
+
+    def result(self) -> RawResults:
+        return RawResults(**self.arrays)
+
+
+def current():
+    """The client `using` set for this context, or None."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using(client) -> Iterator[None]:
+    """Every `simulate` in the block runs on `client` unless given another (module doc)."""
+    token = _current.set(client)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def with_client(fn: Callable) -> Callable:
+    """`fn` with a keyword `client`: a `dask.distributed.Client` that every `simulate` inside
+    runs on (None: as before, local unless `using` set one)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, client: Any = None, **kwargs):
+        if client is None:
+            return fn(*args, **kwargs)
+        check_client(client)
+        with using(client):
+            return fn(*args, **kwargs)
+
+    wrapper.__doc__ = (fn.__doc__ or "").rstrip() + (
+        "\n\n    `client` (a `dask.distributed.Client`) runs every simulation's paths on a Dask "
+        "cluster,\n    with the same numbers (docs/scale-out.md)."
+    )
+    return wrapper
+
+
+@contextlib.contextmanager
+def on_cluster(address: str | None) -> Iterator[Any]:
+    """`connect(address)`, and every `simulate` in the block on it (the CLI's --cluster)."""
+    with connect(address) as client:
+        if client is None:
+            yield None
+            return
+        with using(client):
+            yield client
+
+
+def run_all(run: Callable[[Any], Any], items: list) -> Iterator[Any]:
+    """`run(item)` for each item, the results in the items' order. On a cluster (`using`) every
+    call runs at once, each in a driver thread of its own, so that the chunks of every stress
+    or grid point are on the cluster together (a point x chunk is a task); locally one after
+    the other. The numbers are the same either way: each call is a pure function of its item."""
+    client = current()
+    if client is None or len(items) < 2:
+        yield from (run(item) for item in items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=min(len(items), 32), thread_name_prefix="ipabs-dask")
+    # each thread runs in a copy of this context, so `current()` gives it the same client
+    futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
+    try:
+        for future in futures:
+            yield future.result()
+    except BaseException:  # Ctrl-C included: cancel every call's tasks, so the threads end now
+        for future in futures:
+            future.cancel()
+        with _lock:
+            _stopping.set()  # a call that submits from now on cancels its own tasks
+            running = [f for tasks in _running.values() for f in tasks]
+        client.cancel(running)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _stopping.clear()
+
+
+def check_client(client: object) -> None:
+    """A UserError unless `client` is a `distributed.Client`."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise _missing() from None
+    if not isinstance(client, Client):
+        raise UserError(
+            f"client must be a dask.distributed.Client, not {type(client).__name__}",
+            problems=(Problem("client", "not a Dask client", type(client).__name__, True),),
+        )
+
+
+def run_on_cluster(
+    client,
+    deal: CompiledDeal,
+    *,
+    paths: int,
+    seed: int,
+    block_size: int,
+    sample_paths: int,
+    first_path: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> RawResults:
+    """`run_paths` on the cluster: one task per chunk (module doc); `progress(done_paths)` as
+    chunks come back. Ctrl-C (KeyboardInterrupt) or any failure cancels every task not yet
+    finished before it propagates."""
+    from distributed import as_completed
+
+    cut = chunks(paths, first_path)
+    [shared] = client.scatter([deal], broadcast=True, hash=False)
+    # chunk c keeps the per-period rows of its paths among the run's first sample_paths
+    samples = [max(0, sample_paths - (first - first_path)) for first, _ in cut]
+    futures = [
+        client.submit(run_chunk, shared, seed, block_size, n, first, count, pure=False)
+        for (first, count), n in zip(cut, samples, strict=True)
+    ]
+    with _lock:
+        _running[id(futures)] = futures
+        stopping = _stopping.is_set()
+    try:
+        if stopping:
+            raise CancelledError("the run was interrupted")
+        joined = Joiner(paths, first_path, sample_paths)
+        starts = {f.key: first for f, (first, _) in zip(futures, cut, strict=True)}
+        done = 0
+        for future in as_completed(futures):
+            part = future.result()
+            joined.add(starts[future.key], part)
+            done += part.weight.shape[0]
+            del part
+            future.release()  # the chunk's copy on the worker is no longer needed
+            if progress is not None:
+                progress(done)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    finally:
+        with _lock:
+            del _running[id(futures)]
+        client.cancel([shared])
+    return joined.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# connecting
+
+
+def _missing() -> UserError:
+    return UserError(
+        "running on a cluster needs Dask: pip install 'ipabs[cluster]' (dask[distributed])",
+        problems=(Problem("--cluster", "dask.distributed is not installed"),),
+    )
+
+
+@contextlib.contextmanager
+def connect(address: str | None) -> Iterator[Any]:
+    """A client for `address`: "local:N" starts a LocalCluster of N worker processes, one thread
+    each, closed at the end of the block; anything else ("tcp://host:8786", a scheduler file's
+    address) is a running scheduler's address. None or "" yields None (run locally)."""
+    if not address:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise _missing() from None
+    if address.startswith("local:"):
+        workers = address.removeprefix("local:")
+        if not workers.isdigit() or not 1 <= int(workers) <= 512:
+            raise UserError(
+                "invalid cluster address",
+                problems=(
+                    Problem(
+                        "--cluster", "local:N takes N worker processes, 1 to 512", address, True
+                    ),
+                ),
+            )
+        with (
+            LocalCluster(
+                n_workers=int(workers),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    if "://" not in address:
+        raise UserError(
+            "invalid cluster address",
+            problems=(
+                Problem(
+                    "--cluster",
+                    "expected a scheduler address such as tcp://host:8786, or local:N",
+                    address,
+                    True,
+                ),
+            ),
+        )
+    try:
+        client = Client(address, timeout=30)
+    except OSError as exc:
+        raise UserError(
+            "cannot reach the Dask scheduler",
+            problems=(Problem("--cluster", str(exc), address, True),),
+        ) from None
+    with client:
+        yield client

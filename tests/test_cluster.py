@@ -1,0 +1,363 @@
+"""Runs on a Dask cluster (ipabs.engine.distribute, docs/scale-out.md): the same per-path numbers
+and summaries as a local run, a killed worker changing nothing, an interrupt leaving no output.
+
+One LocalCluster of 2 worker processes, single-threaded each, serves the whole module (starting
+one costs seconds). Chunks are cut small here (`CHUNK_PATHS` is the driver's setting) so that a
+few hundred paths make several tasks, with the per-period samples and the cash-flow statement
+spread over more than one chunk."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import FLAGSHIP, REPO
+
+import ipabs
+from ipabs.engine import distribute
+from ipabs.engine.compile import compile_scenario, with_factor_shift
+from ipabs.engine.run import RawResults, run_paths
+from ipabs.errors import UserError
+
+LOANS = REPO / "scenarios" / "nanshan_ip_pledged_loans_abs_2022.toml"
+REGULATORY = REPO / "scenarios" / "stress" / "regulatory.toml"
+CHUNK = 300  # paths per task in these tests
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distribute.connect("local:2") as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(distribute, "CHUNK_PATHS", CHUNK)
+
+
+def _same_raw(a: RawResults, b: RawResults) -> None:
+    for f in dataclasses.fields(RawResults):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.shape == y.shape, f.name
+        assert x.dtype == y.dtype, f.name
+        assert np.array_equal(x, y, equal_nan=True), f.name
+
+
+def _same_results(a: ipabs.Results, b: ipabs.Results) -> None:
+    _same_raw(a.raw, b.raw)
+    for table in ("summary", "pool", "triggers", "periods", "cash_flows", "paths", "pool_paths"):
+        pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# chunks: a chunked run is the one-shot run, row for row (no cluster needed)
+
+
+def test_chunks_cover_the_paths_in_fixed_pieces():
+    # 1,000 paths from path 250 in chunks of 300: 250-549, 550-849, 850-1149, 1150-1249
+    assert distribute.chunks(1000, 250, 300) == [(250, 300), (550, 300), (850, 300), (1150, 100)]
+    assert distribute.chunks(300, 0, 300) == [(0, 300)]
+    # the cut depends on the paths alone, never on the cluster: 16,384 a chunk by default
+    assert distribute.chunks(40_000, 0, 16_384)[-1] == (32_768, 7_232)
+
+
+def test_chunked_run_equals_the_one_shot_run_exactly():
+    """run_chunk on each chunk, merged in chunk order, gives the one-shot run's arrays bit for
+    bit: per-path rows, the per-period samples of the first 700 paths (spread over 3 chunks of
+    300: 300 + 300 + 100 rows) and the statement's rows, with importance weights (a fixed
+    shift, so every path's weight is not 1)."""
+    sc = ipabs.load(FLAGSHIP)
+    deal = with_factor_shift(compile_scenario(sc), np.full(len(sc.factors.names), -0.5))
+    one = run_paths(deal, paths=1000, seed=11, block_size=64, sample_paths=700, threads=1)
+    assert not np.all(one.weight == 1.0)
+    parts = [
+        distribute.run_chunk(deal, 11, 64, max(0, 700 - first), first, count)
+        for first, count in distribute.chunks(1000, 0, 300)
+    ]
+    assert [p.sample_collections.shape[0] for p in parts] == [300, 300, 100, 0]
+    _same_raw(distribute.merge_chunks(parts, 700), one)
+
+
+def test_chunks_joined_in_any_order_equal_the_merge():
+    """The driver fills the run's arrays as chunks come back, in any order (`Joiner`): the same
+    arrays as the chunks merged in path order, e.g. the statement's 2,000 rows from 3 chunks of
+    900 (900 + 900 + 200 of the third's 900)."""
+    deal = compile_scenario(ipabs.load(FLAGSHIP))
+    cut = distribute.chunks(3000, 0, 900)
+    parts = [distribute.run_chunk(deal, 5, 128, max(0, 2500 - a), a, n) for a, n in cut]
+    joiner = distribute.Joiner(3000, 0, 2500)
+    for (first, _), part in reversed(list(zip(cut, parts, strict=True))):
+        joiner.add(first, part)
+    joined = joiner.result()
+    assert joined.sample_flows.shape[0] == 2000 and joined.sample_collections.shape[0] == 2500
+    _same_raw(joined, distribute.merge_chunks(parts, 2500))
+    _same_raw(joined, run_paths(deal, paths=3000, seed=5, block_size=128, sample_paths=2500))
+
+
+def test_chunked_batch_equals_the_batch():
+    """A batch that starts at path 500 (a --rel-se continuation), chunked: the same rows."""
+    deal = compile_scenario(ipabs.load(FLAGSHIP))
+    one = run_paths(deal, paths=400, seed=3, block_size=50, sample_paths=350, first_path=500)
+    parts = [
+        distribute.run_chunk(deal, 3, 50, max(0, 350 - (first - 500)), first, count)
+        for first, count in distribute.chunks(400, 500, 300)
+    ]
+    _same_raw(distribute.merge_chunks(parts, 350), one)
+
+
+# ---------------------------------------------------------------------------------------------
+# on the cluster: the local run's numbers
+
+
+def test_flagship_on_the_cluster_equals_the_local_run(client, tmp_path):
+    """Summary, pool, periods, cash flows and the per-path tables equal, and the written
+    per-path Parquet files are equal too."""
+    local = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=700, progress=False)
+    seen: list[int] = []  # paths done as each chunk comes back: 4 chunks of <= 300 paths
+    remote = ipabs.simulate(
+        FLAGSHIP, paths=1000, sample_paths=700, client=client, progress=lambda d, t: seen.append(d)
+    )
+    assert len(seen) == 4 and seen[-1] == 1000
+    _same_results(local, remote)
+    local.write(tmp_path / "local", charts=False)
+    remote.write(tmp_path / "remote", charts=False)
+    for name in ("paths.parquet", "pool_paths.parquet", "summary.parquet"):
+        a = pd.read_parquet(tmp_path / "local" / name)
+        b = pd.read_parquet(tmp_path / "remote" / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_loan_pool_on_the_cluster_equals_the_local_run(client):
+    local = ipabs.simulate(LOANS, paths=700, progress=False)
+    remote = ipabs.simulate(LOANS, paths=700, progress=False, client=client)
+    _same_results(local, remote)
+
+
+def test_rel_se_batches_and_importance_on_the_cluster(client):
+    """--rel-se batching with an importance shift: the same batches, the same precision record,
+    the same weighted numbers."""
+    sc = ipabs.load(FLAGSHIP)
+    shift = [-0.5] * len(sc.factors.names)
+    kwargs = dict(paths=400, importance=shift, target="senior_A", rel_se=0.01, max_paths=1200)
+    kwargs["progress"] = False
+    local = ipabs.simulate(sc, **kwargs)
+    remote = ipabs.simulate(sc, client=client, **kwargs)
+    assert local.precision == remote.precision
+    assert local.precision["paths_used"] == 1200  # 3 batches of 400: the target is not met
+    _same_results(local, remote)
+
+
+def test_stress_file_on_the_cluster_equals_the_local_run(client):
+    """The regulatory stress file (its stresses, targets and reverse stress) on the flagship:
+    every stressed run, the comparison, the targets and the breakevens equal."""
+    from ipabs.stress.definitions import load_stress_file
+    from ipabs.stress.run import run_stresses
+
+    sc, spec = ipabs.load(FLAGSHIP), load_stress_file(REGULATORY)
+    local = run_stresses(sc, spec, paths=400, source=REGULATORY)
+    remote = run_stresses(sc, spec, paths=400, source=REGULATORY, client=client)
+    assert list(local.results) == list(remote.results)
+    for name in local.results:
+        _same_raw(local.results[name].raw, remote.results[name].raw)
+    pd.testing.assert_frame_equal(local.comparison, remote.comparison, check_exact=True)
+    for attr in ("targets", "reverse"):
+        a, b = getattr(local, attr), getattr(remote, attr)
+        assert (a is None) == (b is None)
+        if a is not None:
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_stress_command_on_the_cluster_prints_the_local_numbers(client, tmp_path, capsys):
+    """`ipabs stress FLAGSHIP --stress regulatory.toml --cluster ADDRESS --json`: the same
+    comparison, targets and reverse stress as without --cluster (all but the output folder)."""
+    from ipabs import cli
+
+    printed = {}
+    for name, extra in (("local", []), ("remote", ["--cluster", client.scheduler.address])):
+        argv = ["stress", str(FLAGSHIP), "--stress", str(REGULATORY), "--paths", "300", "--json"]
+        with pytest.raises(SystemExit) as exc:
+            cli.main([*argv, "--out", str(tmp_path / name), *extra])
+        assert exc.value.code == 0
+        printed[name] = json.loads(capsys.readouterr().out)
+        printed[name].pop("out")
+    assert printed["local"] == printed["remote"]
+    assert {"comparison", "targets", "reverse"} <= set(printed["remote"])
+
+
+def test_sizing_on_the_cluster_equals_the_local_sizing(client):
+    """`size` replays the pool stage locally (PoolCache); on the cluster it is recomputed on
+    the workers: the same balance, the same evaluations."""
+    sc = ipabs.load(FLAGSHIP)
+    senior = sc.tranches_by_rank()[0].name
+    local = ipabs.solvers.size(sc, senior, expected_loss=0.01, paths=600)
+    remote = ipabs.solvers.size(sc, senior, expected_loss=0.01, paths=600, client=client)
+    assert (local.balance, local.evaluations) == (remote.balance, remote.evaluations)
+    _same_raw(local.results.raw, remote.results.raw)
+
+
+def test_sweep_on_the_cluster_equals_the_local_sweep(client):
+    """A sweep's grid points run at once on the cluster (each point x chunk a task): the same
+    table, in the grid's order."""
+    axes = {"licensees[*].annual_default_probability": [0.01, 0.05, 0.1]}
+    local = ipabs.sweep(FLAGSHIP, axes, paths=700, progress=False)
+    remote = ipabs.sweep(FLAGSHIP, axes, paths=700, progress=False, client=client)
+    pd.testing.assert_frame_equal(local, remote, check_exact=True)
+
+
+def test_transfer_price_on_the_cluster_equals_the_local_price(client):
+    sc = ipabs.load(REPO / "scenarios" / "beijing_ip_pledge_loan_transfer.toml")
+    local = ipabs.price(sc, paths=700)
+    remote = ipabs.price(sc, paths=700, client=client)
+    assert (local.price, local.price_se) == (remote.price, remote.price_se)
+    pd.testing.assert_frame_equal(local.distribution, remote.distribution, check_exact=True)
+
+
+def test_a_killed_worker_changes_nothing(client):
+    """Kill one worker process (SIGKILL, from here) once the first chunk is back: Dask reruns
+    its tasks on the other worker and the restarted one, and, the tasks being pure functions of
+    (deal, seed, chunk), the run equals the local run bit for bit."""
+    local = ipabs.simulate(FLAGSHIP, paths=3000, progress=False)
+    before = client.run(os.getpid)
+    killed = []
+
+    def kill_once(done: int, total: int) -> None:
+        if not killed:
+            victim = sorted(before.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    remote = ipabs.simulate(FLAGSHIP, paths=3000, progress=kill_once, client=client)
+    assert killed
+    _same_results(local, remote)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it, under a new process id
+    after = client.run(os.getpid)
+    assert killed[0] not in after.values()
+
+
+def _kernel_versions() -> int:
+    from ipabs.engine.run import _run_blocks
+
+    return len(_run_blocks.signatures)
+
+
+def test_kernels_load_once_per_worker_not_per_task(client):
+    """A worker process holds one compiled version of the path kernel per kind of deal it ran:
+    after a run of the flagship (10 tasks), 10 more tasks of it add none, on any worker."""
+    ipabs.simulate(FLAGSHIP, paths=3000, progress=False, client=client)
+    before = client.run(_kernel_versions)
+    ipabs.simulate(FLAGSHIP, paths=3000, seed=99, progress=False, client=client)  # 10 tasks
+    assert client.run(_kernel_versions) == before
+
+
+def _scheduler_tasks(client) -> int:
+    return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+
+
+def test_interrupt_cancels_the_tasks_and_writes_nothing(client, tmp_path, monkeypatch):
+    """Ctrl-C (a KeyboardInterrupt in the driver, here raised when the first chunk is back)
+    during `ipabs run --cluster`: exit 130, no output folder (nor a hidden partial one), and the
+    scheduler left with no task of the run."""
+    from ipabs import cli
+
+    def interrupt(self, done, total):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli._LazyProgress, "update", interrupt)
+    address = client.scheduler.address
+    out = tmp_path / "run"
+    argv = ["run", str(FLAGSHIP), "--paths", "6000", "--out", str(out), "--cluster", address]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 130
+    assert list(tmp_path.iterdir()) == []
+    deadline = time.monotonic() + 30
+    while _scheduler_tasks(client) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _scheduler_tasks(client) == 0
+
+
+def test_interrupting_concurrent_runs_cancels_every_run(client):
+    """`run_all` (stress points, sweep points): an interrupt in one run cancels the tasks of
+    every run, so the driver's threads end and the scheduler is left with nothing."""
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    def run(i):
+        return ipabs.simulate(FLAGSHIP, paths=6000, progress=stop if i == 0 else False)
+
+    with distribute.using(client), pytest.raises(KeyboardInterrupt):
+        list(distribute.run_all(run, [0, 1, 2]))
+    deadline = time.monotonic() + 30
+    while _scheduler_tasks(client) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _scheduler_tasks(client) == 0
+
+
+def test_cli_run_with_the_cluster_from_the_environment(client, tmp_path, monkeypatch):
+    """IPABS_CLUSTER gives --cluster its default: the same per-path Parquet as a local run."""
+    from ipabs import cli
+
+    monkeypatch.setenv("IPABS_CLUSTER", client.scheduler.address)
+    common = [str(FLAGSHIP), "--paths", "700", "-q", "--no-charts"]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", *common, "--out", str(tmp_path / "remote")])
+    assert exc.value.code == 0
+    monkeypatch.delenv("IPABS_CLUSTER")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", *common, "--out", str(tmp_path / "local")])
+    assert exc.value.code == 0
+    for name in ("paths.parquet", "pool_paths.parquet", "summary.parquet", "periods.parquet"):
+        a = pd.read_parquet(tmp_path / "local" / name)
+        b = pd.read_parquet(tmp_path / "remote" / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("foo", "expected a scheduler address such as tcp://host:8786, or local:N"),
+        ("local:0", "local:N takes N worker processes, 1 to 512"),
+        ("local:two", "local:N takes N worker processes, 1 to 512"),
+    ],
+)
+def test_bad_cluster_address_is_refused(address, says, capsys):
+    from ipabs import cli
+
+    argv = ["run", str(FLAGSHIP), "--paths", "10", "--cluster", address]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid cluster address" in err and f"--cluster = {address!r}" in err
+    assert says.split(",")[0] in " ".join(err.split())
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(UserError, match="cannot reach the Dask scheduler"):
+        with distribute.connect("tcp://127.0.0.1:1"):
+            pass
+
+
+def test_client_must_be_a_dask_client():
+    with pytest.raises(UserError, match=r"client must be a dask\.distributed\.Client, not str"):
+        ipabs.simulate(FLAGSHIP, paths=10, progress=False, client="tcp://127.0.0.1:8786")
+
+
+def test_without_dask_the_cluster_is_refused_with_how_to_install(monkeypatch):
+    """The core install has no Dask: --cluster says which extra to install."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` fails
+    with pytest.raises(UserError, match=r"pip install 'ipabs\[cluster\]'"):
+        with distribute.connect("local:2"):
+            pass
