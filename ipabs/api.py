@@ -24,7 +24,14 @@ import pydantic
 from ipabs.engine.compile import compile_scenario, with_factor_shift
 from ipabs.engine.importance import plan_importance
 from ipabs.engine.limits import check_limits, estimate, estimate_scenario
-from ipabs.engine.run import POOL_FIELDS, TRANCHE_FIELDS, PoolCache, RawResults, run_paths
+from ipabs.engine.run import (
+    PER_PATH_FIELDS,
+    POOL_FIELDS,
+    TRANCHE_FIELDS,
+    PoolCache,
+    RawResults,
+    run_paths,
+)
 from ipabs.errors import InternalError, Problem, ScenarioError
 from ipabs.outputs.progress import resolve as resolve_progress
 from ipabs.outputs.progress import valid as valid_progress
@@ -280,7 +287,7 @@ def merge_batches(batches: list[RawResults]) -> RawResults:
     """Batches of consecutive paths as one run: per-path arrays end to end, the per-period
     samples from the first batch (its first sample_paths paths)."""
     first = batches[0]
-    per_path = {"tranche", "pool", "trigger_first", "weight", "layer_paid"}
+    per_path = PER_PATH_FIELDS
     return RawResults(
         **{
             f.name: (

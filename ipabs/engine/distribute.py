@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ipabs.engine.compile import CompiledDeal
-from ipabs.engine.run import STATEMENT_PATHS, RawResults, run_paths
+from ipabs.engine.run import PER_PATH_FIELDS, STATEMENT_PATHS, RawResults, run_paths
 from ipabs.errors import Problem, UserError
 
 #: paths per task: large enough that a task's overhead (about 5 ms measured, and sending back 624
@@ -81,7 +81,7 @@ def merge_chunks(parts: list[RawResults], sample_paths: int) -> RawResults:
     total = sum(p.weight.shape[0] for p in parts)
     n_sample = min(sample_paths, total)
     limits = {"sample_flows": min(n_sample, STATEMENT_PATHS)}
-    per_path = {"tranche", "pool", "trigger_first", "weight"}
+    per_path = PER_PATH_FIELDS
     merged = {}
     for f in dataclasses.fields(RawResults):
         joined = np.concatenate([getattr(p, f.name) for p in parts])
@@ -97,7 +97,7 @@ class Joiner:
     def __init__(self, paths: int, first_path: int, sample_paths: int):
         self.first_path = first_path
         n_sample = min(sample_paths, paths)
-        per_path = {"tranche", "pool", "trigger_first", "weight"}
+        per_path = PER_PATH_FIELDS
         self.rows = {
             f.name: paths
             if f.name in per_path

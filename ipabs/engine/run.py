@@ -230,6 +230,10 @@ class RawResults:
     # each interest subsidy's
 
 
+#: the RawResults fields with one row per path (the others are per-period samples of the first
+#: sample_paths paths): batches and cluster chunks join these end to end
+PER_PATH_FIELDS = frozenset({"tranche", "pool", "trigger_first", "weight", "layer_paid"})
+
 #: the largest pool cache kept (bytes); above it every run simulates its pool
 POOL_CACHE_LIMIT = 1 << 30
 CACHE_OFF, CACHE_STORE, CACHE_REPLAY = 0, 1, 2
