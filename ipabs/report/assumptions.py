@@ -242,7 +242,7 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
     add("buyout_floor", N_("Buy-out floor under disposal proceeds"), haircut, "amount")
     _disposal(sc, rows, method)
     rev = sc.revolving
-    if rev is not None:
+    if rev is not None and rev.buys == "loans":  # leases' and licence receivables': _contracts
         for field, label, unit in (
             (
                 "annual_default_probability",
@@ -254,14 +254,6 @@ def _loans(sc: Scenario, rows: _Rows) -> None:
             ("disposal_haircut", N_("Revolving loans' disposal haircut"), "pct"),
         ):
             rows.add(f"revolving.{field}", label, getattr(rev, field), unit)
-    if rev is not None and rev.buys == "licence_receivables":
-        for field, label, unit in (
-            ("annual_default_probability", N_("Revolving licence receivables' licensee annual default probability"), "pct_per_year"),
-            ("rate", N_("Revolving licence receivables' discount yield"), "pct_per_year"),
-            ("term_years", N_("Revolving licence receivables' term"), "years"),
-            ("recovery_rate", N_("Revolving licence receivables' recovery rate on unpaid instalments"), "pct"),
-        ):  # fmt: skip
-            rows.add(f"revolving.{field}", label, getattr(rev, field) or 0.0, unit)
 
 
 def _disposal(sc: Scenario, rows: _Rows, method: dict[int, str]) -> None:
