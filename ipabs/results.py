@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.estimates import Estimates, local_estimates
 from ipabs.engine.importance import ImportancePlan
 from ipabs.engine.reduce import (
     path_table,
@@ -45,6 +46,11 @@ class Results:
         return self.raw.pool.shape[0]
 
     @cached_property
+    def estimates(self) -> Estimates:
+        """The chunks' partials behind every summary estimate (`ipabs.engine.estimates`)."""
+        return local_estimates(self.deal, self.raw)
+
+    @cached_property
     def summary(self) -> pd.DataFrame:
         """One row per tranche (by rank), indexed by class name (`summary.loc["senior_A"]`; the
         `tranche` column repeats it): each Monte Carlo estimate with its standard error (`_se`),
@@ -53,7 +59,7 @@ class Results:
         from ipabs.ratings import implied_ratings
         from ipabs.ratings.tables import table_for
 
-        summary = tranche_summary(self.deal, self.raw)
+        summary = tranche_summary(self.deal, self.estimates)
         ratings = implied_ratings(
             summary,
             table_for(self.scenario.ratings),
@@ -70,12 +76,12 @@ class Results:
     @cached_property
     def pool(self) -> pd.DataFrame:
         """One row: expected collections, income lost to licensee defaults and its quantiles."""
-        return pool_summary(self.deal, self.raw)
+        return pool_summary(self.deal, self.estimates)
 
     @cached_property
     def triggers(self) -> pd.DataFrame:
         """One row per trigger: probability it comes into force, and mean years until it does."""
-        return trigger_summary(self.deal, self.raw)
+        return trigger_summary(self.deal, self.estimates)
 
     @cached_property
     def periods(self) -> pd.DataFrame:
