@@ -412,8 +412,7 @@ def quantile_se_exact(
     share = (at.weight_below + at.weight_at) / total
     inside = at.square_below + at.square_at  # sum of w^2 over X <= x_q
     se_p = float(
-        np.sqrt(max((1.0 - share) ** 2 * inside + share**2 * (square_total - inside), 0.0))
-        / total
+        np.sqrt(max((1.0 - share) ** 2 * inside + share**2 * (square_total - inside), 0.0)) / total
     )
     up, down = select(
         chunks, [min(q + _Z * se_p, 1.0), max(q - _Z * se_p, 0.0)], weighted=True, total=total
