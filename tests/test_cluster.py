@@ -85,6 +85,22 @@ def test_chunked_run_equals_the_one_shot_run_exactly():
     _same_raw(distribute.merge_chunks(parts, 700), one)
 
 
+def test_chunked_loan_pool_keeps_every_path_s_layer_payments():
+    """A loan pool's loss-sharing layer payments are per path (`RawResults.layer_paid`, one
+    row a path): merged and joined chunks keep all 600 rows, not the first 100 sampled ones
+    (the pool summary's expected layer payments are over every path)."""
+    deal = compile_scenario(ipabs.load(LOANS))
+    one = run_paths(deal, paths=600, seed=1, block_size=64, sample_paths=100, threads=1)
+    assert one.layer_paid.shape == (600, 1)
+    cut = distribute.chunks(600, 0, 300)
+    parts = [distribute.run_chunk(deal, 1, 64, max(0, 100 - a), a, n) for a, n in cut]
+    _same_raw(distribute.merge_chunks(parts, 100), one)
+    joiner = distribute.Joiner(600, 0, 100)
+    for (first, _), part in zip(cut, parts, strict=True):
+        joiner.add(first, part)
+    _same_raw(joiner.result(), one)
+
+
 def test_chunks_joined_in_any_order_equal_the_merge():
     """The driver fills the run's arrays as chunks come back, in any order (`Joiner`): the same
     arrays as the chunks merged in path order, e.g. the statement's 2,000 rows from 3 chunks of

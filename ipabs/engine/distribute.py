@@ -42,6 +42,9 @@ from ipabs.errors import Problem, UserError
 #: changes a number.
 CHUNK_PATHS = 16_384
 
+#: the RawResults fields with one row per path (the others hold the first sample_paths paths)
+PER_PATH = frozenset({"tranche", "pool", "trigger_first", "weight", "layer_paid"})
+
 _lock = threading.Lock()
 _stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt
 _running: dict[int, list] = {}  # the tasks of each `run_on_cluster` call not yet returned
@@ -81,7 +84,7 @@ def merge_chunks(parts: list[RawResults], sample_paths: int) -> RawResults:
     total = sum(p.weight.shape[0] for p in parts)
     n_sample = min(sample_paths, total)
     limits = {"sample_flows": min(n_sample, STATEMENT_PATHS)}
-    per_path = {"tranche", "pool", "trigger_first", "weight"}
+    per_path = PER_PATH
     merged = {}
     for f in dataclasses.fields(RawResults):
         joined = np.concatenate([getattr(p, f.name) for p in parts])
@@ -97,10 +100,10 @@ class Joiner:
     def __init__(self, paths: int, first_path: int, sample_paths: int):
         self.first_path = first_path
         n_sample = min(sample_paths, paths)
-        per_path = {"tranche", "pool", "trigger_first", "weight"}
+        per_path = PER_PATH
         self.rows = {
             f.name: paths
-            if f.name in per_path
+            if f.name in PER_PATH
             else (min(n_sample, STATEMENT_PATHS) if f.name == "sample_flows" else n_sample)
             for f in dataclasses.fields(RawResults)
         }
