@@ -100,7 +100,6 @@ class Joiner:
     def __init__(self, paths: int, first_path: int, sample_paths: int):
         self.first_path = first_path
         n_sample = min(sample_paths, paths)
-        per_path = PER_PATH
         self.rows = {
             f.name: paths
             if f.name in PER_PATH
