@@ -50,8 +50,18 @@ def _same_raw(a: RawResults, b: RawResults) -> None:
         assert np.array_equal(x, y, equal_nan=True), f.name
 
 
+def _same_samples(a: RawResults, b: RawResults) -> None:
+    """The per-period samples equal (a cluster run's `raw` has no per-path rows: they stay on
+    the workers)."""
+    for f in dataclasses.fields(RawResults):
+        if f.name not in distribute.PER_PATH:
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert x.shape == y.shape and np.array_equal(x, y, equal_nan=True), f.name
+
+
 def _same_results(a: ipabs.Results, b: ipabs.Results) -> None:
-    _same_raw(a.raw, b.raw)
+    _same_samples(a.raw, b.raw)
+    assert a.paths_run == b.paths_run
     for table in ("summary", "pool", "triggers", "periods", "cash_flows", "paths", "pool_paths"):
         pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), check_exact=True)
 
@@ -181,7 +191,10 @@ def test_stress_file_on_the_cluster_equals_the_local_run(client):
     remote = run_stresses(sc, spec, paths=400, source=REGULATORY, client=client)
     assert list(local.results) == list(remote.results)
     for name in local.results:
-        _same_raw(local.results[name].raw, remote.results[name].raw)
+        _same_samples(local.results[name].raw, remote.results[name].raw)
+        pd.testing.assert_frame_equal(
+            local.results[name].summary, remote.results[name].summary, check_exact=True
+        )
     pd.testing.assert_frame_equal(local.comparison, remote.comparison, check_exact=True)
     for attr in ("targets", "reverse"):
         a, b = getattr(local, attr), getattr(remote, attr)
@@ -215,7 +228,7 @@ def test_sizing_on_the_cluster_equals_the_local_sizing(client):
     local = ipabs.solvers.size(sc, senior, expected_loss=0.01, paths=600)
     remote = ipabs.solvers.size(sc, senior, expected_loss=0.01, paths=600, client=client)
     assert (local.balance, local.evaluations) == (remote.balance, remote.evaluations)
-    _same_raw(local.results.raw, remote.results.raw)
+    _same_results(local.results, remote.results)
 
 
 def test_sweep_on_the_cluster_equals_the_local_sweep(client):

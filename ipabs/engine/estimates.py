@@ -202,6 +202,9 @@ class Estimates:
     equivalent), one per ranked variable."""
 
     def __init__(self, parts: list[ChunkPartials], holders: dict[str, object]):
+        self.parts = parts
+        self.cash_gap: float | None = None  # a cluster run's worst cash-check gap (per chunk)
+        self.found: dict[tuple[str, float], tuple[float, float]] = {}
         self.paths = sum(p.paths for p in parts)
         self.weighted = not all(p.unit_weights for p in parts)
         self.merged = {
@@ -225,6 +228,8 @@ class Estimates:
 
     def quantile(self, name: str, q: float) -> tuple[float, float]:
         """reduce.quantile_se of a ranked variable, exactly (partials.quantile_se_exact)."""
+        if (name, q) in self.found:
+            return self.found[(name, q)]
         normalised = self.merged[name].normalised
         return P.quantile_se_exact(
             self.holders[name],
@@ -235,6 +240,16 @@ class Estimates:
             square_total=normalised.square_total,
         )
 
+    def settle(self, wanted: dict[str, tuple[float, ...]]) -> Estimates:
+        """Every wanted quantile found now, so that the chunks' values can go (a cluster run
+        releases its workers' chunks after this)."""
+        for name, levels in wanted.items():
+            if name in self.holders and name in self.merged:
+                for q in levels:
+                    self.found[(name, q)] = self.quantile(name, q)
+        self.holders = {}
+        return self
+
     def effective_sample_size(self) -> float:
         """(sum w)^2 / sum w^2 (Kong 1992): the paths for plain Monte Carlo."""
         if not self.weighted:
@@ -243,16 +258,25 @@ class Estimates:
         return float(m.total**2 / m.square_total)
 
 
-def local_estimates(deal: CompiledDeal, raw: RawResults, chunk: int | None = None) -> Estimates:
-    """`Estimates` of a run held in memory, cut at the cluster's chunk size."""
+def local_estimates(
+    deal: CompiledDeal,
+    raw: RawResults,
+    chunk: int | None = None,
+    batches: tuple[int, ...] | None = None,
+) -> Estimates:
+    """`Estimates` of a run held in memory, cut as a cluster cuts it: each batch (`batches`,
+    their path counts; default one) from its first path into chunks of `chunk` (default
+    `CHUNK_PATHS`)."""
     from ipabs.engine.distribute import CHUNK_PATHS
 
     size = chunk or CHUNK_PATHS
-    n = raw.weight.shape[0]
-    parts = [
-        chunk_partials(deal, slice_paths(raw, a, min(a + size, n)))
-        for a in range(0, max(n, 1), size)
-    ]
+    cuts: list[tuple[int, int]] = []
+    offset = 0
+    for batch in batches or (raw.weight.shape[0],):
+        stop = offset + batch
+        cuts += [(a, min(a + size, stop)) for a in range(offset, offset + max(batch, 1), size)]
+        offset = stop
+    parts = [chunk_partials(deal, slice_paths(raw, a, b)) for a, b in cuts]
     holders = {name: P.Chunks([p.ranked[name] for p in parts]) for name in parts[0].ranked}
     return Estimates([p.small() for p in parts], holders)
 

@@ -188,6 +188,17 @@ def effective_sample_size(w: np.ndarray | None, n: int) -> float:
     return float(w.sum() ** 2 / (w * w).sum())
 
 
+def wanted_quantiles(sc: Scenario) -> dict[str, tuple[float, ...]]:
+    """The quantiles the summaries report, by ranked variable (`ipabs.engine.estimates`)."""
+    wanted: dict[str, tuple[float, ...]] = {}
+    for t in range(len(sc.tranches)):
+        wanted[f"{t}.irr"] = IRR_QUANTILES
+        wanted[f"{t}.distribution_yield"] = YIELD_QUANTILES
+    wanted["pool.loss_pct"] = POOL_LOSS_QUANTILES
+    wanted["pool.loan_loss_pct"] = POOL_LOSS_QUANTILES
+    return wanted
+
+
 def tranche_summary(deal: CompiledDeal, est: Estimates) -> pd.DataFrame:
     """One row per tranche by rank: each estimate with its standard error, from the chunks'
     partials (`ipabs.engine.estimates`; the per-path quantities are named there)."""
@@ -316,11 +327,11 @@ def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
-def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
-    """One row per path and tranche."""
+def path_table(deal: CompiledDeal, raw: RawResults, first_path: int = 0) -> pd.DataFrame:
+    """One row per path and tranche (paths numbered from `first_path`)."""
     n_paths, n_tranches, _ = raw.tranche.shape
     columns: dict[str, object] = {
-        "path": np.repeat(np.arange(n_paths, dtype=np.int64), n_tranches),
+        "path": np.repeat(np.arange(first_path, first_path + n_paths, dtype=np.int64), n_tranches),
         "tranche": pd.Categorical.from_codes(
             np.tile(np.arange(n_tranches), n_paths), list(deal.tranche_names)
         ),
@@ -345,7 +356,9 @@ def layer_columns(sc: Scenario) -> list[str]:
     ]
 
 
-def pool_path_table(raw: RawResults, sc: Scenario | None = None) -> pd.DataFrame:
+def pool_path_table(
+    raw: RawResults, sc: Scenario | None = None, first_path: int = 0
+) -> pd.DataFrame:
     """One row per path: the pool's totals over the deal's life, then each loss-sharing layer's
     payments to the lender (`layer_<name>_paid`) and each interest subsidy's
     (`subsidy_<name>_paid`)."""
@@ -361,7 +374,7 @@ def pool_path_table(raw: RawResults, sc: Scenario | None = None) -> pd.DataFrame
         "loans_renewed",
     ):
         frame[count] = frame[count].astype(np.int64)
-    frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
+    frame.insert(0, "path", np.arange(first_path, first_path + len(frame), dtype=np.int64))
     frame["weight"] = raw.weight
     return frame
 
