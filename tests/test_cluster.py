@@ -160,6 +160,61 @@ def test_flagship_on_the_cluster_equals_the_local_run(client, tmp_path):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_the_driver_holds_no_array_with_a_paths_axis(client, tmp_path):
+    """A cluster run's Results (1,000 paths in 4 chunks, 50 sampled) holds no per-path array on
+    the driver: `raw`'s per-path fields have no rows (the weights: the 50 sampled paths'), the
+    summaries' partials are a few numbers per chunk, and no partial keeps ranked values; the
+    summary still equals the local run's and the per-path tables are read from the workers'
+    files, one per chunk."""
+    local = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=50, progress=False)
+    remote = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=50, client=client, progress=False)
+    for name in ("tranche", "pool", "trigger_first", "layer_paid"):
+        assert getattr(remote.raw, name).shape[0] == 0, name
+    assert remote.raw.weight.shape == (50,)
+    assert remote.paths_run == 1000
+    estimates = remote.estimates
+    assert len(estimates.parts) == 4 and all(not p.ranked for p in estimates.parts)
+    assert estimates.holders == {}  # the quantiles were found before the chunks were released
+
+    def arrays(obj, seen=None):
+        """Every NumPy array reachable from the estimates."""
+        seen = set() if seen is None else seen
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            yield obj
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                yield from arrays(v, seen)
+        elif isinstance(obj, list | tuple):
+            for v in obj:
+                yield from arrays(v, seen)
+        elif hasattr(obj, "__dict__") or dataclasses.is_dataclass(obj):
+            for v in vars(obj).values():
+                yield from arrays(v, seen)
+
+    # the largest arrays are the quantile histograms' 2^16 bins (none kept) or a partial's
+    # co-moment matrix: nothing with 1,000 rows or more
+    assert max(a.shape[0] if a.ndim else 0 for a in arrays(estimates)) < 1000
+    pd.testing.assert_frame_equal(local.summary, remote.summary, check_exact=True)
+    files = sorted(p.name for p in (remote.paths_folder / "paths.parquet").iterdir())
+    assert files == [distribute.part_name(first) for first in (0, 300, 600, 900)]
+    assert remote.worst_cash_gap == local.worst_cash_gap
+    assert remote.worst_cash_gap < 1e-9
+    remote.write(tmp_path / "out", charts=False)
+    assert (tmp_path / "out" / "paths.parquet").is_dir()  # a partitioned dataset: a folder
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "out" / "paths.parquet"), local.paths, check_exact=True
+    )
+    folder = remote.paths_folder
+    del remote
+    import gc
+
+    gc.collect()
+    assert not folder.exists()  # the staging folder goes with the results
+
+
 def test_loan_pool_on_the_cluster_equals_the_local_run(client):
     local = ipabs.simulate(LOANS, paths=700, progress=False)
     remote = ipabs.simulate(LOANS, paths=700, progress=False, client=client)
