@@ -27,7 +27,7 @@ split by the next 16 bits in the next round. Four rounds cover all 64 bits, so i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -424,5 +424,3 @@ def chunked(values: np.ndarray, size: int) -> list[np.ndarray]:
     """`values` cut along axis 0 into pieces of `size` (the last shorter)."""
     return [values[i : i + size] for i in range(0, max(values.shape[0], 1), size)]
 
-
-Finisher = Callable[..., tuple[float, float]]
