@@ -423,4 +423,3 @@ def quantile_se_exact(
 def chunked(values: np.ndarray, size: int) -> list[np.ndarray]:
     """`values` cut along axis 0 into pieces of `size` (the last shorter)."""
     return [values[i : i + size] for i in range(0, max(values.shape[0], 1), size)]
-
