@@ -5,9 +5,15 @@ cluster's size. Chunk c is one task, `run_chunk(deal, seed, block_size, sample_p
 count)`: `run_paths` on paths first .. first + count - 1, single-threaded, a pure function of
 its arguments (path p always draws from the stream keyed by (seed, p): docs/model.md, 2). A
 task that is run again (Dask retries the tasks of a worker that died) therefore returns the same
-arrays, bit for bit. The driver puts the chunks' per-path rows end to end in chunk order, so
-every per-path array equals a local run's row for row, and the summaries, reduced by
-`ipabs.engine.reduce` from those arrays exactly as locally, are the local run's too.
+arrays, bit for bit.
+
+`simulate` runs `run_chunk_kept`: the chunk's per-path results stay on its worker, which
+returns the chunk's partials (`ipabs.engine.estimates`), its per-period samples and its cash
+check, and writes its rows of the per-path tables as one Parquet file; the driver merges the
+partials in chunk order, as a local run does, and finds the quantiles by selection over the
+chunks still on the workers (`ClusterChunks`) before releasing them (docs/scale-out.md,
+"Memory"). `run_on_cluster` is the gathering form (every path's arrays put end to end on the
+driver, `Joiner`), for a caller that wants the raw arrays themselves.
 
 The compiled deal is sent to every worker once (`Client.scatter`, broadcast) and each task
 refers to it; each worker process loads (or compiles) the Numba kernels once, on its first
