@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import numbers
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +24,7 @@ import numpy as np
 import pydantic
 
 from ipabs.engine.compile import compile_scenario, with_factor_shift
+from ipabs.engine.estimates import local_estimates
 from ipabs.engine.importance import plan_importance
 from ipabs.engine.limits import check_limits, estimate, estimate_scenario
 from ipabs.engine.run import (
@@ -35,7 +38,7 @@ from ipabs.engine.run import (
 from ipabs.errors import InternalError, Problem, ScenarioError
 from ipabs.outputs.progress import resolve as resolve_progress
 from ipabs.outputs.progress import valid as valid_progress
-from ipabs.results import Results
+from ipabs.results import Results, Staging
 from ipabs.scenario.load import check_importance, format_path
 from ipabs.scenario.load import load as _load_file
 from ipabs.scenario.model import Scenario, Simulation
@@ -157,41 +160,63 @@ def simulate(
     if plan.enabled:
         deal = with_factor_shift(deal, plan.shift)
     bar, callback = resolve_progress(progress, total)
-    with bar or contextlib.nullcontext():
-        batches: list[RawResults] = []
-        done = 0
-        while True:
-            batch = min(sim.paths, total - done)
-            report = None if callback is None else (lambda n, d=done: callback(d + n, total))
-            run = run_paths if client is None else _cluster_runner(client)
-            batches.append(
-                run(
-                    deal,
+    names = [t.name for t in scenario.tranches_by_rank()]
+    kept: list[Any] = []  # a cluster run's batches, their paths left on the workers
+    parts: list[Any] = []  # every chunk's partials so far, in chunk order
+    paths_dir = None if client is None else _staging_folder()
+    try:
+        with bar or contextlib.nullcontext():
+            batches: list[RawResults] = []
+            done = 0
+            while True:
+                batch = min(sim.paths, total - done)
+                report = None if callback is None else (lambda n, d=done: callback(d + n, total))
+                settings = dict(
                     paths=batch,
                     seed=sim.seed,
                     block_size=sim.block_size,
                     sample_paths=sim.sample_paths,
-                    threads=threads,
                     progress=report,
-                    pool_cache=pool_cache if precision is None else None,
                     first_path=done,
                 )
-            )
-            done += batch
-            if precision is None:
-                break
-            reached = _relative_se(deal, batches, precision)
-            # None (null in JSON) while the target has shown no loss: no relative error exists yet
-            precision.update(
-                paths_used=done, rel_se_reached=reached if np.isfinite(reached) else None
-            )
-            if reached <= precision["rel_se"] or done >= total:
-                precision["met"] = bool(reached <= precision["rel_se"])
-                break
+                if client is None:
+                    batches.append(
+                        run_paths(
+                            deal,
+                            threads=threads,
+                            pool_cache=pool_cache if precision is None else None,
+                            **settings,
+                        )
+                    )
+                    if precision is not None:
+                        parts += local_estimates(deal, batches[-1]).parts
+                else:
+                    kept.append(_run_kept(client, deal, paths_dir=paths_dir, **settings))
+                    batches.append(kept[-1].samples)
+                    parts += [c.partials for c in kept[-1].chunks]
+                done += batch
+                if precision is None:
+                    break
+                reached = _relative_se(parts, names.index(precision["target"]), precision)
+                # None (null in JSON) while the target has shown no loss: no relative error yet
+                precision.update(
+                    paths_used=done, rel_se_reached=reached if np.isfinite(reached) else None
+                )
+                if reached <= precision["rel_se"] or done >= total:
+                    precision["met"] = bool(reached <= precision["rel_se"])
+                    break
+        sizes = tuple(min(sim.paths, total - k * sim.paths) for k in range(len(batches)))
+        partials = None
+        if client is not None:
+            partials = _settle_kept(client, deal, kept)
+    except BaseException:
+        if paths_dir is not None:
+            shutil.rmtree(paths_dir, ignore_errors=True)
+        raise
     raw = batches[0] if len(batches) == 1 else merge_batches(batches)
     wall = time.perf_counter() - started
     check_finite(raw, deal.tranche_names)
-    return Results(
+    results = Results(
         deal=deal,
         raw=raw,
         threads=threads,
@@ -199,7 +224,44 @@ def simulate(
         source=source,
         importance=plan,
         precision=precision,
+        partials=partials,
+        batch_paths=sizes,
+        staging=None if paths_dir is None else Staging(Path(paths_dir)),
     )
+    return results
+
+
+def _staging_folder() -> str:
+    """Where a cluster run's workers write their per-path tables (`IPABS_SCRATCH`, else the
+    temporary folder: on a real cluster, a folder every worker and the driver can reach)."""
+    return tempfile.mkdtemp(prefix="ipabs-paths-", dir=os.environ.get("IPABS_SCRATCH"))
+
+
+def _run_kept(client, deal, **settings):
+    from ipabs.engine.distribute import run_kept_on_cluster
+
+    return run_kept_on_cluster(client, deal, **settings)
+
+
+def _settle_kept(client, deal, kept: list) -> Any:
+    """A cluster run's `Estimates`: every batch's chunks in chunk order, the wanted quantiles
+    selected over the chunks on the workers, then the workers' chunks released."""
+    from ipabs.engine.distribute import ClusterChunks
+    from ipabs.engine.estimates import Estimates
+    from ipabs.engine.reduce import wanted_quantiles
+
+    futures = [f for batch in kept for f in batch.futures[: len(batch.chunks)]]
+    chunks = [c for batch in kept for c in batch.chunks]
+    try:
+        holders = {
+            name: ClusterChunks(client, futures, name) for name in wanted_quantiles(deal.scenario)
+        }
+        estimates = Estimates([c.partials for c in chunks], holders)
+        estimates.settle(wanted_quantiles(deal.scenario))
+        estimates.cash_gap = max((c.cash_gap for c in chunks), default=0.0)
+        return estimates
+    finally:
+        client.cancel([f for batch in kept for f in batch.futures])
 
 
 def with_importance(
@@ -269,17 +331,13 @@ def _precision_request(
     }
 
 
-def _relative_se(deal, batches: list[RawResults], precision: dict[str, Any]) -> float:
-    """The target class's relative standard error on the paths so far (inf with no loss); reads
-    only the target's losses and the weights of each batch."""
-    from ipabs.engine.reduce import LOSS_TOLERANCE, mean_se
+def _relative_se(parts: list, t: int, precision: dict[str, Any]) -> float:
+    """The target class's (rank index `t`) relative standard error on the paths so far (inf with
+    no loss), from the chunks' partials in chunk order."""
+    from ipabs.engine.estimates import Estimates
 
-    t = deal.tranche_names.index(precision["target"])
-    column = TRANCHE_FIELDS.index("principal_loss")
-    loss = np.concatenate([b.tranche[:, t, column] for b in batches]) / deal.waterfall.balance0[t]
-    weight = np.concatenate([b.weight for b in batches])
-    x = loss if precision["metric"] == "expected_loss" else (loss > LOSS_TOLERANCE).astype(float)
-    mean, se = mean_se(x, None if np.all(weight == 1.0) else weight)
+    name = f"{t}.loss" if precision["metric"] == "expected_loss" else f"{t}.has_loss"
+    mean, se = Estimates(parts, {}).mean(name)
     return float(se / mean) if mean > 0 and np.isfinite(se) else float("inf")
 
 
@@ -309,16 +367,6 @@ def _client(client: Any) -> Any:
     if client is not None:
         distribute.check_client(client)
     return client
-
-
-def _cluster_runner(client: Any) -> Callable[..., RawResults]:
-    """`run_paths`' signature, run on `client` in chunks (the pool cache and threads unused)."""
-    from ipabs.engine.distribute import run_on_cluster
-
-    def run(deal, *, threads, pool_cache, **kwargs) -> RawResults:
-        return run_on_cluster(client, deal, **kwargs)
-
-    return run
 
 
 def _check_hooks(progress: object, pool_cache: object) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.estimates import Estimates, local_estimates
 from ipabs.engine.importance import ImportancePlan
 from ipabs.engine.reduce import (
     path_table,
@@ -26,6 +29,15 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+class Staging:
+    """A cluster run's staging folder of per-path tables, deleted with the last `Results` that
+    refers to it (copies made by `dataclasses.replace` share it)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        weakref.finalize(self, shutil.rmtree, str(path), True)
+
+
 @dataclass(frozen=True, eq=False)
 class Results:
     deal: CompiledDeal
@@ -35,6 +47,17 @@ class Results:
     source: Path | None = None
     importance: ImportancePlan | None = None  # how the horizon factors were sampled
     precision: dict[str, Any] | None = None  # a run to a relative standard error: what it reached
+    # a cluster run (docs/scale-out.md, "Memory"): the summaries' partials, reduced on the
+    # workers, and the folder the workers wrote the per-path tables to; `raw` then holds the
+    # per-period samples only
+    partials: Estimates | None = field(default=None, repr=False)
+    batch_paths: tuple[int, ...] | None = None  # the paths of each batch (--rel-se), in order
+    staging: Staging | None = field(default=None, repr=False)
+
+    @property
+    def paths_folder(self) -> Path | None:
+        """The folder of a cluster run's per-path tables as its workers wrote them."""
+        return None if self.staging is None else self.staging.path
 
     @property
     def scenario(self):
@@ -42,7 +65,14 @@ class Results:
 
     @property
     def paths_run(self) -> int:
-        return self.raw.pool.shape[0]
+        return self.partials.paths if self.partials is not None else self.raw.pool.shape[0]
+
+    @cached_property
+    def estimates(self) -> Estimates:
+        """The chunks' partials behind every summary estimate (`ipabs.engine.estimates`)."""
+        if self.partials is not None:
+            return self.partials
+        return local_estimates(self.deal, self.raw, batches=self.batch_paths)
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -53,7 +83,7 @@ class Results:
         from ipabs.ratings import implied_ratings
         from ipabs.ratings.tables import table_for
 
-        summary = tranche_summary(self.deal, self.raw)
+        summary = tranche_summary(self.deal, self.estimates)
         ratings = implied_ratings(
             summary,
             table_for(self.scenario.ratings),
@@ -70,12 +100,12 @@ class Results:
     @cached_property
     def pool(self) -> pd.DataFrame:
         """One row: expected collections, income lost to licensee defaults and its quantiles."""
-        return pool_summary(self.deal, self.raw)
+        return pool_summary(self.deal, self.estimates)
 
     @cached_property
     def triggers(self) -> pd.DataFrame:
         """One row per trigger: probability it comes into force, and mean years until it does."""
-        return trigger_summary(self.deal, self.raw)
+        return trigger_summary(self.deal, self.estimates)
 
     @cached_property
     def periods(self) -> pd.DataFrame:
@@ -106,13 +136,43 @@ class Results:
 
     @cached_property
     def paths(self) -> pd.DataFrame:
-        """One row per path and tranche."""
+        """One row per path and tranche. A cluster run reads it from the partitioned dataset
+        its workers wrote (every path in memory: for a notebook, not for 1e8 paths)."""
+        if self.partials is not None:
+            return self._read_kept("paths.parquet")
         return path_table(self.deal, self.raw)
 
     @cached_property
     def pool_paths(self) -> pd.DataFrame:
-        """One row per path: pool totals."""
+        """One row per path: pool totals (a cluster run: read as `paths` is)."""
+        if self.partials is not None:
+            return self._read_kept("pool_paths.parquet")
         return pool_path_table(self.raw, self.scenario)
+
+    def _read_kept(self, name: str) -> pd.DataFrame:
+        folder = None if self.paths_folder is None else self.paths_folder / name
+        if folder is None or not folder.is_dir():
+            from ipabs.errors import UserError
+
+            raise UserError(
+                f"this cluster run's per-path table {name} is not available: the workers "
+                "wrote it to a staging folder that is gone (write the results with "
+                "Results.write while they are in memory)"
+            )
+        import pyarrow.parquet as pq
+
+        return pq.read_table(folder).to_pandas()
+
+    @property
+    def worst_cash_gap(self) -> float:
+        """The largest cash-check gap over the paths, relative to what the deal received
+        (`ipabs.engine.conservation.worst_relative_gap`); a cluster run's is the largest of
+        its chunks', computed on the workers."""
+        if self.partials is not None and self.partials.cash_gap is not None:
+            return self.partials.cash_gap
+        from ipabs.engine.conservation import worst_relative_gap
+
+        return worst_relative_gap(self.cash_check())
 
     def cash_check(self) -> pd.DataFrame:
         """Per path: what the deal received, where it went and the difference (zero up to

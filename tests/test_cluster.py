@@ -50,8 +50,18 @@ def _same_raw(a: RawResults, b: RawResults) -> None:
         assert np.array_equal(x, y, equal_nan=True), f.name
 
 
+def _same_samples(a: RawResults, b: RawResults) -> None:
+    """The per-period samples equal (a cluster run's `raw` has no per-path rows: they stay on
+    the workers)."""
+    for f in dataclasses.fields(RawResults):
+        if f.name not in distribute.PER_PATH:
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert x.shape == y.shape and np.array_equal(x, y, equal_nan=True), f.name
+
+
 def _same_results(a: ipabs.Results, b: ipabs.Results) -> None:
-    _same_raw(a.raw, b.raw)
+    _same_samples(a.raw, b.raw)
+    assert a.paths_run == b.paths_run
     for table in ("summary", "pool", "triggers", "periods", "cash_flows", "paths", "pool_paths"):
         pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), check_exact=True)
 
@@ -83,6 +93,22 @@ def test_chunked_run_equals_the_one_shot_run_exactly():
     ]
     assert [p.sample_collections.shape[0] for p in parts] == [300, 300, 100, 0]
     _same_raw(distribute.merge_chunks(parts, 700), one)
+
+
+def test_chunked_loan_pool_keeps_every_path_s_layer_payments():
+    """A loan pool's loss-sharing layer payments are per path (`RawResults.layer_paid`, one
+    row a path): merged and joined chunks keep all 600 rows, not the first 100 sampled ones
+    (the pool summary's expected layer payments are over every path)."""
+    deal = compile_scenario(ipabs.load(LOANS))
+    one = run_paths(deal, paths=600, seed=1, block_size=64, sample_paths=100, threads=1)
+    assert one.layer_paid.shape == (600, 1)
+    cut = distribute.chunks(600, 0, 300)
+    parts = [distribute.run_chunk(deal, 1, 64, max(0, 100 - a), a, n) for a, n in cut]
+    _same_raw(distribute.merge_chunks(parts, 100), one)
+    joiner = distribute.Joiner(600, 0, 100)
+    for (first, _), part in zip(cut, parts, strict=True):
+        joiner.add(first, part)
+    _same_raw(joiner.result(), one)
 
 
 def test_chunks_joined_in_any_order_equal_the_merge():
@@ -134,6 +160,61 @@ def test_flagship_on_the_cluster_equals_the_local_run(client, tmp_path):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_the_driver_holds_no_array_with_a_paths_axis(client, tmp_path):
+    """A cluster run's Results (1,000 paths in 4 chunks, 50 sampled) holds no per-path array on
+    the driver: `raw`'s per-path fields have no rows (the weights: the 50 sampled paths'), the
+    summaries' partials are a few numbers per chunk, and no partial keeps ranked values; the
+    summary still equals the local run's and the per-path tables are read from the workers'
+    files, one per chunk."""
+    local = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=50, progress=False)
+    remote = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=50, client=client, progress=False)
+    for name in ("tranche", "pool", "trigger_first", "layer_paid"):
+        assert getattr(remote.raw, name).shape[0] == 0, name
+    assert remote.raw.weight.shape == (50,)
+    assert remote.paths_run == 1000
+    estimates = remote.estimates
+    assert len(estimates.parts) == 4 and all(not p.ranked for p in estimates.parts)
+    assert estimates.holders == {}  # the quantiles were found before the chunks were released
+
+    def arrays(obj, seen=None):
+        """Every NumPy array reachable from the estimates."""
+        seen = set() if seen is None else seen
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            yield obj
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                yield from arrays(v, seen)
+        elif isinstance(obj, list | tuple):
+            for v in obj:
+                yield from arrays(v, seen)
+        elif hasattr(obj, "__dict__") or dataclasses.is_dataclass(obj):
+            for v in vars(obj).values():
+                yield from arrays(v, seen)
+
+    # the largest arrays are the quantile histograms' 2^16 bins (none kept) or a partial's
+    # co-moment matrix: nothing with 1,000 rows or more
+    assert max(a.shape[0] if a.ndim else 0 for a in arrays(estimates)) < 1000
+    pd.testing.assert_frame_equal(local.summary, remote.summary, check_exact=True)
+    files = sorted(p.name for p in (remote.paths_folder / "paths.parquet").iterdir())
+    assert files == [distribute.part_name(first) for first in (0, 300, 600, 900)]
+    assert remote.worst_cash_gap == local.worst_cash_gap
+    assert remote.worst_cash_gap < 1e-9
+    remote.write(tmp_path / "out", charts=False)
+    assert (tmp_path / "out" / "paths.parquet").is_dir()  # a partitioned dataset: a folder
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "out" / "paths.parquet"), local.paths, check_exact=True
+    )
+    folder = remote.paths_folder
+    del remote
+    import gc
+
+    gc.collect()
+    assert not folder.exists()  # the staging folder goes with the results
+
+
 def test_loan_pool_on_the_cluster_equals_the_local_run(client):
     local = ipabs.simulate(LOANS, paths=700, progress=False)
     remote = ipabs.simulate(LOANS, paths=700, progress=False, client=client)
@@ -165,7 +246,10 @@ def test_stress_file_on_the_cluster_equals_the_local_run(client):
     remote = run_stresses(sc, spec, paths=400, source=REGULATORY, client=client)
     assert list(local.results) == list(remote.results)
     for name in local.results:
-        _same_raw(local.results[name].raw, remote.results[name].raw)
+        _same_samples(local.results[name].raw, remote.results[name].raw)
+        pd.testing.assert_frame_equal(
+            local.results[name].summary, remote.results[name].summary, check_exact=True
+        )
     pd.testing.assert_frame_equal(local.comparison, remote.comparison, check_exact=True)
     for attr in ("targets", "reverse"):
         a, b = getattr(local, attr), getattr(remote, attr)
@@ -199,7 +283,7 @@ def test_sizing_on_the_cluster_equals_the_local_sizing(client):
     local = ipabs.solvers.size(sc, senior, expected_loss=0.01, paths=600)
     remote = ipabs.solvers.size(sc, senior, expected_loss=0.01, paths=600, client=client)
     assert (local.balance, local.evaluations) == (remote.balance, remote.evaluations)
-    _same_raw(local.results.raw, remote.results.raw)
+    _same_results(local.results, remote.results)
 
 
 def test_sweep_on_the_cluster_equals_the_local_sweep(client):

@@ -5,9 +5,15 @@ cluster's size. Chunk c is one task, `run_chunk(deal, seed, block_size, sample_p
 count)`: `run_paths` on paths first .. first + count - 1, single-threaded, a pure function of
 its arguments (path p always draws from the stream keyed by (seed, p): docs/model.md, 2). A
 task that is run again (Dask retries the tasks of a worker that died) therefore returns the same
-arrays, bit for bit. The driver puts the chunks' per-path rows end to end in chunk order, so
-every per-path array equals a local run's row for row, and the summaries, reduced by
-`ipabs.engine.reduce` from those arrays exactly as locally, are the local run's too.
+arrays, bit for bit.
+
+`simulate` runs `run_chunk_kept`: the chunk's per-path results stay on its worker, which
+returns the chunk's partials (`ipabs.engine.estimates`), its per-period samples and its cash
+check, and writes its rows of the per-path tables as one Parquet file; the driver merges the
+partials in chunk order, as a local run does, and finds the quantiles by selection over the
+chunks still on the workers (`ClusterChunks`) before releasing them (docs/scale-out.md,
+"Memory"). `run_on_cluster` is the gathering form (every path's arrays put end to end on the
+driver, `Joiner`), for a caller that wants the raw arrays themselves.
 
 The compiled deal is sent to every worker once (`Client.scatter`, broadcast) and each task
 refers to it; each worker process loads (or compiles) the Numba kernels once, on its first
@@ -41,6 +47,9 @@ from ipabs.errors import Problem, UserError
 #: enough that 1e6 paths make 62 tasks to share out (benchmarks/README.md, issue #18). It never
 #: changes a number.
 CHUNK_PATHS = 16_384
+
+#: the RawResults fields with one row per path (the others hold the first sample_paths paths)
+PER_PATH = PER_PATH_FIELDS  # the RawResults fields with a row per path (ipabs.engine.run)
 
 _lock = threading.Lock()
 _stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt
@@ -81,7 +90,7 @@ def merge_chunks(parts: list[RawResults], sample_paths: int) -> RawResults:
     total = sum(p.weight.shape[0] for p in parts)
     n_sample = min(sample_paths, total)
     limits = {"sample_flows": min(n_sample, STATEMENT_PATHS)}
-    per_path = PER_PATH_FIELDS
+    per_path = PER_PATH
     merged = {}
     for f in dataclasses.fields(RawResults):
         joined = np.concatenate([getattr(p, f.name) for p in parts])
@@ -97,10 +106,9 @@ class Joiner:
     def __init__(self, paths: int, first_path: int, sample_paths: int):
         self.first_path = first_path
         n_sample = min(sample_paths, paths)
-        per_path = PER_PATH_FIELDS
         self.rows = {
             f.name: paths
-            if f.name in per_path
+            if f.name in PER_PATH
             else (min(n_sample, STATEMENT_PATHS) if f.name == "sample_flows" else n_sample)
             for f in dataclasses.fields(RawResults)
         }
@@ -326,3 +334,194 @@ def connect(address: str | None) -> Iterator[Any]:
         ) from None
     with client:
         yield client
+
+
+# ---------------------------------------------------------------------------------------------
+# a run whose per-path arrays stay on the workers (docs/scale-out.md, "Memory")
+
+
+@dataclasses.dataclass
+class KeptChunk:
+    """A chunk's results as a worker keeps them: its partials (with the ranked values that
+    exact quantiles select from), its per-period samples, and its worst cash-check gap."""
+
+    first: int
+    partials: Any  # ipabs.engine.estimates.ChunkPartials
+    samples: RawResults  # the per-path fields with no rows
+    cash_gap: float
+
+    def light(self) -> KeptChunk:
+        """What goes back to the driver: no per-path values."""
+        return KeptChunk(self.first, self.partials.small(), self.samples, self.cash_gap)
+
+
+def without_paths(raw: RawResults) -> RawResults:
+    """`raw` with the per-path fields cut to no rows, but for the weights of the sampled paths
+    (the per-period samples and their weights kept)."""
+    rows = {name: 0 for name in PER_PATH}
+    rows["weight"] = raw.sample_collections.shape[0]
+    return dataclasses.replace(raw, **{name: getattr(raw, name)[:n] for name, n in rows.items()})
+
+
+def part_name(first: int) -> str:
+    """The file of the chunk starting at path `first` in a partitioned per-path table: the
+    names sort in path order."""
+    return f"part-{first:012d}.parquet"
+
+
+def run_chunk_kept(
+    deal: CompiledDeal,
+    seed: int,
+    block_size: int,
+    sample_paths: int,
+    first: int,
+    count: int,
+    paths_dir: str | None,
+) -> KeptChunk:
+    """The task of a run that keeps its paths on the workers: `run_chunk`, the finiteness
+    check, the chunk's partials and cash check, and, when `paths_dir` is given, its rows of
+    `paths.parquet` and `pool_paths.parquet` written there as one file each."""
+    from pathlib import Path
+
+    from ipabs.api import check_finite
+    from ipabs.engine.conservation import cash_check, worst_relative_gap
+    from ipabs.engine.estimates import chunk_partials
+    from ipabs.engine.reduce import path_table, pool_path_table
+
+    raw = run_chunk(deal, seed, block_size, sample_paths, first, count)
+    check_finite(raw, deal.tranche_names)
+    paths = path_table(deal, raw, first_path=first)
+    pool_paths = pool_path_table(raw, deal.scenario, first_path=first)
+    gap = worst_relative_gap(cash_check(pool_paths, paths))
+    if paths_dir is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for name, frame in (("paths.parquet", paths), ("pool_paths.parquet", pool_paths)):
+            folder = Path(paths_dir) / name
+            folder.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            pq.write_table(table, folder / part_name(first), compression="zstd")
+    return KeptChunk(first, chunk_partials(deal, raw), without_paths(raw), gap)
+
+
+def _light(kept: KeptChunk) -> KeptChunk:
+    return kept.light()
+
+
+def _histogram(kept: KeptChunk, name: str, depth: int, prefix: int):
+    from ipabs.engine.partials import chunk_histogram
+
+    x, w = kept.partials.ranked[name]
+    return chunk_histogram(x, w, depth, prefix)
+
+
+def _values(kept: KeptChunk, name: str, depth: int, prefix: int, b: int):
+    from ipabs.engine.partials import chunk_values
+
+    x, w = kept.partials.ranked[name]
+    return chunk_values(x, w, depth, prefix, b)
+
+
+class ClusterChunks:
+    """`partials.Chunks` for chunks kept on the workers: each round's histograms and each
+    fetched bin are computed where the chunk is and only they come back, in chunk order."""
+
+    def __init__(self, client, futures: list, name: str):
+        self.client, self.futures, self.name = client, futures, name
+
+    def histograms(self, depth: int, prefix: int):
+        tasks = [
+            self.client.submit(_histogram, f, self.name, depth, prefix, pure=False)
+            for f in self.futures
+        ]
+        return iter(self.client.gather(tasks))
+
+    def values(self, depth: int, prefix: int, b: int):
+        tasks = [
+            self.client.submit(_values, f, self.name, depth, prefix, b, pure=False)
+            for f in self.futures
+        ]
+        return self.client.gather(tasks)
+
+
+@dataclasses.dataclass
+class KeptBatch:
+    """One batch of a run kept on the workers: the chunks' futures (in chunk order) and what
+    came back of them."""
+
+    futures: list  # the chunks' futures in chunk order, then the deal's
+    chunks: list[KeptChunk]
+    samples: RawResults
+
+
+def run_kept_on_cluster(
+    client,
+    deal: CompiledDeal,
+    *,
+    paths: int,
+    seed: int,
+    block_size: int,
+    sample_paths: int,
+    first_path: int = 0,
+    progress: Callable[[int], None] | None = None,
+    paths_dir: str | None = None,
+) -> KeptBatch:
+    """`run_on_cluster`, with the per-path results left on the workers: only each chunk's
+    partials, per-period samples and cash-check gap come back (`KeptChunk.light`). The caller
+    finishes the quantiles (`finish_kept`) and then releases the futures."""
+    from distributed import as_completed
+
+    cut = chunks(paths, first_path)
+    [shared] = client.scatter([deal], broadcast=True, hash=False)
+    samples = [max(0, sample_paths - (first - first_path)) for first, _ in cut]
+    futures = [
+        client.submit(
+            run_chunk_kept, shared, seed, block_size, n, first, count, paths_dir, pure=False
+        )
+        for (first, count), n in zip(cut, samples, strict=True)
+    ]
+    light = [client.submit(_light, f, pure=False) for f in futures]
+    with _lock:
+        _running[id(futures)] = futures + light
+        stopping = _stopping.is_set()
+    try:
+        if stopping:
+            raise CancelledError("the run was interrupted")
+        back: dict[int, KeptChunk] = {}
+        done = 0
+        order = {f.key: i for i, f in enumerate(light)}
+        for future in as_completed(light):
+            kept = future.result()
+            back[order[future.key]] = kept
+            done += kept.partials.paths
+            future.release()
+            if progress is not None:
+                progress(done)
+    except BaseException:
+        client.cancel([*futures, *light, shared])
+        raise
+    finally:
+        with _lock:
+            del _running[id(futures)]
+    parts = [back[i] for i in range(len(cut))]
+    # the deal goes when the chunks do (cancelling it now would lose the chunks that need it)
+    return KeptBatch(
+        [*futures, shared], parts, join_samples([p.samples for p in parts], sample_paths, paths)
+    )
+
+
+def join_samples(samples: list[RawResults], sample_paths: int, paths: int) -> RawResults:
+    """Chunks' per-period samples in chunk order as one run's (the first `sample_paths` paths,
+    the statement's first `STATEMENT_PATHS` of them, and those paths' weights); the other
+    per-path fields with no rows."""
+    n_sample = min(sample_paths, paths)
+    limits = {"sample_flows": min(n_sample, STATEMENT_PATHS)}
+    joined = {}
+    for f in dataclasses.fields(RawResults):
+        values = [getattr(p, f.name) for p in samples]
+        if f.name in PER_PATH and f.name != "weight":  # the sampled paths' weights kept
+            joined[f.name] = values[0][:0]
+        else:
+            joined[f.name] = np.concatenate(values)[: limits.get(f.name, n_sample)]
+    return RawResults(**joined)

@@ -1,7 +1,10 @@
 """Reduce per-path results to Monte Carlo estimates with standard errors, and per-period bands.
 
-All reductions run over arrays in path order, after every block has finished, so they are as
-deterministic as the per-path numbers themselves.
+The one-shot formulas (`mean_se`, `quantile_se`, ...) over arrays in path order are the
+definitions; the summaries (`tranche_summary`, `pool_summary`, `trigger_summary`) compute the
+same estimates from per-chunk partials merged in chunk order (`ipabs.engine.estimates`), so a
+run's driver never needs every path in memory and a cluster run reports a local run's numbers
+bit for bit (docs/scale-out.md, "Memory").
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ipabs.engine.compile import CompiledDeal
+from ipabs.engine.estimates import Estimates
 from ipabs.engine.run import LOAN_FIELDS_START, POOL_FIELDS, TRANCHE_FIELDS, RawResults
 from ipabs.scenario.model import Scenario, layer_names, subsidy_names
 
@@ -184,110 +188,92 @@ def effective_sample_size(w: np.ndarray | None, n: int) -> float:
     return float(w.sum() ** 2 / (w * w).sum())
 
 
-def tranche_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
-    field = {name: i for i, name in enumerate(TRANCHE_FIELDS)}
-    w = path_weights(raw)
+def wanted_quantiles(sc: Scenario) -> dict[str, tuple[float, ...]]:
+    """The quantiles the summaries report, by ranked variable (`ipabs.engine.estimates`)."""
+    wanted: dict[str, tuple[float, ...]] = {}
+    for t in range(len(sc.tranches)):
+        wanted[f"{t}.irr"] = IRR_QUANTILES
+        wanted[f"{t}.distribution_yield"] = YIELD_QUANTILES
+    wanted["pool.loss_pct"] = POOL_LOSS_QUANTILES
+    wanted["pool.loan_loss_pct"] = POOL_LOSS_QUANTILES
+    return wanted
+
+
+def tranche_summary(deal: CompiledDeal, est: Estimates) -> pd.DataFrame:
+    """One row per tranche by rank: each estimate with its standard error, from the chunks'
+    partials (`ipabs.engine.estimates`; the per-path quantities are named there)."""
     rows = []
     for t, tranche in enumerate(deal.scenario.tranches_by_rank()):
-        data = raw.tranche[:, t, :]
-        b0 = tranche.balance
-        loss = data[:, field["principal_loss"]] / b0
-        has_loss = loss > LOSS_TOLERANCE
-        irr = data[:, field["irr"]]
-        pv = data[:, field["pv"]]
         row: dict[str, object] = {
             "tranche": tranche.name,
             "rank": tranche.rank,
-            "balance": b0,
+            "balance": tranche.balance,
             "coupon": float(
                 deal.waterfall.coupon[t, 0]
             ),  # the first period's (floating or stepped up later)
         }
-        row["expected_loss"], row["expected_loss_se"] = mean_se(loss, w)
-        row["prob_loss"], row["prob_loss_se"] = mean_se(has_loss.astype(float), w)
-        row["paths_with_loss"] = int(has_loss.sum())
-        row["loss_given_loss"], row["loss_given_loss_se"] = conditional_mean_se(loss, has_loss, w)
-        row["wal_years"], row["wal_years_se"] = mean_se(data[:, field["wal_years"]], w)
-        row["irr_mean"], row["irr_mean_se"] = mean_se(irr, w)
+        row["expected_loss"], row["expected_loss_se"] = est.mean(f"{t}.loss")
+        row["prob_loss"], row["prob_loss_se"] = est.mean(f"{t}.has_loss")
+        row["paths_with_loss"] = est.count(f"{t}.has_loss")
+        row["loss_given_loss"], row["loss_given_loss_se"] = est.mean(f"{t}.loss_given_loss")
+        row["wal_years"], row["wal_years_se"] = est.mean(f"{t}.wal")
+        row["irr_mean"], row["irr_mean_se"] = est.mean(f"{t}.irr")
         for q in IRR_QUANTILES:
             key = f"irr_p{round(q * 100):02d}"
-            row[key], row[f"{key}_se"] = quantile_se(irr, q, w)
-        price, price_se = mean_se(pv / b0, w)
+            row[key], row[f"{key}_se"] = est.quantile(f"{t}.irr", q)
+        price, price_se = est.mean(f"{t}.price")
         row["price_pct_par"], row["price_pct_par_se"] = 100 * price, 100 * price_se
-        row["modified_duration"], row["modified_duration_se"] = ratio_se(
-            data[:, field["pv_time"]], pv, w
-        )
-        row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = mean_se(
-            data[:, field["unpaid_interest"]], w
+        row["modified_duration"], row["modified_duration_se"] = est.mean(f"{t}.duration")
+        row["expected_unpaid_interest"], row["expected_unpaid_interest_se"] = est.mean(
+            f"{t}.unpaid"
         )
         # what a trust's beneficiary reads: money back, yield distributed, shortfalls suffered
-        received = (
-            data[:, field["interest_received"]]
-            + data[:, field["principal_received"]]
-            + data[:, field["residual_received"]]
-        )
-        multiple = received / b0
-        # distributions (interest, residual) a year per unit of capital outstanding
-        distribution_yield = (
-            data[:, field["interest_received"]] + data[:, field["residual_received"]]
-        ) / data[:, field["capital_years"]]
-        shortfall = data[:, field["max_shortfall"]] / b0
-        row["multiple_mean"], row["multiple_mean_se"] = mean_se(multiple, w)
-        row["distribution_yield_mean"], row["distribution_yield_mean_se"] = mean_se(
-            distribution_yield, w
+        row["multiple_mean"], row["multiple_mean_se"] = est.mean(f"{t}.multiple")
+        row["distribution_yield_mean"], row["distribution_yield_mean_se"] = est.mean(
+            f"{t}.distribution_yield"
         )
         for q in YIELD_QUANTILES:
             key = f"distribution_yield_p{round(q * 100):02d}"
-            row[key], row[f"{key}_se"] = quantile_se(distribution_yield, q, w)
-        row["prob_shortfall"], row["prob_shortfall_se"] = mean_se(
-            (shortfall > LOSS_TOLERANCE).astype(float), w
-        )
-        row["expected_max_shortfall"], row["expected_max_shortfall_se"] = mean_se(shortfall, w)
+            row[key], row[f"{key}_se"] = est.quantile(f"{t}.distribution_yield", q)
+        row["prob_shortfall"], row["prob_shortfall_se"] = est.mean(f"{t}.has_shortfall")
+        row["expected_max_shortfall"], row["expected_max_shortfall_se"] = est.mean(f"{t}.shortfall")
         # timely interest and ultimate principal: impaired when any interest is paid late (a
         # shortfall in some period) or principal is lost (docs/model.md 5.1, the rating basis)
-        impaired = has_loss | (shortfall > LOSS_TOLERANCE)
-        row["prob_impaired"], row["prob_impaired_se"] = mean_se(impaired.astype(float), w)
-        row["paths_impaired"] = int(impaired.sum())
+        row["prob_impaired"], row["prob_impaired_se"] = est.mean(f"{t}.impaired")
+        row["paths_impaired"] = est.count(f"{t}.impaired")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def pool_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+def pool_summary(deal: CompiledDeal, est: Estimates) -> pd.DataFrame:
     """One row of pool estimates: expected collections (what the deal received) and income lost to
     defaults, loss quantiles (of the pool's whole income, the buyer's after a clean-up call too)."""
-    field = {name: i for i, name in enumerate(POOL_FIELDS)}
-    w = path_weights(raw)
-    collections = raw.pool[:, field["collections"]]
-    lost = raw.pool[:, field["lost_income"]]
-    due = collections + raw.pool[:, field["collections_after_call"]] + lost
-    loss_pct = np.divide(lost, due, out=np.zeros_like(lost), where=due > 0)
     row: dict[str, float] = {}
-    row["expected_collections"], row["expected_collections_se"] = mean_se(collections, w)
-    row["expected_lost_income"], row["expected_lost_income_se"] = mean_se(lost, w)
-    row["expected_pool_loss_pct"], row["expected_pool_loss_pct_se"] = mean_se(loss_pct, w)
+    row["expected_collections"], row["expected_collections_se"] = est.mean("pool.collections")
+    row["expected_lost_income"], row["expected_lost_income_se"] = est.mean("pool.lost_income")
+    row["expected_pool_loss_pct"], row["expected_pool_loss_pct_se"] = est.mean("pool.loss_pct")
     for q in POOL_LOSS_QUANTILES:
         key = f"pool_loss_pct_p{q * 100:g}".replace(".", "_")
-        row[key], row[f"{key}_se"] = quantile_se(loss_pct, q, w)
+        row[key], row[f"{key}_se"] = est.quantile("pool.loss_pct", q)
     # every other pool total, up to the loan totals (reported only when there are loans)
     for name in POOL_FIELDS[POOL_FIELDS.index("licensee_defaults") : LOAN_FIELDS_START]:
-        row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(raw.pool[:, field[name]], w)
+        row[f"expected_{name}"], row[f"expected_{name}_se"] = est.mean(f"pool.{name}")
     loan_total = float(deal.loans.balance0.sum())
     if loan_total > 0:
         for name in POOL_FIELDS[LOAN_FIELDS_START:]:
-            row[f"expected_{name}"], row[f"expected_{name}_se"] = mean_se(
-                raw.pool[:, field[name]], w
-            )
-        for j, column in enumerate(layer_columns(deal.scenario)[: raw.layer_paid.shape[1]]):
-            row[f"expected_{column}"], row[f"expected_{column}_se"] = mean_se(
-                raw.layer_paid[:, j], w
-            )
+            row[f"expected_{name}"], row[f"expected_{name}_se"] = est.mean(f"pool.{name}")
+        for j, column in enumerate(layer_columns(deal.scenario)):
+            if not est.has(f"pool.layer.{j}"):
+                break
+            row[f"expected_{column}"], row[f"expected_{column}_se"] = est.mean(f"pool.layer.{j}")
         # the loss left with the lender (the deal) after recoveries and loss-sharing, per unit of loans
-        net = raw.pool[:, field["loan_net_loss"]] / loan_total
-        row["expected_loan_loss_pct"], row["expected_loan_loss_pct_se"] = mean_se(net, w)
+        row["expected_loan_loss_pct"], row["expected_loan_loss_pct_se"] = est.mean(
+            "pool.loan_loss_pct"
+        )
         for q in POOL_LOSS_QUANTILES:
             key = f"loan_loss_pct_p{q * 100:g}".replace(".", "_")
-            row[key], row[f"{key}_se"] = quantile_se(net, q, w)
-    row["effective_sample_size"] = effective_sample_size(w, raw.pool.shape[0])
+            row[key], row[f"{key}_se"] = est.quantile("pool.loan_loss_pct", q)
+    row["effective_sample_size"] = est.effective_sample_size()
     return pd.DataFrame([row])
 
 
@@ -341,11 +327,11 @@ def period_bands(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
-def path_table(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
-    """One row per path and tranche."""
+def path_table(deal: CompiledDeal, raw: RawResults, first_path: int = 0) -> pd.DataFrame:
+    """One row per path and tranche (paths numbered from `first_path`)."""
     n_paths, n_tranches, _ = raw.tranche.shape
     columns: dict[str, object] = {
-        "path": np.repeat(np.arange(n_paths, dtype=np.int64), n_tranches),
+        "path": np.repeat(np.arange(first_path, first_path + n_paths, dtype=np.int64), n_tranches),
         "tranche": pd.Categorical.from_codes(
             np.tile(np.arange(n_tranches), n_paths), list(deal.tranche_names)
         ),
@@ -370,7 +356,9 @@ def layer_columns(sc: Scenario) -> list[str]:
     ]
 
 
-def pool_path_table(raw: RawResults, sc: Scenario | None = None) -> pd.DataFrame:
+def pool_path_table(
+    raw: RawResults, sc: Scenario | None = None, first_path: int = 0
+) -> pd.DataFrame:
     """One row per path: the pool's totals over the deal's life, then each loss-sharing layer's
     payments to the lender (`layer_<name>_paid`) and each interest subsidy's
     (`subsidy_<name>_paid`)."""
@@ -386,26 +374,19 @@ def pool_path_table(raw: RawResults, sc: Scenario | None = None) -> pd.DataFrame
         "loans_renewed",
     ):
         frame[count] = frame[count].astype(np.int64)
-    frame.insert(0, "path", np.arange(len(frame), dtype=np.int64))
+    frame.insert(0, "path", np.arange(first_path, first_path + len(frame), dtype=np.int64))
     frame["weight"] = raw.weight
     return frame
 
 
-def trigger_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
+def trigger_summary(deal: CompiledDeal, est: Estimates) -> pd.DataFrame:
     """One row per trigger: the probability it comes into force, and when (first date, mean of the
     paths where it does, with its standard error)."""
     rows = []
-    years = np.asarray(deal.t_years)
-    w = path_weights(raw)
     for r, trig in enumerate(deal.scenario.triggers):
-        first = raw.trigger_first[:, r]
-        hit = first >= 0
-        p, p_se = mean_se(hit.astype(float), w)
-        when, when_se = (
-            conditional_mean_se(years[np.maximum(first, 0)], hit, w)
-            if hit.any()
-            else (np.nan, np.nan)
-        )
+        p, p_se = est.mean(f"trigger.{r}")
+        hit = est.count(f"trigger.{r}") > 0
+        when, when_se = est.mean(f"trigger.{r}.years") if hit else (np.nan, np.nan)
         rows.append(
             {
                 "trigger": trig.name,
@@ -415,8 +396,8 @@ def trigger_summary(deal: CompiledDeal, raw: RawResults) -> pd.DataFrame:
                 "probability_se": p_se,
                 "mean_years_to_trip": when,
                 "mean_years_to_trip_se": when_se,
-                "earliest_date": deal.dates[int(first[hit].min())].isoformat()
-                if hit.any()
+                "earliest_date": deal.dates[int(est.least(f"trigger.{r}"))].isoformat()
+                if hit
                 else None,
             }
         )

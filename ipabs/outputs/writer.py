@@ -201,8 +201,12 @@ def write_run(
     with atomic_folder(out_dir) as tmp:
         write_parquet(results.summary, tmp / "summary.parquet", meta)
         write_parquet(results.pool, tmp / "pool.parquet", meta)
-        write_parquet(results.paths, tmp / "paths.parquet", meta)
-        write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
+        if results.paths_folder is not None:  # a cluster run: the workers' partitioned tables
+            for name in ("paths.parquet", "pool_paths.parquet"):
+                shutil.copytree(results.paths_folder / name, tmp / name)
+        else:
+            write_parquet(results.paths, tmp / "paths.parquet", meta)
+            write_parquet(results.pool_paths, tmp / "pool_paths.parquet", meta)
         write_parquet(results.periods, tmp / "periods.parquet", meta)
         write_parquet(results.cash_flows, tmp / "cash_flows.parquet", meta)
         write_parquet(results.cash_flow_coverage, tmp / "cash_flow_coverage.parquet", meta)
