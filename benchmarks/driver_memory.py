@@ -1,6 +1,9 @@
 """Usage: python benchmarks/driver_memory.py SCENARIO PATHS... -- driver peak memory of a cluster run (tracemalloc: every Python and NumPy allocation on the
-driver during `simulate` and `summary`), at the paths given."""
+driver during `simulate` and `summary`), at the paths given. The cluster is IPABS_CLUSTER (a
+scheduler address such as tcp://127.0.0.1:8786, whose scheduler then runs in its own process),
+else local:2 (whose scheduler runs in this process, so its task records count as the driver's)."""
 
+import os
 import sys
 import time
 import tracemalloc
@@ -10,7 +13,7 @@ from ipabs.engine import distribute
 
 if __name__ == "__main__":
     scenario = ipabs.load(sys.argv[1])
-    with distribute.connect("local:2") as client:
+    with distribute.connect(os.environ.get("IPABS_CLUSTER", "local:2")) as client:
         warm = ipabs.simulate(scenario, paths=20_000, client=client, progress=False)
         tables = warm.summary  # the kernels loaded on each worker
         del warm, tables
