@@ -97,7 +97,7 @@ def test_chunked_run_equals_the_one_shot_run_exactly():
 
 def test_chunked_loan_pool_keeps_every_path_s_layer_payments():
     """A loan pool's loss-sharing layer payments are per path (`RawResults.layer_paid`, one
-    row a path): merged and joined chunks keep all 600 rows, not the first 100 sampled ones
+    row a path): merged chunks keep all 600 rows, not the first 100 sampled ones
     (the pool summary's expected layer payments are over every path)."""
     deal = compile_scenario(ipabs.load(LOANS))
     one = run_paths(deal, paths=600, seed=1, block_size=64, sample_paths=100, threads=1)
@@ -105,26 +105,17 @@ def test_chunked_loan_pool_keeps_every_path_s_layer_payments():
     cut = distribute.chunks(600, 0, 300)
     parts = [distribute.run_chunk(deal, 1, 64, max(0, 100 - a), a, n) for a, n in cut]
     _same_raw(distribute.merge_chunks(parts, 100), one)
-    joiner = distribute.Joiner(600, 0, 100)
-    for (first, _), part in zip(cut, parts, strict=True):
-        joiner.add(first, part)
-    _same_raw(joiner.result(), one)
 
 
-def test_chunks_joined_in_any_order_equal_the_merge():
-    """The driver fills the run's arrays as chunks come back, in any order (`Joiner`): the same
-    arrays as the chunks merged in path order, e.g. the statement's 2,000 rows from 3 chunks of
-    900 (900 + 900 + 200 of the third's 900)."""
+def test_chunks_merged_keep_the_statement_and_sample_rows():
+    """Chunks merged in path order keep one run's per-period samples, e.g. the statement's 2,000
+    rows from 3 chunks of 900 (900 + 900 + 200 of the third's 900)."""
     deal = compile_scenario(ipabs.load(FLAGSHIP))
     cut = distribute.chunks(3000, 0, 900)
     parts = [distribute.run_chunk(deal, 5, 128, max(0, 2500 - a), a, n) for a, n in cut]
-    joiner = distribute.Joiner(3000, 0, 2500)
-    for (first, _), part in reversed(list(zip(cut, parts, strict=True))):
-        joiner.add(first, part)
-    joined = joiner.result()
-    assert joined.sample_flows.shape[0] == 2000 and joined.sample_collections.shape[0] == 2500
-    _same_raw(joined, distribute.merge_chunks(parts, 2500))
-    _same_raw(joined, run_paths(deal, paths=3000, seed=5, block_size=128, sample_paths=2500))
+    merged = distribute.merge_chunks(parts, 2500)
+    assert merged.sample_flows.shape[0] == 2000 and merged.sample_collections.shape[0] == 2500
+    _same_raw(merged, run_paths(deal, paths=3000, seed=5, block_size=128, sample_paths=2500))
 
 
 def test_chunked_batch_equals_the_batch():

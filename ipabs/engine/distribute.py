@@ -12,8 +12,8 @@ returns the chunk's partials (`ipabs.engine.estimates`), its per-period samples 
 check, and writes its rows of the per-path tables as one Parquet file; the driver merges the
 partials in chunk order, as a local run does, and finds the quantiles by selection over the
 chunks still on the workers (`ClusterChunks`) before releasing them (docs/scale-out.md,
-"Memory"). `run_on_cluster` is the gathering form (every path's arrays put end to end on the
-driver, `Joiner`), for a caller that wants the raw arrays themselves.
+"Memory"). `merge_chunks` puts chunks' whole arrays end to end, as one run's (the tests' check
+that a chunked run is the one-shot run).
 
 The compiled deal is sent to every worker once (`Client.scatter`, broadcast) and each task
 refers to it; each worker process loads (or compiles) the Numba kernels once, on its first
@@ -53,7 +53,7 @@ PER_PATH = PER_PATH_FIELDS  # the RawResults fields with a row per path (ipabs.e
 
 _lock = threading.Lock()
 _stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt
-_running: dict[int, list] = {}  # the tasks of each `run_on_cluster` call not yet returned
+_running: dict[int, list] = {}  # the tasks of each cluster call not yet returned
 _current: contextvars.ContextVar[Any] = contextvars.ContextVar("ipabs_cluster", default=None)
 
 
@@ -96,36 +96,6 @@ def merge_chunks(parts: list[RawResults], sample_paths: int) -> RawResults:
         joined = np.concatenate([getattr(p, f.name) for p in parts])
         merged[f.name] = joined if f.name in per_path else joined[: limits.get(f.name, n_sample)]
     return RawResults(**merged)
-
-
-class Joiner:
-    """The run's arrays filled in place as chunks come back, in any order: the same arrays as
-    `merge_chunks` of the chunks in path order, with only one chunk held besides them (the
-    driver's peak memory is the run's arrays, not twice them)."""
-
-    def __init__(self, paths: int, first_path: int, sample_paths: int):
-        self.first_path = first_path
-        n_sample = min(sample_paths, paths)
-        self.rows = {
-            f.name: paths
-            if f.name in PER_PATH
-            else (min(n_sample, STATEMENT_PATHS) if f.name == "sample_flows" else n_sample)
-            for f in dataclasses.fields(RawResults)
-        }
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def add(self, first: int, part: RawResults) -> None:
-        """Put chunk `part`, whose first path is `first`, in its rows."""
-        offset = first - self.first_path
-        for name, rows in self.rows.items():
-            values = getattr(part, name)
-            if name not in self.arrays:
-                self.arrays[name] = np.empty((rows, *values.shape[1:]), values.dtype)
-            n = max(0, min(values.shape[0], rows - offset))
-            self.arrays[name][offset : offset + n] = values[:n]
-
-    def result(self) -> RawResults:
-        return RawResults(**self.arrays)
 
 
 def current():
@@ -214,57 +184,6 @@ def check_client(client: object) -> None:
             f"client must be a dask.distributed.Client, not {type(client).__name__}",
             problems=(Problem("client", "not a Dask client", type(client).__name__, True),),
         )
-
-
-def run_on_cluster(
-    client,
-    deal: CompiledDeal,
-    *,
-    paths: int,
-    seed: int,
-    block_size: int,
-    sample_paths: int,
-    first_path: int = 0,
-    progress: Callable[[int], None] | None = None,
-) -> RawResults:
-    """`run_paths` on the cluster: one task per chunk (module doc); `progress(done_paths)` as
-    chunks come back. Ctrl-C (KeyboardInterrupt) or any failure cancels every task not yet
-    finished before it propagates."""
-    from distributed import as_completed
-
-    cut = chunks(paths, first_path)
-    [shared] = client.scatter([deal], broadcast=True, hash=False)
-    # chunk c keeps the per-period rows of its paths among the run's first sample_paths
-    samples = [max(0, sample_paths - (first - first_path)) for first, _ in cut]
-    futures = [
-        client.submit(run_chunk, shared, seed, block_size, n, first, count, pure=False)
-        for (first, count), n in zip(cut, samples, strict=True)
-    ]
-    with _lock:
-        _running[id(futures)] = futures
-        stopping = _stopping.is_set()
-    try:
-        if stopping:
-            raise CancelledError("the run was interrupted")
-        joined = Joiner(paths, first_path, sample_paths)
-        starts = {f.key: first for f, (first, _) in zip(futures, cut, strict=True)}
-        done = 0
-        for future in as_completed(futures):
-            part = future.result()
-            joined.add(starts[future.key], part)
-            done += part.weight.shape[0]
-            del part
-            future.release()  # the chunk's copy on the worker is no longer needed
-            if progress is not None:
-                progress(done)
-    except BaseException:
-        client.cancel(futures)
-        raise
-    finally:
-        with _lock:
-            del _running[id(futures)]
-        client.cancel([shared])
-    return joined.result()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,7 +386,7 @@ def run_kept_on_cluster(
     progress: Callable[[int], None] | None = None,
     paths_dir: str | None = None,
 ) -> KeptBatch:
-    """`run_on_cluster`, with the per-path results left on the workers: only each chunk's
+    """The chunks of a run on the cluster, with the per-path results left on the workers: only each chunk's
     partials, per-period samples and cash-check gap come back (`KeptChunk.light`). The caller
     finishes the quantiles (`finish_kept`) and then releases the futures."""
     from distributed import as_completed
