@@ -80,34 +80,20 @@ def irr(cash_flows, t_years, price):
     # the root for all cash at the CF-weighted mean time (exact for a single cash flow).
     lo, hi = -50.0, 50.0
     u = min(max(np.log(total / price) / (timed / total), lo), hi) if timed > 0.0 else 0.0
-    # only the dates with a cash flow enter the iterations: a zero cash flow adds exactly +0.0 to
-    # the present value and its slope (which start at +0.0 and are never -0.0), so leaving it
-    # out keeps every bit, and a class paid off early (or paid only at the end) iterates over
-    # its few dates with cash
-    n = 0
-    paid_at = np.empty(cash_flows.shape[0], np.int64)
-    for k in range(cash_flows.shape[0]):
-        if cash_flows[k] != 0.0:
-            paid_at[n] = k
-            n += 1
-    flows = np.empty(n)
-    times = np.empty(n)
-    for i in range(n):
-        flows[i] = cash_flows[paid_at[i]]
-        times[i] = t_years[paid_at[i]]
+    n = cash_flows.shape[0]
     exponent = np.empty(n)
     factor = np.empty(n)
     scale_bits = np.empty(n, np.int64)
     for _ in range(200):
         for k in range(n):
-            exponent[k] = -u * times[k]
+            exponent[k] = -u * t_years[k]
         exp_into(exponent, factor, scale_bits)
         pv = 0.0
         slope = 0.0
         for k in range(n):
-            w = flows[k] * factor[k]
+            w = cash_flows[k] * factor[k]
             pv += w
-            slope -= times[k] * w
+            slope -= t_years[k] * w
         f = pv - price
         if abs(f) <= _IRR_TOL * price:
             break
