@@ -3,7 +3,7 @@
 The pool stage of the standard deal (benchmarks/standard.toml) runs once (`--paths` paths, its
 collections and lost income kept); then a Numba loop pays every path's collections through
 `pay_waterfall` and computes each class's cash flows and `tranche_path_metrics`, as the engine
-does per path (ipabs.engine.run), and is timed alone (CPU time), best of `--repeats`. Parts are timed too:
+does per path (ipabs.engine.run, with the program's arrays borrowed as there), and is timed alone (CPU time), best of `--repeats`. Parts are timed too:
 the waterfall without the metrics, and the metrics (WAL, price, IRR) of stored cash flows.
 
 Run it from two source trees alternately to compare them (benchmarks/README.md):
@@ -32,7 +32,7 @@ from numba import njit  # noqa: E402
 import ipabs  # noqa: E402
 from ipabs.engine.compile import compile_scenario  # noqa: E402
 from ipabs.engine.metrics import tranche_path_metrics  # noqa: E402
-from ipabs.engine.run import PoolCache  # noqa: E402
+from ipabs.engine.run import PoolCache, _borrowed  # noqa: E402
 from ipabs.structures.collateral import collateral_values  # noqa: E402
 from ipabs.structures.waterfall import has_triggers, new_out, pay_waterfall  # noqa: E402
 
@@ -43,7 +43,10 @@ STANDARD = Path(__file__).with_name("standard.toml")
 def waterfall_and_metrics(wf, triggers, series, t_years, discount, duration_weight, out, metrics):
     """Every path of `series` (paths, 2, K: collections, lost income) through the waterfall and
     the metrics; `out` (paths, T, K) keeps each class's end-of-period balance, `metrics`
-    (paths, T, 4) the metrics."""
+    (paths, T, 4) the metrics. The program's arrays are borrowed, as ipabs.engine.run does
+    (no reference counting of their views)."""
+    wf, t_years, discount, duration_weight = _borrowed((wf, t_years, discount, duration_weight))
+    triggers = _borrowed(triggers)
     n_paths, _, n_periods = series.shape
     n_tranches = wf.balance0.shape[0]
     wout = new_out(n_tranches, n_periods, 0, wf.trigger_condition.shape[0], wf.fee_fixed.shape[0])
@@ -87,6 +90,8 @@ def waterfall_and_metrics(wf, triggers, series, t_years, discount, duration_weig
 
 @njit(cache=True)
 def waterfall_only(wf, triggers, series, out):
+    wf = _borrowed(wf)
+    triggers = _borrowed(triggers)
     n_paths, _, n_periods = series.shape
     n_tranches = wf.balance0.shape[0]
     wout = new_out(n_tranches, n_periods, 0, wf.trigger_condition.shape[0], wf.fee_fixed.shape[0])
@@ -117,6 +122,9 @@ def waterfall_only(wf, triggers, series, out):
 @njit(cache=True)
 def metrics_only(flows, principal, t_years, discount, balance0, duration_weight, metrics):
     """`tranche_path_metrics` of stored cash flows (paths, T, K)."""
+    t_years, discount, balance0, duration_weight = _borrowed(
+        (t_years, discount, balance0, duration_weight)
+    )
     for p in range(flows.shape[0]):
         for t in range(flows.shape[1]):
             wal, y, pv, pv_time = tranche_path_metrics(
