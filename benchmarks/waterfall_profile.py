@@ -153,6 +153,11 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="print a digest of the outputs")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="also time the waterfall with the normal state's program cut to its first n steps",
+    )
     args = parser.parse_args()
     sc = ipabs.load(STANDARD)
     deal = compile_scenario(sc)
@@ -211,6 +216,19 @@ def main() -> None:
         f"waterfall alone {t_wf / args.paths * us:.2f} us/path; "
         f"metrics alone {t_m / n_m * us:.2f} us/path"
     )
+    if args.steps:  # the cost of each step: the program cut to its first n steps
+        start = wf.state_start.copy()
+        for n in range(int(start[1] - start[0]) + 1):
+            cut = start.copy()
+            cut[1] = start[0] + n
+            cut_wf = wf._replace(state_start=cut)
+            waterfall_only(cut_wf, triggers, series, balances)
+            seconds = best(
+                lambda w=cut_wf: waterfall_only(w, triggers, series, balances), args.repeats
+            )
+            print(
+                f"  first {n:2d} steps of the normal state: {seconds / args.paths * us:.2f} us/path"
+            )
     if args.check:
         both()
         digest = hashlib.sha256(balances.tobytes() + metrics.tobytes()).hexdigest()[:16]
