@@ -82,6 +82,8 @@ def load_deal(path: Path = STANDARD) -> Deal:
     assert pool.copula_dof == 0 and not pool.has_minimum
     assert (pool.asset_lag == 0).all() and (pool.asset_relicense_lag < 0).all()
     assert not pool.asset_annuity_cost.any() and wf.trigger_condition.shape[0] == 0
+    assert sc.fees.subordinated_per_year == 0 and sc.reserve.target_pct_of_notes == 0
+    assert sc.waterfall is None and not sc.credit_support, "the v1 order only"
     pd_annual = np.array([lic.annual_default_probability for lic in sc.licensees])
     names = list(sc.factors.names)
     r = sc.pricing.discount_rate
