@@ -627,9 +627,11 @@ def pay_waterfall(
                     total_due += fee_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
-                total_paid = from_cash + _cover(
-                    step_cover, liquidity_limit, accounts, step, total_due - from_cash
-                )
+                shortfall = total_due - from_cash
+                covered = 0.0  # _cover draws nothing without a shortfall: skip its call
+                if not shortfall <= 0.0:
+                    covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
+                total_paid = from_cash + covered
                 for j in range(m0, m1):
                     f = member[j]
                     paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
@@ -649,9 +651,11 @@ def pay_waterfall(
                     total_due += interest_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
-                total_paid = from_cash + _cover(
-                    step_cover, liquidity_limit, accounts, step, total_due - from_cash
-                )
+                shortfall = total_due - from_cash
+                covered = 0.0
+                if not shortfall <= 0.0:
+                    covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
+                total_paid = from_cash + covered
                 for j in range(m0, m1):
                     t = member[j]
                     due = interest_owed[t]
@@ -674,15 +678,22 @@ def pay_waterfall(
             ):
                 # fast path (the common step): one class, sequential or schedule, no credit
                 # support; _pay_principal's rules without its call, whose array arguments cost
-                # more than the step (tests compare the two paths)
+                # more than the step (tests compare the two paths), and _principal_due's written
+                # out: inlined, its array arguments cost a reference count each, every step
                 t = member[m0]
-                paid = min(
-                    cash,
-                    _principal_due(
-                        step_mode[step], rank_first, has_schedule, target_balance, t, k, balance,
-                        accelerate,
-                    ),
-                )  # fmt: skip
+                if accelerate:
+                    due = balance[t]
+                elif has_schedule[t]:
+                    due = max(balance[t] - target_balance[t, k], 0.0)
+                elif step_mode[step] == M_SEQUENTIAL:
+                    due = balance[t]
+                    for u in range(rank_first[t]):
+                        if balance[u] > 0.0:
+                            due = 0.0
+                            break
+                else:
+                    due = 0.0
+                paid = min(cash, due)
                 cash -= paid
                 balance[t] -= paid
                 principal_out[t, k] += paid
