@@ -154,9 +154,9 @@ def test_flagship_on_the_cluster_equals_the_local_run(client, tmp_path):
 def test_the_driver_holds_no_array_with_a_paths_axis(client, tmp_path):
     """A cluster run's Results (1,000 paths in 4 chunks, 50 sampled) holds no per-path array on
     the driver: `raw`'s per-path fields have no rows (the weights: the 50 sampled paths'), the
-    summaries' partials are a few numbers per chunk, and no partial keeps ranked values; the
-    summary still equals the local run's and the per-path tables are read from the workers'
-    files, one per chunk."""
+    summaries' partials are the chunks' fold (a few numbers, however many chunks) with no
+    ranked values; the summary still equals the local run's and the per-path tables are read
+    from the workers' files, one per chunk."""
     local = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=50, progress=False)
     remote = ipabs.simulate(FLAGSHIP, paths=1000, sample_paths=50, client=client, progress=False)
     for name in ("tranche", "pool", "trigger_first", "layer_paid"):
@@ -164,8 +164,9 @@ def test_the_driver_holds_no_array_with_a_paths_axis(client, tmp_path):
     assert remote.raw.weight.shape == (50,)
     assert remote.paths_run == 1000
     estimates = remote.estimates
-    assert len(estimates.parts) == 4 and all(not p.ranked for p in estimates.parts)
-    assert estimates.holders == {}  # the quantiles were found before the chunks were released
+    assert len(estimates.parts) == 1 and not estimates.parts[0].ranked
+    assert estimates.parts[0].paths == 1000
+    assert estimates.source is None  # the quantiles were found before the chunks were released
 
     def arrays(obj, seen=None):
         """Every NumPy array reachable from the estimates."""
@@ -226,15 +227,45 @@ def test_rel_se_batches_and_importance_on_the_cluster(client):
     _same_results(local, remote)
 
 
-def test_stress_file_on_the_cluster_equals_the_local_run(client):
-    """The regulatory stress file (its stresses, targets and reverse stress) on the flagship:
-    every stressed run, the comparison, the targets and the breakevens equal."""
+#: two stresses, a target and a reverse stress of one preset: every part of a stress file (the
+#: shipped regulatory file runs in the CLI test below)
+SMALL_STRESS = """
+[[stress]]
+name = "pd_x2"
+presets = [{ apply = "default_multiplier", level = 1.0 }]
+
+[[stress]]
+name = "severe"
+changes = [{ path = "credit_support[*].provider_default_probability", set = 1.0 }]
+presets = [
+  { apply = "default_multiplier", level = 2.0 },
+  { apply = "recovery_cut", level = 0.5 },
+]
+
+[reverse]
+stresses = ["default_multiplier"]
+
+[[target]]
+rank = 1
+metric = "expected_loss"
+max = 0.01
+stresses = ["base", "pd_x2", "severe"]
+"""
+
+
+def test_stress_file_on_the_cluster_equals_the_local_run(client, tmp_path):
+    """A stress file (stresses, targets and a reverse stress) on the flagship: every stressed
+    run, the comparison, the targets and the breakevens equal."""
     from ipabs.stress.definitions import load_stress_file
     from ipabs.stress.run import run_stresses
 
-    sc, spec = ipabs.load(FLAGSHIP), load_stress_file(REGULATORY)
-    local = run_stresses(sc, spec, paths=400, source=REGULATORY)
-    remote = run_stresses(sc, spec, paths=400, source=REGULATORY, client=client)
+    source = tmp_path / "stress.toml"
+    source.write_text(SMALL_STRESS)
+    sc, spec = ipabs.load(FLAGSHIP), load_stress_file(source)
+    local = run_stresses(sc, spec, paths=400, source=source)
+    remote = run_stresses(sc, spec, paths=400, source=source, client=client)
+    assert list(remote.results) == ["base", "pd_x2", "severe"]
+    assert remote.reverse is not None and remote.targets is not None
     assert list(local.results) == list(remote.results)
     for name in local.results:
         _same_samples(local.results[name].raw, remote.results[name].raw)
@@ -249,14 +280,18 @@ def test_stress_file_on_the_cluster_equals_the_local_run(client):
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-def test_stress_command_on_the_cluster_prints_the_local_numbers(client, tmp_path, capsys):
-    """`ipabs stress FLAGSHIP --stress regulatory.toml --cluster ADDRESS --json`: the same
-    comparison, targets and reverse stress as without --cluster (all but the output folder)."""
+def test_stress_command_on_the_cluster_prints_the_local_numbers(
+    client, tmp_path, capsys, monkeypatch
+):
+    """The issue's done-when command, `ipabs stress FLAGSHIP --stress regulatory.toml --cluster
+    ADDRESS --json`: the same comparison, targets and reverse stress as without --cluster (all
+    but the output folder). 200 paths in 2 chunks of 100."""
     from ipabs import cli
 
+    monkeypatch.setattr(distribute, "CHUNK_PATHS", 100)
     printed = {}
     for name, extra in (("local", []), ("remote", ["--cluster", client.scheduler.address])):
-        argv = ["stress", str(FLAGSHIP), "--stress", str(REGULATORY), "--paths", "300", "--json"]
+        argv = ["stress", str(FLAGSHIP), "--stress", str(REGULATORY), "--paths", "200", "--json"]
         with pytest.raises(SystemExit) as exc:
             cli.main([*argv, "--out", str(tmp_path / name), *extra])
         assert exc.value.code == 0
@@ -324,10 +359,10 @@ def _kernel_versions() -> int:
 
 def test_kernels_load_once_per_worker_not_per_task(client):
     """A worker process holds one compiled version of the path kernel per kind of deal it ran:
-    after a run of the flagship (10 tasks), 10 more tasks of it add none, on any worker."""
-    ipabs.simulate(FLAGSHIP, paths=3000, progress=False, client=client)
+    after a run of the flagship (5 tasks), 5 more tasks of it add none, on any worker."""
+    ipabs.simulate(FLAGSHIP, paths=1500, progress=False, client=client)
     before = client.run(_kernel_versions)
-    ipabs.simulate(FLAGSHIP, paths=3000, seed=99, progress=False, client=client)  # 10 tasks
+    ipabs.simulate(FLAGSHIP, paths=1500, seed=99, progress=False, client=client)  # 5 tasks
     assert client.run(_kernel_versions) == before
 
 
@@ -419,10 +454,15 @@ def test_bad_cluster_address_is_refused(address, says, capsys):
     assert says.split(",")[0] in " ".join(err.split())
 
 
-def test_unreachable_scheduler_is_a_clear_error():
-    with pytest.raises(UserError, match="cannot reach the Dask scheduler"):
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
+    """Nothing listens on port 1: after `CONNECT_SECONDS` (30 s; 1 s here) of Dask's retries, a
+    UserError naming --cluster and the address."""
+    monkeypatch.setattr(distribute, "CONNECT_SECONDS", 1.0)
+    with pytest.raises(UserError, match="cannot reach the Dask scheduler") as exc:
         with distribute.connect("tcp://127.0.0.1:1"):
             pass
+    [problem] = exc.value.problems
+    assert (problem.path, problem.value) == ("--cluster", "tcp://127.0.0.1:1")
 
 
 def test_client_must_be_a_dask_client():
