@@ -9,11 +9,13 @@ arrays, bit for bit.
 
 `simulate` runs `run_chunk_kept`: the chunk's per-path results stay on its worker, which
 returns the chunk's partials (`ipabs.engine.estimates`), its per-period samples and its cash
-check, and writes its rows of the per-path tables as one Parquet file; the driver merges the
-partials in chunk order, as a local run does, and finds the quantiles by selection over the
-chunks still on the workers (`ClusterChunks`) before releasing them (docs/scale-out.md,
-"Memory"). `merge_chunks` puts chunks' whole arrays end to end, as one run's (the tests' check
-that a chunked run is the one-shot run).
+check, and writes its rows of the per-path tables as one Parquet file; the driver folds the
+partials in chunk order as they come (`in_chunk_order`: at most `WINDOW` results held), as a
+local run merges them, and finds the quantiles by selection over the chunks still on the
+workers (`ClusterChunks`, one task per chunk a round) before releasing them (docs/scale-out.md,
+"Memory": the driver holds a future per chunk and nothing else per chunk or per path).
+`merge_chunks` puts chunks' whole arrays end to end, as one run's (the tests' check that a
+chunked run is the one-shot run).
 
 The compiled deal is sent to every worker once (`Client.scatter`, broadcast) and each task
 refers to it; each worker process loads (or compiles) the Numba kernels once, on its first
@@ -341,6 +343,13 @@ def _answer(kept: KeptChunk, keys: list, fetches: list):
     return chunk_answer(kept.partials.ranked, keys, fetches)
 
 
+def _as_completed():
+    """An empty `distributed.as_completed` (a test gives a stand-in)."""
+    from distributed import as_completed
+
+    return as_completed()
+
+
 def in_chunk_order(
     client, chunk_futures: list, fn: Callable, args: tuple, take: Callable[[Any], None]
 ) -> None:
@@ -348,12 +357,10 @@ def in_chunk_order(
     worker holding it, at most `WINDOW` of them submitted ahead of the next chunk to take, each
     result taken as soon as every earlier chunk's has been and then dropped (with its future).
     The driver so holds at most `WINDOW` results at a time, however many chunks there are."""
-    from distributed import as_completed
-
     chunks_left = iter(enumerate(chunk_futures))
     index: dict[str, int] = {}
     arrived: dict[int, Any] = {}
-    running = as_completed()
+    running = _as_completed()
 
     def submit_next() -> None:
         for i, chunk in chunks_left:

@@ -23,6 +23,10 @@ adds the histograms in chunk order and finds the bin holding each wanted rank (o
 level); a bin whose least and greatest values agree is resolved without fetching anything; a
 bin holding at most `FETCH_LIMIT` values is fetched (values and weights), and a larger one is
 split by the next 16 bits in the next round. Four rounds cover all 64 bits, so it always ends.
+Every wanted position of every ranked variable is searched in the same rounds (`select_all`):
+a round asks each chunk once (`Chunks.ask`; on a cluster one task per chunk) for the histograms
+of every key still searched and the values of every bin to fetch, and merges the answers in
+chunk order as they come (`RoundSum`), so the merged numbers are those of one search at a time.
 """
 
 from __future__ import annotations
