@@ -191,9 +191,10 @@ def simulate(
                     if precision is not None:
                         parts += local_estimates(deal, batches[-1]).parts
                 else:
-                    kept.append(_run_kept(client, deal, paths_dir=paths_dir, **settings))
+                    merged = parts[-1] if parts else None  # the earlier batches' fold
+                    kept.append(_run_kept(client, deal, paths_dir=paths_dir, merged=merged, **settings))  # fmt: skip
                     batches.append(kept[-1].samples)
-                    parts += [c.partials for c in kept[-1].chunks]
+                    parts = [kept[-1].partials]
                 done += batch
                 if precision is None:
                     break
@@ -244,24 +245,9 @@ def _run_kept(client, deal, **settings):
 
 
 def _settle_kept(client, deal, kept: list) -> Any:
-    """A cluster run's `Estimates`: every batch's chunks in chunk order, the wanted quantiles
-    selected over the chunks on the workers, then the workers' chunks released."""
-    from ipabs.engine.distribute import ClusterChunks
-    from ipabs.engine.estimates import Estimates
-    from ipabs.engine.reduce import wanted_quantiles
+    from ipabs.engine.distribute import settle_kept
 
-    futures = [f for batch in kept for f in batch.futures[: len(batch.chunks)]]
-    chunks = [c for batch in kept for c in batch.chunks]
-    try:
-        holders = {
-            name: ClusterChunks(client, futures, name) for name in wanted_quantiles(deal.scenario)
-        }
-        estimates = Estimates([c.partials for c in chunks], holders)
-        estimates.settle(wanted_quantiles(deal.scenario))
-        estimates.cash_gap = max((c.cash_gap for c in chunks), default=0.0)
-        return estimates
-    finally:
-        client.cancel([f for batch in kept for f in batch.futures])
+    return settle_kept(client, deal, kept)
 
 
 def with_importance(

@@ -221,8 +221,8 @@ def test_chunks_run_apart_give_the_one_shot_run_s_summaries_bit_for_bit(weighted
         chunk_partials(deal, distribute.run_chunk(deal, 11, 64, 0, first, count))
         for first, count in distribute.chunks(1000, 0, 300)
     ]
-    holders = {name: P.Chunks([p.ranked[name] for p in parts]) for name in parts[0].ranked}
-    apart = Estimates([p.small() for p in parts], holders)
+    source = P.Chunks({name: [p.ranked[name] for p in parts] for name in parts[0].ranked})
+    apart = Estimates([p.small() for p in parts], source)
     whole = local_estimates(deal, raw, chunk=300)
     for table in (R.tranche_summary, R.pool_summary, R.trigger_summary):
         pd.testing.assert_frame_equal(table(deal, apart), table(deal, whole), check_exact=True)

@@ -9,11 +9,13 @@ arrays, bit for bit.
 
 `simulate` runs `run_chunk_kept`: the chunk's per-path results stay on its worker, which
 returns the chunk's partials (`ipabs.engine.estimates`), its per-period samples and its cash
-check, and writes its rows of the per-path tables as one Parquet file; the driver merges the
-partials in chunk order, as a local run does, and finds the quantiles by selection over the
-chunks still on the workers (`ClusterChunks`) before releasing them (docs/scale-out.md,
-"Memory"). `merge_chunks` puts chunks' whole arrays end to end, as one run's (the tests' check
-that a chunked run is the one-shot run).
+check, and writes its rows of the per-path tables as one Parquet file; the driver folds the
+partials in chunk order as they come (`in_chunk_order`: at most `WINDOW` results held), as a
+local run merges them, and finds the quantiles by selection over the chunks still on the
+workers (`ClusterChunks`, one task per chunk a round) before releasing them (docs/scale-out.md,
+"Memory": the driver holds a future per chunk and nothing else per chunk or per path).
+`merge_chunks` puts chunks' whole arrays end to end, as one run's (the tests' check that a
+chunked run is the one-shot run).
 
 The compiled deal is sent to every worker once (`Client.scatter`, broadcast) and each task
 refers to it; each worker process loads (or compiles) the Numba kernels once, on its first
@@ -47,6 +49,13 @@ from ipabs.errors import Problem, UserError
 #: enough that 1e6 paths make 62 tasks to share out (benchmarks/README.md, issue #18). It never
 #: changes a number.
 CHUNK_PATHS = 16_384
+
+#: chunk tasks a driver has submitted ahead of the next chunk it merges (`in_chunk_order`): the
+#: most chunk results it holds at once
+WINDOW = 16
+
+#: how long `connect` tries to reach a scheduler before it says it cannot
+CONNECT_SECONDS = 30.0
 
 #: the RawResults fields with one row per path (the others hold the first sample_paths paths)
 PER_PATH = PER_PATH_FIELDS  # the RawResults fields with a row per path (ipabs.engine.run)
@@ -245,7 +254,7 @@ def connect(address: str | None) -> Iterator[Any]:
             ),
         )
     try:
-        client = Client(address, timeout=30)
+        client = Client(address, timeout=CONNECT_SECONDS)
     except OSError as exc:
         raise UserError(
             "cannot reach the Dask scheduler",
@@ -328,50 +337,79 @@ def _light(kept: KeptChunk) -> KeptChunk:
     return kept.light()
 
 
-def _histogram(kept: KeptChunk, name: str, depth: int, prefix: int):
-    from ipabs.engine.partials import chunk_histogram
+def _answer(kept: KeptChunk, keys: list, fetches: list):
+    from ipabs.engine.partials import chunk_answer
 
-    x, w = kept.partials.ranked[name]
-    return chunk_histogram(x, w, depth, prefix)
+    return chunk_answer(kept.partials.ranked, keys, fetches)
 
 
-def _values(kept: KeptChunk, name: str, depth: int, prefix: int, b: int):
-    from ipabs.engine.partials import chunk_values
+def _as_completed():
+    """An empty `distributed.as_completed` (a test gives a stand-in)."""
+    from distributed import as_completed
 
-    x, w = kept.partials.ranked[name]
-    return chunk_values(x, w, depth, prefix, b)
+    return as_completed()
+
+
+def in_chunk_order(
+    client, chunk_futures: list, fn: Callable, args: tuple, take: Callable[[Any], None]
+) -> None:
+    """`take(fn(chunk, *args))` for each chunk, in chunk order: one task per chunk on the
+    worker holding it, at most `WINDOW` of them submitted ahead of the next chunk to take, each
+    result taken as soon as every earlier chunk's has been and then dropped (with its future).
+    The driver so holds at most `WINDOW` results at a time, however many chunks there are."""
+    chunks_left = iter(enumerate(chunk_futures))
+    index: dict[str, int] = {}
+    arrived: dict[int, Any] = {}
+    running = _as_completed()
+
+    def submit_next() -> None:
+        for i, chunk in chunks_left:
+            future = client.submit(fn, chunk, *args, pure=False, priority=1)  # before new chunks
+            index[future.key] = i
+            running.add(future)
+            return
+
+    for _ in range(WINDOW):
+        submit_next()
+    following = 0
+    for future in running:
+        arrived[index.pop(future.key)] = future.result()
+        future.release()
+        del future
+        while following in arrived:
+            take(arrived.pop(following))
+            following += 1
+            submit_next()
 
 
 class ClusterChunks:
-    """`partials.Chunks` for chunks kept on the workers: each round's histograms and each
-    fetched bin are computed where the chunk is and only they come back, in chunk order."""
+    """`partials.Chunks` for chunks kept on the workers: each selection round is one task per
+    chunk, computed where the chunk is, returning its histograms of the round's keys and its
+    values in the round's fetched bins; they are merged in chunk order as they come back
+    (`in_chunk_order`), so that only the round's merged histograms stay."""
 
-    def __init__(self, client, futures: list, name: str):
-        self.client, self.futures, self.name = client, futures, name
+    def __init__(self, client, futures: list):
+        self.client, self.futures = client, futures
 
-    def histograms(self, depth: int, prefix: int):
-        tasks = [
-            self.client.submit(_histogram, f, self.name, depth, prefix, pure=False)
-            for f in self.futures
-        ]
-        return iter(self.client.gather(tasks))
+    def ask(self, keys: list, fetches: list):
+        from ipabs.engine.partials import RoundSum
 
-    def values(self, depth: int, prefix: int, b: int):
-        tasks = [
-            self.client.submit(_values, f, self.name, depth, prefix, b, pure=False)
-            for f in self.futures
-        ]
-        return self.client.gather(tasks)
+        total = RoundSum(keys, fetches)
+        in_chunk_order(self.client, self.futures, _answer, (keys, fetches), total.add)
+        return total.result()
 
 
 @dataclasses.dataclass
 class KeptBatch:
-    """One batch of a run kept on the workers: the chunks' futures (in chunk order) and what
-    came back of them."""
+    """One batch of a run kept on the workers: the chunks' futures (in chunk order), the
+    partials of every chunk so far folded in chunk order, the per-period samples, the worst
+    cash-check gap, and the deal as scattered (released with the chunks)."""
 
-    futures: list  # the chunks' futures in chunk order, then the deal's
-    chunks: list[KeptChunk]
+    futures: list
+    partials: Any  # ipabs.engine.estimates.ChunkPartials, without ranked values
     samples: RawResults
+    cash_gap: float
+    deal: Any
 
 
 def run_kept_on_cluster(
@@ -385,12 +423,13 @@ def run_kept_on_cluster(
     first_path: int = 0,
     progress: Callable[[int], None] | None = None,
     paths_dir: str | None = None,
+    merged: Any = None,
 ) -> KeptBatch:
-    """The chunks of a run on the cluster, with the per-path results left on the workers: only each chunk's
-    partials, per-period samples and cash-check gap come back (`KeptChunk.light`). The caller
-    finishes the quantiles (`finish_kept`) and then releases the futures."""
-    from distributed import as_completed
-
+    """The chunks of a run on the cluster, with the per-path results left on the workers: only
+    each chunk's partials, per-period samples and cash-check gap come back (`KeptChunk.light`),
+    taken in chunk order (`in_chunk_order`) and folded into `merged` (the partials of the
+    earlier batches, in chunk order) at once, so the driver keeps nothing per chunk but its
+    future. The caller finishes the quantiles (`settle_kept`), which releases the futures."""
     cut = chunks(paths, first_path)
     [shared] = client.scatter([deal], broadcast=True, hash=False)
     samples = [max(0, sample_paths - (first - first_path)) for first, _ in cut]
@@ -400,34 +439,52 @@ def run_kept_on_cluster(
         )
         for (first, count), n in zip(cut, samples, strict=True)
     ]
-    light = [client.submit(_light, f, pure=False) for f in futures]
     with _lock:
-        _running[id(futures)] = futures + light
+        _running[id(futures)] = futures
         stopping = _stopping.is_set()
+    state = {"partials": merged, "gap": 0.0, "done": 0}
+    sampled: list[RawResults] = []  # the chunks holding sampled paths, and the first chunk
+
+    def take(kept: KeptChunk) -> None:
+        p = kept.partials
+        state["partials"] = p if state["partials"] is None else state["partials"].merge(p)
+        state["gap"] = max(state["gap"], kept.cash_gap)
+        if not sampled or kept.samples.sample_collections.shape[0]:
+            sampled.append(kept.samples)
+        state["done"] += p.paths
+        if progress is not None:
+            progress(state["done"])
+
     try:
         if stopping:
             raise CancelledError("the run was interrupted")
-        back: dict[int, KeptChunk] = {}
-        done = 0
-        order = {f.key: i for i, f in enumerate(light)}
-        for future in as_completed(light):
-            kept = future.result()
-            back[order[future.key]] = kept
-            done += kept.partials.paths
-            future.release()
-            if progress is not None:
-                progress(done)
+        in_chunk_order(client, futures, _light, (), take)
     except BaseException:
-        client.cancel([*futures, *light, shared])
+        client.cancel([*futures, shared])
         raise
     finally:
         with _lock:
             del _running[id(futures)]
-    parts = [back[i] for i in range(len(cut))]
     # the deal goes when the chunks do (cancelling it now would lose the chunks that need it)
-    return KeptBatch(
-        [*futures, shared], parts, join_samples([p.samples for p in parts], sample_paths, paths)
-    )
+    joined = join_samples(sampled, sample_paths, paths)
+    return KeptBatch(futures, state["partials"], joined, state["gap"], shared)
+
+
+def settle_kept(client, deal: CompiledDeal, kept: list[KeptBatch]) -> Any:
+    """A cluster run's `Estimates`: the batches' partials (folded in chunk order), the wanted
+    quantiles selected over the chunks on the workers in shared rounds, then the workers'
+    chunks and the deal released."""
+    from ipabs.engine.estimates import Estimates
+    from ipabs.engine.reduce import wanted_quantiles
+
+    futures = [f for batch in kept for f in batch.futures]
+    try:
+        estimates = Estimates([kept[-1].partials], ClusterChunks(client, futures))
+        estimates.settle(wanted_quantiles(deal.scenario))
+        estimates.cash_gap = max((batch.cash_gap for batch in kept), default=0.0)
+        return estimates
+    finally:
+        client.cancel([*futures, *(batch.deal for batch in kept)])
 
 
 def join_samples(samples: list[RawResults], sample_paths: int, paths: int) -> RawResults:

@@ -118,6 +118,17 @@ class ChunkPartials:
         """The same without the ranked values (what a cluster's worker sends back)."""
         return ChunkPartials(self.paths, self.unit_weights, self.partial, self.count, self.least)
 
+    def merge(self, other: ChunkPartials) -> ChunkPartials:
+        """This chunk's (or these chunks') partials followed by the next chunk's, without
+        ranked values: folded in chunk order, as `Estimates` merges a list of chunks."""
+        return ChunkPartials(
+            self.paths + other.paths,
+            self.unit_weights and other.unit_weights,
+            {name: p.merge(other.partial[name]) for name, p in self.partial.items()},
+            {name: n + other.count[name] for name, n in self.count.items()},
+            {name: min(v, other.least[name]) for name, v in self.least.items()},
+        )
+
 
 def chunk_partials(deal: CompiledDeal, raw: RawResults) -> ChunkPartials:
     """Every summary estimate's partial over one chunk's paths (`Estimates` names them)."""
@@ -198,10 +209,11 @@ def chunk_partials(deal: CompiledDeal, raw: RawResults) -> ChunkPartials:
 
 class Estimates:
     """Chunks' partials merged in chunk order, finished as ipabs.engine.reduce's estimates.
-    `holders` are the chunks' ranked values in chunk order (`partials.Chunks` or the cluster's
-    equivalent), one per ranked variable."""
+    `parts` may be the chunks' own partials or their fold in chunk order (`ChunkPartials.merge`):
+    the merged partials are the same. `source` answers the quantiles' selection rounds over the
+    chunks' ranked values (`partials.Chunks`, or on a cluster `distribute.ClusterChunks`)."""
 
-    def __init__(self, parts: list[ChunkPartials], holders: dict[str, object]):
+    def __init__(self, parts: list[ChunkPartials], source: object = None):
         self.parts = parts
         self.cash_gap: float | None = None  # a cluster run's worst cash-check gap (per chunk)
         self.found: dict[tuple[str, float], tuple[float, float]] = {}
@@ -212,7 +224,7 @@ class Estimates:
         }
         self.counts = {name: sum(p.count[name] for p in parts) for name in parts[0].count}
         self.leasts = {name: min(p.least[name] for p in parts) for name in parts[0].least}
-        self.holders = holders
+        self.source = source
 
     def mean(self, name: str) -> tuple[float, float]:
         return self.merged[name].finish(self.weighted)
@@ -226,28 +238,31 @@ class Estimates:
     def has(self, name: str) -> bool:
         return name in self.merged
 
-    def quantile(self, name: str, q: float) -> tuple[float, float]:
-        """reduce.quantile_se of a ranked variable, exactly (partials.quantile_se_exact)."""
-        if (name, q) in self.found:
-            return self.found[(name, q)]
+    def _wanted(self, name: str, q: float) -> P.Wanted:
         normalised = self.merged[name].normalised
-        return P.quantile_se_exact(
-            self.holders[name],
-            q,
-            n=normalised.n,
-            weighted=self.weighted,
-            total=normalised.total,
-            square_total=normalised.square_total,
+        return P.Wanted(
+            name, q, normalised.n, self.weighted, normalised.total, normalised.square_total
         )
 
+    def quantile(self, name: str, q: float) -> tuple[float, float]:
+        """reduce.quantile_se of a ranked variable, exactly (partials.quantiles)."""
+        if (name, q) not in self.found:
+            [self.found[(name, q)]] = P.quantiles(self.source, [self._wanted(name, q)])
+        return self.found[(name, q)]
+
     def settle(self, wanted: dict[str, tuple[float, ...]]) -> Estimates:
-        """Every wanted quantile found now, so that the chunks' values can go (a cluster run
-        releases its workers' chunks after this)."""
-        for name, levels in wanted.items():
-            if name in self.holders and name in self.merged:
-                for q in levels:
-                    self.found[(name, q)] = self.quantile(name, q)
-        self.holders = {}
+        """Every wanted quantile found now, all in the same selection rounds, so that the
+        chunks' values can go (a cluster run releases its workers' chunks after this)."""
+        asked = [
+            self._wanted(name, q)
+            for name, levels in wanted.items()
+            if name in self.merged and self.source is not None
+            for q in levels
+            if (name, q) not in self.found
+        ]
+        for w, out in zip(asked, P.quantiles(self.source, asked), strict=True):
+            self.found[(w.name, w.q)] = out
+        self.source = None
         return self
 
     def effective_sample_size(self) -> float:
@@ -277,8 +292,8 @@ def local_estimates(
         cuts += [(a, min(a + size, stop)) for a in range(offset, offset + max(batch, 1), size)]
         offset = stop
     parts = [chunk_partials(deal, slice_paths(raw, a, b)) for a, b in cuts]
-    holders = {name: P.Chunks([p.ranked[name] for p in parts]) for name in parts[0].ranked}
-    return Estimates([p.small() for p in parts], holders)
+    source = P.Chunks({name: [p.ranked[name] for p in parts] for name in parts[0].ranked})
+    return Estimates([p.small() for p in parts], source)
 
 
 def slice_paths(raw: RawResults, start: int, stop: int) -> RawResults:

@@ -23,6 +23,10 @@ adds the histograms in chunk order and finds the bin holding each wanted rank (o
 level); a bin whose least and greatest values agree is resolved without fetching anything; a
 bin holding at most `FETCH_LIMIT` values is fetched (values and weights), and a larger one is
 split by the next 16 bits in the next round. Four rounds cover all 64 bits, so it always ends.
+Every wanted position of every ranked variable is searched in the same rounds (`select_all`):
+a round asks each chunk once (`Chunks.ask`; on a cluster one task per chunk) for the histograms
+of every key still searched and the values of every bin to fetch, and merges the answers in
+chunk order as they come (`RoundSum`), so the merged numbers are those of one search at a time.
 """
 
 from __future__ import annotations
@@ -213,19 +217,33 @@ class Histogram:
     high: np.ndarray  # greatest value (-inf if empty)
 
 
+class HistogramSum:
+    """Chunks' histograms added in chunk order into one dense histogram (2^16 bins)."""
+
+    def __init__(self):
+        size = 1 << BIN_BITS
+        self.count = np.zeros(size, np.int64)
+        self.weight, self.square = np.zeros(size), np.zeros(size)
+        self.low, self.high = np.full(size, np.inf), np.full(size, -np.inf)
+
+    def add(self, h: Histogram) -> None:
+        self.count[h.bins] += h.count
+        self.weight[h.bins] += h.weight
+        self.square[h.bins] += h.square
+        self.low[h.bins] = np.minimum(self.low[h.bins], h.low)
+        self.high[h.bins] = np.maximum(self.high[h.bins], h.high)
+
+    def histogram(self) -> Histogram:
+        bins = np.arange(self.count.size)
+        return Histogram(bins, self.count, self.weight, self.square, self.low, self.high)
+
+
 def merge_histograms(parts) -> Histogram:
     """Chunks' histograms added in chunk order into one dense histogram (2^16 bins)."""
-    size = 1 << BIN_BITS
-    count = np.zeros(size, np.int64)
-    weight, square = np.zeros(size), np.zeros(size)
-    low, high = np.full(size, np.inf), np.full(size, -np.inf)
+    total = HistogramSum()
     for h in parts:
-        count[h.bins] += h.count
-        weight[h.bins] += h.weight
-        square[h.bins] += h.square
-        low[h.bins] = np.minimum(low[h.bins], h.low)
-        high[h.bins] = np.maximum(high[h.bins], h.high)
-    return Histogram(np.arange(size), count, weight, square, low, high)
+        total.add(h)
+    return total.histogram()
 
 
 def _in_prefix(key: np.ndarray, depth: int, prefix: int) -> np.ndarray:
@@ -271,19 +289,67 @@ def chunk_values(
     return x[inside], w[inside]
 
 
+#: a histogram asked for: (ranked variable, depth, key prefix)
+Key = tuple[str, int, int]
+#: a bin's values asked for: (ranked variable, depth, key prefix, bin)
+Fetch = tuple[str, int, int, int]
+
+
+def chunk_answer(
+    ranked: dict[str, tuple[np.ndarray, np.ndarray]], keys: Sequence[Key], fetches: Sequence[Fetch]
+) -> tuple[list[Histogram], list[tuple[np.ndarray, np.ndarray]]]:
+    """One chunk's answer to a selection round: its histogram for each key and its values and
+    weights in each fetched bin (`ranked`: the chunk's values and weights by variable)."""
+    hists = [chunk_histogram(*ranked[name], depth, prefix) for name, depth, prefix in keys]
+    values = [chunk_values(*ranked[name], depth, prefix, b) for name, depth, prefix, b in fetches]
+    return hists, values
+
+
+class RoundSum:
+    """A selection round's chunk answers (`chunk_answer`) merged in chunk order: a dense
+    histogram per key and the fetched bins' values and weights end to end. `add` one chunk's
+    answer at a time; only the merged state is kept (the chunk's own arrays can go)."""
+
+    def __init__(self, keys: Sequence[Key], fetches: Sequence[Fetch]):
+        self.keys, self.fetches = list(keys), list(fetches)
+        self.sums = [HistogramSum() for _ in self.keys]
+        self.parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.fetches]
+
+    def add(self, answer) -> None:
+        hists, values = answer
+        for total, h in zip(self.sums, hists, strict=True):
+            total.add(h)
+        for parts, (x, w) in zip(self.parts, values, strict=True):
+            if x.size:  # only the chunks that hold values of the bin
+                parts.append((x, w))
+
+    def result(self) -> tuple[dict[Key, Histogram], dict[Fetch, tuple[np.ndarray, np.ndarray]]]:
+        hists = {k: total.histogram() for k, total in zip(self.keys, self.sums, strict=True)}
+        values = {}
+        for f, parts in zip(self.fetches, self.parts, strict=True):
+            if parts:
+                values[f] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))  # fmt: skip
+            else:
+                values[f] = (np.zeros(0), np.zeros(0))
+        return hists, values
+
+
 class Chunks:
-    """The chunks' values of one variable as `select` sees them: `histogram(depth, prefix)` and
-    `values(depth, prefix, bin)` of every chunk, in chunk order. Here the arrays are in memory;
-    on a cluster the same calls run on the workers that hold the chunks."""
+    """The chunks' values and weights of ranked variables as `select` sees them, here in memory:
+    `parts` maps each variable to its chunks' (values, weights) in chunk order (a list is one
+    variable, named ""). `ask` answers a selection round: on a cluster the same round runs as one
+    task per chunk where the chunks are (`ipabs.engine.distribute.ClusterChunks`)."""
 
-    def __init__(self, parts: Sequence[tuple[np.ndarray, np.ndarray]]):
-        self.parts = parts
+    def __init__(self, parts):
+        self.parts = parts if isinstance(parts, dict) else {"": list(parts)}
 
-    def histograms(self, depth: int, prefix: int):
-        return (chunk_histogram(x, w, depth, prefix) for x, w in self.parts)
-
-    def values(self, depth: int, prefix: int, b: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [chunk_values(x, w, depth, prefix, b) for x, w in self.parts]
+    def ask(self, keys: Sequence[Key], fetches: Sequence[Fetch]):
+        total = RoundSum(keys, fetches)
+        names = self.parts
+        count = len(next(iter(names.values()))) if names else 0
+        for c in range(count):
+            total.add(chunk_answer({n: names[n][c] for n in names}, keys, fetches))
+        return total.result()
 
 
 @dataclass(frozen=True)
@@ -298,59 +364,114 @@ class Found:
     square_at: float
 
 
+#: the most histograms merged at once (each 2^16 bins, 2.5 MiB): a round with more keys asks
+#: the chunks again for the rest
+ROUND_KEYS = 8
+
+
+@dataclass
+class Search:
+    """One wanted position of one ranked variable (`select`), narrowed round by round: the key
+    prefix it is under and the weight (or count) and squared weight below that prefix; then the
+    bin to fetch, then what was found."""
+
+    name: str
+    target: float
+    weighted: bool
+    total: float
+    depth: int = 0
+    prefix: int = 0
+    below: float = 0.0
+    below2: float = 0.0
+    bin: int = -1
+    found: Found | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.name, self.depth, self.prefix)
+
+    @property
+    def fetch(self) -> Fetch:
+        return (self.name, self.depth, self.prefix, self.bin)
+
+    def step(self, h: Histogram) -> None:
+        """Find the bin of `h` (this search's key's merged histogram) holding the target: found
+        if the bin holds one value, else the bin to fetch, else the prefix of the next round."""
+        mass = h.count.astype(float) if not self.weighted else h.weight
+        running = self.below + np.cumsum(mass)
+        target = self.target
+        if self.weighted:
+            share = running / self.total
+            hits = np.flatnonzero((share >= target) & (h.count > 0))
+        else:
+            hits = np.flatnonzero((running > target) & (h.count > 0))
+        if hits.size == 0:  # past every value: the greatest (weighted levels above 1)
+            b = int(np.flatnonzero(h.count > 0)[-1])
+        else:
+            b = int(hits[0])
+        before = self.below + (float(mass[:b].sum()) if b else 0.0)
+        before2 = self.below2 + (float(h.square[:b].sum()) if b else 0.0)
+        self.below, self.below2 = before, before2
+        if h.low[b] == h.high[b]:  # one value in the bin: found without fetching
+            self.found = Found(float(h.low[b]), before, float(mass[b]), before2, float(h.square[b]))
+        elif h.count[b] <= FETCH_LIMIT or self.depth == 64 // BIN_BITS - 1:
+            self.bin = b
+        else:
+            self.depth, self.prefix = self.depth + 1, (self.prefix << BIN_BITS) | b
+
+
+def select_all(chunks, searches: Sequence[Search]) -> None:
+    """Every search narrowed until found, all in the same rounds: each round asks the chunks
+    once (`ask`: one task per chunk on a cluster) for the histograms of every key still searched
+    (at most `ROUND_KEYS` at a time) and the values of every bin to fetch."""
+    pending = [s for s in searches if s.found is None]
+    fetching: list[Search] = []
+    while pending or fetching:
+        by_key: dict[Key, list[Search]] = {}
+        for s in pending:
+            by_key.setdefault(s.key, []).append(s)
+        keys = list(by_key)
+        groups = [keys[i : i + ROUND_KEYS] for i in range(0, len(keys), ROUND_KEYS)] or [[]]
+        later: list[Search] = []
+        for g, group in enumerate(groups):
+            fetches = list(dict.fromkeys(s.fetch for s in fetching)) if g == 0 else []
+            hists, values = chunks.ask(group, fetches)
+            if g == 0:
+                for s in fetching:
+                    x, w = values[s.fetch]
+                    s.found = _finish(x, w, s.target, s.below, s.below2, s.weighted, s.total)
+                fetching = []
+            for key in group:
+                for s in by_key[key]:
+                    s.step(hists[key])
+                    if s.found is None:
+                        later.append(s)
+            del hists, values
+        fetching = [s for s in later if s.bin >= 0]
+        pending = [s for s in later if s.bin < 0]
+
+
 def select(
     chunks: Chunks,
     wanted: Sequence[float],
     *,
     weighted: bool,
     total: float,
+    name: str = "",
 ) -> list[Found]:
-    """The value at each wanted position: with `weighted` False a 0-based rank r (the value with
-    r values below it in sorted order); with `weighted` True a weighted level L, the least value
-    whose weight share, sum of w over values <= it divided by `total`, is >= L (the first sorted
-    position where the running weight share reaches L, as reduce.quantile_se; the last value if
-    none does)."""
-    found: dict[int, Found] = {}
-    # each pending search: (index into wanted, depth, prefix, weight/count below the prefix,
-    # squared weight below)
-    pending = [(i, 0, 0, 0.0, 0.0) for i in range(len(wanted))]
-    cache: dict[tuple[int, int], Histogram] = {}
-    while pending:
-        nxt = []
-        for i, depth, prefix, below, below2 in pending:
-            if (depth, prefix) not in cache:
-                cache[(depth, prefix)] = merge_histograms(chunks.histograms(depth, prefix))
-            h = cache[(depth, prefix)]
-            mass = h.count.astype(float) if not weighted else h.weight
-            running = below + np.cumsum(mass)
-            target = wanted[i]
-            if weighted:
-                share = running / total
-                hits = np.flatnonzero((share >= target) & (h.count > 0))
-            else:
-                hits = np.flatnonzero((running > target) & (h.count > 0))
-            if hits.size == 0:  # past every value: the greatest (weighted levels above 1)
-                b = int(np.flatnonzero(h.count > 0)[-1])
-            else:
-                b = int(hits[0])
-            before = below + (float(mass[:b].sum()) if b else 0.0)
-            before2 = below2 + (float(h.square[:b].sum()) if b else 0.0)
-            if h.low[b] == h.high[b]:  # one value in the bin: found without fetching
-                at = float(mass[b])
-                found[i] = Found(float(h.low[b]), before, at, before2, float(h.square[b]))
-            elif h.count[b] <= FETCH_LIMIT or depth == 64 // BIN_BITS - 1:
-                found[i] = _finish(
-                    chunks.values(depth, prefix, b), target, before, before2, weighted, total
-                )
-            else:
-                nxt.append((i, depth + 1, (prefix << BIN_BITS) | b, before, before2))
-        pending = nxt
-    return [found[i] for i in range(len(wanted))]
+    """The value at each wanted position of variable `name`: with `weighted` False a 0-based
+    rank r (the value with r values below it in sorted order); with `weighted` True a weighted
+    level L, the least value whose weight share, sum of w over values <= it divided by `total`,
+    is >= L (the first sorted position where the running weight share reaches L, as
+    reduce.quantile_se; the last value if none does)."""
+    searches = [Search(name, target, weighted, total) for target in wanted]
+    select_all(chunks, searches)
+    return [s.found for s in searches]
 
 
-def _finish(parts, target, below, below2, weighted, total) -> Found:
-    x = np.concatenate([p[0] for p in parts])
-    w = np.concatenate([p[1] for p in parts])
+def _finish(x, w, target, below, below2, weighted, total) -> Found:
+    """The wanted position among the values `x` (weights `w`, in chunk order) of the fetched
+    bin, `below` (`below2`) the weight (squared) of the values under the bin."""
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order]
     if weighted:
@@ -384,40 +505,79 @@ def _lerp(a: float, b: float, t: float) -> float:
     return float(out)
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """A quantile asked of ranked variable `name`: `n` values (NaN dropped), `total` and
+    `square_total` their weights' sum and sum of squares."""
+
+    name: str
+    q: float
+    n: int
+    weighted: bool
+    total: float
+    square_total: float = 0.0
+
+
+def quantiles(chunks, wanted: Sequence[Wanted]) -> list[tuple[float, float]]:
+    """reduce.quantile_se of each wanted quantile over chunks (module doc), every one in the
+    same selection rounds: unweighted, numpy's linear quantile and the order statistics at
+    n q -/+ 1.96 sqrt(n q (1-q)) in one selection; weighted, the weighted CDF's q-level, then
+    the delta-method error of the CDF there, sqrt(sum w^2 (1{X <= x_q} - F)^2) / W, then its
+    levels q -/+ 1.96 se in a second selection."""
+    out: list[tuple[float, float]] = [(np.nan, np.nan)] * len(wanted)
+    first: dict[int, list[Search]] = {}
+    for i, r in enumerate(wanted):
+        if r.n == 0 or (r.weighted and r.total <= 0.0):
+            continue
+        if r.weighted:
+            first[i] = [Search(r.name, r.q, True, r.total)]
+        else:
+            first[i] = [Search(r.name, rank, False, r.n) for rank in _ranks(r.q, r.n)]
+    select_all(chunks, [s for group in first.values() for s in group])
+    second: dict[int, list[Search]] = {}
+    for i, searches in first.items():
+        r = wanted[i]
+        if not r.weighted:
+            below, above, _, _ = _ranks(r.q, r.n)
+            a, b, x_lo, x_hi = (s.found.value for s in searches)
+            index = r.q * (r.n - 1)
+            value = _lerp(a, b, index - below) if above != below else a
+            out[i] = (value, float((x_hi - x_lo) / (2 * _Z)))
+            continue
+        at = searches[0].found
+        if r.n < 2:
+            out[i] = (at.value, np.nan)
+            continue
+        share = (at.weight_below + at.weight_at) / r.total
+        inside = at.square_below + at.square_at  # sum of w^2 over X <= x_q
+        spread = (1.0 - share) ** 2 * inside + share**2 * (r.square_total - inside)
+        se_p = float(np.sqrt(max(spread, 0.0)) / r.total)
+        levels = (min(r.q + _Z * se_p, 1.0), max(r.q - _Z * se_p, 0.0))
+        second[i] = [Search(r.name, level, True, r.total) for level in levels]
+    select_all(chunks, [s for group in second.values() for s in group])
+    for i, (up, down) in second.items():
+        out[i] = (first[i][0].found.value, (up.found.value - down.found.value) / (2 * _Z))
+    return out
+
+
+def _ranks(q: float, n: int) -> tuple[int, int, int, int]:
+    """The order statistics an unweighted quantile needs: those either side of q (n - 1) and
+    those at n q -/+ 1.96 sqrt(n q (1 - q))."""
+    index = q * (n - 1)
+    below = int(np.floor(index))
+    above = min(below + 1, n - 1)
+    half = _Z * np.sqrt(n * q * (1 - q))
+    lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
+    hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
+    return below, above, lo, hi
+
+
 def quantile_se_exact(
     chunks: Chunks, q: float, *, n: int, weighted: bool, total: float, square_total: float = 0.0
 ) -> tuple[float, float]:
-    """reduce.quantile_se over chunks (NaN already dropped; `n` values, `total` their weight):
-    unweighted, numpy's linear quantile and the order statistics at n q -/+ 1.96 sqrt(n q (1-q))
-    in one selection; weighted, the weighted CDF's q-level, then the delta-method error of the
-    CDF there, sqrt(sum w^2 (1{X <= x_q} - F)^2) / W (`square_total` the sum of w^2), then its levels q -/+ 1.96 se in a second
-    selection."""
-    if n == 0 or (weighted and total <= 0.0):
-        return np.nan, np.nan
-    if not weighted:
-        index = q * (n - 1)
-        below = int(np.floor(index))
-        above = min(below + 1, n - 1)
-        half = _Z * np.sqrt(n * q * (1 - q))
-        lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
-        hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
-        a, b, x_lo, x_hi = (
-            f.value for f in select(chunks, [below, above, lo, hi], weighted=False, total=n)
-        )
-        value = _lerp(a, b, index - below) if above != below else a
-        return value, float((x_hi - x_lo) / (2 * _Z))
-    [at] = select(chunks, [q], weighted=True, total=total)
-    if n < 2:
-        return at.value, np.nan
-    share = (at.weight_below + at.weight_at) / total
-    inside = at.square_below + at.square_at  # sum of w^2 over X <= x_q
-    se_p = float(
-        np.sqrt(max((1.0 - share) ** 2 * inside + share**2 * (square_total - inside), 0.0)) / total
-    )
-    up, down = select(
-        chunks, [min(q + _Z * se_p, 1.0), max(q - _Z * se_p, 0.0)], weighted=True, total=total
-    )
-    return at.value, (up.value - down.value) / (2 * _Z)
+    """reduce.quantile_se over the chunks of one variable (`quantiles`)."""
+    [out] = quantiles(chunks, [Wanted("", q, n, weighted, total, square_total)])
+    return out
 
 
 def chunked(values: np.ndarray, size: int) -> list[np.ndarray]:
