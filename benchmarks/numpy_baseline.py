@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_var] = "1"  # one thread, before NumPy loads its BLAS
+if __name__ == "__main__":  # run as the benchmark: one thread, before NumPy loads its BLAS
+    # (imported by the tests, it must not change the importing process's environment)
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from scipy.special import ndtri  # noqa: E402
+import numpy as np
+from scipy.special import ndtri
 
 STANDARD = Path(__file__).with_name("standard.toml")
 

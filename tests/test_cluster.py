@@ -448,9 +448,12 @@ def test_the_driver_s_reduction_holds_nothing_per_chunk(monkeypatch):
     monkeypatch.setattr(distribute, "_as_completed", _LatestFirst)
     monkeypatch.setattr(partials, "FETCH_LIMIT", 64)
     deal = compile_scenario(ipabs.load(FLAGSHIP))
+    # each size measured twice, the smaller peak kept: a first pass can allocate once what the
+    # second finds ready (a kernel compiled, a cache filled), which is not per-chunk state
     _reduction_peak(deal, 500)
     two = min(_reduction_peak(deal, 500)[0] for _ in range(2))
-    eight, estimates = _reduction_peak(deal, 2000)
+    runs = [_reduction_peak(deal, 2000) for _ in range(2)]
+    eight, estimates = min(runs, key=lambda run: run[0])
     assert (eight - two) / 6 < PER_CHUNK_BYTES, (two, eight)
     local = local_estimates(
         deal, run_paths(deal, paths=2000, seed=7, block_size=64, sample_paths=0)

@@ -105,3 +105,19 @@ def test_baseline_agrees_with_ipabs(nb, deal):
         combined = np.hypot(sa, sb)
         assert sa > 0.0 and sb > 0.0
         assert abs(a - b) <= 4.0 * combined, (key, a, b, combined)
+
+
+def test_importing_the_baseline_leaves_the_environment_alone():
+    """The benchmark pins one thread only when run as a script: imported (as these tests do), it
+    must not set NUMBA_NUM_THREADS and the like for the rest of the process and its children."""
+    import os
+
+    before = dict(os.environ)
+    spec = importlib.util.spec_from_file_location("numpy_baseline_env_check", PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    assert dict(os.environ) == before
