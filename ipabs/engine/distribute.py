@@ -57,8 +57,9 @@ WINDOW = 16
 #: how long `connect` tries to reach a scheduler before it says it cannot
 CONNECT_SECONDS = 30.0
 
-#: the RawResults fields with one row per path (the others hold the first sample_paths paths)
-PER_PATH = PER_PATH_FIELDS  # the RawResults fields with a row per path (ipabs.engine.run)
+#: the RawResults fields with one row per path (ipabs.engine.run; the others hold the first
+#: sample_paths paths)
+PER_PATH = PER_PATH_FIELDS
 
 _lock = threading.Lock()
 _stopping = threading.Event()  # set while `run_all` cancels its calls after an interrupt

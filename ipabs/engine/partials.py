@@ -238,14 +238,6 @@ class HistogramSum:
         return Histogram(bins, self.count, self.weight, self.square, self.low, self.high)
 
 
-def merge_histograms(parts) -> Histogram:
-    """Chunks' histograms added in chunk order into one dense histogram (2^16 bins)."""
-    total = HistogramSum()
-    for h in parts:
-        total.add(h)
-    return total.histogram()
-
-
 def _in_prefix(key: np.ndarray, depth: int, prefix: int) -> np.ndarray:
     if depth == 0:
         return np.ones(key.shape, bool)
