@@ -100,6 +100,19 @@ def simulate_pool_path(
         default_period[j] = first_default_period(latent, pool.licensee_threshold, j)
         if default_period[j] >= 0:
             n_defaults += 1
+    # each asset's licensee's default period (n_periods: none on this path), and the period's
+    # scratch: each asset's income share and what it is owed
+    asset_default = np.empty(n_assets, np.int64)
+    shares = np.empty(n_assets)
+    dues = np.empty(n_assets)
+    paid = np.empty(n_assets)
+    first_default = n_periods
+    lag_free = True
+    for i in range(n_assets):
+        defaulted_in = default_period[pool.asset_licensee[i]]
+        asset_default[i] = defaulted_in if defaulted_in >= 0 else n_periods
+        first_default = min(first_default, asset_default[i])
+        lag_free = lag_free and pool.asset_lag[i] == 0
     for k in range(n_periods):
         # the period's draws in one batch: normals for the factors' bridge and the assets, then
         # one uniform per asset
@@ -122,77 +135,106 @@ def simulate_pool_path(
         period_lost = 0.0
         collected_now = 0.0
         # every asset's log level, then every level, in loops LLVM vectorises (ipabs.engine.exp)
+        # (each asset's factor gathered first: the gather would keep the update from vectorising)
+        for i in range(n_assets):
+            dues[i] = factor_z[pool.asset_factor[i]]
         for i in range(n_assets):
             x = (
-                pool.asset_loading[i] * factor_z[pool.asset_factor[i]]
+                pool.asset_loading[i] * dues[i]
                 + pool.asset_idiosyncratic[i] * shocks[n_factors + i]
             )
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
         exp_into(log_level, level, scale_bits)
+        # `shares[i]`: the share of the period's income and fees asset i keeps (1 alive, 0 dead,
+        # the part up to the expiry date if not renewed). Most periods have no event and no
+        # renewal date: count them in a loop LLVM vectorises, and walk the assets one by one, in
+        # asset order, only if there is one (a renewal date draws its uniform whether or not the
+        # right is alive) or the path is recorded
+        events = 0
         for i in range(n_assets):
-            u = uniforms[i]
+            alive_now = alive[i]
+            shares[i] = 1.0 if alive_now else 0.0
+            events += (pool.asset_renewal_share[k, i] >= 0.0) | (
+                alive_now & (uniforms[i] < pool.asset_event_prob[k, i])
+            )
+        for i in range(n_assets if events > 0 or record else 0):
             renewal_share = pool.asset_renewal_share[k, i]
-            r = uniform(state) if renewal_share >= 0.0 else 0.0
             if not alive[i]:
+                shares[i] = 0.0
+                if renewal_share >= 0.0:
+                    uniform(state)
                 if record:
                     alive_path[k, i] = False
                 continue
             share = 1.0
-            event_prob = pool.asset_event_prob[k, i]
-            if u < event_prob:
-                v = u / event_prob
-                if v < pool.asset_obsolescence_cut[i]:
-                    log_level[i] += pool.asset_log_keep[i]
-                    level[i] = exp1(log_level[i])
-                else:  # invalidated or lapsed: no income from this period on
-                    alive[i] = False
+            if renewal_share >= 0.0 or uniforms[i] < pool.asset_event_prob[k, i]:
+                r = uniform(state) if renewal_share >= 0.0 else 0.0
+                u = uniforms[i]
+                event_prob = pool.asset_event_prob[k, i]
+                if u < event_prob:
+                    v = u / event_prob
+                    if v < pool.asset_obsolescence_cut[i]:
+                        log_level[i] += pool.asset_log_keep[i]
+                        level[i] = exp1(log_level[i])
+                    else:  # invalidated or lapsed: no income from this period on
+                        alive[i] = False
+                        rights_lost += 1
+                        share = 0.0
+                if alive[i] and renewal_share >= 0.0 and r >= pool.asset_renewal_prob[i]:
+                    alive[i] = False  # not renewed: income up to the expiry date only
                     rights_lost += 1
-                    share = 0.0
-            if alive[i] and renewal_share >= 0.0 and r >= pool.asset_renewal_prob[i]:
-                alive[i] = False  # not renewed: income up to the expiry date only
-                rights_lost += 1
-                share = renewal_share
+                    share = renewal_share
+            shares[i] = share
             if record:
                 level_path[k, i] = log_level[i]
                 alive_path[k, i] = alive[i]
-            period_cost += pool.asset_annuity_cost[k, i] * share
-            weight = pool.asset_income_weight[k, i] * share
-            if pool.has_minimum:  # a licence with minimum guarantees (docs/model.md, 3.11)
-                royalty = weight * level[i]
-                minimum = pool.asset_minimum[k, i] * share
-                if pool.minimum_greater_of[i]:
-                    due = max(minimum, royalty)
-                else:
-                    due = minimum + royalty
-                if due == 0.0:
-                    continue
-            else:
-                if weight == 0.0:
-                    continue
-                due = weight * level[i]
-                royalty = due
-            j = pool.asset_licensee[i]
-            defaulted_in = default_period[j]
-            if defaulted_in < 0 or k < defaulted_in:
-                collected = due
-            elif defaulted_in == k:
-                collected = pool.licensee_recovery[j] * due
-                period_lost += due - collected
+        # what each licence owes and, while its licensee stands, pays, in loops LLVM
+        # vectorises: the royalty, or with minimum guarantees max(MG, royalty) or MG + royalty
+        if pool.has_minimum:  # docs/model.md, 3.11
+            for i in range(n_assets):
+                royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+                minimum = pool.asset_minimum[k, i] * shares[i]
+                greater = max(minimum, royalty)
+                dues[i] = greater if pool.minimum_greater_of[i] else minimum + royalty
+        else:
+            for i in range(n_assets):
+                dues[i] = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+        for i in range(n_assets):
+            paid[i] = dues[i] if k < asset_default[i] else 0.0
+        # a licence whose licensee has defaulted pays the recovery in the default period, then
+        # nothing, or a share of the royalty (not the old minimum) once the right is licensed again
+        for i in range(n_assets if k >= first_default else 0):
+            defaulted_in = asset_default[i]
+            due = dues[i]
+            if k < defaulted_in or due == 0.0:
+                continue
+            if defaulted_in == k:
+                collected = pool.licensee_recovery[pool.asset_licensee[i]] * due
             else:
                 relicensed = pool.asset_relicense_lag[i]
                 if relicensed >= 0 and k >= defaulted_in + relicensed:
-                    # a new licensee pays a share of the royalty (not the old minimum)
+                    royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
                     collected = pool.asset_relicense_share[i] * royalty
                 else:
                     collected = 0.0
-                period_lost += due - collected
-            lag = pool.asset_lag[i]
-            if lag == 0:
-                collected_now += collected
-            elif k + lag < n_periods:
-                collections[k + lag] += collected
-            else:
-                after_final += collected
+            paid[i] = collected
+            period_lost += due - collected
+        # the period's totals, each a sum in asset order (so the same bits whatever the loops'
+        # shape); with no collection lag, plain sums whose additions can overlap other work
+        if lag_free:
+            for i in range(n_assets):
+                period_cost += pool.asset_annuity_cost[k, i] * shares[i]
+                collected_now += paid[i]
+        else:
+            for i in range(n_assets):
+                period_cost += pool.asset_annuity_cost[k, i] * shares[i]
+                lag = pool.asset_lag[i]
+                if lag == 0:
+                    collected_now += paid[i]
+                elif k + lag < n_periods:
+                    collections[k + lag] += paid[i]
+                else:
+                    after_final += paid[i]
         collections[k] += collected_now
         lost_income[k] = period_lost
         costs[k] = period_cost
