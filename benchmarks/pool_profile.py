@@ -24,6 +24,8 @@ from ipabs.engine.run import PoolCache, run_paths
 from ipabs.pool.kernels import simulate_pool_path
 
 STANDARD = Path(__file__).with_name("standard.toml")
+#: the engine draws its assets' events from addressed uniforms, not one uniform per asset and period
+EVENT_TIMES = hasattr(rng, "addressed_uniform")
 
 
 @njit(cache=False)
@@ -36,7 +38,7 @@ def _pool_only(pool, n_paths, seed):
     collections, lost, costs = np.empty(n_periods), np.empty(n_periods), np.empty(n_periods)
     default_period = np.empty(n_licensees, np.int64)
     path_normals = np.empty(n_factors + pool.copula_dof + n_licensees)
-    shocks, uniforms = np.empty(n_factors + n_assets), np.empty(n_assets)
+    shocks, event_target = np.empty(n_factors + n_assets), np.empty(n_assets)
     bridge, factor_z = np.empty(n_factors), np.empty(n_factors)
     log_level, level = np.empty(n_assets), np.empty(n_assets)
     scale_bits, alive = np.empty(n_assets, np.int64), np.empty(n_assets, np.bool_)
@@ -49,7 +51,7 @@ def _pool_only(pool, n_paths, seed):
         rng.seed_latent_stream(latent_state, seed, p)
         simulate_pool_path(
             state, latent_state, pool, collections, lost, default_period, path_normals, shocks,
-            uniforms, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, False,
+            event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, False,
             level_path, alive_path,
         )  # fmt: skip
         total += collections[n_periods - 1]
@@ -57,7 +59,7 @@ def _pool_only(pool, n_paths, seed):
 
 
 @njit(cache=False)
-def _draws_only(n_paths, n_periods, n_factors, n_assets, seed):
+def _draws_only(n_paths, n_periods, n_factors, n_assets, n_uniforms, seed):
     state = np.empty(4, np.uint64)
     shocks = np.empty(2 * ((n_factors + n_assets + 1) >> 1))
     uniforms = np.empty(2 * ((n_assets + 1) >> 1))
@@ -65,7 +67,7 @@ def _draws_only(n_paths, n_periods, n_factors, n_assets, seed):
     for p in range(n_paths):
         rng.seed_stream(state, seed, p)
         for _ in range(n_periods):
-            rng.draw_block(state, shocks[: n_factors + n_assets], uniforms[:n_assets])
+            rng.draw_block(state, shocks[: n_factors + n_assets], uniforms[:n_uniforms])
             total += shocks[0] + uniforms[0]
     return total
 
@@ -94,10 +96,13 @@ def main() -> None:
         replay = _best(lambda: run_paths(deal, **kw, pool_cache=cache)) / 1e4
     n = 1000
     _pool_only(pool, 2, 1)
-    _draws_only(2, n_periods, n_factors, n_assets, 1)
+    n_uniforms = 0 if EVENT_TIMES else n_assets
+    _draws_only(2, n_periods, n_factors, n_assets, n_uniforms, 1)
     cells = n * n_periods * n_assets
     pool_ns = _best(lambda: _pool_only(pool, n, 1)) / cells * 1e9
-    draws_ns = _best(lambda: _draws_only(n, n_periods, n_factors, n_assets, 1)) / cells * 1e9
+    draws_ns = (
+        _best(lambda: _draws_only(n, n_periods, n_factors, n_assets, n_uniforms, 1)) / cells * 1e9
+    )
     if whole:
         print(
             f"{ipabs.__file__}: whole run {full * 1e6:.1f} us/path; pool stage (by difference) "

@@ -46,6 +46,28 @@ def _mix64(z):
     return z ^ (z >> uint64(31))
 
 
+#: keys a path's event draws apart from its streams
+_EVENT_KEY = uint64(0x8CB92BA72F3D8DD7)
+#: an asset's event draws start at position asset << 32 of its path's event sequence
+EVENT_ASSET_SHIFT = uint64(32)
+
+
+@njit(cache=True)
+def event_key(latent_state):
+    """The key of a path's event draws, taken from its latent stream's state before any draw (so
+    from the seed and the path alone; docs/model.md, 2)."""
+    return _mix64(latent_state[0] ^ latent_state[3] ^ _EVENT_KEY)
+
+
+@njit(cache=True, inline="always")
+def addressed_uniform(key, position):
+    """U[0, 1) at `position` of the SplitMix64 sequence keyed by `key`: the top 53 bits of
+    mix(key + (position + 1) * golden), the generator SplitMix64 is (Steele, Lea & Flood 2014),
+    read at any position without drawing those before it."""
+    z = _mix64(key + (uint64(position) + uint64(1)) * _GOLDEN)
+    return float(z >> uint64(11)) * _TWO_POW_M53
+
+
 @njit(cache=True, inline="always")
 def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))

@@ -12,17 +12,19 @@ then per period k:
     Z_k = R e_k
     X_ik = b_i Z_f(i),k + sqrt(1 - b_i^2) e_ik
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
-    one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
-    hazards), and one more at a renewal date decides the renewal
+    an obsolescence jump, an invalidation or a lapse (competing hazards) in the first period
+    whose survival S_ik falls to or below the asset's event uniform (times the survival at its
+    last jump), of a kind set by a second uniform; one uniform at a renewal date decides it
     due_ik = base_i * L_ik * dt_k * live_share_ik (the royalty), or with minimum guarantees
     max(MG_ik, royalty) or MG_ik + royalty, collected lag_i periods later; after the
     licensee's default only the recovery in the default period, and, for a right that is licensed
     again, share_i * royalty_ik from the re-licensing lag on
 Draws: F (+ nu) + L normals per path from the path's latent stream; per period, from its period
-stream, in one batch, F + A normals and A uniforms, then one uniform per renewal date, whether or
-not anything has defaulted or lapsed. So a path keeps its random numbers under any change of
-parameters that keeps the calendar (common random numbers), and the economy and the licensees'
-latents do not depend on the calendar at all.
+stream, F + A normals in one batch, then one uniform per renewal date, whether or not anything
+has defaulted or lapsed; each asset's event uniforms are addressed by (path, asset, event), read
+from a SplitMix64 sequence keyed by the path (docs/model.md, 2). So a path keeps its random
+numbers under any change of parameters that keeps the calendar (common random numbers), and the
+economy and the licensees' latents do not depend on the calendar at all.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ import numpy as np
 from numba import njit
 
 from ipabs.engine.exp import exp1, exp_into
-from ipabs.engine.rng import draw_block, uniform
+from ipabs.engine.rng import EVENT_ASSET_SHIFT, addressed_uniform, draw_block, event_key, uniform
 from ipabs.pool.default_times import default_period as first_default_period
 
 
 @njit(cache=True, error_model="numpy")
 def simulate_pool_path(
-    state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, uniforms, bridge,
+    state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target, bridge,
     factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path,
 ):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
@@ -47,7 +49,8 @@ def simulate_pool_path(
     horizon factors M_0 .. M_F-1, the t copula's scale S (1 for the Gaussian copula), which the
     other names' default times read, then the path's likelihood-ratio weight (1 without
     importance sampling). The other arrays are scratch (`path_normals` holds
-    F + nu + L normals, `shocks` F + A, `uniforms` A, `bridge` F, `level` and `scale_bits` A
+    F + nu + L normals, `shocks` F + A, `event_target` A (each asset's next event's survival
+    level), `bridge` F, `level` and `scale_bits` A
     values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
     asset's log level and status per period are kept (for the loan kernel, which values pledged
     IP at default, and for a trust's IP value).
@@ -71,7 +74,8 @@ def simulate_pool_path(
     first_licensee = n_factors + dof
     # the path's economy and every licensee's default time, drawn once; under importance sampling
     # the horizon factors are m + shift and the path carries the likelihood ratio
-    draw_block(latent_state, path_normals, uniforms[:0])
+    events_key = event_key(latent_state)  # before the latent stream draws
+    draw_block(latent_state, path_normals, event_target[:0])
     log_weight = 0.0
     for g in range(n_factors):
         shift = pool.factor_shift[g]
@@ -108,6 +112,13 @@ def simulate_pool_path(
     paid = np.empty(n_assets)
     first_default = n_periods
     lag_free = True
+    # each asset's first event: in the first period k whose survival S_k falls to or below a
+    # uniform U_i (P = S_k-1 - S_k, the per-period law); after an obsolescence jump in period j,
+    # the next in the first k > j with S_k <= U' S_j
+    event_count = np.empty(n_assets, np.int64)
+    for i in range(n_assets):
+        event_count[i] = 0
+        event_target[i] = addressed_uniform(events_key, np.uint64(i) << EVENT_ASSET_SHIFT)
     for i in range(n_assets):
         defaulted_in = default_period[pool.asset_licensee[i]]
         asset_default[i] = defaulted_in if defaulted_in >= 0 else n_periods
@@ -116,7 +127,7 @@ def simulate_pool_path(
     for k in range(n_periods):
         # the period's draws in one batch: normals for the factors' bridge and the assets, then
         # one uniform per asset
-        draw_block(state, shocks, uniforms)
+        draw_block(state, shocks, event_target[:0])
         drift = pool.bridge_drift[k]
         vol = pool.bridge_vol[k]
         to_shock = pool.bridge_to_shock[k]
@@ -155,7 +166,7 @@ def simulate_pool_path(
             alive_now = alive[i]
             shares[i] = 1.0 if alive_now else 0.0
             events += (pool.asset_renewal_share[k, i] >= 0.0) | (
-                alive_now & (uniforms[i] < pool.asset_event_prob[k, i])
+                alive_now & (pool.asset_survival[k, i] <= event_target[i])
             )
         for i in range(n_assets if events > 0 or record else 0):
             renewal_share = pool.asset_renewal_share[k, i]
@@ -167,15 +178,23 @@ def simulate_pool_path(
                     alive_path[k, i] = False
                 continue
             share = 1.0
-            if renewal_share >= 0.0 or uniforms[i] < pool.asset_event_prob[k, i]:
+            survival = pool.asset_survival[k, i]
+            if renewal_share >= 0.0 or survival <= event_target[i]:
                 r = uniform(state) if renewal_share >= 0.0 else 0.0
-                u = uniforms[i]
-                event_prob = pool.asset_event_prob[k, i]
-                if u < event_prob:
-                    v = u / event_prob
-                    if v < pool.asset_obsolescence_cut[i]:
+                if survival <= event_target[i]:
+                    # the event's kind from its own addressed uniform, then the next event's
+                    n = event_count[i]
+                    event_count[i] = n + 1
+                    at = (np.uint64(i) << EVENT_ASSET_SHIFT) + np.uint64(2 * n)
+                    if (
+                        addressed_uniform(events_key, at + np.uint64(1))
+                        < pool.asset_obsolescence_cut[i]
+                    ):
                         log_level[i] += pool.asset_log_keep[i]
                         level[i] = exp1(log_level[i])
+                        event_target[i] = (
+                            addressed_uniform(events_key, at + np.uint64(2)) * survival
+                        )
                     else:  # invalidated or lapsed: no income from this period on
                         alive[i] = False
                         rights_lost += 1
