@@ -23,9 +23,12 @@ from ipabs.engine.compile import compile_scenario
 from ipabs.engine.run import PoolCache, run_paths
 from ipabs.pool.kernels import simulate_pool_path
 
+#: the engine draws its period normals from shock lanes and its events as event times (issue #19)
+LANES = hasattr(rng, "lane_normals")
+if LANES:
+    from ipabs.pool.kernels import CHUNK_NORMALS
+
 STANDARD = Path(__file__).with_name("standard.toml")
-#: the engine draws its assets' events from addressed uniforms, not one uniform per asset and period
-EVENT_TIMES = hasattr(rng, "addressed_uniform")
 
 
 @njit(cache=False)
@@ -60,6 +63,8 @@ def _pool_only(pool, n_paths, seed):
 
 @njit(cache=False)
 def _draws_only(n_paths, n_periods, n_factors, n_assets, n_uniforms, seed):
+    """The period draws alone: the sequential batch (normals, then the event uniforms), as the
+    engine drew them before issue #19."""
     state = np.empty(4, np.uint64)
     shocks = np.empty(2 * ((n_factors + n_assets + 1) >> 1))
     uniforms = np.empty(2 * ((n_assets + 1) >> 1))
@@ -69,6 +74,27 @@ def _draws_only(n_paths, n_periods, n_factors, n_assets, n_uniforms, seed):
         for _ in range(n_periods):
             rng.draw_block(state, shocks[: n_factors + n_assets], uniforms[:n_uniforms])
             total += shocks[0] + uniforms[0]
+    return total
+
+
+@njit(cache=False)
+def _lane_draws_only(n_paths, n_periods, n_factors, n_assets, seed):
+    """The period normals alone from the shock lanes, a chunk of whole periods at a time, as the
+    pool kernel draws them."""
+    n_draws = n_factors + n_assets
+    chunk = max(1, CHUNK_NORMALS // n_draws)
+    state = np.empty(4, np.uint64)
+    lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
+    normals = np.empty(chunk * n_draws)
+    words = np.empty(chunk * n_draws, np.uint64)
+    total = 0.0
+    for p in range(n_paths):
+        rng.seed_stream(state, seed, p)
+        rng.seed_shock_lanes(lanes, state)
+        for k in range(0, n_periods, chunk):
+            m = min(chunk, n_periods - k) * n_draws
+            rng.lane_normals(lanes, state, words[:m], normals[:m])
+            total += normals[0]
     return total
 
 
@@ -96,13 +122,17 @@ def main() -> None:
         replay = _best(lambda: run_paths(deal, **kw, pool_cache=cache)) / 1e4
     n = 1000
     _pool_only(pool, 2, 1)
-    n_uniforms = 0 if EVENT_TIMES else n_assets
-    _draws_only(2, n_periods, n_factors, n_assets, n_uniforms, 1)
+    _draws_only(2, n_periods, n_factors, n_assets, n_assets, 1)
     cells = n * n_periods * n_assets
     pool_ns = _best(lambda: _pool_only(pool, n, 1)) / cells * 1e9
-    draws_ns = (
-        _best(lambda: _draws_only(n, n_periods, n_factors, n_assets, n_uniforms, 1)) / cells * 1e9
-    )
+    if LANES:
+        _lane_draws_only(2, n_periods, n_factors, n_assets, 1)
+        draws = lambda: _lane_draws_only(n, n_periods, n_factors, n_assets, 1)  # noqa: E731
+        what = "shock-lane normals"
+    else:
+        draws = lambda: _draws_only(n, n_periods, n_factors, n_assets, n_assets, 1)  # noqa: E731
+        what = "sequential normals and event uniforms"
+    draws_ns = _best(draws) / cells * 1e9
     if whole:
         print(
             f"{ipabs.__file__}: whole run {full * 1e6:.1f} us/path; pool stage (by difference) "
@@ -110,7 +140,7 @@ def main() -> None:
             f"{replay * 1e6:.1f} us/path"
         )
     print(f"  pool kernel alone {pool_ns:.2f} ns per asset-period-path, of which the period draws "
-          f"{draws_ns:.2f} ns")  # fmt: skip
+          f"{draws_ns:.2f} ns ({what})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, small_deal
+from helpers import QUIET_ASSET, small_deal, splitmix64
 from scipy import stats
 
 from ipabs.engine.compile import compile_scenario
@@ -21,18 +21,6 @@ from ipabs.pool.kernels import simulate_pool_path
 from ipabs.scenario.load import validate
 
 MASK = 2**64 - 1
-
-
-def splitmix64(state: int, n: int) -> list[int]:
-    """SplitMix64 as in Vigna's splitmix64.c (Steele, Lea & Flood 2014), in Python integers."""
-    out = []
-    for _ in range(n):
-        state = (state + 0x9E3779B97F4A7C15) & MASK
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        out.append(z ^ (z >> 31))
-    return out
 
 
 def test_the_reference_splitmix64_gives_its_published_outputs():

@@ -33,8 +33,20 @@ import numpy as np
 from numba import njit
 
 from ipabs.engine.exp import exp1, exp_into
-from ipabs.engine.rng import EVENT_ASSET_SHIFT, addressed_uniform, draw_block, event_key, uniform
+from ipabs.engine.rng import (
+    EVENT_ASSET_SHIFT,
+    SHOCK_LANES,
+    addressed_uniform,
+    draw_block,
+    event_key,
+    lane_normals,
+    seed_shock_lanes,
+    uniform,
+)
 from ipabs.pool.default_times import default_period as first_default_period
+
+#: the period normals are drawn for as many whole periods as fill about this many at a time
+CHUNK_NORMALS = 1024
 
 
 @njit(cache=True, error_model="numpy")
@@ -124,10 +136,21 @@ def simulate_pool_path(
         asset_default[i] = defaulted_in if defaulted_in >= 0 else n_periods
         first_default = min(first_default, asset_default[i])
         lag_free = lag_free and pool.asset_lag[i] == 0
+    # the periods' normals (the factors' bridge, then the assets) from the path's shock lanes,
+    # a chunk of whole periods at a time (docs/model.md, 2)
+    n_draws = n_factors + n_assets
+    chunk = max(1, CHUNK_NORMALS // max(n_draws, 1))
+    lanes = np.empty((4, SHOCK_LANES), np.uint64)
+    seed_shock_lanes(lanes, state)
+    chunk_normals = np.empty(chunk * n_draws)
+    chunk_words = np.empty(chunk * n_draws, np.uint64)
     for k in range(n_periods):
-        # the period's draws in one batch: normals for the factors' bridge and the assets, then
-        # one uniform per asset
-        draw_block(state, shocks, event_target[:0])
+        at = (k % chunk) * n_draws
+        if at == 0:
+            m = min(chunk, n_periods - k) * n_draws
+            lane_normals(lanes, state, chunk_words[:m], chunk_normals[:m])
+        for j in range(n_draws):
+            shocks[j] = chunk_normals[at + j]
         drift = pool.bridge_drift[k]
         vol = pool.bridge_vol[k]
         to_shock = pool.bridge_to_shock[k]
