@@ -23,6 +23,20 @@ QUIET_ASSET = {
 }
 
 
+def splitmix64(state: int, n: int) -> list[int]:
+    """SplitMix64 as in Vigna's splitmix64.c (Steele, Lea & Flood 2014), in Python integers: the
+    next n outputs from `state` (a reference for the engine's addressed and lane draws)."""
+    mask = 2**64 - 1
+    out = []
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
 def small_deal(**sections: Any) -> dict[str, Any]:
     """A small valid deal: 3 licensees, 4 assets, 3 tranches, quarterly over 3 years."""
     base: dict[str, Any] = {

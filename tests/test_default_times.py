@@ -481,7 +481,7 @@ def default_dates(scenario, paths: int, seed: int) -> list[list[dt.date | None]]
         default_period=np.empty(n_licensees, np.int64),
         path_normals=np.empty(n_factors + pool.copula_dof + n_licensees),
         shocks=np.empty(n_factors + n_assets),
-        uniforms=np.empty(n_assets),
+        event_target=np.empty(n_assets),
         bridge=np.empty(n_factors),
         factor_z=np.empty(n_factors),
         log_level=np.empty(n_assets),

@@ -9,13 +9,19 @@ seeding the xoshiro authors recommend; because the streams are keyed by the path
 by a block or a thread, results do not depend on the block size, the thread count or the order
 in which blocks run.
 
-Normals use the ziggurat method (see `normal`).
+Normals use the ziggurat method (see `normal`). A path's period normals come from its 16 shock
+lanes (`seed_shock_lanes`, `lane_normals`): xoshiro256** generators stepped together, which LLVM
+vectorises, with the ziggurat's rare branches going on from the period stream. Its IP events read
+addressed uniforms (`event_key`, `addressed_uniform`): SplitMix64 at a position, no sequence
+drawn before them. docs/model.md, section 2.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, uint64
+
+from ipabs.engine.exp import exp1
 
 _GOLDEN = uint64(0x9E3779B97F4A7C15)
 _MIX1 = uint64(0xBF58476D1CE4E5B9)
@@ -37,6 +43,11 @@ def _ziggurat_tables(blocks: int = 128, r: float = 3.442619855899, v: float = 9.
 
 _ZIG_R = 3.442619855899
 _ZIG_X, _ZIG_RATIO = _ziggurat_tables()
+#: the lanes' ziggurat: 256 blocks (Marsaglia & Tsang 2000's r and v), so that 1.5% of words,
+#: not 2.8%, fall outside the boxes; the density's height exp(-x_i^2 / 2) at each edge
+_LANE_R = 3.6541528853610088
+_LANE_X, _LANE_RATIO = _ziggurat_tables(256, _LANE_R, 4.92867323399e-3)
+_LANE_F = np.exp(-0.5 * _LANE_X * _LANE_X)
 
 
 @njit(cache=True, inline="always")
@@ -44,6 +55,28 @@ def _mix64(z):
     z = (z ^ (z >> uint64(30))) * _MIX1
     z = (z ^ (z >> uint64(27))) * _MIX2
     return z ^ (z >> uint64(31))
+
+
+#: keys a path's event draws apart from its streams
+_EVENT_KEY = uint64(0x8CB92BA72F3D8DD7)
+#: an asset's event draws start at position asset << 32 of its path's event sequence
+EVENT_ASSET_SHIFT = uint64(32)
+
+
+@njit(cache=True)
+def event_key(latent_state):
+    """The key of a path's event draws, taken from its latent stream's state before any draw (so
+    from the seed and the path alone; docs/model.md, 2)."""
+    return _mix64(latent_state[0] ^ latent_state[3] ^ _EVENT_KEY)
+
+
+@njit(cache=True, inline="always")
+def addressed_uniform(key, position):
+    """U[0, 1) at `position` of the SplitMix64 sequence keyed by `key`: the top 53 bits of
+    mix(key + (position + 1) * golden), the generator SplitMix64 is (Steele, Lea & Flood 2014),
+    read at any position without drawing those before it."""
+    z = _mix64(key + (uint64(position) + uint64(1)) * _GOLDEN)
+    return float(z >> uint64(11)) * _TWO_POW_M53
 
 
 @njit(cache=True, inline="always")
@@ -111,13 +144,14 @@ def _open_uniform(state):
 
 
 @njit(cache=True)
-def _normal_tail(state, negative):
+def _normal_tail(state, negative, r=_ZIG_R):
+    """The normal's tail beyond r (Marsaglia 1964, as in the ziggurat papers)."""
     while True:
-        x = np.log(_open_uniform(state)) / _ZIG_R
+        x = np.log(_open_uniform(state)) / r
         y = np.log(_open_uniform(state))
         if -2.0 * y >= x * x:
             break
-    return x - _ZIG_R if negative else _ZIG_R - x
+    return x - r if negative else r - x
 
 
 @njit(cache=True, inline="always")
@@ -176,6 +210,119 @@ def draw_block(state, normals, uniforms):
         bits, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
         uniforms[j] = float(bits >> uint64(11)) * _TWO_POW_M53
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+#: lanes of a path's shock stream, stepped together: LLVM holds them in vector registers
+SHOCK_LANES = 16
+#: keys a path's shock lanes apart from its period stream
+_SHOCK_KEY = uint64(0x6A09E667F3BCC909)
+
+
+@njit(cache=True)
+def seed_shock_lanes(lanes, state):
+    """Key the (4, SHOCK_LANES) xoshiro256** states in `lanes` from a path's period stream state
+    before its first draw (so from the seed and the path alone): lane l's words are the SplitMix64
+    outputs at positions 4l + 1 .. 4l + 4 of the sequence keyed by
+    mix(s_0 ^ s_2 ^ 0x6A09E667F3BCC909) (docs/model.md, 2)."""
+    origin = _mix64(state[0] ^ state[2] ^ _SHOCK_KEY)
+    for lane in range(lanes.shape[1]):
+        for w in range(4):
+            lanes[w, lane] = _mix64(origin + uint64(4 * lane + w + 1) * _GOLDEN)
+
+
+@njit(cache=True, error_model="numpy")
+def lane_words(lanes, words):
+    """Fill `words` with the lanes' next outputs, lane by lane within each round (word
+    L r + l is lane l's r-th); a last, partial round still steps every lane, its other outputs
+    unused. The lanes' loop has no dependence between lanes, so LLVM steps them in vectors."""
+    n_lanes = lanes.shape[1]
+    n = words.shape[0]
+    rounds = (n + n_lanes - 1) // n_lanes
+    for r in range(rounds):
+        first = r * n_lanes
+        if first + n_lanes <= n:
+            for lane in range(n_lanes):
+                s0, s1, s2, s3 = lanes[0, lane], lanes[1, lane], lanes[2, lane], lanes[3, lane]
+                words[first + lane] = _rotl(s1 * uint64(5), 7) * uint64(9)
+                t = s1 << uint64(17)
+                s2 ^= s0
+                s3 ^= s1
+                s1 ^= s2
+                s0 ^= s3
+                s2 ^= t
+                lanes[0, lane], lanes[1, lane], lanes[2, lane] = s0, s1, s2
+                lanes[3, lane] = _rotl(s3, 45)
+        else:
+            for lane in range(n_lanes):
+                result, s0, s1, s2, s3 = _step(
+                    lanes[0, lane], lanes[1, lane], lanes[2, lane], lanes[3, lane]
+                )
+                lanes[0, lane], lanes[1, lane], lanes[2, lane], lanes[3, lane] = s0, s1, s2, s3
+                if first + lane < n:
+                    words[first + lane] = result
+
+
+@njit(cache=True)
+def _lane_slow_path(state, u, i):
+    """The lanes' ziggurat's rare branches (1.5% of words), drawing from `state`: the tail
+    (block 0), or the wedge test of block i, f(x_i+1) + U (f(x_i) - f(x_i+1)) < f(x) with
+    f(x) = exp(-x^2 / 2) (Doornik's test times f(x): one exponential, the engine's own).
+    (value, accepted)."""
+    if i == 0:
+        return _normal_tail(state, u < 0.0, _LANE_R), True
+    x = u * _LANE_X[i]
+    height = _LANE_F[i + 1] + uniform(state) * (_LANE_F[i] - _LANE_F[i + 1])
+    return x, height < exp1(-0.5 * x * x)
+
+
+@njit(cache=True, error_model="numpy")
+def lane_normals(lanes, state, words, out):
+    """Fill `out` with normals: normal j is a 256-block ziggurat (Marsaglia & Tsang 2000, in
+    Doornik's form) started from the lanes' word j, its uniform from the top 53 bits and its block
+    from the low 8. In the 1.5% of cases where that word falls outside the boxes, the algorithm
+    goes on from the period stream `state`, in the order of j: the tail, or the wedge test's
+    uniform and, if the wedge rejects, a fresh normal (`normal`). Every draw is an independent
+    uniform and a rejection only starts again, so each normal is exact and independent of the
+    others (docs/model.md, 2). `words` is uint64 scratch of out's length."""
+    lane_words(lanes, words)
+    if _inside_boxes(words, out) < out.shape[0]:
+        _outside_boxes(state, words, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _inside_boxes(words, out):
+    """The ziggurat's fast path for every word, in a loop LLVM vectorises: out[j] = u x_i, and
+    words[j] set to 0 where that is the normal (|u| < x_i+1 / x_i), else kept (nonzero). The
+    count of the normals found."""
+    inside = 0
+    for j in range(out.shape[0]):
+        bits = words[j]
+        u = 2.0 * (float(bits >> uint64(11)) * _TWO_POW_M53) - 1.0
+        i = bits & uint64(0xFF)
+        out[j] = u * _LANE_X[i]
+        outside = uint64(abs(u) >= _LANE_RATIO[i])
+        # bit 8 is used by neither u nor i: set, it keeps a word outside the boxes nonzero
+        words[j] = (bits | uint64(0x100)) & (uint64(0) - outside)
+        inside += 1 - int(outside)
+    return inside
+
+
+@njit(cache=True)
+def _outside_boxes(state, words, out):
+    """The words left (nonzero), in order: the ziggurat goes on from `state`. Their places are
+    gathered first, without a branch per word (one would be mispredicted at each such word)."""
+    n = out.shape[0]
+    places = np.empty(n, np.int64)
+    count = 0
+    for j in range(n):
+        places[count] = j
+        count += words[j] != uint64(0)
+    for m in range(count):
+        j = places[m]
+        bits = words[j]
+        u = 2.0 * (float(bits >> uint64(11)) * _TWO_POW_M53) - 1.0
+        value, accepted = _lane_slow_path(state, u, int(bits & uint64(0xFF)))
+        out[j] = value if accepted else normal(state)
 
 
 @njit(cache=True)

@@ -383,7 +383,7 @@ def _run_blocks(
         default_period = np.empty(n_licensees, np.int64)
         path_normals = np.empty(n_factors + pool.copula_dof + n_licensees)
         shocks = np.empty(n_factors + n_assets)
-        uniforms = np.empty(n_assets)
+        event_target = np.empty(n_assets)
         bridge = np.empty(n_factors)
         economy = np.ones(n_factors + 2)  # M, S, the path's weight
         factor_z = np.empty(n_factors)
@@ -465,7 +465,7 @@ def _run_blocks(
                 seed_stream(state, seed, first_path + p)
                 seed_latent_stream(latent_state, seed, first_path + p)
                 n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
-                    state, latent_state, pool, collections, lost, default_period, path_normals, shocks, uniforms,
+                    state, latent_state, pool, collections, lost, default_period, path_normals, shocks, event_target,
                     bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record,
                     level_path, alive_path,
                 )  # fmt: skip

@@ -30,6 +30,8 @@ class PoolArrays(NamedTuple):
     asset_log_vol: np.ndarray  # (K, A) sigma * sqrt(dt_k)
     asset_income_weight: np.ndarray  # (K, A) base * dt_k * share of period k before income ends
     asset_event_prob: np.ndarray  # (K, A) P(obsolescence, invalidation or lapse in period k)
+    # (K, A) the product of 1 - asset_event_prob over periods 0 .. k: P(no event by the end of k)
+    asset_survival: np.ndarray
     asset_obsolescence_cut: np.ndarray  # (A,) share of events that are obsolescence jumps
     asset_invalidation_cut: np.ndarray  # (A,) ... plus invalidations (the rest are lapses)
     asset_log_keep: np.ndarray  # (A,) log(1 - obsolescence severity)
@@ -176,6 +178,7 @@ def compile_pool(sc: Scenario, grid: TimeGrid) -> PoolArrays:
         asset_log_vol=stack("vol"),
         asset_income_weight=stack("weight"),
         asset_event_prob=stack("event"),
+        asset_survival=np.ascontiguousarray(np.cumprod(1.0 - stack("event"), axis=0)),
         asset_obsolescence_cut=obsolescence_cut,
         asset_invalidation_cut=invalidation_cut,
         asset_log_keep=np.array(

@@ -12,17 +12,19 @@ then per period k:
     Z_k = R e_k
     X_ik = b_i Z_f(i),k + sqrt(1 - b_i^2) e_ik
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
-    one uniform per asset decides an obsolescence jump, an invalidation or a lapse (competing
-    hazards), and one more at a renewal date decides the renewal
+    an obsolescence jump, an invalidation or a lapse (competing hazards) in the first period
+    whose survival S_ik falls to or below the asset's event uniform (times the survival at its
+    last jump), of a kind set by a second uniform; one uniform at a renewal date decides it
     due_ik = base_i * L_ik * dt_k * live_share_ik (the royalty), or with minimum guarantees
     max(MG_ik, royalty) or MG_ik + royalty, collected lag_i periods later; after the
     licensee's default only the recovery in the default period, and, for a right that is licensed
     again, share_i * royalty_ik from the re-licensing lag on
 Draws: F (+ nu) + L normals per path from the path's latent stream; per period, from its period
-stream, in one batch, F + A normals and A uniforms, then one uniform per renewal date, whether or
-not anything has defaulted or lapsed. So a path keeps its random numbers under any change of
-parameters that keeps the calendar (common random numbers), and the economy and the licensees'
-latents do not depend on the calendar at all.
+stream, F + A normals in one batch, then one uniform per renewal date, whether or not anything
+has defaulted or lapsed; each asset's event uniforms are addressed by (path, asset, event), read
+from a SplitMix64 sequence keyed by the path (docs/model.md, 2). So a path keeps its random
+numbers under any change of parameters that keeps the calendar (common random numbers), and the
+economy and the licensees' latents do not depend on the calendar at all.
 """
 
 from __future__ import annotations
@@ -31,13 +33,25 @@ import numpy as np
 from numba import njit
 
 from ipabs.engine.exp import exp1, exp_into
-from ipabs.engine.rng import draw_block, uniform
+from ipabs.engine.rng import (
+    EVENT_ASSET_SHIFT,
+    SHOCK_LANES,
+    addressed_uniform,
+    draw_block,
+    event_key,
+    lane_normals,
+    seed_shock_lanes,
+    uniform,
+)
 from ipabs.pool.default_times import default_period as first_default_period
+
+#: the period normals are drawn for as many whole periods as fill about this many at a time
+CHUNK_NORMALS = 1024
 
 
 @njit(cache=True, error_model="numpy")
 def simulate_pool_path(
-    state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, uniforms, bridge,
+    state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target, bridge,
     factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path,
 ):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
@@ -47,7 +61,8 @@ def simulate_pool_path(
     horizon factors M_0 .. M_F-1, the t copula's scale S (1 for the Gaussian copula), which the
     other names' default times read, then the path's likelihood-ratio weight (1 without
     importance sampling). The other arrays are scratch (`path_normals` holds
-    F + nu + L normals, `shocks` F + A, `uniforms` A, `bridge` F, `level` and `scale_bits` A
+    F + nu + L normals, `shocks` F + A, `event_target` A (each asset's next event's survival
+    level), `bridge` F, `level` and `scale_bits` A
     values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
     asset's log level and status per period are kept (for the loan kernel, which values pledged
     IP at default, and for a trust's IP value).
@@ -71,7 +86,8 @@ def simulate_pool_path(
     first_licensee = n_factors + dof
     # the path's economy and every licensee's default time, drawn once; under importance sampling
     # the horizon factors are m + shift and the path carries the likelihood ratio
-    draw_block(latent_state, path_normals, uniforms[:0])
+    events_key = event_key(latent_state)  # before the latent stream draws
+    draw_block(latent_state, path_normals, event_target[:0])
     log_weight = 0.0
     for g in range(n_factors):
         shift = pool.factor_shift[g]
@@ -100,10 +116,41 @@ def simulate_pool_path(
         default_period[j] = first_default_period(latent, pool.licensee_threshold, j)
         if default_period[j] >= 0:
             n_defaults += 1
+    # each asset's licensee's default period (n_periods: none on this path), and the period's
+    # scratch: each asset's income share and what it is owed
+    asset_default = np.empty(n_assets, np.int64)
+    shares = np.empty(n_assets)
+    dues = np.empty(n_assets)
+    paid = np.empty(n_assets)
+    first_default = n_periods
+    lag_free = True
+    # each asset's first event: in the first period k whose survival S_k falls to or below a
+    # uniform U_i (P = S_k-1 - S_k, the per-period law); after an obsolescence jump in period j,
+    # the next in the first k > j with S_k <= U' S_j
+    event_count = np.empty(n_assets, np.int64)
+    for i in range(n_assets):
+        event_count[i] = 0
+        event_target[i] = addressed_uniform(events_key, np.uint64(i) << EVENT_ASSET_SHIFT)
+    for i in range(n_assets):
+        defaulted_in = default_period[pool.asset_licensee[i]]
+        asset_default[i] = defaulted_in if defaulted_in >= 0 else n_periods
+        first_default = min(first_default, asset_default[i])
+        lag_free = lag_free and pool.asset_lag[i] == 0
+    # the periods' normals (the factors' bridge, then the assets) from the path's shock lanes,
+    # a chunk of whole periods at a time (docs/model.md, 2)
+    n_draws = n_factors + n_assets
+    chunk = max(1, CHUNK_NORMALS // max(n_draws, 1))
+    lanes = np.empty((4, SHOCK_LANES), np.uint64)
+    seed_shock_lanes(lanes, state)
+    chunk_normals = np.empty(chunk * n_draws)
+    chunk_words = np.empty(chunk * n_draws, np.uint64)
     for k in range(n_periods):
-        # the period's draws in one batch: normals for the factors' bridge and the assets, then
-        # one uniform per asset
-        draw_block(state, shocks, uniforms)
+        at = (k % chunk) * n_draws
+        if at == 0:
+            m = min(chunk, n_periods - k) * n_draws
+            lane_normals(lanes, state, chunk_words[:m], chunk_normals[:m])
+        for j in range(n_draws):
+            shocks[j] = chunk_normals[at + j]
         drift = pool.bridge_drift[k]
         vol = pool.bridge_vol[k]
         to_shock = pool.bridge_to_shock[k]
@@ -122,77 +169,114 @@ def simulate_pool_path(
         period_lost = 0.0
         collected_now = 0.0
         # every asset's log level, then every level, in loops LLVM vectorises (ipabs.engine.exp)
+        # (each asset's factor gathered first: the gather would keep the update from vectorising)
+        for i in range(n_assets):
+            dues[i] = factor_z[pool.asset_factor[i]]
         for i in range(n_assets):
             x = (
-                pool.asset_loading[i] * factor_z[pool.asset_factor[i]]
+                pool.asset_loading[i] * dues[i]
                 + pool.asset_idiosyncratic[i] * shocks[n_factors + i]
             )
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
         exp_into(log_level, level, scale_bits)
+        # `shares[i]`: the share of the period's income and fees asset i keeps (1 alive, 0 dead,
+        # the part up to the expiry date if not renewed). Most periods have no event and no
+        # renewal date: count them in a loop LLVM vectorises, and walk the assets one by one, in
+        # asset order, only if there is one (a renewal date draws its uniform whether or not the
+        # right is alive) or the path is recorded
+        events = 0
         for i in range(n_assets):
-            u = uniforms[i]
+            alive_now = alive[i]
+            shares[i] = 1.0 if alive_now else 0.0
+            events += (pool.asset_renewal_share[k, i] >= 0.0) | (
+                alive_now & (pool.asset_survival[k, i] <= event_target[i])
+            )
+        for i in range(n_assets if events > 0 or record else 0):
             renewal_share = pool.asset_renewal_share[k, i]
-            r = uniform(state) if renewal_share >= 0.0 else 0.0
             if not alive[i]:
+                shares[i] = 0.0
+                if renewal_share >= 0.0:
+                    uniform(state)
                 if record:
                     alive_path[k, i] = False
                 continue
             share = 1.0
-            event_prob = pool.asset_event_prob[k, i]
-            if u < event_prob:
-                v = u / event_prob
-                if v < pool.asset_obsolescence_cut[i]:
-                    log_level[i] += pool.asset_log_keep[i]
-                    level[i] = exp1(log_level[i])
-                else:  # invalidated or lapsed: no income from this period on
-                    alive[i] = False
+            survival = pool.asset_survival[k, i]
+            if renewal_share >= 0.0 or survival <= event_target[i]:
+                r = uniform(state) if renewal_share >= 0.0 else 0.0
+                if survival <= event_target[i]:
+                    # the event's kind from its own addressed uniform, then the next event's
+                    n = event_count[i]
+                    event_count[i] = n + 1
+                    at = (np.uint64(i) << EVENT_ASSET_SHIFT) + np.uint64(2 * n)
+                    if (
+                        addressed_uniform(events_key, at + np.uint64(1))
+                        < pool.asset_obsolescence_cut[i]
+                    ):
+                        log_level[i] += pool.asset_log_keep[i]
+                        level[i] = exp1(log_level[i])
+                        event_target[i] = (
+                            addressed_uniform(events_key, at + np.uint64(2)) * survival
+                        )
+                    else:  # invalidated or lapsed: no income from this period on
+                        alive[i] = False
+                        rights_lost += 1
+                        share = 0.0
+                if alive[i] and renewal_share >= 0.0 and r >= pool.asset_renewal_prob[i]:
+                    alive[i] = False  # not renewed: income up to the expiry date only
                     rights_lost += 1
-                    share = 0.0
-            if alive[i] and renewal_share >= 0.0 and r >= pool.asset_renewal_prob[i]:
-                alive[i] = False  # not renewed: income up to the expiry date only
-                rights_lost += 1
-                share = renewal_share
+                    share = renewal_share
+            shares[i] = share
             if record:
                 level_path[k, i] = log_level[i]
                 alive_path[k, i] = alive[i]
-            period_cost += pool.asset_annuity_cost[k, i] * share
-            weight = pool.asset_income_weight[k, i] * share
-            if pool.has_minimum:  # a licence with minimum guarantees (docs/model.md, 3.11)
-                royalty = weight * level[i]
-                minimum = pool.asset_minimum[k, i] * share
-                if pool.minimum_greater_of[i]:
-                    due = max(minimum, royalty)
-                else:
-                    due = minimum + royalty
-                if due == 0.0:
-                    continue
-            else:
-                if weight == 0.0:
-                    continue
-                due = weight * level[i]
-                royalty = due
-            j = pool.asset_licensee[i]
-            defaulted_in = default_period[j]
-            if defaulted_in < 0 or k < defaulted_in:
-                collected = due
-            elif defaulted_in == k:
-                collected = pool.licensee_recovery[j] * due
-                period_lost += due - collected
+        # what each licence owes and, while its licensee stands, pays, in loops LLVM
+        # vectorises: the royalty, or with minimum guarantees max(MG, royalty) or MG + royalty
+        if pool.has_minimum:  # docs/model.md, 3.11
+            for i in range(n_assets):
+                royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+                minimum = pool.asset_minimum[k, i] * shares[i]
+                greater = max(minimum, royalty)
+                dues[i] = greater if pool.minimum_greater_of[i] else minimum + royalty
+        else:
+            for i in range(n_assets):
+                dues[i] = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+        for i in range(n_assets):
+            paid[i] = dues[i] if k < asset_default[i] else 0.0
+        # a licence whose licensee has defaulted pays the recovery in the default period, then
+        # nothing, or a share of the royalty (not the old minimum) once the right is licensed again
+        for i in range(n_assets if k >= first_default else 0):
+            defaulted_in = asset_default[i]
+            due = dues[i]
+            if k < defaulted_in or due == 0.0:
+                continue
+            if defaulted_in == k:
+                collected = pool.licensee_recovery[pool.asset_licensee[i]] * due
             else:
                 relicensed = pool.asset_relicense_lag[i]
                 if relicensed >= 0 and k >= defaulted_in + relicensed:
-                    # a new licensee pays a share of the royalty (not the old minimum)
+                    royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
                     collected = pool.asset_relicense_share[i] * royalty
                 else:
                     collected = 0.0
-                period_lost += due - collected
-            lag = pool.asset_lag[i]
-            if lag == 0:
-                collected_now += collected
-            elif k + lag < n_periods:
-                collections[k + lag] += collected
-            else:
-                after_final += collected
+            paid[i] = collected
+            period_lost += due - collected
+        # the period's totals, each a sum in asset order (so the same bits whatever the loops'
+        # shape); with no collection lag, plain sums whose additions can overlap other work
+        if lag_free:
+            for i in range(n_assets):
+                period_cost += pool.asset_annuity_cost[k, i] * shares[i]
+                collected_now += paid[i]
+        else:
+            for i in range(n_assets):
+                period_cost += pool.asset_annuity_cost[k, i] * shares[i]
+                lag = pool.asset_lag[i]
+                if lag == 0:
+                    collected_now += paid[i]
+                elif k + lag < n_periods:
+                    collections[k + lag] += paid[i]
+                else:
+                    after_final += paid[i]
         collections[k] += collected_now
         lost_income[k] = period_lost
         costs[k] = period_cost

@@ -1,0 +1,112 @@
+"""The shock lanes (docs/model.md, 2): a path's period normals from 16 xoshiro256** generators
+stepped together and a 256-block ziggurat whose rare branches go on from the period stream.
+Checked: each lane is xoshiro256** (against the reference-checked single generator), the lanes'
+seeding is SplitMix64's reference, the share of words inside the boxes is the ziggurat's exact
+acceptance, and the normals' moments, quantiles, tails and correlations are the standard
+normal's within stated standard errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from helpers import splitmix64
+from numba import njit
+from scipy import stats
+
+from ipabs.engine import rng
+
+MASK = 2**64 - 1
+
+
+def _lanes(seed: int, path: int) -> tuple[np.ndarray, np.ndarray]:
+    state = np.empty(4, np.uint64)
+    rng.seed_stream(state, seed, path)
+    lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
+    rng.seed_shock_lanes(lanes, state)
+    return lanes, state
+
+
+def test_the_lanes_are_seeded_by_splitmix64_from_the_period_stream_state():
+    lanes, state = _lanes(5, 17)
+    s = [int(w) for w in state]
+    origin = splitmix64((s[0] ^ s[2] ^ 0x6A09E667F3BCC909) - 0x9E3779B97F4A7C15 & MASK, 1)[0]
+    words = splitmix64(origin, 4 * rng.SHOCK_LANES)
+    assert lanes.T.ravel().tolist() == words
+
+
+def test_each_lane_is_a_xoshiro256starstar_stream():
+    lanes, _ = _lanes(1, 3)
+    copies = [lanes[:, lane].copy() for lane in range(rng.SHOCK_LANES)]
+    rounds = 37
+    words = np.empty(rounds * rng.SHOCK_LANES - 5, np.uint64)  # a last, partial round
+    rng.lane_words(lanes, words)
+    for lane, state in enumerate(copies):
+        expected = rng.raw_outputs(state, rounds)
+        got = words[lane :: rng.SHOCK_LANES]
+        assert got.tolist() == expected[: got.size].tolist()
+        assert lanes[:, lane].tolist() == state.tolist()  # every lane stepped 37 times
+
+
+@njit(cache=True)
+def _sample(seed, paths, per_path, chunk):
+    out = np.empty(paths * per_path)
+    inside = 0
+    state = np.empty(4, np.uint64)
+    lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
+    words = np.empty(chunk, np.uint64)
+    for p in range(paths):
+        rng.seed_stream(state, seed, p)
+        rng.seed_shock_lanes(lanes, state)
+        for first in range(0, per_path, chunk):
+            block = out[p * per_path + first : p * per_path + first + chunk]
+            rng.lane_words(lanes, words)
+            inside += rng._inside_boxes(words, block)
+            rng._outside_boxes(state, words, block)
+    return out, inside
+
+
+def test_the_share_of_words_inside_the_boxes_is_the_ziggurat_s():
+    """Each word's block is uniform over 256 and its |u| uniform, so P(inside) is the mean of
+    x_i+1 / x_i over the blocks (about 98.5%)."""
+    _, inside = _sample(3, 200, 1_000, 1_000)
+    n = 200_000
+    p = float(np.mean(rng._LANE_RATIO))
+    assert abs(inside / n - p) < 4.0 * math.sqrt(p * (1 - p) / n)
+
+
+def test_lane_normals_match_the_normal_distribution():
+    x, _ = _sample(2026, 400, 5_000, 1_000)  # 2 million
+    n = x.size
+    assert abs(x.mean()) < 4.0 / math.sqrt(n)
+    assert abs(x.var() - 1.0) < 4.0 * math.sqrt(2.0 / n)
+    assert abs(stats.skew(x)) < 4.0 * math.sqrt(6.0 / n)
+    assert abs(stats.kurtosis(x)) < 4.0 * math.sqrt(24.0 / n)
+    assert stats.kstest(x, "norm").pvalue > 1e-3
+    # 200 equiprobable bins: the boxes, the wedges and the tail all sit in some
+    edges = stats.norm.ppf(np.linspace(0.0, 1.0, 201))
+    counts = np.histogram(x, edges)[0]
+    assert stats.chisquare(counts).pvalue > 1e-3
+    # the tail block (beyond r = 3.654) and the outer wedges, whose normals come from the
+    # period stream's draws
+    for cut in (2.5, 3.0, 3.654, 4.0):
+        p = 2 * stats.norm.sf(cut)
+        count = np.count_nonzero(np.abs(x) > cut)
+        assert abs(count - p * n) < 4.0 * math.sqrt(n * p * (1 - p)), (cut, count, p * n)
+
+
+def test_lane_normals_are_uncorrelated_along_and_across_lanes_and_paths():
+    x, _ = _sample(7, 100, 4_800, 960)  # whole rounds of 16 words
+    bound = 4.0 / math.sqrt(x.size)
+    assert abs(np.mean(x[1:] * x[:-1])) < bound  # neighbours: two lanes, or a lane's rounds
+    by_round = x.reshape(-1, rng.SHOCK_LANES)
+    assert abs(np.mean(by_round[1:] * by_round[:-1])) < bound  # a lane and its next word
+    paths = x.reshape(100, -1)
+    assert abs(np.mean(paths[1:] * paths[:-1])) < bound  # neighbouring paths
+    assert abs(np.mean(x * x * np.roll(x, 1) ** 2) - 1.0) < 8.0 / math.sqrt(x.size)
+
+
+def test_the_same_path_gives_the_same_normals():
+    a, _ = _sample(11, 3, 2_000, 1_000)
+    b, _ = _sample(11, 3, 2_000, 1_000)
+    np.testing.assert_array_equal(a, b)
