@@ -9,7 +9,10 @@ benchmarks/README.md by hand, with the command that produced them.
 
 The machine's limit is a minimal Numba kernel doing, per asset-period-path, one normal draw, one
 uniform draw, one exp and one add with NumPy's PCG64 generator (nogil, an independent stream per
-block, one thread per core). The engine's rate is reported as a fraction of it.
+block, one thread per core). The engine's rate is reported as a fraction of it. Since issue #19
+a second limit does the minimal work per cell with the engine's own draws: one normal from the
+shock lanes (in chunks of 1,024), the engine's vectorised exp and one add; the ratio to it is
+the one the issue's target reads ("of lanes limit").
 """
 
 from __future__ import annotations
@@ -48,16 +51,18 @@ ENGINE_RUN = """
 import json, resource, sys, time
 sys.path.insert(0, {here!r})
 import ipabs
-from run import machine_limit
+from run import lanes_limit, machine_limit
 sc = ipabs.load({scenario!r})
 ipabs.simulate(sc, paths=256)  # compile or load the cache first
 res = min((ipabs.simulate(sc, paths={paths}) for _ in range({repeats})), key=lambda r: r.wall_seconds)
 summary = res.summary  # reduce: the engine's results, as a user gets them
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 limit = machine_limit(20_000_000)  # measured right after, in the same process: a paired ratio
+lanes = lanes_limit(20_000_000)
 d = res.deal
 print(json.dumps({{"paths": {paths}, "wall_s": res.wall_seconds, "peak_rss_mib": peak_kib / 1024,
-    "assets": d.pool.asset_income_weight.shape[1], "periods": d.n_periods, "limit": limit["ops_per_s"]}}))
+    "assets": d.pool.asset_income_weight.shape[1], "periods": d.n_periods, "limit": limit["ops_per_s"],
+    "lanes_limit": lanes["ops_per_s"]}}))
 """
 
 COMPILE_RUN = """
@@ -70,6 +75,44 @@ ipabs.simulate(sc, paths=64)
 t2 = time.perf_counter()
 print(json.dumps({{"import_s": t1 - t0, "first_simulate_s": t2 - t1}}))
 """
+
+
+def lanes_limit(n_per_thread: int = 50_000_000) -> dict:
+    """Rate of the minimal kernel with the engine's own draws on every core (operations per
+    second): per cell one shock-lane normal, one exp (the engine's, vectorised) and one add."""
+    import numpy as np
+    from numba import njit
+
+    from ipabs.engine import rng
+    from ipabs.engine.exp import exp_into
+
+    @njit(nogil=True, cache=False, error_model="numpy")
+    def minimal(seed, n):
+        state = np.empty(4, np.uint64)
+        rng.seed_stream(state, seed, 0)
+        lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
+        rng.seed_shock_lanes(lanes, state)
+        words = np.empty(1024, np.uint64)
+        z, e, bits = np.empty(1024), np.empty(1024), np.empty(1024, np.int64)
+        acc = 0.0
+        for _ in range(n // 1024):
+            rng.lane_normals(lanes, state, words, z)
+            for j in range(1024):
+                z[j] *= 0.1
+            exp_into(z, e, bits)
+            for j in range(1024):
+                acc += e[j]
+        return acc
+
+    threads = os.cpu_count() or 1
+    minimal(1, 2048)  # compile
+    walls = []
+    for _ in range(3):
+        t = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda s: minimal(s, n_per_thread), range(threads)))
+        walls.append(time.perf_counter() - t)
+    return {"threads": threads, "ops_per_s": threads * (n_per_thread // 1024 * 1024) / min(walls)}
 
 
 def machine_limit(n_per_thread: int = 50_000_000) -> dict:
@@ -137,7 +180,8 @@ def main() -> None:
         "the limit kernel measured in the same process right after the engine (this machine's speed drifts):"
     )
     print(
-        f"{'paths':>10} {'wall s':>8} {'M asset-period-paths/s':>24} {'limit M/s':>10} {'of limit':>9} {'peak MiB':>9}"
+        f"{'paths':>10} {'wall s':>8} {'M asset-period-paths/s':>24} {'limit M/s':>10} {'of limit':>9} "
+        f"{'lanes limit M/s':>16} {'of lanes limit':>15} {'peak MiB':>9}"
     )
     for n in args.paths:
         r = _child(
@@ -147,10 +191,12 @@ def main() -> None:
         )
         r["rate"] = n * r["periods"] * r["assets"] / r["wall_s"]
         r["fraction_of_limit"] = r["rate"] / r["limit"]
+        r["fraction_of_lanes_limit"] = r["rate"] / r["lanes_limit"]
         runs.append(r)
         print(
             f"{n:>10,} {r['wall_s']:>8.2f} {r['rate'] / 1e6:>24.1f} {r['limit'] / 1e6:>10.0f} "
-            f"{r['fraction_of_limit']:>9.2f} {r['peak_rss_mib']:>9.0f}"
+            f"{r['fraction_of_limit']:>9.2f} {r['lanes_limit'] / 1e6:>16.0f} "
+            f"{r['fraction_of_lanes_limit']:>15.2f} {r['peak_rss_mib']:>9.0f}"
         )
     report["engine"] = runs
 
