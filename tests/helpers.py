@@ -1,13 +1,19 @@
-"""Test helpers: small scenarios as dicts, a minimal TOML writer, and a CLI runner."""
+"""Test helpers: small scenarios as dicts, a minimal TOML writer, and two CLI runners: `run_cli`
+(a fresh `python -m ipabs` process) and `run_cli_in_process` (the same command in this process)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import datetime as dt
+import io
 import math
 import os
+import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +183,87 @@ def run_cli(
         env=env,
         timeout=600,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class InProcessRun:
+    """What `run_cli_in_process` saw: the fields of subprocess.CompletedProcess the tests read."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+#: set to 1 to run each in-process command again as `run_cli` and require the same exit code,
+#: stdout and stderr (a check of run_cli_in_process itself; slow)
+COMPARE_ENV = "IPABS_TEST_COMPARE_SUBPROCESS"
+
+
+def run_cli_in_process(*args: str | os.PathLike[str], cwd: Path | None = None) -> InProcessRun:
+    """Run `ipabs ARGS` through `ipabs.cli.main` in this process, as `run_cli` does in a new one
+    (about 1 s of interpreter start-up and imports less per call), for commands that fail or end
+    before any simulation: bad input, `validate`.
+
+    The same as `run_cli` where the tests look: the exit code `main` ends with (`sys.exit`
+    semantics); stdout and stderr as text, written at COLUMNS=160 (rich and click read it when
+    they format); the working folder `cwd`. An internal error is reported as the command
+    reports it (a traceback on stderr and exit code 1), so `"Traceback" not in proc.stderr` still
+    catches it; anything `main` lets escape is raised here, failing the test. Warnings go to
+    stderr as in a new process (Python's default filters), not through pytest's filters.
+    Restored afterwards: the working folder, Ctrl-C's handler, COLUMNS; the command may not
+    change any other environment variable (one that did would reach every later test)."""
+    import ipabs.cli as cli
+
+    if not Path(cli.__file__).resolve().is_relative_to(REPO):
+        raise RuntimeError(f"the ipabs imported ({cli.__file__}) is not this checkout's ({REPO})")
+    if cli._launched_as_cli():  # main would end this process with os._exit
+        raise RuntimeError("run_cli_in_process is for test processes, not the ipabs command")
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    environ = dict(os.environ)
+    interrupt = signal.getsignal(signal.SIGINT)
+    here = os.getcwd()
+    os.environ["COLUMNS"] = "160"
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with warnings.catch_warnings():
+                warnings.resetwarnings()
+                for kind in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):  # fmt: skip
+                    warnings.simplefilter("ignore", kind)
+                warnings.showwarning = _warning_to_stderr
+                try:
+                    cli.main(argv)
+                except SystemExit as exc:
+                    code = exc.code
+                else:  # main always exits
+                    raise AssertionError(f"ipabs.cli.main({argv}) returned instead of exiting")
+    finally:
+        os.chdir(here)
+        signal.signal(signal.SIGINT, interrupt)
+        os.environ.pop("COLUMNS", None)
+        os.environ.update({k: v for k, v in environ.items() if k == "COLUMNS"})
+    changed = sorted(k for k in {*environ, *os.environ} if environ.get(k) != os.environ.get(k))
+    if changed:
+        os.environ.clear()
+        os.environ.update(environ)
+        raise AssertionError(f"ipabs {' '.join(argv)} changed the environment: {changed}")
+    if code is None:
+        returncode = 0
+    elif isinstance(code, int):
+        returncode = code
+    else:  # sys.exit("message"): printed, exit code 1
+        print(code, file=err)
+        returncode = 1
+    run = InProcessRun(argv, returncode, out.getvalue(), err.getvalue())
+    if os.environ.get(COMPARE_ENV) == "1":
+        proc = run_cli(*argv, cwd=cwd)
+        seen = (proc.returncode, proc.stdout, proc.stderr)
+        assert seen == (run.returncode, run.stdout, run.stderr), (argv, seen, run)
+    return run
+
+
+def _warning_to_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli, run_cli_in_process, small_deal, write_scenario
 
 
 def _run_bad(tmp_path: Path, data_or_text, *extra: str) -> tuple[str, Path]:
@@ -17,7 +17,7 @@ def _run_bad(tmp_path: Path, data_or_text, *extra: str) -> tuple[str, Path]:
     else:
         scenario = write_scenario(tmp_path, data_or_text)
     out = tmp_path / "out"
-    proc = run_cli("run", scenario, "--out", out, *extra, cwd=tmp_path)
+    proc = run_cli_in_process("run", scenario, "--out", out, *extra, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
@@ -227,7 +227,9 @@ def test_missing_file(tmp_path):
 
 def test_path_count_over_the_limit_is_refused_with_the_estimate(tmp_path):
     scenario = write_scenario(tmp_path, small_deal())
-    proc = run_cli("run", scenario, "--paths", str(2_000_000_000), "--out", tmp_path / "out")
+    proc = run_cli_in_process(
+        "run", scenario, "--paths", str(2_000_000_000), "--out", tmp_path / "out"
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     text = " ".join(proc.stderr.split())
     assert (
@@ -281,11 +283,11 @@ def test_allow_large_overrides_the_limit(tmp_path, monkeypatch):
 def test_validate_reports_each_file(tmp_path):
     good = write_scenario(tmp_path, small_deal(), "good.toml")
     bad = write_scenario(tmp_path, _with("tranches.0.coupon", -1.0), "bad.toml")
-    proc = run_cli("validate", good, bad)
+    proc = run_cli_in_process("validate", good, bad)
     assert proc.returncode == 2
     assert f"{good}: ok" in proc.stdout
     assert str(bad) in proc.stderr and "tranches[0].coupon" in proc.stderr
-    proc = run_cli("validate", good)
+    proc = run_cli_in_process("validate", good)
     assert proc.returncode == 0
 
 

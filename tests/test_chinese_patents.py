@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.pool.assets import resolve_asset
@@ -371,7 +371,7 @@ def test_bad_patent_input_exits_2(tmp_path, asset, expected):
         if isinstance(spec.get(key), str):
             spec[key] = dt.date.fromisoformat(spec[key])
     data["assets"][0] = {k: v for k, v in spec.items() if v is not None}
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     message = " ".join(proc.stderr.split())
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     for piece in expected:

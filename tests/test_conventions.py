@@ -9,7 +9,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from helpers import FLAGSHIP, QUIET_ASSET, REPO, run_cli, small_deal, write_scenario
+from helpers import FLAGSHIP, QUIET_ASSET, REPO, run_cli_in_process, small_deal, write_scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -325,7 +325,7 @@ def test_the_revolving_vintages_get_the_collection_periods_accrual():
 
 def _run_bad(tmp_path, data) -> str:
     scenario = write_scenario(tmp_path, data)
-    proc = run_cli("run", scenario, "--out", tmp_path / "out", cwd=tmp_path)
+    proc = run_cli_in_process("run", scenario, "--out", tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not (tmp_path / "out").exists()
@@ -352,11 +352,11 @@ def test_a_collection_lag_longer_than_the_first_period_is_refused(tmp_path):
 
 def test_validate_notes_the_years_a_china_calendar_does_not_know(tmp_path):
     data = licence_deal(calendar="china_interbank", legal_final_date=D(2028, 1, 15))
-    proc = run_cli("validate", write_scenario(tmp_path, data), cwd=tmp_path)
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     note = " ".join(proc.stderr.split())
     assert "note: deal.calendar china_interbank knows the State Council's holidays for 2004-2026 only: in 2027-2028" in note  # fmt: skip
-    proc = run_cli("validate", FLAGSHIP, cwd=tmp_path)
+    proc = run_cli_in_process("validate", FLAGSHIP, cwd=tmp_path)
     assert proc.returncode == 0 and "note" not in proc.stderr
 
 

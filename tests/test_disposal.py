@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.calendar import add_months
@@ -315,7 +315,7 @@ def test_haircut_default_keeps_the_numbers_of_a_deal_without_disposal_table():
 )
 def test_bad_disposal_input(tmp_path, disposal, loan, expected):
     data = deal_data([defaulted_loan(**loan)], disposal=disposal)
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr
 

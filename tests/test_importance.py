@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import FLAGSHIP, QUIET_ASSET, run_cli, write_scenario
+from helpers import FLAGSHIP, QUIET_ASSET, run_cli, run_cli_in_process, write_scenario
 from scipy import stats
 from scipy.special import ndtri
 
@@ -303,7 +303,7 @@ def test_the_command_line_runs_a_senior_class_with_importance_sampling(tmp_path)
     assert abs(senior["prob_loss"] - p) < 3 * senior["prob_loss_se"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["importance"]["shift"] == payload["importance"]["shift"]
-    bad = run_cli("run", path, "--importance", "sideways", "--out", tmp_path / "bad")
+    bad = run_cli_in_process("run", path, "--importance", "sideways", "--out", tmp_path / "bad")
     assert bad.returncode == 2 and "--importance" in bad.stderr
     assert not (tmp_path / "bad").exists()
 

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, REPO, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, REPO, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.pool.assets import resolve_asset
@@ -202,13 +202,13 @@ def test_asset_term_errors(tmp_path, asset, expected):
     data = small_deal()
     spec = {**data["assets"][0], **asset}
     data["assets"][0] = {k: v for k, v in spec.items() if v is not None}
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "assets[0]" in proc.stderr and expected in " ".join(proc.stderr.split())
 
 
 def test_student_t_needs_its_degrees_of_freedom(tmp_path):
-    proc = run_cli(
+    proc = run_cli_in_process(
         "validate",
         write_scenario(tmp_path, small_deal(factors={"names": ["m"], "copula": "student_t"})),
     )
@@ -216,7 +216,7 @@ def test_student_t_needs_its_degrees_of_freedom(tmp_path):
         proc.returncode == 2
         and "factors.degrees_of_freedom: required key is missing" in proc.stderr
     )
-    proc = run_cli(
+    proc = run_cli_in_process(
         "validate",
         write_scenario(tmp_path, small_deal(factors={"names": ["m"], "degrees_of_freedom": 4})),
     )

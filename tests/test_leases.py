@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.engine.conservation import cash_check, worst_relative_gap
@@ -265,7 +265,7 @@ def write(tmp_path, data):
 
 
 def _error(tmp_path, data, command="validate"):
-    proc = run_cli(command, write(tmp_path, data))
+    proc = run_cli_in_process(command, write(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     return " ".join(proc.stderr.split())
 

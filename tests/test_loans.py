@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, run_cli_in_process, small_deal, write_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -306,7 +306,7 @@ def test_loss_is_fully_allocated_and_nothing_is_overpaid(pool):
 def test_loan_errors(tmp_path, change, expected):
     loan = {k: v for k, v in {**base_loan(), **change}.items() if v is not None}
     data = small_deal(loans=[loan])
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr
 
@@ -315,7 +315,7 @@ def test_pledged_asset_cannot_pay_the_deal(tmp_path):
     loan = base_loan(pledged_assets=["P1"])
     del loan["collateral_value"]
     data = small_deal(loans=[loan])
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "a pledged asset's income belongs to its borrower" in " ".join(
         proc.stderr.split()
     )

@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli_in_process, small_deal, write_scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_loans import base_loan, grid, loan_deal
@@ -313,6 +313,6 @@ def test_many_layers_of_each_kind_run_and_conserve_the_loss():
 )  # fmt: skip
 def test_bad_layer_input_names_the_key(tmp_path, layer, expected):
     data = small_deal(loans=[base_loan()], loss_sharing=[layer])
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr

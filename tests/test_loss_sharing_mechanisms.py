@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli_in_process, small_deal, write_scenario
 from test_loans import base_loan, grid, loan_deal
 
 # PD 1: each loan defaults in the first period; rate 0 and no pledge value: its loss is its balance
@@ -292,7 +292,7 @@ def test_bad_layer_lists_name_the_key(tmp_path, layers, expected):
         if subsidies:
             extra["interest_subsidies"] = subsidies
     data = small_deal(loans=[loan], loss_sharing=layers, **extra)
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr
 

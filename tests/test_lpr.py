@@ -8,7 +8,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from helpers import REPO, run_cli, small_deal, write_scenario
+from helpers import REPO, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.engine.compile import compile_scenario
@@ -319,7 +319,7 @@ def test_shipped_scenarios_keep_their_rates(path):
 )  # fmt: skip
 def test_bad_lpr_input_exits_2_with_the_key_path(tmp_path, loans, tranche, rates, expected):
     data = deal(loans, [{"name": "A", "balance": 1.0, "rank": 1, **tranche}], rates)
-    proc = run_cli("validate", write_scenario(tmp_path, data))
+    proc = run_cli_in_process("validate", write_scenario(tmp_path, data))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     for words in (expected,) if isinstance(expected, str) else expected:
         assert words in " ".join(proc.stderr.split()), proc.stderr

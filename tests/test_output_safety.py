@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_cli, small_deal, write_scenario
+from helpers import REPO, run_cli, run_cli_in_process, small_deal, write_scenario
 
 from ipabs.errors import UserError
 from ipabs.outputs import folder
@@ -141,7 +141,9 @@ def test_earlier_runs_and_empty_folders_may_be_replaced(tmp_path):
 def test_the_current_folder_or_one_containing_it_is_refused(tmp_path, scenario, out):
     here = tmp_path / "here"
     here.mkdir()
-    proc = run_cli("run", scenario, "--out", out, "--paths", "200", "--no-charts", cwd=here)
+    proc = run_cli_in_process(
+        "run", scenario, "--out", out, "--paths", "200", "--no-charts", cwd=here
+    )
     assert proc.returncode == 2, proc.stderr
     assert "current folder or contains it" in _said(proc) and "Traceback" not in proc.stderr
     assert list(here.iterdir()) == [] and _hidden(tmp_path) == []
@@ -149,7 +151,9 @@ def test_the_current_folder_or_one_containing_it_is_refused(tmp_path, scenario, 
 
 def test_an_out_under_a_file_is_refused(tmp_path, scenario):
     (tmp_path / "notes.txt").write_text("x")
-    proc = run_cli("run", scenario, "--out", tmp_path / "notes.txt" / "out", "--no-charts")
+    proc = run_cli_in_process(
+        "run", scenario, "--out", tmp_path / "notes.txt" / "out", "--no-charts"
+    )
     assert proc.returncode == 2 and "notes.txt is a file" in _said(proc)
     assert "Traceback" not in proc.stderr
     assert (tmp_path / "notes.txt").read_text() == "x"

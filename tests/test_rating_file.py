@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import REPO, run_cli, small_deal, write_scenario
+from helpers import REPO, run_cli, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.errors import ScenarioError
@@ -157,7 +157,7 @@ def test_a_relative_path_resolves_against_the_scenarios_folder_not_the_cwd(tmp_p
     assert set(summary["rating_scale"]) == {"Test scale, agency X"}
     # without the file beside the scenario, the cwd's is not used either
     (deal / "ratings" / "scale.toml").unlink()
-    proc = run_cli("validate", scenario, cwd=elsewhere)
+    proc = run_cli_in_process("validate", scenario, cwd=elsewhere)
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())
     looked = deal / "ratings" / "scale.toml"
@@ -170,7 +170,7 @@ def test_a_relative_path_resolves_against_the_scenarios_folder_not_the_cwd(tmp_p
 def _bad(tmp_path: Path, scenario: Path) -> str:
     out = tmp_path / "out"
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    proc = run_cli("run", scenario, "--out", out, cwd=tmp_path)
+    proc = run_cli_in_process("run", scenario, "--out", out, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not out.exists(), "nothing may be written for bad input"
@@ -330,7 +330,7 @@ def test_stress_runs_on_a_scenario_with_a_table_file(tmp_path):
     assert set(frame["rating_scale"]) == {"Test scale, agency X"}
     # a stress may not rename the file: the table is read when the scenario is loaded
     stress.write_text('[[stress]]\nname = "x"\nchanges = [{ path = "ratings.table_file", set = "other.toml" }]\n')  # fmt: skip
-    proc = run_cli("stress", scenario, "--stress", stress, "--paths", "100", "--out", tmp_path / "o2")  # fmt: skip
+    proc = run_cli_in_process("stress", scenario, "--stress", stress, "--paths", "100", "--out", tmp_path / "o2")  # fmt: skip
     assert proc.returncode == 2 and not (tmp_path / "o2").exists()
     assert "the rating table file is read when the scenario file is loaded" in " ".join(proc.stderr.split())  # fmt: skip
 

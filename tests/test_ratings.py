@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli, run_cli_in_process, small_deal, write_scenario
 from test_bad_input import _run_bad
 
 from ipabs.ratings import BUILT_IN, implied_ratings
@@ -201,7 +201,7 @@ def test_timely_interest_through_the_engine_rates_shortfalls(tmp_path):
 
 def test_chinese_labels_on_the_built_in_global_table_are_refused(tmp_path):
     path = write_scenario(tmp_path, _with_ratings({"labels": "china"}))
-    proc = run_cli("validate", path)
+    proc = run_cli_in_process("validate", path)
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())
     assert "ratings.labels" in message and "global-scale" in message

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli, small_deal, write_scenario
+from helpers import REPO, run_cli, run_cli_in_process, small_deal, write_scenario
 
 STRESS = '[[stress]]\nname = "pd_x2"\npresets = [{ apply = "default_multiplier", level = 1.0 }]\n'
 
@@ -163,7 +163,7 @@ def test_two_classes_with_the_same_chinese_name_are_refused(tmp_path):
     data["tranches"][0]["display_name_zh"] = "优先级"
     data["tranches"][1]["display_name_zh"] = "优先级"
     scenario = write_scenario(tmp_path, data)
-    proc = run_cli("validate", scenario)
+    proc = run_cli_in_process("validate", scenario)
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())
     assert "tranches[1].display_name_zh" in message and "(Chinese pages)" in message

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, REPO, run_cli, small_deal, write_scenario
+from helpers import QUIET_ASSET, REPO, run_cli, run_cli_in_process, small_deal, write_scenario
 from scipy.optimize import brentq
 
 import ipabs
@@ -147,27 +147,38 @@ def test_size_and_breakeven_from_the_cli(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    ("args", "expected", "runner"),
     [
-        (["size", "--tranche", "AA", "--expected-loss", "0"], "no tranche is named 'AA'"),
-        (["size", "--tranche", "sub", "--expected-loss", "0"], "is the subordinated class"),
+        (["size", "--tranche", "AA", "--expected-loss", "0"], "no tranche is named 'AA'", run_cli),
+        (
+            ["size", "--tranche", "sub", "--expected-loss", "0"],
+            "is the subordinated class",
+            run_cli_in_process,
+        ),
         (
             ["size", "--tranche", "A", "--expected-loss", "0", "--rating", "Aaa"],
             "give exactly one target",
+            run_cli_in_process,
         ),
         (
             ["size", "--tranche", "A", "--rating", "AAA+"],
             "rating 'AAA+' is not in the rating table",
+            run_cli_in_process,
         ),
-        (["size", "--tranche", "A", "--expected-loss", "2"], "a target loss must be a fraction"),
-        (["breakeven", "--stress", "haircut"], "no stress is named 'haircut'"),
-        (["breakeven", "--paths", "0"], "--paths must be at least 1"),
+        (
+            ["size", "--tranche", "A", "--expected-loss", "2"],
+            "a target loss must be a fraction",
+            run_cli_in_process,
+        ),
+        (["breakeven", "--stress", "haircut"], "no stress is named 'haircut'", run_cli_in_process),
+        (["breakeven", "--paths", "0"], "--paths must be at least 1", run_cli),
     ],
 )
-def test_solver_input_errors(tmp_path, args, expected):
+def test_solver_input_errors(tmp_path, args, expected, runner):
+    """One case of each command in a new process (the command as run), the others in-process."""
     path = write_scenario(tmp_path, quiet_deal())
     command, *rest = args
-    proc = run_cli(command, path, *rest)
+    proc = runner(command, path, *rest)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert expected in " ".join(proc.stderr.split()), proc.stderr

@@ -9,7 +9,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from helpers import FLAGSHIP, REPO, run_cli, small_deal, write_scenario
+from helpers import FLAGSHIP, REPO, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.errors import ScenarioError
@@ -152,7 +152,7 @@ def test_the_command_line_reports_a_bad_source_with_exit_code_2(tmp_path):
     path = write_scenario(tmp_path, small_deal())
     with path.open("a") as f:
         f.write('\n[sources]\n"licensees[*].recovery" = "study"\n')
-    proc = run_cli("validate", path)
+    proc = run_cli_in_process("validate", path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert 'sources."licensees[*].recovery"' in " ".join(proc.stderr.split())
 

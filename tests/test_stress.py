@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pyarrow.dataset as ds
 import pytest
-from helpers import REPO, run_cli, small_deal, write_scenario
+from helpers import REPO, run_cli, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 from ipabs.pool.ip_types import IP_TYPE_DEFAULTS
@@ -156,29 +156,33 @@ def test_stress_command_writes_a_dataset_partitioned_by_stress(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "expected", "runner"),
     [
-        ('[[stres]]\nname = "x"\n', "stres: unknown key; did you mean 'stress'?"),
+        ('[[stres]]\nname = "x"\n', "stres: unknown key; did you mean 'stress'?", run_cli),
         (
             '[[stress]]\nname = "x"\nchanges = [{ path = "licensees[*].recovery_rate", multiply = 2, add = 1 }]\n',
             "give exactly one of multiply, add, set",
+            run_cli_in_process,
         ),
         (
             '[[stress]]\nname = "x"\npresets = [{ apply = "haircut", level = 1 }]\n',
             "stress[0].presets[0].apply",
+            run_cli_in_process,
         ),
         (
             '[[stress]]\nname = "x"\nchanges = [{ path = "licensees[*].recovry_rate", multiply = 2 }]\n',
             "did you mean 'recovery_rate'?",
+            run_cli_in_process,
         ),
-        ('[[stress]\nname = "x"\n', "TOML syntax error"),
+        ('[[stress]\nname = "x"\n', "TOML syntax error", run_cli),
     ],
 )
-def test_bad_stress_files_exit_2_with_a_clear_message(tmp_path, text, expected):
+def test_bad_stress_files_exit_2_with_a_clear_message(tmp_path, text, expected, runner):
+    """Two cases in a new process (the command as run), the others in-process."""
     scenario = write_scenario(tmp_path, small_deal())
     stress = tmp_path / "stress.toml"
     stress.write_text(text)
-    proc = run_cli("stress", scenario, "--stress", stress, "--out", tmp_path / "out")
+    proc = runner("stress", scenario, "--stress", stress, "--out", tmp_path / "out")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     message = " ".join(proc.stderr.split())

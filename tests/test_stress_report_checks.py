@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli, run_cli_in_process, small_deal, write_scenario
 
 import ipabs.api
 from ipabs.errors import ScenarioError
@@ -54,7 +54,7 @@ def test_a_grid_level_below_zero_exits_2_with_the_stress_path_and_value(tmp_path
     stress = tmp_path / "stress.toml"
     stress.write_text(NEGATIVE_GRID)
     out = tmp_path / "out"
-    proc = run_cli(command, scenario, "--stress", stress, "--paths", "100", "--out", out)
+    proc = run_cli_in_process(command, scenario, "--stress", stress, "--paths", "100", "--out", out)
     message = _refused(proc, out)
     assert "stress.toml" in message
     assert "grid[0].axes[0].values[1] = -1.0" in message
@@ -118,7 +118,7 @@ def test_an_invalid_stressed_scenario_exits_2_and_writes_nothing(tmp_path, comma
     stress = tmp_path / "stress.toml"
     stress.write_text('[[stress]]\nname = "nb"\nchanges = [{ path = "tranches[0].balance", set = -5.0 }]\n')  # fmt: skip
     out = tmp_path / "out"
-    proc = run_cli(command, scenario, "--stress", stress, "--paths", "100", "--out", out)
+    proc = run_cli_in_process(command, scenario, "--stress", stress, "--paths", "100", "--out", out)
     message = _refused(proc, out)
     assert 'stress "nb" (stress[0]): tranches[0].balance (name = "A") = -5.0' in message
 
@@ -168,7 +168,9 @@ def test_colliding_names_exit_2_from_the_command_line(tmp_path):
         '[[grid]]\nname = "g"\naxes = [{ name = "pd", apply = "default_multiplier", values = [1, 1.0000000001] }]\n'
     )
     out = tmp_path / "out"
-    proc = run_cli("stress", scenario, "--stress", stress, "--paths", "100", "--out", out)
+    proc = run_cli_in_process(
+        "stress", scenario, "--stress", stress, "--paths", "100", "--out", out
+    )
     message = _refused(proc, out)
     assert '"g_pd1"' in message and "pd = 1.0000000001" in message and "pd = 1.0" in message
 
@@ -284,7 +286,7 @@ def _stress_keys_partly(info: dict) -> None:
 )
 def test_check_on_a_broken_report_exits_2_naming_the_file(report, breakage, where, expected):
     breakage(report)
-    proc = run_cli("report", "--check", report)
+    proc = run_cli_in_process("report", "--check", report)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     message = " ".join(proc.stderr.split())

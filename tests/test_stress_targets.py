@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli_in_process, small_deal, write_scenario
 
 import ipabs.solvers
 from ipabs.errors import ScenarioError
@@ -312,7 +312,7 @@ def test_the_cli_refuses_bad_targets_with_exit_2(tmp_path):
     ]
     for i, (args, where, expected) in enumerate(runs):
         out = tmp_path / f"out{i}"
-        proc = run_cli(*args, "--paths", "100", "--out", out)
+        proc = run_cli_in_process(*args, "--paths", "100", "--out", out)
         message = " ".join(proc.stderr.split())
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli, small_deal, write_scenario
+from helpers import run_cli, run_cli_in_process, small_deal, write_scenario
 
 import ipabs
 
@@ -108,7 +108,7 @@ def test_tape_errors_name_file_line_and_column(tmp_path, row_change, expected):
     rows[2].update(row_change)
     write_csv(tmp_path / "pool.csv", rows)
     scenario = write_scenario(tmp_path, small_deal(tapes=[{"kind": "assets", "path": "pool.csv"}]))
-    proc = run_cli("run", scenario, "--out", tmp_path / "out")
+    proc = run_cli_in_process("run", scenario, "--out", tmp_path / "out")
     assert (
         proc.returncode == 2 and "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
     )
@@ -119,7 +119,7 @@ def test_tape_unknown_column_and_missing_file(tmp_path):
     write_csv(
         tmp_path / "pool.csv", [{**tape_rows(1)[0], "licencee": "L1"}], [*ASSET_COLUMNS, "licencee"]
     )
-    proc = run_cli(
+    proc = run_cli_in_process(
         "validate",
         write_scenario(tmp_path, small_deal(tapes=[{"kind": "assets", "path": "pool.csv"}])),
     )
@@ -128,14 +128,14 @@ def test_tape_unknown_column_and_missing_file(tmp_path):
         "pool.csv line 2, column licencee (id = \"T0000\"): unknown key; did you mean 'licensee'?"
         in " ".join(proc.stderr.split())
     )
-    proc = run_cli(
+    proc = run_cli_in_process(
         "validate",
         write_scenario(tmp_path, small_deal(tapes=[{"kind": "assets", "path": "nope.csv"}])),
     )
     assert proc.returncode == 2 and "tapes[0].path = 'nope.csv': file not found" in " ".join(
         proc.stderr.split()
     )
-    proc = run_cli(
+    proc = run_cli_in_process(
         "validate",
         write_scenario(tmp_path, small_deal(tapes=[{"kind": "borrowers", "path": "pool.csv"}])),
     )

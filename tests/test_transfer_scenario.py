@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import REPO, run_cli, small_deal
+from helpers import REPO, run_cli, run_cli_in_process, small_deal
 
 import ipabs
 from ipabs.pool.valuation import loan_to_value, value_assets
@@ -427,6 +427,6 @@ def test_the_command_line_prices_the_book_both_ways(book, form):
 
 
 def test_the_command_line_refuses_an_unknown_form():
-    proc = run_cli("price", PATH, "--form", "sideways")
+    proc = run_cli_in_process("price", PATH, "--form", "sideways")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "sideways" in proc.stderr
