@@ -241,17 +241,12 @@ def lane_words(lanes, words):
     for r in range(rounds):
         first = r * n_lanes
         if first + n_lanes <= n:
-            for lane in range(n_lanes):
-                s0, s1, s2, s3 = lanes[0, lane], lanes[1, lane], lanes[2, lane], lanes[3, lane]
-                words[first + lane] = _rotl(s1 * uint64(5), 7) * uint64(9)
-                t = s1 << uint64(17)
-                s2 ^= s0
-                s3 ^= s1
-                s1 ^= s2
-                s0 ^= s3
-                s2 ^= t
-                lanes[0, lane], lanes[1, lane], lanes[2, lane] = s0, s1, s2
-                lanes[3, lane] = _rotl(s3, 45)
+            for lane in range(n_lanes):  # a whole round: no test in the loop, so it vectorises
+                result, s0, s1, s2, s3 = _step(
+                    lanes[0, lane], lanes[1, lane], lanes[2, lane], lanes[3, lane]
+                )
+                lanes[0, lane], lanes[1, lane], lanes[2, lane], lanes[3, lane] = s0, s1, s2, s3
+                words[first + lane] = result
         else:
             for lane in range(n_lanes):
                 result, s0, s1, s2, s3 = _step(
