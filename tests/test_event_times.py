@@ -40,6 +40,9 @@ def test_addressed_uniforms_are_splitmix64_read_at_a_position(key):
     for position in range(9):
         expected = (words[position] >> 11) * 2.0**-53
         assert addressed_uniform(np.uint64(key), np.uint64(position)) == expected
+        # the same 64 bits as a signed integer (as a key passed from Python arrives)
+        signed = np.int64(key - 2**64 if key >= 2**63 else key)
+        assert addressed_uniform(signed, np.uint64(position)) == expected
     # far positions: an asset's draws start at asset << 32
     for position in (1 << 32, (7 << 32) + 5, (49 << 32) + 1_000):
         state = (key + position * 0x9E3779B97F4A7C15) & MASK  # the state before that output

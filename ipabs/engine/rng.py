@@ -74,8 +74,9 @@ def event_key(latent_state):
 def addressed_uniform(key, position):
     """U[0, 1) at `position` of the SplitMix64 sequence keyed by `key`: the top 53 bits of
     mix(key + (position + 1) * golden), the generator SplitMix64 is (Steele, Lea & Flood 2014),
-    read at any position without drawing those before it."""
-    z = _mix64(key + (uint64(position) + uint64(1)) * _GOLDEN)
+    read at any position without drawing those before it. The key is read as 64 bits whatever its
+    integer type (a key passed from Python arrives as a signed integer)."""
+    z = _mix64(uint64(key) + (uint64(position) + uint64(1)) * _GOLDEN)
     return float(z >> uint64(11)) * _TWO_POW_M53
 
 
@@ -221,9 +222,9 @@ _SHOCK_KEY = uint64(0x6A09E667F3BCC909)
 @njit(cache=True)
 def seed_shock_lanes(lanes, state):
     """Key the (4, SHOCK_LANES) xoshiro256** states in `lanes` from a path's period stream state
-    before its first draw (so from the seed and the path alone): lane l's words are the SplitMix64
-    outputs at positions 4l + 1 .. 4l + 4 of the sequence keyed by
-    mix(s_0 ^ s_2 ^ 0x6A09E667F3BCC909) (docs/model.md, 2)."""
+    before its first draw (so from the seed and the path alone): lane l's words are those at
+    positions 4l .. 4l + 3 (as `addressed_uniform` counts: position q is mix(key + (q + 1) golden))
+    of the SplitMix64 sequence keyed by mix(s_0 ^ s_2 ^ 0x6A09E667F3BCC909) (docs/model.md, 2)."""
     origin = _mix64(state[0] ^ state[2] ^ _SHOCK_KEY)
     for lane in range(lanes.shape[1]):
         for w in range(4):

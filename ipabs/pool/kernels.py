@@ -132,7 +132,9 @@ def simulate_pool_path(
         event_count[i] = 0
         event_target[i] = addressed_uniform(events_key, np.uint64(i) << EVENT_ASSET_SHIFT)
     for i in range(n_assets):
-        defaulted_in = default_period[pool.asset_licensee[i]]
+        # a pledged asset has no licensee (-1): its income is the loan's, never a licence's
+        j = pool.asset_licensee[i]
+        defaulted_in = default_period[j] if j >= 0 else -1
         asset_default[i] = defaulted_in if defaulted_in >= 0 else n_periods
         first_default = min(first_default, asset_default[i])
         lag_free = lag_free and pool.asset_lag[i] == 0
