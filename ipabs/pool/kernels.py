@@ -151,8 +151,9 @@ def simulate_pool_path(
         if at == 0:
             m = min(chunk, n_periods - k) * n_draws
             lane_normals(lanes, state, chunk_words[:m], chunk_normals[:m])
-        for j in range(n_draws):
+        for j in range(n_factors):
             shocks[j] = chunk_normals[at + j]
+        first_asset = at + n_factors  # the assets' normals, read where they were drawn
         drift = pool.bridge_drift[k]
         vol = pool.bridge_vol[k]
         to_shock = pool.bridge_to_shock[k]
@@ -177,7 +178,7 @@ def simulate_pool_path(
         for i in range(n_assets):
             x = (
                 pool.asset_loading[i] * dues[i]
-                + pool.asset_idiosyncratic[i] * shocks[n_factors + i]
+                + pool.asset_idiosyncratic[i] * chunk_normals[first_asset + i]
             )
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
         exp_into(log_level, level, scale_bits)
@@ -187,13 +188,24 @@ def simulate_pool_path(
         # asset order, only if there is one (a renewal date draws its uniform whether or not the
         # right is alive) or the path is recorded
         events = 0
+        renewals = 0
+        flagged = 0  # with one event and no renewal date, the asset it falls on
         for i in range(n_assets):
             alive_now = alive[i]
             shares[i] = 1.0 if alive_now else 0.0
-            events += (pool.asset_renewal_share[k, i] >= 0.0) | (
-                alive_now & (pool.asset_survival[k, i] <= event_target[i])
-            )
-        for i in range(n_assets if events > 0 or record else 0):
+            event = alive_now & (pool.asset_survival[k, i] <= event_target[i])
+            events += event
+            renewals += pool.asset_renewal_share[k, i] >= 0.0
+            flagged += i * event
+        # the walk: every asset if the path is recorded or the period has a renewal date (whose
+        # uniforms are drawn in asset order), else the assets with an event; for one, only it
+        # (the others' shares are set above, and the walk would leave them as they are)
+        first, stop = 0, 0
+        if record or renewals > 0 or events > 1:
+            first, stop = 0, n_assets
+        elif events == 1:
+            first, stop = flagged, flagged + 1
+        for i in range(first, stop):
             renewal_share = pool.asset_renewal_share[k, i]
             if not alive[i]:
                 shares[i] = 0.0
