@@ -391,6 +391,8 @@ def check_finite(raw: RawResults, tranche_names: tuple[str, ...]) -> None:
         if values.dtype.kind != "f":
             continue
         columns = {"tranche": TRANCHE_FIELDS, "pool": POOL_FIELDS}.get(field.name)
+        if _all_finite(field.name, values, columns):  # the usual case, in one pass an array
+            continue
         if columns is None:
             _check_array(field.name, values)
             continue
@@ -402,6 +404,21 @@ def check_finite(raw: RawResults, tranche_names: tuple[str, ...]) -> None:
                 nan_allowed=(field.name, column) in _NAN_ALLOWED,
                 tranche_names=tranche_names if field.name == "tranche" else (),
             )
+
+
+def _all_finite(name: str, values: np.ndarray, columns: tuple[str, ...] | None) -> bool:
+    """Whether every value is finite, apart from the NaN allowed in some columns. A finite sum
+    has only finite terms (a NaN or an infinity makes it NaN or infinite), and is one pass
+    without a temporary; a sum that overflows is checked value by value."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(values)):
+            return True
+    bad = ~np.isfinite(values)
+    if columns is not None and bad.any():
+        for j, column in enumerate(columns):
+            if (name, column) in _NAN_ALLOWED:
+                bad[..., j] = np.isinf(values[..., j])
+    return not bad.any()
 
 
 def _check_array(

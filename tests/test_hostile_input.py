@@ -183,6 +183,18 @@ def test_a_nan_wal_is_allowed_but_an_infinite_one_is_not(monkeypatch):
         ipabs.simulate(validate(small_deal()), paths=50, threads=1)
 
 
+def test_finite_values_whose_sum_overflows_pass_and_a_nan_in_a_sample_series_does_not(monkeypatch):
+    # the check sums each array first: a sum that overflows must fall back to the values
+    def huge(raw):
+        raw.sample_collections[:2, 0] = 1.5e308
+
+    _poisoned_run(monkeypatch, huge)
+    ipabs.simulate(validate(small_deal()), paths=50, threads=1)
+    _poisoned_run(monkeypatch, lambda raw: raw.sample_balances.__setitem__((4, 0, 2), np.nan))
+    with pytest.raises(InternalError, match=r"sample_balances .*path 4"):
+        ipabs.simulate(validate(small_deal()), paths=50, threads=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # B. deep nesting, device files, oversized files
 
