@@ -10,6 +10,7 @@ alternately from two trees (`--pool-only`: the kernel and the draws, not the who
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,19 @@ from ipabs.pool.kernels import simulate_pool_path
 LANES = hasattr(rng, "lane_normals")
 if LANES:
     from ipabs.pool.kernels import CHUNK_NORMALS
+
+    if "places" in inspect.signature(rng.lane_normals.py_func).parameters:  # since the pool
+        # kernel allocates nothing (its work arrays given, for a CUDA device)
+
+        @njit(cache=False)
+        def _lane_normals(lanes, state, words, normals, places):
+            rng.lane_normals(lanes, state, words, normals, places)
+    else:
+
+        @njit(cache=False)
+        def _lane_normals(lanes, state, words, normals, places):
+            rng.lane_normals(lanes, state, words, normals)
+
 
 STANDARD = Path(__file__).with_name("standard.toml")
 
@@ -87,13 +101,14 @@ def _lane_draws_only(n_paths, n_periods, n_factors, n_assets, seed):
     lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
     normals = np.empty(chunk * n_draws)
     words = np.empty(chunk * n_draws, np.uint64)
+    places = np.empty(chunk * n_draws, np.int64)
     total = 0.0
     for p in range(n_paths):
         rng.seed_stream(state, seed, p)
         rng.seed_shock_lanes(lanes, state)
         for k in range(0, n_periods, chunk):
             m = min(chunk, n_periods - k) * n_draws
-            rng.lane_normals(lanes, state, words[:m], normals[:m])
+            _lane_normals(lanes, state, words[:m], normals[:m], places)
             total += normals[0]
     return total
 

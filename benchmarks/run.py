@@ -93,10 +93,11 @@ def lanes_limit(n_per_thread: int = 50_000_000) -> dict:
         lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
         rng.seed_shock_lanes(lanes, state)
         words = np.empty(1024, np.uint64)
+        places = np.empty(1024, np.int64)
         z, e, bits = np.empty(1024), np.empty(1024), np.empty(1024, np.int64)
         acc = 0.0
         for _ in range(n // 1024):
-            rng.lane_normals(lanes, state, words, z)
+            rng.lane_normals(lanes, state, words, z, places)
             for j in range(1024):
                 z[j] *= 0.1
             exp_into(z, e, bits)

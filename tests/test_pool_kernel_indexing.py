@@ -11,7 +11,7 @@ from helpers import REPO
 
 from ipabs.engine.compile import compile_scenario
 from ipabs.engine.rng import seed_latent_stream, seed_stream
-from ipabs.pool.kernels import simulate_pool_path
+from ipabs.pool.kernels import new_pool_work, pool_path, simulate_pool_path
 from ipabs.scenario.load import load
 
 
@@ -53,12 +53,15 @@ def test_the_pool_kernel_as_plain_python_checks_its_indices_and_gives_the_same_b
     assert (pool.asset_licensee < 0).all() == (n_licensees == 0)
     for path in range(4):
         runs = []
-        for kernel in (simulate_pool_path.py_func, simulate_pool_path):
+        for as_python in (True, False):
             state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
             seed_stream(state, 2024, path)
             seed_latent_stream(latent_state, 2024, path)
             scratch = _scratch(pool)
-            totals = kernel(state, latent_state, pool, *scratch)
+            if as_python:  # the kernel's body as Python, with its work arrays given
+                totals = pool_path.py_func(state, latent_state, pool, *scratch, new_pool_work(pool))
+            else:
+                totals = simulate_pool_path(state, latent_state, pool, *scratch)
             runs.append((totals, scratch, state))
         (totals_py, scratch_py, state_py), (totals_jit, scratch_jit, state_jit) = runs
         assert [float(t) for t in totals_py] == [float(t) for t in totals_jit]

@@ -55,6 +55,7 @@ def _sample(seed, paths, per_path, chunk):
     state = np.empty(4, np.uint64)
     lanes = np.empty((4, rng.SHOCK_LANES), np.uint64)
     words = np.empty(chunk, np.uint64)
+    places = np.empty(chunk, np.int64)
     for p in range(paths):
         rng.seed_stream(state, seed, p)
         rng.seed_shock_lanes(lanes, state)
@@ -62,7 +63,7 @@ def _sample(seed, paths, per_path, chunk):
             block = out[p * per_path + first : p * per_path + first + chunk]
             rng.lane_words(lanes, words)
             inside += rng._inside_boxes(words, block)
-            rng._outside_boxes(state, words, block)
+            rng._outside_boxes(state, words, block, places)
     return out, inside
 
 

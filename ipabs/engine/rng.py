@@ -18,6 +18,8 @@ drawn before them. docs/model.md, section 2.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, uint64
 
@@ -145,11 +147,11 @@ def _open_uniform(state):
 
 
 @njit(cache=True)
-def _normal_tail(state, negative, r=_ZIG_R):
+def _normal_tail(state, negative, r):
     """The normal's tail beyond r (Marsaglia 1964, as in the ziggurat papers)."""
     while True:
-        x = np.log(_open_uniform(state)) / r
-        y = np.log(_open_uniform(state))
+        x = math.log(_open_uniform(state)) / r
+        y = math.log(_open_uniform(state))
         if -2.0 * y >= x * x:
             break
     return x - r if negative else r - x
@@ -168,10 +170,10 @@ def normal(state):
         if abs(u) < _ZIG_RATIO[i]:
             return u * _ZIG_X[i]
         if i == 0:
-            return _normal_tail(state, u < 0.0)
+            return _normal_tail(state, u < 0.0, _ZIG_R)
         x = u * _ZIG_X[i]
-        f0 = np.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - x * x))
-        f1 = np.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - x * x))
+        f0 = math.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - x * x))
+        f1 = math.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - x * x))
         if f1 + uniform(state) * (f0 - f1) < 1.0:
             return x
 
@@ -180,10 +182,10 @@ def normal(state):
 def _normal_slow_path(state, u, i):
     """The ziggurat's rare branches (about 1% of draws): (value, accepted)."""
     if i == 0:
-        return _normal_tail(state, u < 0.0), True
+        return _normal_tail(state, u < 0.0, _ZIG_R), True
     x = u * _ZIG_X[i]
-    f0 = np.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - x * x))
-    f1 = np.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - x * x))
+    f0 = math.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - x * x))
+    f1 = math.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - x * x))
     return x, f1 + uniform(state) * (f0 - f1) < 1.0
 
 
@@ -272,17 +274,18 @@ def _lane_slow_path(state, u, i):
 
 
 @njit(cache=True, error_model="numpy")
-def lane_normals(lanes, state, words, out):
+def lane_normals(lanes, state, words, out, places):
     """Fill `out` with normals: normal j is a 256-block ziggurat (Marsaglia & Tsang 2000, in
     Doornik's form) started from the lanes' word j, its uniform from the top 53 bits and its block
     from the low 8. In the 1.5% of cases where that word falls outside the boxes, the algorithm
     goes on from the period stream `state`, in the order of j: the tail, or the wedge test's
     uniform and, if the wedge rejects, a fresh normal (`normal`). Every draw is an independent
     uniform and a rejection only starts again, so each normal is exact and independent of the
-    others (docs/model.md, 2). `words` is uint64 scratch of out's length."""
+    others (docs/model.md, 2). `words` is uint64 and `places` int64 scratch of out's length (or
+    longer)."""
     lane_words(lanes, words)
     if _inside_boxes(words, out) < out.shape[0]:
-        _outside_boxes(state, words, out)
+        _outside_boxes(state, words, out, places)
 
 
 @njit(cache=True, error_model="numpy")
@@ -304,11 +307,11 @@ def _inside_boxes(words, out):
 
 
 @njit(cache=True)
-def _outside_boxes(state, words, out):
+def _outside_boxes(state, words, out, places):
     """The words left (nonzero), in order: the ziggurat goes on from `state`. Their places are
-    gathered first, without a branch per word (one would be mispredicted at each such word)."""
+    gathered first (into `places`), without a branch per word (one would be mispredicted at each
+    such word)."""
     n = out.shape[0]
-    places = np.empty(n, np.int64)
     count = 0
     for j in range(n):
         places[count] = j

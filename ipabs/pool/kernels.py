@@ -29,6 +29,8 @@ economy and the licensees' latents do not depend on the calendar at all.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -49,6 +51,61 @@ from ipabs.pool.default_times import default_period as first_default_period
 CHUNK_NORMALS = 1024
 
 
+@njit(cache=True, inline="always")
+def _greater(a, b):
+    """max(a, b) as Python and Numba's CPU target take it (b only if b > a); the CUDA target
+    lacks the builtin for two floats."""
+    return b if b > a else a
+
+
+@njit(cache=True, inline="always")
+def _lesser(a, b):
+    """min(a, b) as Python and Numba's CPU target take it (b only if b < a)."""
+    return b if b < a else a
+
+
+@njit(cache=True)
+def _chunk_length(pool):
+    """The normals drawn at a time: as many whole periods' F + A as fill about CHUNK_NORMALS."""
+    n_draws = pool.factor_chol.shape[0] + pool.asset_income_weight.shape[1]
+    return max(1, CHUNK_NORMALS // max(n_draws, 1)) * n_draws
+
+
+def pool_work_shapes(pool) -> tuple:
+    """The shapes and dtypes of `pool_path`'s work arrays, in the order of `new_pool_work`."""
+    n_assets = pool.asset_income_weight.shape[1]
+    chunk = _chunk_length(pool)
+    return (
+        ((n_assets,), np.int64),  # each asset's licensee's default period (n_periods: none)
+        ((n_assets,), np.int64),  # each asset's count of events so far
+        ((n_assets,), np.float64),  # the period's share of income each asset keeps
+        ((n_assets,), np.float64),  # what each asset is owed in the period
+        ((n_assets,), np.float64),  # and what it pays
+        ((4, SHOCK_LANES), np.uint64),  # the shock lanes' states
+        ((chunk,), np.float64),  # a chunk of the periods' normals
+        ((chunk,), np.uint64),  # and the lanes' words it is drawn from
+        ((chunk,), np.int64),  # the places of the words outside the ziggurat's boxes
+    )
+
+
+@njit(cache=True)
+def new_pool_work(pool):
+    """`pool_path`'s work arrays for one path at a time (`pool_work_shapes`)."""
+    n_assets = pool.asset_income_weight.shape[1]
+    chunk = _chunk_length(pool)
+    return (
+        np.empty(n_assets, np.int64),
+        np.empty(n_assets, np.int64),
+        np.empty(n_assets),
+        np.empty(n_assets),
+        np.empty(n_assets),
+        np.empty((4, SHOCK_LANES), np.uint64),
+        np.empty(chunk),
+        np.empty(chunk, np.uint64),
+        np.empty(chunk, np.int64),
+    )
+
+
 @njit(cache=True, error_model="numpy")
 def simulate_pool_path(
     state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target, bridge,
@@ -67,6 +124,21 @@ def simulate_pool_path(
     asset's log level and status per period are kept (for the loan kernel, which values pledged
     IP at default, and for a trust's IP value).
     Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
+    return pool_path(
+        state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target,
+        bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path,
+        new_pool_work(pool),
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def pool_path(
+    state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target, bridge,
+    factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path, work,
+):  # fmt: skip
+    """`simulate_pool_path` with its work arrays given (`new_pool_work`), so that it allocates
+    nothing: the same code compiles for a CUDA device (ipabs.pool.device), one path a thread."""
+    asset_default, event_count, shares, dues, paid, lanes, chunk_normals, chunk_words, places = work
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
@@ -94,7 +166,7 @@ def simulate_pool_path(
         if shift != 0.0:
             path_normals[g] += shift
             log_weight += shift * (0.5 * shift - path_normals[g])
-    economy[n_factors + 1] = np.exp(log_weight)
+    economy[n_factors + 1] = math.exp(log_weight)
     for f in range(n_factors):
         z = 0.0
         for g in range(n_factors):
@@ -106,7 +178,7 @@ def simulate_pool_path(
         chi2 = 0.0
         for m in range(n_factors, first_licensee):
             chi2 += path_normals[m] * path_normals[m]
-        scale = np.sqrt(dof / chi2)
+        scale = math.sqrt(dof / chi2)
     economy[n_factors] = scale
     for j in range(n_licensees):
         latent = scale * (
@@ -118,16 +190,11 @@ def simulate_pool_path(
             n_defaults += 1
     # each asset's licensee's default period (n_periods: none on this path), and the period's
     # scratch: each asset's income share and what it is owed
-    asset_default = np.empty(n_assets, np.int64)
-    shares = np.empty(n_assets)
-    dues = np.empty(n_assets)
-    paid = np.empty(n_assets)
     first_default = n_periods
     lag_free = True
     # each asset's first event: in the first period k whose survival S_k falls to or below a
     # uniform U_i (P = S_k-1 - S_k, the per-period law); after an obsolescence jump in period j,
     # the next in the first k > j with S_k <= U' S_j
-    event_count = np.empty(n_assets, np.int64)
     for i in range(n_assets):
         event_count[i] = 0
         event_target[i] = addressed_uniform(events_key, np.uint64(i) << EVENT_ASSET_SHIFT)
@@ -136,21 +203,19 @@ def simulate_pool_path(
         j = pool.asset_licensee[i]
         defaulted_in = default_period[j] if j >= 0 else -1
         asset_default[i] = defaulted_in if defaulted_in >= 0 else n_periods
-        first_default = min(first_default, asset_default[i])
+        if asset_default[i] < first_default:  # (no min(): the CUDA target lacks integer min)
+            first_default = asset_default[i]
         lag_free = lag_free and pool.asset_lag[i] == 0
     # the periods' normals (the factors' bridge, then the assets) from the path's shock lanes,
     # a chunk of whole periods at a time (docs/model.md, 2)
     n_draws = n_factors + n_assets
-    chunk = max(1, CHUNK_NORMALS // max(n_draws, 1))
-    lanes = np.empty((4, SHOCK_LANES), np.uint64)
+    chunk = chunk_normals.shape[0] // n_draws if n_draws > 0 else 1  # whole periods (new_pool_work)
     seed_shock_lanes(lanes, state)
-    chunk_normals = np.empty(chunk * n_draws)
-    chunk_words = np.empty(chunk * n_draws, np.uint64)
     for k in range(n_periods):
         at = (k % chunk) * n_draws
         if at == 0:
-            m = min(chunk, n_periods - k) * n_draws
-            lane_normals(lanes, state, chunk_words[:m], chunk_normals[:m])
+            m = (chunk if k + chunk <= n_periods else n_periods - k) * n_draws
+            lane_normals(lanes, state, chunk_words[:m], chunk_normals[:m], places)
         for j in range(n_factors):
             shocks[j] = chunk_normals[at + j]
         first_asset = at + n_factors  # the assets' normals, read where they were drawn
@@ -250,7 +315,7 @@ def simulate_pool_path(
             for i in range(n_assets):
                 royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
                 minimum = pool.asset_minimum[k, i] * shares[i]
-                greater = max(minimum, royalty)
+                greater = _greater(minimum, royalty)
                 dues[i] = greater if pool.minimum_greater_of[i] else minimum + royalty
         else:
             for i in range(n_assets):
@@ -296,7 +361,7 @@ def simulate_pool_path(
         costs[k] = period_cost
     annuities = 0.0
     for k in range(n_periods):
-        paid = min(collections[k], costs[k])
+        paid = _lesser(collections[k], costs[k])
         collections[k] -= paid
         annuities += paid
     return n_defaults, rights_lost, annuities, after_final

@@ -1,0 +1,106 @@
+"""The pool stage's CUDA kernel (ipabs.pool.device) against the CPU engine, bit for bit.
+
+The kernel runs in Numba's CUDA simulator with Numba's compiler off (`NUMBA_DISABLE_JIT=1`: the
+simulator cannot pass its arrays to compiled functions), so every line of the device path, the
+kernel's thread indexing and per-thread work arrays and `pool_path` itself, runs as plain Python;
+the reference is the compiled CPU kernel in this process. This checks the device path's logic
+and that the code has the same meaning compiled and as Python; it does not check CUDA's code
+generation (benchmarks/gpu.py compiles the kernel through NVVM and ptxas; no GPU here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import REPO, small_deal, write_scenario
+
+from ipabs.engine.compile import compile_scenario
+from ipabs.engine.rng import seed_latent_stream, seed_stream
+from ipabs.pool.kernels import simulate_pool_path
+from ipabs.scenario.load import load
+
+SEED, FIRST_PATH = 2024, 37
+
+DEVICE_RUN = """
+import json, sys
+import numpy as np
+from ipabs.engine.compile import compile_scenario
+from ipabs.pool.device import pool_paths_on_device
+from ipabs.scenario.load import load
+source, n_paths = sys.argv[1], int(sys.argv[2])
+out = pool_paths_on_device(compile_scenario(load(source)).pool, {seed}, {first}, n_paths)
+print(json.dumps({{k: getattr(out, k).tolist() for k in
+    ("collections", "lost_income", "default_period", "economy", "totals")}}))
+"""
+
+
+def _on_device(source: str, n_paths: int) -> dict:
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1")
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", DEVICE_RUN.format(seed=SEED, first=FIRST_PATH), source, str(n_paths)],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {k: np.array(v) for k, v in json.loads(proc.stdout).items()}
+
+
+def _on_cpu(pool, n_paths: int) -> dict:
+    n_factors = pool.factor_chol.shape[0]
+    n_periods, n_assets = pool.asset_income_weight.shape
+    n_licensees = pool.licensee_threshold.shape[1]
+    out = {
+        "collections": np.zeros((n_paths, n_periods)),
+        "lost_income": np.zeros((n_paths, n_periods)),
+        "default_period": np.zeros((n_paths, n_licensees), np.int64),
+        "economy": np.ones((n_paths, n_factors + 2)),
+        "totals": np.zeros((n_paths, 4)),
+    }
+    for p in range(n_paths):
+        state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
+        seed_stream(state, SEED, FIRST_PATH + p)
+        seed_latent_stream(latent_state, SEED, FIRST_PATH + p)
+        totals = simulate_pool_path(
+            state, latent_state, pool, out["collections"][p], out["lost_income"][p],
+            out["default_period"][p], np.empty(n_factors + pool.copula_dof + n_licensees),
+            np.empty(n_factors + n_assets), np.empty(n_assets), np.empty(n_factors),
+            np.empty(n_factors), np.empty(n_assets), np.empty(n_assets),
+            np.empty(n_assets, np.int64), np.empty(n_assets, np.bool_), np.empty(n_periods),
+            out["economy"][p], False, np.zeros((n_periods, n_assets)),
+            np.zeros((n_periods, n_assets), np.bool_),
+        )  # fmt: skip
+        out["totals"][p] = [float(t) for t in totals]
+    return out
+
+
+def _student_t_deal() -> dict:
+    data = small_deal()
+    data["factors"].update(copula="student_t", degrees_of_freedom=4)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "n_paths"),
+    [
+        ("zgc_patent_licence_abs_2022.toml", 12),  # 22 licensed patents, 15 licensees, 3 factors
+        ("music_catalogue_abs.toml", 6),  # 120 monthly periods: chunks of whole periods
+        ("nanshan_ip_pledged_loans_abs_2022.toml", 12),  # pledged IP only, no licensee
+        ("student_t", 12),  # a t copula: the chi-square draw and the scale
+    ],
+)
+def test_the_device_kernel_gives_the_cpu_engine_s_numbers_bit_for_bit(name, n_paths, tmp_path):
+    if name == "student_t":
+        source = str(write_scenario(tmp_path, _student_t_deal()))
+    else:
+        source = str(REPO / "scenarios" / name)
+    pool = compile_scenario(load(source)).pool
+    device = _on_device(source, n_paths)
+    cpu = _on_cpu(pool, n_paths)
+    for key, expected in cpu.items():
+        np.testing.assert_array_equal(device[key], expected, err_msg=key)
+    assert cpu["collections"].sum() > 0.0 or name.startswith("nanshan")
+    if name == "student_t":
+        assert np.all(cpu["economy"][:, 1] != 1.0)  # the t copula's scale was drawn
