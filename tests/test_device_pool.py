@@ -32,13 +32,14 @@ from ipabs.engine.compile import compile_scenario
 from ipabs.pool.device import pool_paths_on_device
 from ipabs.scenario.load import load
 source, n_paths = sys.argv[1], int(sys.argv[2])
-out = pool_paths_on_device(compile_scenario(load(source)).pool, {seed}, {first}, n_paths)
+out = pool_paths_on_device(compile_scenario(load(source)).pool, {seed}, {first}, n_paths, batch=5)
 print(json.dumps({{k: getattr(out, k).tolist() for k in
     ("collections", "lost_income", "default_period", "economy", "totals")}}))
 """
 
 
 def _on_device(source: str, n_paths: int) -> dict:
+    # batches of 5 paths: the later launches' first path numbers are offset
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1")
     proc = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", DEVICE_RUN.format(seed=SEED, first=FIRST_PATH), source, str(n_paths)],
