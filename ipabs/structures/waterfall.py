@@ -19,7 +19,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.core.typing import signature
+from numba.extending import intrinsic
 
 # step actions, principal modes, cover sources, states, conditions, effects (program.py order)
 A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY, A_TRANSFER = range(8)
@@ -83,6 +87,21 @@ class WaterfallOut(NamedTuple):
     # principal collections, recoveries routed there, a clean-up call's proceeds
     support_fee: np.ndarray  # (K,) credit support top-ups of fees (in support_paid, not in
     # support_class)
+    # the kernel's working arrays, not outputs: allocated here once, with the outputs, and reset
+    # by `pay_waterfall` at each call (an allocation per path each cost more than the reset)
+    work_balance: np.ndarray  # (T,) each class's balance
+    work_dues: np.ndarray  # (T,)
+    work_opening: np.ndarray  # (T,)
+    work_interest_owed: np.ndarray  # (T,)
+    work_fee_owed: np.ndarray  # (F,)
+    work_fee_period: np.ndarray  # (F,)
+    work_fee_paid_accrual: np.ndarray  # (F,)
+    work_fee_service: np.ndarray  # (K,)
+    work_coupon_service: np.ndarray  # (T, K)
+    work_scheduled_service: np.ndarray  # (T, K)
+    work_breaches: np.ndarray  # (R,) int
+    work_active: np.ndarray  # (R,) bool
+    work_accounts: np.ndarray  # (9,) the accounts vector
 
 
 @njit(cache=True)
@@ -97,6 +116,9 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
         np.zeros((t, k)), np.zeros(2), np.zeros((n_fees, k)), np.zeros(k), np.zeros(k),
         np.zeros(k),
+        np.zeros(t), np.zeros(t), np.zeros(t), np.zeros(t), np.zeros(n_fees), np.zeros(n_fees),
+        np.zeros(n_fees), np.zeros(k), np.zeros((t, k)), np.zeros((t, k)),
+        np.zeros(n_triggers, np.int64), np.zeros(n_triggers, np.bool_), np.zeros(9),
     )  # fmt: skip
 
 
@@ -311,6 +333,40 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
     return cash, supported
 
 
+def _borrowable(typ):
+    """Whether `_borrowed` can strip `typ` (as `ipabs.engine.run._borrowable`)."""
+    if isinstance(typ, types.BaseTuple):
+        return all(_borrowable(t) for t in typ)
+    return isinstance(typ, types.Array | types.Number | types.Boolean | types.NoneType)
+
+
+@intrinsic
+def _borrowed(typingctx, value):
+    """`value` (an array, or a tuple of arrays, numbers, booleans and None) with each array's
+    meminfo and parent set to NULL, so that the views `pay_waterfall` takes of its arguments skip
+    Numba's reference counting (as `ipabs.engine.run._borrowed`, which this module cannot import:
+    run imports it). For `pay_waterfall`'s arguments only, which its caller holds for the whole
+    call; such an array must not reach Python."""
+    if not _borrowable(value):
+        raise TypingError(f"_borrowed takes arrays and tuples of them, not {value}")
+
+    def strip(context, builder, typ, val):
+        if isinstance(typ, types.Array):
+            ary = context.make_array(typ)(context, builder, val)
+            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+            ary.parent = cgutils.get_null_value(ary.parent.type)
+            return ary._getvalue()
+        if isinstance(typ, types.BaseTuple):
+            items = [strip(context, builder, t, builder.extract_value(val, i)) for i, t in enumerate(typ)]  # fmt: skip
+            return context.make_tuple(builder, typ, items)
+        return val
+
+    def codegen(context, builder, sig, args):
+        return strip(context, builder, sig.args[0], args[0])
+
+    return signature(value, value), codegen
+
+
 def has_triggers(wf):
     """`pay_waterfall`'s last argument: `wf` when the structure has triggers, else None."""
     return wf if wf.trigger_condition.shape[0] > 0 else None
@@ -346,6 +402,13 @@ def pay_waterfall(
     `triggers` is None for a structure without triggers (then `_triggers` is not compiled) and
     `wf` otherwise (`has_triggers`).
     """
+    # the arguments' arrays as views that skip reference counting (`_borrowed`): an atomic
+    # increment and decrement for each view of an output, each call, and for each array a step
+    # passes to an inlined helper
+    wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value = _borrowed(
+        (wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value)
+    )
+    pool_split, out = _borrowed((pool_split, out))
     n_tranches = wf.balance0.shape[0]
     n_periods = collections.shape[0]
     n_fees = wf.fee_fixed.shape[0]
@@ -403,7 +466,8 @@ def pay_waterfall(
     pdl_out = out.pdl
     principal_in_out = out.principal_in
     support_fee_out = out.support_fee
-    fee_paid_accrual = np.zeros(n_fees)  # accrued this period on class payments (in arrear)
+    fee_paid_accrual = out.work_fee_paid_accrual  # accrued this period on class payments (in
+    # arrear)
     state_start = wf.state_start
     step_action = wf.step_action
     step_mode = wf.step_mode
@@ -416,18 +480,34 @@ def pay_waterfall(
     support_cap = wf.support_cap
     support_ultimate_only = wf.support_ultimate_only
     n_providers = support_cap.shape[0]
-    balance = wf.balance0.copy()
-    dues = np.zeros(n_tranches)
-    opening = np.zeros(n_tranches)
-    interest_owed = np.zeros(n_tranches)
-    fee_owed = np.zeros(n_fees)
-    fee_period = np.zeros(n_fees)  # each fee's periodic amount this period (reserve formula)
-    fee_service = np.zeros(n_periods)
-    coupon_service = np.zeros((n_tranches, n_periods))
-    scheduled_service = np.zeros((n_tranches, n_periods))
-    breaches = np.zeros(n_triggers, np.int64)
-    active = np.zeros(n_triggers, np.bool_)
-    accounts = np.zeros(9)
+    # the working arrays (`new_out` allocates them once), reset as if new: np.zeros, and each
+    # period's entries of fee_service, coupon_service and scheduled_service at its start
+    balance = out.work_balance
+    dues = out.work_dues
+    opening = out.work_opening
+    interest_owed = out.work_interest_owed
+    fee_owed = out.work_fee_owed
+    fee_period = out.work_fee_period  # each fee's periodic amount this period (reserve formula)
+    fee_service = out.work_fee_service
+    coupon_service = out.work_coupon_service
+    scheduled_service = out.work_scheduled_service
+    breaches = out.work_breaches
+    active = out.work_active
+    accounts = out.work_accounts
+    for t in range(n_tranches):
+        balance[t] = wf.balance0[t]
+        dues[t] = 0.0
+        opening[t] = 0.0
+        interest_owed[t] = 0.0
+    for f in range(n_fees):
+        fee_owed[f] = 0.0
+        fee_period[f] = 0.0
+        fee_paid_accrual[f] = 0.0
+    for r in range(n_triggers):
+        breaches[r] = 0
+        active[r] = False
+    for i in range(accounts.shape[0]):
+        accounts[i] = 0.0
     accounts[RESERVE] = wf.reserve_initial
     compound = wf.compound
     priority_capital = 0.0
@@ -461,6 +541,7 @@ def pay_waterfall(
         debt_service_out[k] = 0.0
         principal_in_out[k] = 0.0
         support_fee_out[k] = 0.0
+        fee_service[k] = 0.0
         if wf.any_paid_fee:
             for f in range(n_fees):
                 fee_paid_accrual[f] = 0.0
@@ -470,6 +551,8 @@ def pay_waterfall(
             interest_out[t, k] = 0.0
             principal_out[t, k] = 0.0
             support_class_out[t, k] = 0.0
+            coupon_service[t, k] = 0.0
+            scheduled_service[t, k] = 0.0
         accounts[DRAWN_NOW] = 0.0
         accounts[LIQ_DRAWN_NOW] = 0.0
         accounts[HOLDBACK_DRAWN_NOW] = 0.0
