@@ -480,8 +480,9 @@ def pay_waterfall(
     support_cap = wf.support_cap
     support_ultimate_only = wf.support_ultimate_only
     n_providers = support_cap.shape[0]
-    # the working arrays (`new_out` allocates them once), reset as if new: np.zeros, and each
-    # period's entries of fee_service, coupon_service and scheduled_service at its start
+    # the working arrays (`new_out` allocates them once), reset as if new; fee_service,
+    # coupon_service and scheduled_service are written in each period before the triggers read
+    # them (periods up to the current one; none after a clean-up call)
     balance = out.work_balance
     dues = out.work_dues
     opening = out.work_opening
@@ -541,7 +542,6 @@ def pay_waterfall(
         debt_service_out[k] = 0.0
         principal_in_out[k] = 0.0
         support_fee_out[k] = 0.0
-        fee_service[k] = 0.0
         if wf.any_paid_fee:
             for f in range(n_fees):
                 fee_paid_accrual[f] = 0.0
@@ -551,8 +551,6 @@ def pay_waterfall(
             interest_out[t, k] = 0.0
             principal_out[t, k] = 0.0
             support_class_out[t, k] = 0.0
-            coupon_service[t, k] = 0.0
-            scheduled_service[t, k] = 0.0
         accounts[DRAWN_NOW] = 0.0
         accounts[LIQ_DRAWN_NOW] = 0.0
         accounts[HOLDBACK_DRAWN_NOW] = 0.0
@@ -603,6 +601,7 @@ def pay_waterfall(
 
         # 1. accrue the period's fees, interest and facility charges
         pool_start = wf.collateral_original if k == 0 else collateral[k - 1]
+        fee_total = 0.0
         for f in range(n_fees):
             per_year = fee_fixed[f] + fee_pct_notes[f] * notes + fee_pct_pool[f] * pool_start
             flows = 0.0
@@ -619,17 +618,24 @@ def pay_waterfall(
             else:
                 fee_period[f] = accrued
             fee_owed[f] += accrued
-            fee_service[k] += accrued
+            fee_total += accrued
+        # the period's debt service: its fees, then each class's interest and scheduled principal
+        # above the subordinated class, summed in that order; kept per period for the triggers
+        service = fee_total
         for t in range(n_tranches):
             base = balance[t] + interest_owed[t] if compound[t] else balance[t]
             accrued = base * coupon[t, k] * class_accrual[t, k]
             interest_owed[t] += accrued
-            coupon_service[t, k] = accrued
+            scheduled = 0.0
             if has_schedule[t]:
-                scheduled_service[t, k] = max(balance[t] - target_balance[t, k], 0.0)
-        service = fee_service[k]
-        for t in range(n_tranches - 1):
-            service += coupon_service[t, k] + scheduled_service[t, k]
+                scheduled = max(balance[t] - target_balance[t, k], 0.0)
+            if triggers is not None:  # read only by the triggers
+                coupon_service[t, k] = accrued
+                scheduled_service[t, k] = scheduled
+            if t < n_tranches - 1:
+                service += accrued + scheduled
+        if triggers is not None:
+            fee_service[k] = fee_total
         debt_service_out[k] = service
         drawn = accounts[LIQ_DRAWN]
         accounts[LIQ_CHARGES] += accrual[k] * (
@@ -717,7 +723,11 @@ def pay_waterfall(
                 total_paid = from_cash + covered
                 for j in range(m0, m1):
                     f = member[j]
-                    paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
+                    if m1 - m0 == 1:  # _share's rule for a member alone, without the division
+                        # that the compiler would otherwise compute on every call
+                        paid = fee_owed[f] if total_paid >= total_due else total_paid
+                    else:
+                        paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
                     if n_providers > 0:  # undertakings that cover the fee top it up
                         paid, top_up = _settle(
                             fee_owed[f], paid, f, k, support_covers_fee, support_cap,
@@ -742,7 +752,10 @@ def pay_waterfall(
                 for j in range(m0, m1):
                     t = member[j]
                     due = interest_owed[t]
-                    paid = _share(total_paid, total_due, due, m1 - m0)
+                    if m1 - m0 == 1:  # a member alone (as in the fee step)
+                        paid = due if total_paid >= total_due else total_paid
+                    else:
+                        paid = _share(total_paid, total_due, due, m1 - m0)
                     if n_providers > 0:
                         paid, top_up = _settle(
                             due, paid, t, k, support_covers, support_cap, provider_default,
