@@ -700,9 +700,11 @@ def pay_waterfall(
 
         # 4. the state's steps
         supported = 0.0
-        for step in range(state_start[state], state_start[state + 1]):
+        # indices floored at 0 (the program's are never negative): the compiler then drops the
+        # negative-index handling of every array the step indexes with them
+        for step in range(max(state_start[state], 0), state_start[state + 1]):
             action = step_action[step]
-            m0 = member_start[step]
+            m0 = max(member_start[step], 0)
             m1 = member_start[step + 1]
             on_principal = wf.split_accounts and step_account[step] == 1
             if on_principal:  # the step pays from the principal account: swap it in
@@ -722,7 +724,7 @@ def pay_waterfall(
                     covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
                 total_paid = from_cash + covered
                 for j in range(m0, m1):
-                    f = member[j]
+                    f = max(member[j], 0)
                     if m1 - m0 == 1:  # _share's rule for a member alone, without the division
                         # that the compiler would otherwise compute on every call
                         paid = fee_owed[f] if total_paid >= total_due else total_paid
@@ -750,7 +752,7 @@ def pay_waterfall(
                     covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
                 total_paid = from_cash + covered
                 for j in range(m0, m1):
-                    t = member[j]
+                    t = max(member[j], 0)
                     due = interest_owed[t]
                     if m1 - m0 == 1:  # a member alone (as in the fee step)
                         paid = due if total_paid >= total_due else total_paid
@@ -776,7 +778,7 @@ def pay_waterfall(
                 # support; _pay_principal's rules without its call, whose array arguments cost
                 # more than the step (tests compare the two paths), and _principal_due's written
                 # out: inlined, its array arguments cost a reference count each, every step
-                t = member[m0]
+                t = max(member[m0], 0)
                 if accelerate:
                     due = balance[t]
                 elif has_schedule[t]:
