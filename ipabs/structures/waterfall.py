@@ -713,9 +713,12 @@ def pay_waterfall(
                 accounts[OTHER] = held
             class_paid = 0.0  # paid to the classes by this step (fees on class payments)
             if action == A_FEE:
-                total_due = 0.0
-                for j in range(m0, m1):
-                    total_due += fee_owed[member[j]]
+                if m1 - m0 == 1:  # a member alone: the sum below without its loop
+                    total_due = 0.0 + fee_owed[max(member[m0], 0)]
+                else:
+                    total_due = 0.0
+                    for j in range(m0, m1):
+                        total_due += fee_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
                 shortfall = total_due - from_cash
@@ -741,9 +744,12 @@ def pay_waterfall(
                     fees_out[k] += paid
                     fee_paid_out[f, k] += paid
             elif action == A_INTEREST:
-                total_due = 0.0
-                for j in range(m0, m1):
-                    total_due += interest_owed[member[j]]
+                if m1 - m0 == 1:  # a member alone: the sum below without its loop
+                    total_due = 0.0 + interest_owed[max(member[m0], 0)]
+                else:
+                    total_due = 0.0
+                    for j in range(m0, m1):
+                        total_due += interest_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
                 shortfall = total_due - from_cash
