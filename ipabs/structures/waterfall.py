@@ -726,23 +726,31 @@ def pay_waterfall(
                 if not shortfall <= 0.0:
                     covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
                 total_paid = from_cash + covered
-                for j in range(m0, m1):
-                    f = max(member[j], 0)
-                    if m1 - m0 == 1:  # _share's rule for a member alone, without the division
-                        # that the compiler would otherwise compute on every call
-                        paid = fee_owed[f] if total_paid >= total_due else total_paid
-                    else:
-                        paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
-                    if n_providers > 0:  # undertakings that cover the fee top it up
-                        paid, top_up = _settle(
-                            fee_owed[f], paid, f, k, support_covers_fee, support_cap,
-                            provider_default, support_used_out, support_ultimate_only, False,
-                        )  # fmt: skip
-                        supported += top_up
-                        support_fee_out[k] += top_up
+                if m1 - m0 == 1 and n_providers == 0:  # a member alone, no credit support: the
+                    # loop below written out, with _share's rule for one member (without the
+                    # division the compiler would otherwise compute on every call)
+                    f = max(member[m0], 0)
+                    paid = fee_owed[f] if total_paid >= total_due else total_paid
                     fee_owed[f] -= paid
                     fees_out[k] += paid
                     fee_paid_out[f, k] += paid
+                else:
+                    for j in range(m0, m1):
+                        f = max(member[j], 0)
+                        if m1 - m0 == 1:  # _share's rule for a member alone (as above)
+                            paid = fee_owed[f] if total_paid >= total_due else total_paid
+                        else:
+                            paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
+                        if n_providers > 0:  # undertakings that cover the fee top it up
+                            paid, top_up = _settle(
+                                fee_owed[f], paid, f, k, support_covers_fee, support_cap,
+                                provider_default, support_used_out, support_ultimate_only, False,
+                            )  # fmt: skip
+                            supported += top_up
+                            support_fee_out[k] += top_up
+                        fee_owed[f] -= paid
+                        fees_out[k] += paid
+                        fee_paid_out[f, k] += paid
             elif action == A_INTEREST:
                 if m1 - m0 == 1:  # a member alone: the sum below without its loop
                     total_due = 0.0 + interest_owed[max(member[m0], 0)]
@@ -757,23 +765,31 @@ def pay_waterfall(
                 if not shortfall <= 0.0:
                     covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
                 total_paid = from_cash + covered
-                for j in range(m0, m1):
-                    t = max(member[j], 0)
+                if m1 - m0 == 1 and n_providers == 0:  # as in the fee step
+                    t = max(member[m0], 0)
                     due = interest_owed[t]
-                    if m1 - m0 == 1:  # a member alone (as in the fee step)
-                        paid = due if total_paid >= total_due else total_paid
-                    else:
-                        paid = _share(total_paid, total_due, due, m1 - m0)
-                    if n_providers > 0:
-                        paid, top_up = _settle(
-                            due, paid, t, k, support_covers, support_cap, provider_default,
-                            support_used_out, support_ultimate_only, False,
-                        )  # fmt: skip
-                        supported += top_up
-                        support_class_out[t, k] += top_up
+                    paid = due if total_paid >= total_due else total_paid
                     interest_owed[t] = due - paid
                     interest_out[t, k] += paid
                     class_paid += paid
+                else:
+                    for j in range(m0, m1):
+                        t = max(member[j], 0)
+                        due = interest_owed[t]
+                        if m1 - m0 == 1:  # a member alone (as in the fee step)
+                            paid = due if total_paid >= total_due else total_paid
+                        else:
+                            paid = _share(total_paid, total_due, due, m1 - m0)
+                        if n_providers > 0:
+                            paid, top_up = _settle(
+                                due, paid, t, k, support_covers, support_cap, provider_default,
+                                support_used_out, support_ultimate_only, False,
+                            )  # fmt: skip
+                            supported += top_up
+                            support_class_out[t, k] += top_up
+                        interest_owed[t] = due - paid
+                        interest_out[t, k] += paid
+                        class_paid += paid
             elif (
                 action == A_PRINCIPAL
                 and m1 - m0 == 1
