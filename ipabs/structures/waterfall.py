@@ -700,9 +700,9 @@ def pay_waterfall(
 
         # 4. the state's steps
         supported = 0.0
-        # indices floored at 0 (the program's are never negative): the compiler then drops the
-        # negative-index handling of every array the step indexes with them
-        for step in range(max(state_start[state], 0), state_start[state + 1]):
+        # the start of a step's members and the members are floored at 0 (never negative in a
+        # program): the compiler then drops the negative-index handling of the arrays they index
+        for step in range(state_start[state], state_start[state + 1]):
             action = step_action[step]
             m0 = max(member_start[step], 0)
             m1 = member_start[step + 1]
