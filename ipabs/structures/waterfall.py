@@ -106,7 +106,8 @@ class WaterfallOut(NamedTuple):
 
 @njit(cache=True)
 def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
-    """Zeroed output arrays for one path (callable from kernels and from Python)."""
+    """Zeroed output arrays for one path, and `pay_waterfall`'s working arrays, which it resets
+    at each call (callable from kernels and from Python)."""
     k, t = n_periods, n_tranches
     return WaterfallOut(
         np.zeros(k), np.zeros((t, k)), np.zeros((t, k)), np.zeros(k), np.zeros(k), np.zeros(k),
