@@ -19,7 +19,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.core.typing import signature
+from numba.extending import intrinsic
 
 # step actions, principal modes, cover sources, states, conditions, effects (program.py order)
 A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY, A_TRANSFER = range(8)
@@ -83,11 +87,27 @@ class WaterfallOut(NamedTuple):
     # principal collections, recoveries routed there, a clean-up call's proceeds
     support_fee: np.ndarray  # (K,) credit support top-ups of fees (in support_paid, not in
     # support_class)
+    # the kernel's working arrays, not outputs: allocated here once, with the outputs, and reset
+    # by `pay_waterfall` at each call (an allocation per path each cost more than the reset)
+    work_balance: np.ndarray  # (T,) each class's balance
+    work_dues: np.ndarray  # (T,)
+    work_opening: np.ndarray  # (T,)
+    work_interest_owed: np.ndarray  # (T,)
+    work_fee_owed: np.ndarray  # (F,)
+    work_fee_period: np.ndarray  # (F,)
+    work_fee_paid_accrual: np.ndarray  # (F,)
+    work_fee_service: np.ndarray  # (K,)
+    work_coupon_service: np.ndarray  # (T, K)
+    work_scheduled_service: np.ndarray  # (T, K)
+    work_breaches: np.ndarray  # (R,) int
+    work_active: np.ndarray  # (R,) bool
+    work_accounts: np.ndarray  # (9,) the accounts vector
 
 
 @njit(cache=True)
 def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
-    """Zeroed output arrays for one path (callable from kernels and from Python)."""
+    """Zeroed output arrays for one path, and `pay_waterfall`'s working arrays, which it resets
+    at each call (callable from kernels and from Python)."""
     k, t = n_periods, n_tranches
     return WaterfallOut(
         np.zeros(k), np.zeros((t, k)), np.zeros((t, k)), np.zeros(k), np.zeros(k), np.zeros(k),
@@ -97,6 +117,9 @@ def new_out(n_tranches, n_periods, n_providers, n_triggers, n_fees):
         np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k),
         np.zeros((t, k)), np.zeros(2), np.zeros((n_fees, k)), np.zeros(k), np.zeros(k),
         np.zeros(k),
+        np.zeros(t), np.zeros(t), np.zeros(t), np.zeros(t), np.zeros(n_fees), np.zeros(n_fees),
+        np.zeros(n_fees), np.zeros(k), np.zeros((t, k)), np.zeros((t, k)),
+        np.zeros(n_triggers, np.int64), np.zeros(n_triggers, np.bool_), np.zeros(9),
     )  # fmt: skip
 
 
@@ -311,6 +334,40 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
     return cash, supported
 
 
+def _borrowable(typ):
+    """Whether `_borrowed` can strip `typ` (as `ipabs.engine.run._borrowable`)."""
+    if isinstance(typ, types.BaseTuple):
+        return all(_borrowable(t) for t in typ)
+    return isinstance(typ, types.Array | types.Number | types.Boolean | types.NoneType)
+
+
+@intrinsic
+def _borrowed(typingctx, value):
+    """`value` (an array, or a tuple of arrays, numbers, booleans and None) with each array's
+    meminfo and parent set to NULL, so that the views `pay_waterfall` takes of its arguments skip
+    Numba's reference counting (as `ipabs.engine.run._borrowed`, which this module cannot import:
+    run imports it). For `pay_waterfall`'s arguments only, which its caller holds for the whole
+    call; such an array must not reach Python."""
+    if not _borrowable(value):
+        raise TypingError(f"_borrowed takes arrays and tuples of them, not {value}")
+
+    def strip(context, builder, typ, val):
+        if isinstance(typ, types.Array):
+            ary = context.make_array(typ)(context, builder, val)
+            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+            ary.parent = cgutils.get_null_value(ary.parent.type)
+            return ary._getvalue()
+        if isinstance(typ, types.BaseTuple):
+            items = [strip(context, builder, t, builder.extract_value(val, i)) for i, t in enumerate(typ)]  # fmt: skip
+            return context.make_tuple(builder, typ, items)
+        return val
+
+    def codegen(context, builder, sig, args):
+        return strip(context, builder, sig.args[0], args[0])
+
+    return signature(value, value), codegen
+
+
 def has_triggers(wf):
     """`pay_waterfall`'s last argument: `wf` when the structure has triggers, else None."""
     return wf if wf.trigger_condition.shape[0] > 0 else None
@@ -346,6 +403,13 @@ def pay_waterfall(
     `triggers` is None for a structure without triggers (then `_triggers` is not compiled) and
     `wf` otherwise (`has_triggers`).
     """
+    # the arguments' arrays as views that skip reference counting (`_borrowed`): an atomic
+    # increment and decrement for each view of an output, each call, and for each array a step
+    # passes to an inlined helper
+    wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value = _borrowed(
+        (wf, collections, defaulted, loss, collateral, provider_default, vintages, ip_value)
+    )
+    pool_split, out = _borrowed((pool_split, out))
     n_tranches = wf.balance0.shape[0]
     n_periods = collections.shape[0]
     n_fees = wf.fee_fixed.shape[0]
@@ -403,7 +467,8 @@ def pay_waterfall(
     pdl_out = out.pdl
     principal_in_out = out.principal_in
     support_fee_out = out.support_fee
-    fee_paid_accrual = np.zeros(n_fees)  # accrued this period on class payments (in arrear)
+    fee_paid_accrual = out.work_fee_paid_accrual  # accrued this period on class payments (in
+    # arrear)
     state_start = wf.state_start
     step_action = wf.step_action
     step_mode = wf.step_mode
@@ -416,18 +481,35 @@ def pay_waterfall(
     support_cap = wf.support_cap
     support_ultimate_only = wf.support_ultimate_only
     n_providers = support_cap.shape[0]
-    balance = wf.balance0.copy()
-    dues = np.zeros(n_tranches)
-    opening = np.zeros(n_tranches)
-    interest_owed = np.zeros(n_tranches)
-    fee_owed = np.zeros(n_fees)
-    fee_period = np.zeros(n_fees)  # each fee's periodic amount this period (reserve formula)
-    fee_service = np.zeros(n_periods)
-    coupon_service = np.zeros((n_tranches, n_periods))
-    scheduled_service = np.zeros((n_tranches, n_periods))
-    breaches = np.zeros(n_triggers, np.int64)
-    active = np.zeros(n_triggers, np.bool_)
-    accounts = np.zeros(9)
+    # the working arrays (`new_out` allocates them once), reset as if new; fee_service,
+    # coupon_service and scheduled_service are written in each period before the triggers read
+    # them (periods up to the current one; none after a clean-up call)
+    balance = out.work_balance
+    dues = out.work_dues
+    opening = out.work_opening
+    interest_owed = out.work_interest_owed
+    fee_owed = out.work_fee_owed
+    fee_period = out.work_fee_period  # each fee's periodic amount this period (reserve formula)
+    fee_service = out.work_fee_service
+    coupon_service = out.work_coupon_service
+    scheduled_service = out.work_scheduled_service
+    breaches = out.work_breaches
+    active = out.work_active
+    accounts = out.work_accounts
+    for t in range(n_tranches):
+        balance[t] = wf.balance0[t]
+        dues[t] = 0.0
+        opening[t] = 0.0
+        interest_owed[t] = 0.0
+    for f in range(n_fees):
+        fee_owed[f] = 0.0
+        fee_period[f] = 0.0
+        fee_paid_accrual[f] = 0.0
+    for r in range(n_triggers):
+        breaches[r] = 0
+        active[r] = False
+    for i in range(accounts.shape[0]):
+        accounts[i] = 0.0
     accounts[RESERVE] = wf.reserve_initial
     compound = wf.compound
     priority_capital = 0.0
@@ -520,6 +602,7 @@ def pay_waterfall(
 
         # 1. accrue the period's fees, interest and facility charges
         pool_start = wf.collateral_original if k == 0 else collateral[k - 1]
+        fee_total = 0.0
         for f in range(n_fees):
             per_year = fee_fixed[f] + fee_pct_notes[f] * notes + fee_pct_pool[f] * pool_start
             flows = 0.0
@@ -536,17 +619,24 @@ def pay_waterfall(
             else:
                 fee_period[f] = accrued
             fee_owed[f] += accrued
-            fee_service[k] += accrued
+            fee_total += accrued
+        # the period's debt service: its fees, then each class's interest and scheduled principal
+        # above the subordinated class, summed in that order; kept per period for the triggers
+        service = fee_total
         for t in range(n_tranches):
             base = balance[t] + interest_owed[t] if compound[t] else balance[t]
             accrued = base * coupon[t, k] * class_accrual[t, k]
             interest_owed[t] += accrued
-            coupon_service[t, k] = accrued
+            scheduled = 0.0
             if has_schedule[t]:
-                scheduled_service[t, k] = max(balance[t] - target_balance[t, k], 0.0)
-        service = fee_service[k]
-        for t in range(n_tranches - 1):
-            service += coupon_service[t, k] + scheduled_service[t, k]
+                scheduled = max(balance[t] - target_balance[t, k], 0.0)
+            if triggers is not None:  # read only by the triggers
+                coupon_service[t, k] = accrued
+                scheduled_service[t, k] = scheduled
+            if t < n_tranches - 1:
+                service += accrued + scheduled
+        if triggers is not None:
+            fee_service[k] = fee_total
         debt_service_out[k] = service
         drawn = accounts[LIQ_DRAWN]
         accounts[LIQ_CHARGES] += accrual[k] * (
@@ -611,9 +701,11 @@ def pay_waterfall(
 
         # 4. the state's steps
         supported = 0.0
+        # the start of a step's members and the members are floored at 0 (never negative in a
+        # program): the compiler then drops the negative-index handling of the arrays they index
         for step in range(state_start[state], state_start[state + 1]):
             action = step_action[step]
-            m0 = member_start[step]
+            m0 = max(member_start[step], 0)
             m1 = member_start[step + 1]
             on_principal = wf.split_accounts and step_account[step] == 1
             if on_principal:  # the step pays from the principal account: swap it in
@@ -622,9 +714,12 @@ def pay_waterfall(
                 accounts[OTHER] = held
             class_paid = 0.0  # paid to the classes by this step (fees on class payments)
             if action == A_FEE:
-                total_due = 0.0
-                for j in range(m0, m1):
-                    total_due += fee_owed[member[j]]
+                if m1 - m0 == 1:  # a member alone: the sum below without its loop
+                    total_due = 0.0 + fee_owed[max(member[m0], 0)]
+                else:
+                    total_due = 0.0
+                    for j in range(m0, m1):
+                        total_due += fee_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
                 shortfall = total_due - from_cash
@@ -632,23 +727,38 @@ def pay_waterfall(
                 if not shortfall <= 0.0:
                     covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
                 total_paid = from_cash + covered
-                for j in range(m0, m1):
-                    f = member[j]
-                    paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
-                    if n_providers > 0:  # undertakings that cover the fee top it up
-                        paid, top_up = _settle(
-                            fee_owed[f], paid, f, k, support_covers_fee, support_cap,
-                            provider_default, support_used_out, support_ultimate_only, False,
-                        )  # fmt: skip
-                        supported += top_up
-                        support_fee_out[k] += top_up
+                if m1 - m0 == 1 and n_providers == 0:  # a member alone, no credit support: the
+                    # loop below written out, with _share's rule for one member (without the
+                    # division the compiler would otherwise compute on every call)
+                    f = max(member[m0], 0)
+                    paid = fee_owed[f] if total_paid >= total_due else total_paid
                     fee_owed[f] -= paid
                     fees_out[k] += paid
                     fee_paid_out[f, k] += paid
+                else:
+                    for j in range(m0, m1):
+                        f = max(member[j], 0)
+                        if m1 - m0 == 1:  # _share's rule for a member alone (as above)
+                            paid = fee_owed[f] if total_paid >= total_due else total_paid
+                        else:
+                            paid = _share(total_paid, total_due, fee_owed[f], m1 - m0)
+                        if n_providers > 0:  # undertakings that cover the fee top it up
+                            paid, top_up = _settle(
+                                fee_owed[f], paid, f, k, support_covers_fee, support_cap,
+                                provider_default, support_used_out, support_ultimate_only, False,
+                            )  # fmt: skip
+                            supported += top_up
+                            support_fee_out[k] += top_up
+                        fee_owed[f] -= paid
+                        fees_out[k] += paid
+                        fee_paid_out[f, k] += paid
             elif action == A_INTEREST:
-                total_due = 0.0
-                for j in range(m0, m1):
-                    total_due += interest_owed[member[j]]
+                if m1 - m0 == 1:  # a member alone: the sum below without its loop
+                    total_due = 0.0 + interest_owed[max(member[m0], 0)]
+                else:
+                    total_due = 0.0
+                    for j in range(m0, m1):
+                        total_due += interest_owed[member[j]]
                 from_cash = min(cash, total_due)
                 cash -= from_cash
                 shortfall = total_due - from_cash
@@ -656,20 +766,31 @@ def pay_waterfall(
                 if not shortfall <= 0.0:
                     covered = _cover(step_cover, liquidity_limit, accounts, step, shortfall)
                 total_paid = from_cash + covered
-                for j in range(m0, m1):
-                    t = member[j]
+                if m1 - m0 == 1 and n_providers == 0:  # as in the fee step
+                    t = max(member[m0], 0)
                     due = interest_owed[t]
-                    paid = _share(total_paid, total_due, due, m1 - m0)
-                    if n_providers > 0:
-                        paid, top_up = _settle(
-                            due, paid, t, k, support_covers, support_cap, provider_default,
-                            support_used_out, support_ultimate_only, False,
-                        )  # fmt: skip
-                        supported += top_up
-                        support_class_out[t, k] += top_up
+                    paid = due if total_paid >= total_due else total_paid
                     interest_owed[t] = due - paid
                     interest_out[t, k] += paid
                     class_paid += paid
+                else:
+                    for j in range(m0, m1):
+                        t = max(member[j], 0)
+                        due = interest_owed[t]
+                        if m1 - m0 == 1:  # a member alone (as in the fee step)
+                            paid = due if total_paid >= total_due else total_paid
+                        else:
+                            paid = _share(total_paid, total_due, due, m1 - m0)
+                        if n_providers > 0:
+                            paid, top_up = _settle(
+                                due, paid, t, k, support_covers, support_cap, provider_default,
+                                support_used_out, support_ultimate_only, False,
+                            )  # fmt: skip
+                            supported += top_up
+                            support_class_out[t, k] += top_up
+                        interest_owed[t] = due - paid
+                        interest_out[t, k] += paid
+                        class_paid += paid
             elif (
                 action == A_PRINCIPAL
                 and m1 - m0 == 1
@@ -680,7 +801,7 @@ def pay_waterfall(
                 # support; _pay_principal's rules without its call, whose array arguments cost
                 # more than the step (tests compare the two paths), and _principal_due's written
                 # out: inlined, its array arguments cost a reference count each, every step
-                t = member[m0]
+                t = max(member[m0], 0)
                 if accelerate:
                     due = balance[t]
                 elif has_schedule[t]:
