@@ -573,7 +573,7 @@ def test_borrowed_takes_arrays_and_plain_values_only():
     def with_text(n):
         return _borrowed((1.0, str(n)))  # a string holds counted memory: refused
 
-    with pytest.raises(TypingError, match="_borrowed takes arrays"):
+    with pytest.raises(TypingError, match="borrowed takes arrays"):
         with_text(3)
 
 

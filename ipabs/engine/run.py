@@ -25,14 +25,11 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-from numba import njit, types
-from numba.core import cgutils
-from numba.core.errors import TypingError
-from numba.core.typing import signature
-from numba.extending import intrinsic
+from numba import njit
 
 from ipabs._kernel_cache import is_compiled, notice_compiling
 from ipabs.engine import warm
+from ipabs.engine.borrow import borrowed as _borrowed
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.metrics import tranche_path_metrics
 from ipabs.engine.rng import seed_latent_stream, seed_stream
@@ -280,46 +277,6 @@ def _cache_mode(
         return CACHE_OFF, ""
     key = _fingerprint(deal, paths, seed, first_path)
     return (CACHE_REPLAY if cache.key == key else CACHE_STORE), key
-
-
-def _borrowable(typ) -> bool:
-    """Whether `_borrowed` can strip `typ`: arrays, numbers, booleans, None, and tuples of them
-    (nothing else holding memory Numba counts references to: a string or a list would be freed
-    while still in use)."""
-    if isinstance(typ, types.BaseTuple):
-        return all(_borrowable(t) for t in typ)
-    return isinstance(typ, types.Array | types.Number | types.Boolean | types.NoneType)
-
-
-@intrinsic
-def _borrowed(typingctx, value):
-    """An argument `value` (an array, or a tuple holding arrays, numbers, booleans and None) with
-    each array's meminfo and parent set to NULL, as a parfor hands arrays to its threads: a view
-    the kernel or a callee takes of it then skips Numba's reference counting (an atomic increment
-    and decrement per view, thousands per path in the waterfall; benchmarks/README.md, issue
-    #14). For the kernel's arguments only: the caller holds them for the whole call, while an
-    array the kernel allocates would be freed under the borrowed copy. Such an array must not
-    reach Python (no print, objmode or exception argument of it)."""
-    if not _borrowable(value):
-        raise TypingError(
-            f"_borrowed takes arrays, numbers, booleans, None and tuples of them, not {value}"
-        )
-
-    def strip(context, builder, typ, val):
-        if isinstance(typ, types.Array):
-            ary = context.make_array(typ)(context, builder, val)
-            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
-            ary.parent = cgutils.get_null_value(ary.parent.type)
-            return ary._getvalue()
-        if isinstance(typ, types.BaseTuple):
-            items = [strip(context, builder, t, builder.extract_value(val, i)) for i, t in enumerate(typ)]  # fmt: skip
-            return context.make_tuple(builder, typ, items)
-        return val  # a number, a boolean or None: nothing counted
-
-    def codegen(context, builder, sig, args):
-        return strip(context, builder, sig.args[0], args[0])
-
-    return signature(value, value), codegen
 
 
 @njit(cache=True, nogil=True)

@@ -19,11 +19,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, types
-from numba.core import cgutils
-from numba.core.errors import TypingError
-from numba.core.typing import signature
-from numba.extending import intrinsic
+from numba import njit
+
+from ipabs.engine.borrow import borrowed as _borrowed
 
 # step actions, principal modes, cover sources, states, conditions, effects (program.py order)
 A_FEE, A_INTEREST, A_PRINCIPAL, A_RESERVE, A_LIQUIDITY, A_RESIDUAL, A_BUY, A_TRANSFER = range(8)
@@ -332,40 +330,6 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
         balance[t] = opening[t] - paid
         principal_out[t, k] += paid
     return cash, supported
-
-
-def _borrowable(typ):
-    """Whether `_borrowed` can strip `typ` (as `ipabs.engine.run._borrowable`)."""
-    if isinstance(typ, types.BaseTuple):
-        return all(_borrowable(t) for t in typ)
-    return isinstance(typ, types.Array | types.Number | types.Boolean | types.NoneType)
-
-
-@intrinsic
-def _borrowed(typingctx, value):
-    """`value` (an array, or a tuple of arrays, numbers, booleans and None) with each array's
-    meminfo and parent set to NULL, so that the views `pay_waterfall` takes of its arguments skip
-    Numba's reference counting (as `ipabs.engine.run._borrowed`, which this module cannot import:
-    run imports it). For `pay_waterfall`'s arguments only, which its caller holds for the whole
-    call; such an array must not reach Python."""
-    if not _borrowable(value):
-        raise TypingError(f"_borrowed takes arrays and tuples of them, not {value}")
-
-    def strip(context, builder, typ, val):
-        if isinstance(typ, types.Array):
-            ary = context.make_array(typ)(context, builder, val)
-            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
-            ary.parent = cgutils.get_null_value(ary.parent.type)
-            return ary._getvalue()
-        if isinstance(typ, types.BaseTuple):
-            items = [strip(context, builder, t, builder.extract_value(val, i)) for i, t in enumerate(typ)]  # fmt: skip
-            return context.make_tuple(builder, typ, items)
-        return val
-
-    def codegen(context, builder, sig, args):
-        return strip(context, builder, sig.args[0], args[0])
-
-    return signature(value, value), codegen
 
 
 def has_triggers(wf):
