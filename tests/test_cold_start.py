@@ -26,7 +26,7 @@ from helpers import small_deal
 from ipabs.engine import warm
 from ipabs.engine.run import _optional
 from ipabs.engine.metrics import tranche_path_metrics
-from ipabs.pool.kernels import simulate_pool_path
+from ipabs.pool.kernels import pool_path
 from ipabs.scenario.load import validate
 from ipabs.structures.waterfall import pay_waterfall
 
@@ -44,7 +44,7 @@ elif deal == "revolving":  # loans, loans bought in a revolving period, a guaran
 else:
     sc = ipabs.load(deal)
 r = ipabs.simulate(sc, paths=300, seed=5, progress=False)
-kernels = [simulate_pool_path, tranche_path_metrics, pay_waterfall]
+kernels = [pool_path, tranche_path_metrics, pay_waterfall]
 kernels += [k for k, _ in warm.other_kernels(r.deal, *_optional(r.deal))]
 print(json.dumps({
     "signatures": {k.py_func.__qualname__: len(k.signatures) for k in kernels},

@@ -33,7 +33,7 @@ from ipabs.engine.borrow import borrowed as _borrowed
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.metrics import tranche_path_metrics
 from ipabs.engine.rng import seed_latent_stream, seed_stream
-from ipabs.pool.kernels import simulate_pool_path
+from ipabs.pool.kernels import new_pool_work, pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
 from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
@@ -349,6 +349,7 @@ def _run_blocks(
         scale_bits = np.empty(n_assets, np.int64)
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
+        pool_work = new_pool_work(pool)  # the pool kernel's work arrays, once a block
         # a part the deal lacks comes as None, and Numba drops the branches that use it, so a
         # deal compiles only the kernels it needs (`_optional`)
         n_loans = 0 if loans is None else loans.balance0.shape[0]
@@ -421,10 +422,10 @@ def _run_blocks(
             else:
                 seed_stream(state, seed, first_path + p)
                 seed_latent_stream(latent_state, seed, first_path + p)
-                n_defaults, rights_lost, annuities, after_final = simulate_pool_path(
+                n_defaults, rights_lost, annuities, after_final = pool_path(
                     state, latent_state, pool, collections, lost, default_period, path_normals, shocks, event_target,
                     bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record,
-                    level_path, alive_path,
+                    level_path, alive_path, pool_work,
                 )  # fmt: skip
                 if loans is not None:
                     simulate_loans_path(

@@ -62,7 +62,9 @@ def waterfall_args(deal, triggers, support) -> tuple:
 
 
 def pool_args(deal, loans, support, revolving, trust_value) -> tuple:
-    """Arguments of the types `_run_blocks` passes to `simulate_pool_path` (values unused)."""
+    """Arguments of the types `_run_blocks` passes to `pool_path` (values unused)."""
+    from ipabs.pool.kernels import pool_work_shapes
+
     pool = deal.pool
     k, n_assets = pool.asset_income_weight.shape
     n_factors = pool.factor_chol.shape[0]
@@ -75,6 +77,7 @@ def pool_args(deal, loans, support, revolving, trust_value) -> tuple:
         _f(n_factors), _f(n_factors), _f(n_assets), _f(n_assets), np.empty(n_assets, np.int64),
         np.empty(n_assets, np.bool_), _f(k), np.ones(n_factors + 2), record,
         np.zeros((k, n_assets)), np.zeros((k, n_assets), np.bool_),
+        tuple(np.empty(shape, dtype) for shape, dtype in pool_work_shapes(pool)),
     )  # fmt: skip
 
 
@@ -158,7 +161,7 @@ def compile_in_parallel(deal, loans, support, revolving, trust_value, triggers) 
     """Compile the waterfall in a helper process and the pool kernel and metrics here, at once
     (module doc). Call only when `_run_blocks` is not compiled for the deal's types."""
     from ipabs.engine.metrics import tranche_path_metrics
-    from ipabs.pool.kernels import simulate_pool_path
+    from ipabs.pool.kernels import pool_path
     from ipabs.structures.waterfall import pay_waterfall
 
     helper = None
@@ -166,7 +169,7 @@ def compile_in_parallel(deal, loans, support, revolving, trust_value, triggers) 
     try:
         if not is_compiled(pay_waterfall, waterfall):
             helper = _start_helper(pickle.dumps(_types(waterfall)))
-        simulate_pool_path.compile(_types(pool_args(deal, loans, support, revolving, trust_value)))
+        pool_path.compile(_types(pool_args(deal, loans, support, revolving, trust_value)))
         tranche_path_metrics.compile(_types(metrics_args(deal)))
         for kernel, args in other_kernels(deal, loans, support, revolving, trust_value):
             kernel.compile(_types(args))
