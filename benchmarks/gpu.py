@@ -137,10 +137,17 @@ def run_on_device(n_paths: int) -> None:
     for p in range(n_paths):
         seed_stream(state, 1, p)
         seed_latent_stream(latent, 1, p)
-        simulate_pool_path(state, latent, pool, *scratch)
-        same = np.array_equal(scratch[0], device.collections[p]) and np.array_equal(
-            scratch[1], device.lost_income[p]
+        totals = simulate_pool_path(state, latent, pool, *scratch)
+        got = (
+            device.collections[p],
+            device.lost_income[p],
+            device.default_period[p],
+            device.economy[p],
         )
+        same = all(
+            np.array_equal(a, b) for a, b in zip(scratch[:3] + scratch[13:14], got, strict=True)
+        )
+        same = same and np.array_equal(np.array([float(x) for x in totals]), device.totals[p])
         differ += not same
     cpu_seconds = time.perf_counter() - start
     print(

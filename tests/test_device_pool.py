@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import numpy as np
 import pytest
@@ -31,18 +32,21 @@ import numpy as np
 from ipabs.engine.compile import compile_scenario
 from ipabs.pool.device import pool_paths_on_device
 from ipabs.scenario.load import load
-source, n_paths = sys.argv[1], int(sys.argv[2])
-out = pool_paths_on_device(compile_scenario(load(source)).pool, {seed}, {first}, n_paths, batch=5)
+source, n_paths, shift = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+pool = compile_scenario(load(source)).pool
+if shift:
+    pool = pool._replace(factor_shift=np.array(shift, float))
+out = pool_paths_on_device(pool, {seed}, {first}, n_paths, batch=5)
 print(json.dumps({{k: getattr(out, k).tolist() for k in
     ("collections", "lost_income", "default_period", "economy", "totals")}}))
 """
 
 
-def _on_device(source: str, n_paths: int) -> dict:
+def _on_device(source: str, n_paths: int, shift: list[float]) -> dict:
     # batches of 5 paths: the later launches' first path numbers are offset
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1")
     proc = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", DEVICE_RUN.format(seed=SEED, first=FIRST_PATH), source, str(n_paths)],
+        [sys.executable, "-W", "ignore", "-c", DEVICE_RUN.format(seed=SEED, first=FIRST_PATH), source, str(n_paths), json.dumps(shift)],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -83,25 +87,58 @@ def _student_t_deal() -> dict:
     return data
 
 
+def _every_branch_deal() -> dict:
+    """Licensees that often default, a collection lag, re-licensing, a renewal date within the
+    deal and minimum guarantees paid on top of the royalty."""
+    data = small_deal()
+    for licensee in data["licensees"]:
+        licensee["annual_default_probability"] = 0.3
+    patent, _, copyright_, trademark = data["assets"]
+    patent["collection_lag_periods"] = 1
+    copyright_.update(relicensing_months=6, relicensing_share=0.6)
+    trademark.update(
+        remaining_legal_life_years=1.5,  # renewed (or not) in the deal's second year
+        minimum_guarantees=[
+            {"date": date(2024, 9, 30), "amount": 400_000.0},
+            {"date": date(2025, 9, 30), "amount": 400_000.0},
+        ],
+        minimum_guarantee_mode="plus",
+    )
+    return data
+
+
 @pytest.mark.parametrize(
     ("name", "n_paths"),
     [
         ("zgc_patent_licence_abs_2022.toml", 12),  # 22 licensed patents, 15 licensees, 3 factors
         ("music_catalogue_abs.toml", 6),  # 120 monthly periods: chunks of whole periods
         ("nanshan_ip_pledged_loans_abs_2022.toml", 12),  # pledged IP only, no licensee
+        ("beijing_ip_trust.toml", 12),  # a renewal date
         ("student_t", 12),  # a t copula: the chi-square draw and the scale
+        ("every_branch", 16),  # lag, re-licensing, renewal, minimums, an importance shift
     ],
 )
 def test_the_device_kernel_gives_the_cpu_engine_s_numbers_bit_for_bit(name, n_paths, tmp_path):
+    shift: list[float] = []
     if name == "student_t":
         source = str(write_scenario(tmp_path, _student_t_deal()))
+    elif name == "every_branch":
+        source = str(write_scenario(tmp_path, _every_branch_deal()))
+        shift = [-1.0, -0.5]
     else:
         source = str(REPO / "scenarios" / name)
     pool = compile_scenario(load(source)).pool
-    device = _on_device(source, n_paths)
+    if shift:
+        pool = pool._replace(factor_shift=np.array(shift))
+        assert (pool.asset_renewal_share >= 0.0).any() and pool.has_minimum
+        assert pool.asset_lag.max() == 1 and pool.asset_relicense_lag.max() >= 0
+    device = _on_device(source, n_paths, shift)
     cpu = _on_cpu(pool, n_paths)
     for key, expected in cpu.items():
         np.testing.assert_array_equal(device[key], expected, err_msg=key)
     assert cpu["collections"].sum() > 0.0 or name.startswith("nanshan")
     if name == "student_t":
         assert np.all(cpu["economy"][:, 1] != 1.0)  # the t copula's scale was drawn
+    if name == "every_branch":
+        assert np.all(cpu["economy"][:, -1] != 1.0)  # each path's likelihood ratio
+        assert (cpu["default_period"] >= 0).any() and cpu["totals"][:, 3].sum() > 0.0

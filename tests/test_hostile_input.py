@@ -195,6 +195,28 @@ def test_finite_values_whose_sum_overflows_pass_and_a_nan_in_a_sample_series_doe
         ipabs.simulate(validate(small_deal()), paths=50, threads=1)
 
 
+def test_an_allowed_nan_wal_neither_hides_an_infinity_nor_fails_a_finite_array(monkeypatch):
+    # the tranche array's sum is NaN whenever a WAL is: the check falls back to the values
+    from ipabs.engine.run import TRANCHE_FIELDS
+
+    wal, irr = TRANCHE_FIELDS.index("wal_years"), TRANCHE_FIELDS.index("irr")
+
+    def nan_wal_and_huge(raw):
+        raw.tranche[0, 0, wal] = np.nan
+        raw.tranche[:2, 1, irr] = 1.5e308  # finite, though their sum is not
+
+    _poisoned_run(monkeypatch, nan_wal_and_huge)
+    ipabs.simulate(validate(small_deal()), paths=50, threads=1)
+
+    def nan_wal_and_infinity(raw):
+        raw.tranche[0, 0, wal] = np.nan
+        raw.tranche[9, 2, irr] = np.inf
+
+    _poisoned_run(monkeypatch, nan_wal_and_infinity)
+    with pytest.raises(InternalError, match=r"tranche\.irr .*path 9, class sub"):
+        ipabs.simulate(validate(small_deal()), paths=50, threads=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # B. deep nesting, device files, oversized files
 

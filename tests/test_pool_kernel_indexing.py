@@ -1,7 +1,8 @@
-"""The pool kernel run as plain Python, where NumPy checks every index (a negative one wraps only
-where the array has elements, and an empty array's -1 raises), gives the compiled kernel's
-numbers bit for bit. Compiled code checks no index: a pledged asset (no licensee, index -1) once
-read past the end of a licensee-free deal's default periods there, silently."""
+"""The pool kernel's body (`pool_path`) run as plain Python, where NumPy checks every index it
+takes (a negative one wraps only where the array has elements, and an empty array's -1 raises;
+the functions it calls stay compiled), gives the compiled kernel's numbers bit for bit. Compiled
+code checks no index: a pledged asset (no licensee, index -1) once read past the end of a
+licensee-free deal's default periods there, silently."""
 
 from __future__ import annotations
 

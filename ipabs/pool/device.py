@@ -10,14 +10,20 @@ the numbers are the CPU's:
 - on a device, compiled with NVVM's fused multiply-add contraction off (Numba's CUDA target passes
   no `-fma` option, and NVVM's default contracts a*b + c, which would round the engine's exp and
   every sum differently from the CPU: `no_fma`). What can still differ is where CUDA's libdevice
-  `exp` and `log` differ from the C library's in the last bit: in the ziggurat's wedge and tail
-  tests (about 1.5% of normals, each a comparison that such a difference flips with probability
-  of order 1e-16) and in the importance-sampling weight (the last bit of exp of the shift terms).
-  This has not been run on a GPU (there is none where it was written); `benchmarks/gpu.py`
-  compiles it through NVVM and `ptxas` (docs/model.md, 2; benchmarks/README.md).
+  `exp`, `log` and `sqrt` differ from the C library's in the last bit: the value of a normal from
+  the ziggurat's tail (r - log(U)/r; about 2.6 in 10,000 normals, so about 1.6 a path on the
+  standard deal), the period stream's own ziggurat's wedge test in its rare fallback (a
+  comparison, flipped by such a difference with probability of order 1e-16) and the importance
+  sampling weight. So some paths may differ from the CPU in their last bits; the lanes' wedge
+  test uses the engine's own exp and does not. This has not been run on a GPU (there is none
+  where it was written); `benchmarks/gpu.py` compiles it through NVVM and `ptxas`
+  (docs/model.md, 2; benchmarks/README.md).
 
-Only the licence-pool stage is here: the loans, vintages, credit support, waterfall and metrics
-stay on the CPU. Import this module only to use a device: it imports `numba.cuda`.
+Only the licence-pool stage is here, and without a recorded path: the kernel returns each path's
+collections, lost income, default periods, economy and totals, not its stream states or asset
+paths, so nothing yet continues a path on the CPU from it (the loans, vintages, credit support,
+a trust's IP value, the waterfall and the metrics). Import this module only to use a device: it
+imports `numba.cuda`.
 """
 
 from __future__ import annotations
@@ -73,12 +79,10 @@ def pool_paths_kernel(
 
 @contextlib.contextmanager
 def no_fma():
-    """Compile with NVVM's `-fma=0` (see the module's docstring). A no-op in the simulator."""
-    try:
-        from numba.cuda.cudadrv import nvvm
-    except ImportError:  # pragma: no cover - a Numba without the built-in CUDA target
-        yield
-        return
+    """Compile with NVVM's `-fma=0` (see the module's docstring): wraps Numba's call to NVVM
+    while the kernel compiles (on its first launch). In the simulator nothing is compiled."""
+    from numba.cuda.cudadrv import nvvm  # Numba's built-in CUDA target (module docstring)
+
     compile_ir = nvvm.compile_ir
 
     def without_fma(llvmir, **options):
@@ -99,10 +103,12 @@ def kernel_args(
     n_paths: int,
     array=cuda.device_array,
     to_device=cuda.to_device,
+    on_device=None,
 ) -> tuple:
     """The kernel's arguments for n_paths paths: arrays made by `array(shape, dtype)` and the deal's
-    by `to_device` (NumPy's `np.empty` and `np.asarray` give host arrays of the same types, for
-    compiling without a device: benchmarks/gpu.py)."""
+    by `to_device`, or `on_device`, the deal's arrays already there (NumPy's `np.empty` and
+    `np.asarray` give host arrays of the same types, for compiling without a device:
+    benchmarks/gpu.py)."""
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
@@ -110,9 +116,10 @@ def kernel_args(
     def rows(*shape, dtype=np.float64):
         return array((n_paths, *shape), dtype)
 
-    on_device = type(pool)(
-        *(to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in pool)
-    )
+    if on_device is None:
+        on_device = type(pool)(
+            *(to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in pool)
+        )
     return (
         np.int64(seed), np.int64(first_path), on_device, rows(2, 4, dtype=np.uint64),
         rows(n_periods), rows(n_periods), rows(n_licensees, dtype=np.int64),
@@ -132,14 +139,21 @@ def pool_paths_on_device(
     device (or the simulator), one path a thread, `batch` paths a launch (each path's work arrays
     take about 24 bytes a normal of a chunk: about 25 KB on the standard deal). `pool` is a
     compiled deal's `PoolArrays`."""
+    if n_paths < 0 or batch < 1:
+        raise ValueError(f"n_paths must be >= 0 and batch >= 1, not {n_paths} and {batch}")
     parts = []
+    on_device = None
     for start in range(0, n_paths, batch):
         count = min(batch, n_paths - start)
-        args = kernel_args(pool, seed, first_path + start, count)
+        args = kernel_args(pool, seed, first_path + start, count, on_device=on_device)
+        on_device = args[2]  # the deal's arrays go to the device once
         blocks = (count + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
         with no_fma():
             pool_paths_kernel[blocks, THREADS_PER_BLOCK](*args)
         cuda.synchronize()
         # collections, lost income, default periods, the economy, the totals
         parts.append([args[i].copy_to_host() for i in (4, 5, 6, 17, 20)])
+    if not parts:
+        host = kernel_args(pool, seed, first_path, 0, array=np.zeros, to_device=np.asarray)
+        parts.append([host[i] for i in (4, 5, 6, 17, 20)])
     return DevicePoolPaths(*(np.concatenate(column) for column in zip(*parts, strict=True)))

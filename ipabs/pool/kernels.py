@@ -53,8 +53,9 @@ CHUNK_NORMALS = 1024
 
 @njit(cache=True, inline="always")
 def _greater(a, b):
-    """max(a, b) as Python and Numba's CPU target take it (b only if b > a); the CUDA target
-    lacks the builtin for two floats."""
+    """max(a, b) as Python and Numba's CPU target take it (b only if b > a): the CUDA target
+    lowers the builtin to fmax, which returns the operand that is not NaN (and Numba's generic
+    max does not compile there), so `pool_path` writes it out to mean the same on both."""
     return b if b > a else a
 
 
@@ -65,10 +66,18 @@ def _lesser(a, b):
 
 
 @njit(cache=True)
+def _chunk_periods(n_draws):
+    """The periods whose F + A normals are drawn at a time: as many as fill about CHUNK_NORMALS,
+    at least one (written without max(): the CUDA target compiles `pool_path` too)."""
+    periods = CHUNK_NORMALS // n_draws if n_draws > 0 else CHUNK_NORMALS
+    return periods if periods > 1 else 1
+
+
+@njit(cache=True)
 def _chunk_length(pool):
-    """The normals drawn at a time: as many whole periods' F + A as fill about CHUNK_NORMALS."""
+    """The normals drawn at a time (whole periods of F + A)."""
     n_draws = pool.factor_chol.shape[0] + pool.asset_income_weight.shape[1]
-    return max(1, CHUNK_NORMALS // max(n_draws, 1)) * n_draws
+    return _chunk_periods(n_draws) * n_draws
 
 
 def pool_work_shapes(pool) -> tuple:
@@ -118,7 +127,7 @@ def simulate_pool_path(
     horizon factors M_0 .. M_F-1, the t copula's scale S (1 for the Gaussian copula), which the
     other names' default times read, then the path's likelihood-ratio weight (1 without
     importance sampling). The other arrays are scratch (`path_normals` holds
-    F + nu + L normals, `shocks` F + A, `event_target` A (each asset's next event's survival
+    F + nu + L normals, `shocks` F (or more), `event_target` A (each asset's next event's survival
     level), `bridge` F, `level` and `scale_bits` A
     values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
     asset's log level and status per period are kept (for the loan kernel, which values pledged
@@ -209,7 +218,8 @@ def pool_path(
     # the periods' normals (the factors' bridge, then the assets) from the path's shock lanes,
     # a chunk of whole periods at a time (docs/model.md, 2)
     n_draws = n_factors + n_assets
-    chunk = chunk_normals.shape[0] // n_draws if n_draws > 0 else 1  # whole periods (new_pool_work)
+    chunk = _chunk_periods(n_draws)  # whole periods (the draws' order depends on it, not on the
+    # length of the work arrays)
     seed_shock_lanes(lanes, state)
     for k in range(n_periods):
         at = (k % chunk) * n_draws
