@@ -23,7 +23,8 @@ from pathlib import Path
 import numba
 
 PACKAGE = Path(__file__).resolve().parent
-_KERNEL = re.compile(r"^@(numba\.)?(njit|jit)\b", re.MULTILINE)
+#: a module defining a kernel, or an intrinsic (whose code is compiled into the kernels calling it)
+_KERNEL = re.compile(r"^@(numba\.)?(njit|jit|intrinsic)\b", re.MULTILINE)
 _ARGUMENT_TYPE = re.compile(r"^class \w+\((typing\.)?NamedTuple\)", re.MULTILINE)
 
 

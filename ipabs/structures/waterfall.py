@@ -332,6 +332,18 @@ def _pay_principal(mode, advance_rate, member, m0, m1, rank_first, has_schedule,
     return cash, supported
 
 
+@njit(cache=True, inline="always")
+def _total_due(owed, member, m0, m1):
+    """What a step's members m0 .. m1 - 1 are owed, summed in member order (a member alone
+    without the loop: 0.0 + its amount, the same bits)."""
+    if m1 - m0 == 1:
+        return 0.0 + owed[max(member[m0], 0)]
+    total_due = 0.0
+    for j in range(m0, m1):
+        total_due += owed[member[j]]
+    return total_due
+
+
 def has_triggers(wf):
     """`pay_waterfall`'s last argument: `wf` when the structure has triggers, else None."""
     return wf if wf.trigger_condition.shape[0] > 0 else None
@@ -678,12 +690,7 @@ def pay_waterfall(
                 accounts[OTHER] = held
             class_paid = 0.0  # paid to the classes by this step (fees on class payments)
             if action == A_FEE:
-                if m1 - m0 == 1:  # a member alone: the sum below without its loop
-                    total_due = 0.0 + fee_owed[max(member[m0], 0)]
-                else:
-                    total_due = 0.0
-                    for j in range(m0, m1):
-                        total_due += fee_owed[member[j]]
+                total_due = _total_due(fee_owed, member, m0, m1)
                 from_cash = min(cash, total_due)
                 cash -= from_cash
                 shortfall = total_due - from_cash
@@ -717,12 +724,7 @@ def pay_waterfall(
                         fees_out[k] += paid
                         fee_paid_out[f, k] += paid
             elif action == A_INTEREST:
-                if m1 - m0 == 1:  # a member alone: the sum below without its loop
-                    total_due = 0.0 + interest_owed[max(member[m0], 0)]
-                else:
-                    total_due = 0.0
-                    for j in range(m0, m1):
-                        total_due += interest_owed[member[j]]
+                total_due = _total_due(interest_owed, member, m0, m1)
                 from_cash = min(cash, total_due)
                 cash -= from_cash
                 shortfall = total_due - from_cash
