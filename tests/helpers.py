@@ -29,6 +29,33 @@ QUIET_ASSET = {
 }
 
 
+def pool_scratch(pool) -> tuple:
+    """The pool kernel's arrays after `pool` up to `record` (collections, lost income, default
+    periods, then its scratch, the economy last), zeroed, for calling `simulate_pool_path` or
+    `pool_path` directly as `_run_blocks` does (ipabs.engine.warm.pool_args gives their types)."""
+    import numpy as np
+
+    n_factors = pool.factor_chol.shape[0]
+    n_periods, n_assets = pool.asset_income_weight.shape
+    n_licensees = pool.licensee_threshold.shape[1]
+    return (
+        np.zeros(n_periods),
+        np.zeros(n_periods),
+        np.zeros(n_licensees, np.int64),
+        np.zeros(n_factors + pool.copula_dof + n_licensees),
+        np.zeros(n_factors + n_assets),
+        np.zeros(n_assets),
+        np.zeros(n_factors),
+        np.zeros(n_factors),
+        np.zeros(n_assets),
+        np.zeros(n_assets),
+        np.zeros(n_assets, np.int64),
+        np.zeros(n_assets, np.bool_),
+        np.zeros(n_periods),
+        np.ones(n_factors + 2),
+    )
+
+
 def splitmix64(state: int, n: int) -> list[int]:
     """SplitMix64 as in Vigna's splitmix64.c (Steele, Lea & Flood 2014), in Python integers: the
     next n outputs from `state` (a reference for the engine's addressed and lane draws)."""

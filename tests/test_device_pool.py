@@ -17,7 +17,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from helpers import REPO, small_deal, write_scenario
+from helpers import REPO, pool_scratch, small_deal, write_scenario
 
 from ipabs.engine.compile import compile_scenario
 from ipabs.engine.rng import seed_latent_stream, seed_stream
@@ -54,31 +54,21 @@ def _on_device(source: str, n_paths: int, shift: list[float]) -> dict:
 
 
 def _on_cpu(pool, n_paths: int) -> dict:
-    n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
-    n_licensees = pool.licensee_threshold.shape[1]
-    out = {
-        "collections": np.zeros((n_paths, n_periods)),
-        "lost_income": np.zeros((n_paths, n_periods)),
-        "default_period": np.zeros((n_paths, n_licensees), np.int64),
-        "economy": np.ones((n_paths, n_factors + 2)),
-        "totals": np.zeros((n_paths, 4)),
-    }
+    keys = ("collections", "lost_income", "default_period", "economy", "totals")
+    out: dict = {key: [] for key in keys}
     for p in range(n_paths):
         state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
         seed_stream(state, SEED, FIRST_PATH + p)
         seed_latent_stream(latent_state, SEED, FIRST_PATH + p)
-        totals = simulate_pool_path(
-            state, latent_state, pool, out["collections"][p], out["lost_income"][p],
-            out["default_period"][p], np.empty(n_factors + pool.copula_dof + n_licensees),
-            np.empty(n_factors + n_assets), np.empty(n_assets), np.empty(n_factors),
-            np.empty(n_factors), np.empty(n_assets), np.empty(n_assets),
-            np.empty(n_assets, np.int64), np.empty(n_assets, np.bool_), np.empty(n_periods),
-            out["economy"][p], False, np.zeros((n_periods, n_assets)),
-            np.zeros((n_periods, n_assets), np.bool_),
-        )  # fmt: skip
-        out["totals"][p] = [float(t) for t in totals]
-    return out
+        scratch = pool_scratch(pool)
+        recorded = (np.zeros((n_periods, n_assets)), np.zeros((n_periods, n_assets), np.bool_))
+        totals = simulate_pool_path(state, latent_state, pool, *scratch, False, *recorded)
+        for key, value in zip(
+            keys, (*scratch[:3], scratch[13], [float(t) for t in totals]), strict=True
+        ):
+            out[key].append(value)
+    return {key: np.array(values) for key, values in out.items()}
 
 
 def _student_t_deal() -> dict:

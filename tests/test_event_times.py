@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import QUIET_ASSET, small_deal, splitmix64
+from helpers import QUIET_ASSET, pool_scratch, small_deal, splitmix64
 from scipy import stats
 
 from ipabs.engine.compile import compile_scenario
@@ -90,26 +90,9 @@ def pool_paths(data: dict, paths: int, seed: int = 11):
     collection period on each path, from the pool kernel itself (recorded)."""
     deal = compile_scenario(validate(data))
     pool = deal.pool
-    n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
-    n_licensees = pool.licensee_threshold.shape[1]
     state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
-    scratch = (
-        np.empty(n_periods),
-        np.empty(n_periods),
-        np.empty(n_licensees, np.int64),
-        np.empty(n_factors + pool.copula_dof + n_licensees),
-        np.empty(n_factors + n_assets),
-        np.empty(n_assets),
-        np.empty(n_factors),
-        np.empty(n_factors),
-        np.empty(n_assets),
-        np.empty(n_assets),
-        np.empty(n_assets, np.int64),
-        np.empty(n_assets, np.bool_),
-        np.empty(n_periods),
-        np.ones(n_factors + 2),
-    )
+    scratch = pool_scratch(pool)
     alive = np.zeros((paths, n_periods, n_assets), np.bool_)
     level = np.zeros((paths, n_periods, n_assets))
     for p in range(paths):

@@ -8,37 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, pool_scratch
 
 from ipabs.engine.compile import compile_scenario
 from ipabs.engine.rng import seed_latent_stream, seed_stream
-from ipabs.pool.kernels import new_pool_work, pool_path, simulate_pool_path
+from ipabs.pool.kernels import new_pool_work, pool_path, pool_work_shapes, simulate_pool_path
 from ipabs.scenario.load import load
 
 
 def _scratch(pool) -> tuple:
-    n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
-    n_licensees = pool.licensee_threshold.shape[1]
-    return (
-        np.zeros(n_periods),
-        np.zeros(n_periods),
-        np.zeros(n_licensees, np.int64),
-        np.zeros(n_factors + pool.copula_dof + n_licensees),
-        np.zeros(n_factors + n_assets),
-        np.zeros(n_assets),
-        np.zeros(n_factors),
-        np.zeros(n_factors),
-        np.zeros(n_assets),
-        np.zeros(n_assets),
-        np.zeros(n_assets, np.int64),
-        np.zeros(n_assets, np.bool_),
-        np.zeros(n_periods),
-        np.ones(n_factors + 2),
-        True,
-        np.zeros((n_periods, n_assets)),
-        np.zeros((n_periods, n_assets), np.bool_),
-    )
+    recorded = (np.zeros((n_periods, n_assets)), np.zeros((n_periods, n_assets), np.bool_))
+    return (*pool_scratch(pool), True, *recorded)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +51,13 @@ def test_the_pool_kernel_as_plain_python_checks_its_indices_and_gives_the_same_b
         for at in (0, 1, 2, 13, 15, 16):
             np.testing.assert_array_equal(scratch_py[at], scratch_jit[at])
         np.testing.assert_array_equal(state_py, state_jit)  # the same draws taken
+
+
+@pytest.mark.parametrize(
+    "scenario", ["music_catalogue_abs.toml", "zgc_patent_licence_abs_2022.toml"]
+)
+def test_the_work_arrays_have_the_shapes_the_device_allocates(scenario):
+    # new_pool_work (the CPU's, compiled) and pool_work_shapes (the device's) list the same arrays
+    pool = compile_scenario(load(REPO / "scenarios" / scenario)).pool
+    made = [(a.shape, a.dtype) for a in new_pool_work(pool)]
+    assert made == [(shape, np.dtype(dtype)) for shape, dtype in pool_work_shapes(pool)]
