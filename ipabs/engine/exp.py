@@ -10,7 +10,8 @@ Cody-Waite form (ln 2 = LN2_HI + LN2_LO),
     exp(r) = 1 - ((lo - r c / (2 - c)) - hi),   exp(x) = 2^k exp(r)
 
 with error below 1 ulp. k is rounded by the 1.5 * 2^52 shift (round half to even), and 2^k is
-built from its bits. Arguments are clamped to [-700, 700] (exp(700) is about 1e304), where 2^k is
+built from its bits, by a bit cast in the same loop (an LLVM intrinsic; a NumPy view when the
+kernels run as Python). Arguments are clamped to [-700, 700] (exp(700) is about 1e304), where 2^k is
 a normal number.
 
 Every operation is an IEEE add, multiply or divide, with no fused multiply-add (Numba does not
@@ -25,7 +26,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import config
+from numba.core.typing import signature
+from numba.extending import intrinsic
 
 _LOG2E = 1.44269504088896338700e00
 _LN2_HI = 6.93147180369123816490e-01
@@ -53,18 +58,41 @@ def _reduced(x):
     return 1.0 - ((lo - (r * c) / (2.0 - c)) - hi), k
 
 
+if config.DISABLE_JIT:  # the kernels run as Python (tests/test_device_pool.py's simulator run)
+
+    def _power_of_two(k):
+        """2^k for an integer-valued float k in [-1022, 1023], built from its bits."""
+        return np.int64((int(k) + 1023) << 52).view(np.float64)
+
+else:
+
+    @intrinsic
+    def _double_from_bits(typingctx, bits):
+        """The float64 whose IEEE bits are the int64 `bits` (a bit cast, no conversion)."""
+        if not isinstance(bits, types.Integer) or bits.bitwidth != 64:
+            return None
+
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], ir.DoubleType())
+
+        return signature(types.float64, bits), codegen
+
+    @njit(cache=True, inline="always")
+    def _power_of_two(k):
+        """2^k for an integer-valued float k in [-1022, 1023], built from its bits."""
+        return _double_from_bits((np.int64(k) + 1023) << 52)
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def exp_into(x, out, scale_bits):
-    """out[i] = exp(x[i]) for every i; `scale_bits` is int64 scratch of the same length. Inlined
-    into its caller, whose loops vectorise only with `error_model="numpy"` too."""
+    """out[i] = exp(x[i]) for every i, in one loop. Inlined into its caller, whose loops
+    vectorise only with `error_model="numpy"` too. `scale_bits` (int64, x's length) is no longer
+    written: 2^k is now a bit cast in the loop (0.15 ns an exponential less, benchmarks/README.md);
+    the callers still pass it, as the pool kernel's signature does."""
     n = x.shape[0]
     for i in range(n):
         y, k = _reduced(x[i])
-        out[i] = y
-        scale_bits[i] = (np.int64(k) + 1023) << 52
-    scale = scale_bits.view(np.float64)
-    for i in range(n):
-        out[i] *= scale[i]
+        out[i] = y * _power_of_two(k)
 
 
 @njit(cache=True, error_model="numpy")

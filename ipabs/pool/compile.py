@@ -36,6 +36,7 @@ class PoolArrays(NamedTuple):
     asset_invalidation_cut: np.ndarray  # (A,) ... plus invalidations (the rest are lapses)
     asset_log_keep: np.ndarray  # (A,) log(1 - obsolescence severity)
     asset_renewal_share: np.ndarray  # (K, A) share of period k before a renewal date; -1: none
+    period_renewals: np.ndarray  # (K,) int64: the assets with a renewal date in period k
     asset_renewal_prob: np.ndarray  # (A,)
     asset_annuity_cost: np.ndarray  # (K, A) the deal's annual fees of period k while it pays them
     licensee_factor: np.ndarray  # (L,) int64
@@ -185,6 +186,7 @@ def compile_pool(sc: Scenario, grid: TimeGrid) -> PoolArrays:
             [_log_keep(r.obsolescence_severity) for r in resolved], dtype=float
         ),
         asset_renewal_share=stack("renewal"),
+        period_renewals=np.count_nonzero(stack("renewal") >= 0.0, axis=1).astype(np.int64),
         asset_renewal_prob=np.array([r.renewal_probability for r in resolved], dtype=float),
         asset_annuity_cost=stack("annuity"),
         licensee_factor=np.array(

@@ -263,14 +263,13 @@ def pool_path(
         # asset order, only if there is one (a renewal date draws its uniform whether or not the
         # right is alive) or the path is recorded
         events = 0
-        renewals = 0
+        renewals = pool.period_renewals[k]  # (the same on every path)
         flagged = 0  # with one event and no renewal date, the asset it falls on
         for i in range(n_assets):
             alive_now = alive[i]
             shares[i] = 1.0 if alive_now else 0.0
             event = alive_now & (pool.asset_survival[k, i] <= event_target[i])
             events += event
-            renewals += pool.asset_renewal_share[k, i] >= 0.0
             flagged += i * event
         # the walk: every asset if the path is recorded or the period has a renewal date (whose
         # uniforms are drawn in asset order), else the assets with an event; for one, only it
@@ -319,8 +318,39 @@ def pool_path(
             if record:
                 level_path[k, i] = log_level[i]
                 alive_path[k, i] = alive[i]
-        # what each licence owes and, while its licensee stands, pays, in loops LLVM
-        # vectorises: the royalty, or with minimum guarantees max(MG, royalty) or MG + royalty
+        if lag_free:
+            # no collection lag: what each licence owes and pays, and the period's sums in asset
+            # order, in one loop (its additions are a chain; the rest fits beside it)
+            for i in range(n_assets):
+                share = shares[i]
+                royalty = (pool.asset_income_weight[k, i] * share) * level[i]
+                due = royalty
+                if pool.has_minimum:  # docs/model.md, 3.11
+                    minimum = pool.asset_minimum[k, i] * share
+                    greater = _greater(minimum, royalty)
+                    due = greater if pool.minimum_greater_of[i] else minimum + royalty
+                period_cost += pool.asset_annuity_cost[k, i] * share
+                defaulted_in = asset_default[i]
+                if k < defaulted_in:
+                    collected_now += due
+                    continue
+                collected = 0.0
+                if due != 0.0:
+                    if defaulted_in == k:
+                        collected = pool.licensee_recovery[pool.asset_licensee[i]] * due
+                    else:
+                        relicensed = pool.asset_relicense_lag[i]
+                        if relicensed >= 0 and k >= defaulted_in + relicensed:
+                            collected = pool.asset_relicense_share[i] * royalty
+                    period_lost += due - collected
+                collected_now += collected
+            collections[k] += collected_now
+            lost_income[k] = period_lost
+            costs[k] = period_cost
+            continue
+        # with a collection lag: what each licence owes and, while its licensee stands, pays, in
+        # loops LLVM vectorises: the royalty, or with minimum guarantees max(MG, royalty) or
+        # MG + royalty
         if pool.has_minimum:  # docs/model.md, 3.11
             for i in range(n_assets):
                 royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]

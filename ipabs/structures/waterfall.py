@@ -502,6 +502,8 @@ def pay_waterfall(
     called = False
     revolving_over = False
     v_cash, v_defaulted, v_loss, v_performing = vintages
+    # the flows a period adds to, zero at the path's start (in loops that store a vector at a
+    # time, not a value at a time in each period)
     for k in range(n_periods):
         fees_out[k] = 0.0
         purchases_out[k] = 0.0
@@ -519,15 +521,18 @@ def pay_waterfall(
         debt_service_out[k] = 0.0
         principal_in_out[k] = 0.0
         support_fee_out[k] = 0.0
-        if wf.any_paid_fee:
-            for f in range(n_fees):
-                fee_paid_accrual[f] = 0.0
-        for f in range(n_fees):
+    for f in range(n_fees):
+        for k in range(n_periods):
             fee_paid_out[f, k] = 0.0
-        for t in range(n_tranches):
+    for t in range(n_tranches):
+        for k in range(n_periods):
             interest_out[t, k] = 0.0
             principal_out[t, k] = 0.0
             support_class_out[t, k] = 0.0
+    for k in range(n_periods):
+        if wf.any_paid_fee:
+            for f in range(n_fees):
+                fee_paid_accrual[f] = 0.0
         accounts[DRAWN_NOW] = 0.0
         accounts[LIQ_DRAWN_NOW] = 0.0
         accounts[HOLDBACK_DRAWN_NOW] = 0.0
