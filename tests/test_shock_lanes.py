@@ -1,7 +1,7 @@
 """The shock lanes (docs/model.md, 2): a path's period normals from 16 xoshiro256** generators
-stepped together and a 256-block ziggurat whose rare branches go on from the period stream.
-Checked: each lane is xoshiro256** (against the reference-checked single generator), the lanes'
-seeding is SplitMix64's reference, the share of words inside the boxes is the ziggurat's exact
+stepped together and a 1024-block ziggurat whose rare branches go on from the period stream.
+Checked: the ziggurat's tables close (every block has the same area, the top one too), each lane
+is xoshiro256** (against the reference-checked single generator), the lanes' seeding is SplitMix64's reference, the share of words inside the boxes is the ziggurat's exact
 acceptance, and the normals' moments, quantiles, tails and correlations are the standard
 normal's within stated standard errors."""
 
@@ -12,7 +12,7 @@ import math
 import numpy as np
 from helpers import splitmix64
 from numba import njit
-from scipy import stats
+from scipy import optimize, stats
 
 from ipabs.engine import rng
 
@@ -67,9 +67,45 @@ def _sample(seed, paths, per_path, chunk):
     return out, inside
 
 
+def _closure(r: float, blocks: int) -> float:
+    """The ziggurat's closure for a base strip edge r: the top block's area less v, where every
+    block (the base strip with the tail, and blocks-1 rectangles) has area v = r f(r) + the tail's
+    integral, f(x) = exp(-x^2 / 2). Zero at the right r."""
+    v = r * math.exp(-0.5 * r * r) + math.sqrt(math.pi / 2.0) * math.erfc(r / math.sqrt(2.0))
+    x = r
+    for _ in range(2, blocks):
+        height = v / x + math.exp(-0.5 * x * x)
+        if height >= 1.0:  # the rectangles reach the density's top before the last block
+            return -v
+        x = math.sqrt(-2.0 * math.log(height))
+    return x * (1.0 - math.exp(-0.5 * x * x)) - v
+
+
+def test_the_ziggurat_tables_close():
+    """r solves the closure (found here independently, by Brent's method in double precision); the
+    same solver gives Marsaglia & Tsang's published 256-block r; and the tables' blocks all have
+    the area v."""
+    published_256 = 3.6541528853610088
+    assert abs(optimize.brentq(_closure, 3.0, 4.0, args=(256,), xtol=1e-15) - published_256) < 1e-9
+    blocks = rng._LANE_BLOCKS
+    r = optimize.brentq(_closure, 3.5, 4.5, args=(blocks,), xtol=1e-15)
+    assert abs(r - rng._LANE_R) < 1e-9
+    v = r * math.exp(-0.5 * r * r) + math.sqrt(math.pi / 2.0) * math.erfc(r / math.sqrt(2.0))
+    assert abs(rng._LANE_V / v - 1.0) < 1e-12
+    x = rng._LANE_X
+    assert x.shape == (blocks + 1,) and x[1] == rng._LANE_R and x[blocks] == 0.0
+    f = np.exp(-0.5 * x * x)
+    # each rectangle's area x_i (f(x_i+1) - f(x_i)), the top one's with f(0) = 1
+    areas = x[1:blocks] * (f[2 : blocks + 1] - f[1:blocks])
+    assert np.max(np.abs(areas / v - 1.0)) < 1e-6
+    # the block's index and the outside mark sit below the uniform's bits (11 on)
+    assert int(rng._LANE_MASK) == blocks - 1 and int(rng._LANE_MARK) == blocks
+    assert blocks <= 2048 and blocks & (blocks - 1) == 0
+
+
 def test_the_share_of_words_inside_the_boxes_is_the_ziggurat_s():
-    """Each word's block is uniform over 256 and its |u| uniform, so P(inside) is the mean of
-    x_i+1 / x_i over the blocks (about 98.5%)."""
+    """Each word's block is uniform over 1024 and its |u| uniform, so P(inside) is the mean of
+    x_i+1 / x_i over the blocks (about 99.57%)."""
     _, inside = _sample(3, 200, 1_000, 1_000)
     n = 200_000
     p = float(np.mean(rng._LANE_RATIO))
@@ -88,9 +124,9 @@ def test_lane_normals_match_the_normal_distribution():
     edges = stats.norm.ppf(np.linspace(0.0, 1.0, 201))
     counts = np.histogram(x, edges)[0]
     assert stats.chisquare(counts).pvalue > 1e-3
-    # the tail block (beyond r = 3.654) and the outer wedges, whose normals come from the
+    # the tail block (beyond r = 4.039) and the outer wedges, whose normals come from the
     # period stream's draws
-    for cut in (2.5, 3.0, 3.654, 4.0):
+    for cut in (2.5, 3.0, 3.654, 4.0, 4.039):
         p = 2 * stats.norm.sf(cut)
         count = np.count_nonzero(np.abs(x) > cut)
         assert abs(count - p * n) < 4.0 * math.sqrt(n * p * (1 - p)), (cut, count, p * n)

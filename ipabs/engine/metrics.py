@@ -71,15 +71,29 @@ def irr(cash_flows, t_years, price):
     """
     total = 0.0
     timed = 0.0
+    timed2 = 0.0
     for k in range(cash_flows.shape[0]):
         total += cash_flows[k]
         timed += cash_flows[k] * t_years[k]
+        timed2 += (cash_flows[k] * t_years[k]) * t_years[k]
     if total <= 0.0:
         return -1.0
     # work in u = ln(1+y): pv(u) = sum CF exp(-u t) is smooth, decreasing and convex. Start from
-    # the root for all cash at the CF-weighted mean time (exact for a single cash flow).
+    # the root of ln pv(u) to second order in u: with the cash-weighted mean time m and variance
+    # v of the payment times, ln pv(u) = ln total - u m + u^2 v / 2 + O(u^3) (the cumulants of
+    # the times), so u0 = 2c / (m + sqrt(m^2 - 2 v c)), c = ln(total / price); exact for a single
+    # cash flow (v = 0: u0 = c / m), and about one Newton step fewer than the first-order start
+    # c / m on the standard deal (2.0 against 2.9 steps a tranche); c / m where the root is
+    # not real
     lo, hi = -50.0, 50.0
-    u = min(max(np.log(total / price) / (timed / total), lo), hi) if timed > 0.0 else 0.0
+    u = 0.0
+    if timed > 0.0:
+        mean = timed / total
+        variance = max(timed2 / total - mean * mean, 0.0)
+        c = np.log(total / price)
+        disc = mean * mean - 2.0 * variance * c
+        u = 2.0 * c / (mean + np.sqrt(disc)) if disc > 0.0 else c / mean
+        u = min(max(u, lo), hi)
     n = cash_flows.shape[0]
     exponent = np.empty(n)
     factor = np.empty(n)

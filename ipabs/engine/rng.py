@@ -45,10 +45,19 @@ def _ziggurat_tables(blocks: int = 128, r: float = 3.442619855899, v: float = 9.
 
 _ZIG_R = 3.442619855899
 _ZIG_X, _ZIG_RATIO = _ziggurat_tables()
-#: the lanes' ziggurat: 256 blocks (Marsaglia & Tsang 2000's r and v), so that 1.5% of words,
-#: not 2.8%, fall outside the boxes; the density's height exp(-x_i^2 / 2) at each edge
-_LANE_R = 3.6541528853610088
-_LANE_X, _LANE_RATIO = _ziggurat_tables(256, _LANE_R, 4.92867323399e-3)
+#: the lanes' ziggurat: 1024 blocks, so that 0.43% of words fall outside the boxes (1.5% with
+#: Marsaglia & Tsang's 256, 2.8% with 128). r is the root of the ziggurat's closure for 1024
+#: blocks of area v = r f(r) + int_r^inf f (f(x) = exp(-x^2 / 2)): the top block's edge x_1023
+#: must give x_1023 (1 - f(x_1023)) = v. Solved by bisection in 40-digit arithmetic (mpmath), the
+#: same way giving Marsaglia & Tsang's 256-block and Doornik's 128-block r; checked in
+#: tests/test_shock_lanes.py. The block's index takes the word's low 10 bits, its uniform the top
+#: 53, and bit 10 marks a word outside the boxes. Also the density's height at each edge.
+_LANE_BLOCKS = 1024
+_LANE_R = 4.0388498461095045
+_LANE_V = 1.2263246463530881e-3
+_LANE_MASK = uint64(_LANE_BLOCKS - 1)
+_LANE_MARK = uint64(_LANE_BLOCKS)
+_LANE_X, _LANE_RATIO = _ziggurat_tables(_LANE_BLOCKS, _LANE_R, _LANE_V)
 _LANE_F = np.exp(-0.5 * _LANE_X * _LANE_X)
 
 
@@ -262,7 +271,7 @@ def lane_words(lanes, words):
 
 @njit(cache=True)
 def _lane_slow_path(state, u, i):
-    """The lanes' ziggurat's rare branches (1.5% of words), drawing from `state`: the tail
+    """The lanes' ziggurat's rare branches (0.43% of words), drawing from `state`: the tail
     (block 0), or the wedge test of block i, f(x_i+1) + U (f(x_i) - f(x_i+1)) < f(x) with
     f(x) = exp(-x^2 / 2) (Doornik's test times f(x): one exponential, the engine's own).
     (value, accepted)."""
@@ -275,9 +284,9 @@ def _lane_slow_path(state, u, i):
 
 @njit(cache=True, error_model="numpy")
 def lane_normals(lanes, state, words, out, places):
-    """Fill `out` with normals: normal j is a 256-block ziggurat (Marsaglia & Tsang 2000, in
+    """Fill `out` with normals: normal j is a 1024-block ziggurat (Marsaglia & Tsang 2000, in
     Doornik's form) started from the lanes' word j, its uniform from the top 53 bits and its block
-    from the low 8. In the 1.5% of cases where that word falls outside the boxes, the algorithm
+    from the low 10. In the 0.43% of cases where that word falls outside the boxes, the algorithm
     goes on from the period stream `state`, in the order of j: the tail, or the wedge test's
     uniform and, if the wedge rejects, a fresh normal (`normal`). Every draw is an independent
     uniform and a rejection only starts again, so each normal is exact and independent of the
@@ -297,11 +306,11 @@ def _inside_boxes(words, out):
     for j in range(out.shape[0]):
         bits = words[j]
         u = 2.0 * (float(bits >> uint64(11)) * _TWO_POW_M53) - 1.0
-        i = bits & uint64(0xFF)
+        i = bits & _LANE_MASK
         out[j] = u * _LANE_X[i]
         outside = uint64(abs(u) >= _LANE_RATIO[i])
-        # bit 8 is used by neither u nor i: set, it keeps a word outside the boxes nonzero
-        words[j] = (bits | uint64(0x100)) & (uint64(0) - outside)
+        # bit 10 is used by neither u nor i: set, it keeps a word outside the boxes nonzero
+        words[j] = (bits | _LANE_MARK) & (uint64(0) - outside)
         inside += 1 - int(outside)
     return inside
 
@@ -320,7 +329,7 @@ def _outside_boxes(state, words, out, places):
         j = places[m]
         bits = words[j]
         u = 2.0 * (float(bits >> uint64(11)) * _TWO_POW_M53) - 1.0
-        value, accepted = _lane_slow_path(state, u, int(bits & uint64(0xFF)))
+        value, accepted = _lane_slow_path(state, u, int(bits & _LANE_MASK))
         out[j] = value if accepted else normal(state)
 
 

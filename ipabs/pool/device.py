@@ -11,7 +11,7 @@ the numbers are the CPU's:
   no `-fma` option, and NVVM's default contracts a*b + c, which would round the engine's exp and
   every sum differently from the CPU: `no_fma`). What can still differ is where CUDA's libdevice
   `exp`, `log` and `sqrt` differ from the C library's in the last bit: the value of a normal from
-  the ziggurat's tail (r - log(U)/r; about 2.6 in 10,000 normals, so about 1.6 a path on the
+  the ziggurat's tail (r - log(U)/r; about 5.4 in 100,000 normals, so about 0.34 a path on the
   standard deal), the period stream's own ziggurat's wedge test in its rare fallback (a
   comparison, flipped by such a difference with probability of order 1e-16) and the importance
   sampling weight. So some paths may differ from the CPU in their last bits; the lanes' wedge
