@@ -44,6 +44,26 @@ if LANES:
 
 STANDARD = Path(__file__).with_name("standard.toml")
 
+if "scale_bits" in inspect.signature(simulate_pool_path.py_func).parameters:  # before 2026-12-03
+    # (the exp's scratch, no longer needed once 2^k became a bit cast)
+
+    @njit(cache=False)
+    def _simulate(state, latent_state, pool, collections, lost, default_period, path_normals, shocks, event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, level_path, alive_path):  # fmt: skip
+        return simulate_pool_path(
+            state, latent_state, pool, collections, lost, default_period, path_normals, shocks,
+            event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy,
+            False, level_path, alive_path,
+        )  # fmt: skip
+else:
+
+    @njit(cache=False)
+    def _simulate(state, latent_state, pool, collections, lost, default_period, path_normals, shocks, event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, level_path, alive_path):  # fmt: skip
+        return simulate_pool_path(
+            state, latent_state, pool, collections, lost, default_period, path_normals, shocks,
+            event_target, bridge, factor_z, log_level, level, alive, costs, economy, False,
+            level_path, alive_path,
+        )  # fmt: skip
+
 
 @njit(cache=False)
 def _pool_only(pool, n_paths, seed):
@@ -66,9 +86,9 @@ def _pool_only(pool, n_paths, seed):
     for p in range(n_paths):
         rng.seed_stream(state, seed, p)
         rng.seed_latent_stream(latent_state, seed, p)
-        simulate_pool_path(
+        _simulate(
             state, latent_state, pool, collections, lost, default_period, path_normals, shocks,
-            event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, False,
+            event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy,
             level_path, alive_path,
         )  # fmt: skip
         total += collections[n_periods - 1]

@@ -49,7 +49,6 @@ def pool_scratch(pool) -> tuple:
         np.zeros(n_factors),
         np.zeros(n_assets),
         np.zeros(n_assets),
-        np.zeros(n_assets, np.int64),
         np.zeros(n_assets, np.bool_),
         np.zeros(n_periods),
         np.ones(n_factors + 2),

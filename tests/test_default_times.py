@@ -486,7 +486,6 @@ def default_dates(scenario, paths: int, seed: int) -> list[list[dt.date | None]]
         factor_z=np.empty(n_factors),
         log_level=np.empty(n_assets),
         level=np.empty(n_assets),
-        scale_bits=np.empty(n_assets, np.int64),
         alive=np.empty(n_assets, np.bool_),
         costs=np.empty(n_periods),
         economy=np.ones(n_factors + 2),

@@ -65,7 +65,7 @@ def _on_cpu(pool, n_paths: int) -> dict:
         recorded = (np.zeros((n_periods, n_assets)), np.zeros((n_periods, n_assets), np.bool_))
         totals = simulate_pool_path(state, latent_state, pool, *scratch, False, *recorded)
         for key, value in zip(
-            keys, (*scratch[:3], scratch[13], [float(t) for t in totals]), strict=True
+            keys, (*scratch[:3], scratch[12], [float(t) for t in totals]), strict=True
         ):
             out[key].append(value)
     return {key: np.array(values) for key, values in out.items()}

@@ -14,7 +14,7 @@ from ipabs.engine.exp import exp1, exp_into
 
 def _exp(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
-    exp_into(x, out, np.empty(x.shape[0], np.int64))
+    exp_into(x, out)
     return out
 
 

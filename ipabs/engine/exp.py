@@ -84,11 +84,9 @@ else:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def exp_into(x, out, scale_bits):
-    """out[i] = exp(x[i]) for every i, in one loop. Inlined into its caller, whose loops
-    vectorise only with `error_model="numpy"` too. `scale_bits` (int64, x's length) is no longer
-    written: 2^k is now a bit cast in the loop (0.15 ns an exponential less, benchmarks/README.md);
-    the callers still pass it, as the pool kernel's signature does."""
+def exp_into(x, out):
+    """out[i] = exp(x[i]) for every i, in one loop (2^k a bit cast in it). Inlined into its
+    caller, whose loops vectorise only with `error_model="numpy"` too."""
     n = x.shape[0]
     for i in range(n):
         y, k = _reduced(x[i])

@@ -97,11 +97,10 @@ def irr(cash_flows, t_years, price):
     n = cash_flows.shape[0]
     exponent = np.empty(n)
     factor = np.empty(n)
-    scale_bits = np.empty(n, np.int64)
     for _ in range(200):
         for k in range(n):
             exponent[k] = -u * t_years[k]
-        exp_into(exponent, factor, scale_bits)
+        exp_into(exponent, factor)
         pv = 0.0
         slope = 0.0
         for k in range(n):

@@ -346,7 +346,6 @@ def _run_blocks(
         factor_z = np.empty(n_factors)
         log_level = np.empty(n_assets)
         level = np.empty(n_assets)
-        scale_bits = np.empty(n_assets, np.int64)
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
         pool_work = new_pool_work(pool)  # the pool kernel's work arrays, once a block
@@ -424,7 +423,7 @@ def _run_blocks(
                 seed_latent_stream(latent_state, seed, first_path + p)
                 n_defaults, rights_lost, annuities, after_final = pool_path(
                     state, latent_state, pool, collections, lost, default_period, path_normals, shocks, event_target,
-                    bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record,
+                    bridge, factor_z, log_level, level, alive, costs, economy, record,
                     level_path, alive_path, pool_work,
                 )  # fmt: skip
                 if loans is not None:

@@ -74,8 +74,8 @@ def pool_args(deal, loans, support, revolving, trust_value) -> tuple:
     return (
         state, state, pool, _f(k), _f(k), np.empty(n_licensees, np.int64),
         _f(n_factors + pool.copula_dof + n_licensees), _f(n_factors + n_assets), _f(n_assets),
-        _f(n_factors), _f(n_factors), _f(n_assets), _f(n_assets), np.empty(n_assets, np.int64),
-        np.empty(n_assets, np.bool_), _f(k), np.ones(n_factors + 2), record,
+        _f(n_factors), _f(n_factors), _f(n_assets), _f(n_assets), np.empty(n_assets, np.bool_),
+        _f(k), np.ones(n_factors + 2), record,
         np.zeros((k, n_assets)), np.zeros((k, n_assets), np.bool_),
         tuple(np.empty(shape, dtype) for shape, dtype in pool_work_shapes(pool)),
     )  # fmt: skip

@@ -55,7 +55,7 @@ class DevicePoolPaths:
 @cuda.jit
 def pool_paths_kernel(
     seed, first_path, pool, states, collections, lost, default_period, path_normals, shocks,
-    event_target, bridge, factor_z, log_level, level, scale_bits, alive, costs, economy,
+    event_target, bridge, factor_z, log_level, level, alive, costs, economy,
     level_path, alive_path, totals, w0, w1, w2, w3, w4, w5, w6, w7, w8,
 ):  # fmt: skip
     p = cuda.grid(1)
@@ -67,7 +67,7 @@ def pool_paths_kernel(
     seed_latent_stream(latent_state, seed, first_path + p)
     n_defaults, rights_lost, annuities, after_final = pool_path(
         state, latent_state, pool, collections[p], lost[p], default_period[p], path_normals[p],
-        shocks[p], event_target[p], bridge[p], factor_z[p], log_level[p], level[p], scale_bits[p],
+        shocks[p], event_target[p], bridge[p], factor_z[p], log_level[p], level[p],
         alive[p], costs[p], economy[p], False, level_path, alive_path,
         (w0[p], w1[p], w2[p], w3[p], w4[p], w5[p], w6[p], w7[p], w8[p]),
     )  # fmt: skip
@@ -125,7 +125,7 @@ def kernel_args(
         rows(n_periods), rows(n_periods), rows(n_licensees, dtype=np.int64),
         rows(n_factors + pool.copula_dof + n_licensees), rows(n_factors + n_assets),
         rows(n_assets), rows(n_factors), rows(n_factors), rows(n_assets), rows(n_assets),
-        rows(n_assets, dtype=np.int64), rows(n_assets, dtype=np.bool_), rows(n_periods),
+        rows(n_assets, dtype=np.bool_), rows(n_periods),
         to_device(np.ones((n_paths, n_factors + 2))), array((n_periods, n_assets), np.float64),
         array((n_periods, n_assets), np.bool_), rows(4),
         *(rows(*shape, dtype=dtype) for shape, dtype in pool_work_shapes(pool)),
@@ -152,8 +152,8 @@ def pool_paths_on_device(
             pool_paths_kernel[blocks, THREADS_PER_BLOCK](*args)
         cuda.synchronize()
         # collections, lost income, default periods, the economy, the totals
-        parts.append([args[i].copy_to_host() for i in (4, 5, 6, 17, 20)])
+        parts.append([args[i].copy_to_host() for i in (4, 5, 6, 16, 19)])
     if not parts:
         host = kernel_args(pool, seed, first_path, 0, array=np.zeros, to_device=np.asarray)
-        parts.append([host[i] for i in (4, 5, 6, 17, 20)])
+        parts.append([host[i] for i in (4, 5, 6, 16, 19)])
     return DevicePoolPaths(*(np.concatenate(column) for column in zip(*parts, strict=True)))

@@ -118,7 +118,7 @@ def new_pool_work(pool):
 @njit(cache=True, error_model="numpy")
 def simulate_pool_path(
     state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target, bridge,
-    factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path,
+    factor_z, log_level, level, alive, costs, economy, record, level_path, alive_path,
 ):  # fmt: skip
     """Simulate one path into `collections[k]` (net of pre-paid annuities) and `lost_income[k]`
     (income due but not collected because its licensee defaulted, net of recovery). The path's
@@ -128,14 +128,14 @@ def simulate_pool_path(
     other names' default times read, then the path's likelihood-ratio weight (1 without
     importance sampling). The other arrays are scratch (`path_normals` holds
     F + nu + L normals, `shocks` F (or more), `event_target` A (each asset's next event's survival
-    level), `bridge` F, `level` and `scale_bits` A
+    level), `bridge` F, `level` A
     values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
     asset's log level and status per period are kept (for the loan kernel, which values pledged
     IP at default, and for a trust's IP value).
     Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
     return pool_path(
         state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target,
-        bridge, factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path,
+        bridge, factor_z, log_level, level, alive, costs, economy, record, level_path, alive_path,
         new_pool_work(pool),
     )  # fmt: skip
 
@@ -143,7 +143,7 @@ def simulate_pool_path(
 @njit(cache=True, error_model="numpy")
 def pool_path(
     state, latent_state, pool, collections, lost_income, default_period, path_normals, shocks, event_target, bridge,
-    factor_z, log_level, level, scale_bits, alive, costs, economy, record, level_path, alive_path, work,
+    factor_z, log_level, level, alive, costs, economy, record, level_path, alive_path, work,
 ):  # fmt: skip
     """`simulate_pool_path` with its work arrays given (`new_pool_work`), so that it allocates
     nothing: the same code compiles for a CUDA device (ipabs.pool.device), one path a thread."""
@@ -256,7 +256,7 @@ def pool_path(
                 + pool.asset_idiosyncratic[i] * chunk_normals[first_asset + i]
             )
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
-        exp_into(log_level, level, scale_bits)
+        exp_into(log_level, level)
         # `shares[i]`: the share of the period's income and fees asset i keeps (1 alive, 0 dead,
         # the part up to the expiry date if not renewed). Most periods have no event and no
         # renewal date: count them in a loop LLVM vectorises, and walk the assets one by one, in
