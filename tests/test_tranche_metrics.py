@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipabs.engine.metrics import irr, tranche_path_metrics
+from ipabs.engine.metrics import irr, newton_start, tranche_path_metrics
 
 
 def _in_order(values) -> float:
@@ -89,3 +89,45 @@ def test_the_irr_is_the_root_of_its_equation(flows, times):
         lambda u: float(np.sum(cf * np.exp(-u * t))) - 100.0, -3.0, 40.0, xtol=1e-15
     )
     assert irr(cf, t, 100.0) == pytest.approx(math.expm1(u), rel=1e-9, abs=1e-12)
+
+
+def _start(cf, t, price):
+    cf, t = np.asarray(cf, float), np.asarray(t, float)
+    return newton_start(_in_order(cf), _in_order(cf * t), _in_order(cf * t * t), price, -50.0, 50.0)
+
+
+def test_the_newton_start_is_the_root_to_second_order():
+    # one cash flow: the start is the root, ln(250 / 100) / 1.5
+    assert _start([250.0], [1.5], 100.0) == pytest.approx(math.log(2.5) / 1.5, rel=1e-15)
+    # two flows a little apart: the start's error is of third order in the spread of the times,
+    # the first-order start c / m's of second order
+    from scipy import optimize
+
+    for spread in (0.2, 0.1, 0.05):
+        cf, t = np.array([60.0, 60.0]), np.array([2.0 - spread, 2.0 + spread])
+        root = optimize.brentq(
+            lambda u, cf=cf, t=t: float(np.sum(cf * np.exp(-u * t))) - 100.0, -1, 1, xtol=1e-16
+        )
+        first_order = math.log(1.2) / 2.0
+        error = abs(_start(cf, t, 100.0) - root)
+        assert error < 1e-3 * abs(first_order - root) and error < 1e-6 * spread**2
+
+
+def test_the_newton_start_at_the_edges():
+    # the second-order root is not real (a large gain over times far apart): c / m
+    cf, t = np.array([500.0, 800.0]), np.array([0.1, 30.0])
+    mean = float(np.sum(cf * t) / np.sum(cf))
+    assert _start(cf, t, 100.0) == pytest.approx(math.log(13.0) / mean, rel=1e-14)
+    assert newton_start(1e-320, 1e-321, 1e-322, 1e4, -50.0, 50.0) == -50.0  # total / price = 0
+    assert newton_start(1e300, 1e301, 1e302, 1e-10, -50.0, 50.0) == 50.0  # total / price = inf
+    assert newton_start(5.0, 0.0, 0.0, 100.0, -50.0, 50.0) == 0.0  # no timed flow
+    assert newton_start(math.nan, 1.0, 1.0, 100.0, -50.0, 50.0) == 0.0  # NaN: inside the bracket
+
+
+def test_subnormal_flows_give_a_finite_irr():
+    # found by tests/test_engine.py's property test in CI: a class paid only interest at a
+    # subnormal coupon (each flow about 1e-320) for a price of 10,000
+    t = np.arange(1, 37) / 12.0
+    cf = np.full(36, 4.1e-320)
+    y = irr(cf, t, 1e4)
+    assert math.isfinite(y) and y == -1.0

@@ -62,6 +62,29 @@ def pricing_factors(
 
 
 @njit(cache=True, error_model="numpy")
+def newton_start(total, timed, timed2, price, lo, hi):
+    """The IRR's first guess u0 for u = ln(1+y), in [lo, hi], from total = sum CF, timed =
+    sum CF t and timed2 = sum CF t^2: the root of ln pv(u) to second order in u. With the
+    cash-weighted mean time m and variance v of the payment times, ln pv(u) = ln total - u m +
+    u^2 v / 2 + O(u^3) (the cumulants of the times), so u0 = 2c / (m + sqrt(m^2 - 2 v c)),
+    c = ln(total / price); exact for a single cash flow (v = 0: u0 = c / m), and about one
+    Newton step fewer than the first-order start c / m on the standard deal (2.0 against 2.9
+    steps a tranche). c / m where that root is not real or c is infinite (total / price over-
+    or underflows); 0 without a timed flow; lo or hi outside the bracket, 0 for a NaN (0 / 0 at
+    floating point's extremes)."""
+    if not timed > 0.0:
+        return 0.0
+    mean = timed / total
+    variance = max(timed2 / total - mean * mean, 0.0)
+    c = np.log(total / price)
+    disc = mean * mean - 2.0 * variance * c
+    u = 2.0 * c / (mean + np.sqrt(disc)) if disc > 0.0 and abs(c) < np.inf else c / mean
+    if lo < u < hi:
+        return u
+    return lo if u <= lo else (hi if u >= hi else 0.0)
+
+
+@njit(cache=True, error_model="numpy")
 def irr(cash_flows, t_years, price):
     """Annual effective y with sum_k CF_k (1+y)^-t_k = price, for CF_k >= 0 and price > 0.
 
@@ -78,22 +101,9 @@ def irr(cash_flows, t_years, price):
         timed2 += (cash_flows[k] * t_years[k]) * t_years[k]
     if total <= 0.0:
         return -1.0
-    # work in u = ln(1+y): pv(u) = sum CF exp(-u t) is smooth, decreasing and convex. Start from
-    # the root of ln pv(u) to second order in u: with the cash-weighted mean time m and variance
-    # v of the payment times, ln pv(u) = ln total - u m + u^2 v / 2 + O(u^3) (the cumulants of
-    # the times), so u0 = 2c / (m + sqrt(m^2 - 2 v c)), c = ln(total / price); exact for a single
-    # cash flow (v = 0: u0 = c / m), and about one Newton step fewer than the first-order start
-    # c / m on the standard deal (2.0 against 2.9 steps a tranche); c / m where the root is
-    # not real
+    # work in u = ln(1+y): pv(u) = sum CF exp(-u t) is smooth, decreasing and convex
     lo, hi = -50.0, 50.0
-    u = 0.0
-    if timed > 0.0:
-        mean = timed / total
-        variance = max(timed2 / total - mean * mean, 0.0)
-        c = np.log(total / price)
-        disc = mean * mean - 2.0 * variance * c
-        u = 2.0 * c / (mean + np.sqrt(disc)) if disc > 0.0 else c / mean
-        u = min(max(u, lo), hi)
+    u = newton_start(total, timed, timed2, price, lo, hi)
     n = cash_flows.shape[0]
     exponent = np.empty(n)
     factor = np.empty(n)

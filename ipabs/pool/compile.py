@@ -164,6 +164,7 @@ def compile_pool(sc: Scenario, grid: TimeGrid) -> PoolArrays:
     threshold = thresholds(cumulative_probability(pd_annual, t_years), dof)
     drift, vol, to_shock = bridge_coefficients(t_years, dt_years)
     asset_loading = np.array([a.factor_loading for a in sc.assets], dtype=float)
+    renewal_share = stack("renewal")
     licensee_loading = np.array([lic.factor_loading for lic in sc.licensees], dtype=float)
     return PoolArrays(
         factor_chol=np.ascontiguousarray(factor_root(corr)),
@@ -185,8 +186,8 @@ def compile_pool(sc: Scenario, grid: TimeGrid) -> PoolArrays:
         asset_log_keep=np.array(
             [_log_keep(r.obsolescence_severity) for r in resolved], dtype=float
         ),
-        asset_renewal_share=stack("renewal"),
-        period_renewals=np.count_nonzero(stack("renewal") >= 0.0, axis=1).astype(np.int64),
+        asset_renewal_share=renewal_share,
+        period_renewals=np.count_nonzero(renewal_share >= 0.0, axis=1).astype(np.int64),
         asset_renewal_prob=np.array([r.renewal_probability for r in resolved], dtype=float),
         asset_annuity_cost=stack("annuity"),
         licensee_factor=np.array(

@@ -381,21 +381,17 @@ def pool_path(
             paid[i] = collected
             period_lost += due - collected
         # the period's totals, each a sum in asset order (so the same bits whatever the loops'
-        # shape); with no collection lag, plain sums whose additions can overlap other work
-        if lag_free:
-            for i in range(n_assets):
-                period_cost += pool.asset_annuity_cost[k, i] * shares[i]
+        # shape, and as the loop above for a deal without a lag); a lagged licence's payment
+        # goes to its later period
+        for i in range(n_assets):
+            period_cost += pool.asset_annuity_cost[k, i] * shares[i]
+            lag = pool.asset_lag[i]
+            if lag == 0:
                 collected_now += paid[i]
-        else:
-            for i in range(n_assets):
-                period_cost += pool.asset_annuity_cost[k, i] * shares[i]
-                lag = pool.asset_lag[i]
-                if lag == 0:
-                    collected_now += paid[i]
-                elif k + lag < n_periods:
-                    collections[k + lag] += paid[i]
-                else:
-                    after_final += paid[i]
+            elif k + lag < n_periods:
+                collections[k + lag] += paid[i]
+            else:
+                after_final += paid[i]
         collections[k] += collected_now
         lost_income[k] = period_lost
         costs[k] = period_cost
