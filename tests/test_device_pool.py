@@ -77,14 +77,15 @@ def _student_t_deal() -> dict:
     return data
 
 
-def _every_branch_deal() -> dict:
-    """Licensees that often default, a collection lag, re-licensing, a renewal date within the
-    deal and minimum guarantees paid on top of the royalty."""
+def _every_branch_deal(lag: int = 1) -> dict:
+    """Licensees that often default, a collection lag (or none: the kernel pays a lag-free deal
+    in one loop), re-licensing, a renewal date within the deal and minimum guarantees paid on
+    top of the royalty."""
     data = small_deal()
     for licensee in data["licensees"]:
         licensee["annual_default_probability"] = 0.3
     patent, _, copyright_, trademark = data["assets"]
-    patent["collection_lag_periods"] = 1
+    patent["collection_lag_periods"] = lag
     copyright_.update(relicensing_months=6, relicensing_share=0.6)
     trademark.update(
         remaining_legal_life_years=1.5,  # renewed (or not) in the deal's second year
@@ -106,14 +107,16 @@ def _every_branch_deal() -> dict:
         ("beijing_ip_trust.toml", 12),  # a renewal date
         ("student_t", 12),  # a t copula: the chi-square draw and the scale
         ("every_branch", 16),  # lag, re-licensing, renewal, minimums, an importance shift
+        ("every_branch_lag_free", 12),  # the same without a lag
     ],
 )
 def test_the_device_kernel_gives_the_cpu_engine_s_numbers_bit_for_bit(name, n_paths, tmp_path):
     shift: list[float] = []
     if name == "student_t":
         source = str(write_scenario(tmp_path, _student_t_deal()))
-    elif name == "every_branch":
-        source = str(write_scenario(tmp_path, _every_branch_deal()))
+    elif name.startswith("every_branch"):
+        lag = 0 if name.endswith("lag_free") else 1
+        source = str(write_scenario(tmp_path, _every_branch_deal(lag)))
         shift = [-1.0, -0.5]
     else:
         source = str(REPO / "scenarios" / name)
@@ -121,7 +124,7 @@ def test_the_device_kernel_gives_the_cpu_engine_s_numbers_bit_for_bit(name, n_pa
     if shift:
         pool = pool._replace(factor_shift=np.array(shift))
         assert (pool.asset_renewal_share >= 0.0).any() and pool.has_minimum
-        assert pool.asset_lag.max() == 1 and pool.asset_relicense_lag.max() >= 0
+        assert pool.asset_lag.max() == lag and pool.asset_relicense_lag.max() >= 0
     device = _on_device(source, n_paths, shift)
     cpu = _on_cpu(pool, n_paths)
     for key, expected in cpu.items():
@@ -129,6 +132,7 @@ def test_the_device_kernel_gives_the_cpu_engine_s_numbers_bit_for_bit(name, n_pa
     assert cpu["collections"].sum() > 0.0 or name.startswith("nanshan")
     if name == "student_t":
         assert np.all(cpu["economy"][:, 1] != 1.0)  # the t copula's scale was drawn
-    if name == "every_branch":
+    if name.startswith("every_branch"):
         assert np.all(cpu["economy"][:, -1] != 1.0)  # each path's likelihood ratio
-        assert (cpu["default_period"] >= 0).any() and cpu["totals"][:, 3].sum() > 0.0
+        assert (cpu["default_period"] >= 0).any()
+        assert (cpu["totals"][:, 3].sum() > 0.0) == (lag > 0)  # paid after legal final
