@@ -65,6 +65,30 @@ def _lesser(a, b):
     return b if b < a else a
 
 
+@njit(cache=True, inline="always")
+def _owed(pool, k, i, royalty, share):
+    """What licence i owes in period k: the royalty, or with minimum guarantees max(MG, royalty)
+    or MG + royalty (docs/model.md, 3.11)."""
+    if not pool.has_minimum:
+        return royalty
+    minimum = pool.asset_minimum[k, i] * share
+    greater = _greater(minimum, royalty)
+    return greater if pool.minimum_greater_of[i] else minimum + royalty
+
+
+@njit(cache=True, inline="always")
+def _paid_after_default(pool, k, i, defaulted_in, due, royalty):
+    """What licence i pays in period k >= its licensee's default period (due != 0): the recovery
+    in the default period, then nothing, or a share of the royalty (not the old minimum) once the
+    right is licensed again."""
+    if defaulted_in == k:
+        return pool.licensee_recovery[pool.asset_licensee[i]] * due
+    relicensed = pool.asset_relicense_lag[i]
+    if relicensed >= 0 and k >= defaulted_in + relicensed:
+        return pool.asset_relicense_share[i] * royalty
+    return 0.0
+
+
 @njit(cache=True)
 def _chunk_periods(n_draws):
     """The periods whose F + A normals are drawn at a time: as many as fill about CHUNK_NORMALS,
@@ -324,11 +348,7 @@ def pool_path(
             for i in range(n_assets):
                 share = shares[i]
                 royalty = (pool.asset_income_weight[k, i] * share) * level[i]
-                due = royalty
-                if pool.has_minimum:  # docs/model.md, 3.11
-                    minimum = pool.asset_minimum[k, i] * share
-                    greater = _greater(minimum, royalty)
-                    due = greater if pool.minimum_greater_of[i] else minimum + royalty
+                due = _owed(pool, k, i, royalty, share)
                 period_cost += pool.asset_annuity_cost[k, i] * share
                 defaulted_in = asset_default[i]
                 if k < defaulted_in:
@@ -336,12 +356,7 @@ def pool_path(
                     continue
                 collected = 0.0
                 if due != 0.0:
-                    if defaulted_in == k:
-                        collected = pool.licensee_recovery[pool.asset_licensee[i]] * due
-                    else:
-                        relicensed = pool.asset_relicense_lag[i]
-                        if relicensed >= 0 and k >= defaulted_in + relicensed:
-                            collected = pool.asset_relicense_share[i] * royalty
+                    collected = _paid_after_default(pool, k, i, defaulted_in, due, royalty)
                     period_lost += due - collected
                 collected_now += collected
             collections[k] += collected_now
@@ -349,35 +364,20 @@ def pool_path(
             costs[k] = period_cost
             continue
         # with a collection lag: what each licence owes and, while its licensee stands, pays, in
-        # loops LLVM vectorises: the royalty, or with minimum guarantees max(MG, royalty) or
-        # MG + royalty
-        if pool.has_minimum:  # docs/model.md, 3.11
-            for i in range(n_assets):
-                royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
-                minimum = pool.asset_minimum[k, i] * shares[i]
-                greater = _greater(minimum, royalty)
-                dues[i] = greater if pool.minimum_greater_of[i] else minimum + royalty
-        else:
-            for i in range(n_assets):
-                dues[i] = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+        # loops LLVM vectorises
+        for i in range(n_assets):
+            royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+            dues[i] = _owed(pool, k, i, royalty, shares[i])
         for i in range(n_assets):
             paid[i] = dues[i] if k < asset_default[i] else 0.0
-        # a licence whose licensee has defaulted pays the recovery in the default period, then
-        # nothing, or a share of the royalty (not the old minimum) once the right is licensed again
+        # the licences whose licensee has defaulted
         for i in range(n_assets if k >= first_default else 0):
             defaulted_in = asset_default[i]
             due = dues[i]
             if k < defaulted_in or due == 0.0:
                 continue
-            if defaulted_in == k:
-                collected = pool.licensee_recovery[pool.asset_licensee[i]] * due
-            else:
-                relicensed = pool.asset_relicense_lag[i]
-                if relicensed >= 0 and k >= defaulted_in + relicensed:
-                    royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
-                    collected = pool.asset_relicense_share[i] * royalty
-                else:
-                    collected = 0.0
+            royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+            collected = _paid_after_default(pool, k, i, defaulted_in, due, royalty)
             paid[i] = collected
             period_lost += due - collected
         # the period's totals, each a sum in asset order (so the same bits whatever the loops'
