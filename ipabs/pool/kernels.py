@@ -252,7 +252,9 @@ def pool_path(
             lane_normals(lanes, state, chunk_words[:m], chunk_normals[:m], places)
         for j in range(n_factors):
             shocks[j] = chunk_normals[at + j]
-        first_asset = at + n_factors  # the assets' normals, read where they were drawn
+        # the assets' normals, read where they were drawn (a view: with an offset index, Numba's
+        # negative-index wraparound would turn the loop's loads into gathers)
+        asset_normals = chunk_normals[at + n_factors : at + n_draws]
         drift = pool.bridge_drift[k]
         vol = pool.bridge_vol[k]
         to_shock = pool.bridge_to_shock[k]
@@ -272,13 +274,11 @@ def pool_path(
         collected_now = 0.0
         # every asset's log level, then every level, in loops LLVM vectorises (ipabs.engine.exp)
         # (each asset's factor gathered first: the gather would keep the update from vectorising)
+        # (an unsigned index, which Numba does not wrap around: a vector gather)
         for i in range(n_assets):
-            dues[i] = factor_z[pool.asset_factor[i]]
+            dues[i] = factor_z[np.uint64(pool.asset_factor[i])]
         for i in range(n_assets):
-            x = (
-                pool.asset_loading[i] * dues[i]
-                + pool.asset_idiosyncratic[i] * chunk_normals[first_asset + i]
-            )
+            x = pool.asset_loading[i] * dues[i] + pool.asset_idiosyncratic[i] * asset_normals[i]
             log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
         exp_into(log_level, level)
         # `shares[i]`: the share of the period's income and fees asset i keeps (1 alive, 0 dead,
