@@ -274,7 +274,7 @@ def pool_path(
         collected_now = 0.0
         # every asset's log level, then every level, in loops LLVM vectorises (ipabs.engine.exp)
         # (each asset's factor gathered first: the gather would keep the update from vectorising)
-        # (an unsigned index, which Numba does not wrap around: a vector gather)
+        # (through an unsigned index, which Numba does not wrap around as it wraps a signed one)
         for i in range(n_assets):
             dues[i] = factor_z[np.uint64(pool.asset_factor[i])]
         for i in range(n_assets):
