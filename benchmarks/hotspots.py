@@ -60,7 +60,8 @@ def _child(stage: str, paths: int, out: Path) -> None:
         import pool_profile
 
         dispatcher = pool_profile._pool_only
-        args = (deal.pool, paths, 1)
+        n_assets = deal.pool.asset_income_weight.shape[1]
+        args = (deal.pool, paths, 1, pool_profile.N_PADDED(n_assets))
     else:
         import waterfall_profile
 

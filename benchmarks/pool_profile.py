@@ -20,6 +20,7 @@ from numba import njit
 
 import ipabs
 import ipabs.engine.rng as rng
+import ipabs.pool.kernels as pool_kernels
 from ipabs.engine.compile import compile_scenario
 from ipabs.engine.run import PoolCache, run_paths
 from ipabs.pool.kernels import simulate_pool_path
@@ -43,6 +44,9 @@ if LANES:
 
 
 STANDARD = Path(__file__).with_name("standard.toml")
+#: the log-level arrays' length for A assets: whole vectors where the engine pads them (since
+#: 2026-12-03), else A
+N_PADDED = getattr(pool_kernels, "padded_assets", lambda n: n)
 
 if "scale_bits" in inspect.signature(simulate_pool_path.py_func).parameters:  # before 2026-12-03
     # (the exp's scratch, no longer needed once 2^k became a bit cast)
@@ -66,7 +70,7 @@ else:
 
 
 @njit(cache=False)
-def _pool_only(pool, n_paths, seed):
+def _pool_only(pool, n_paths, seed, n_padded):
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
@@ -77,7 +81,7 @@ def _pool_only(pool, n_paths, seed):
     path_normals = np.empty(n_factors + pool.copula_dof + n_licensees)
     shocks, event_target = np.empty(n_factors + n_assets), np.empty(n_assets)
     bridge, factor_z = np.empty(n_factors), np.empty(n_factors)
-    log_level, level = np.empty(n_assets), np.empty(n_assets)
+    log_level, level = np.empty(n_padded), np.empty(n_padded)
     scale_bits, alive = np.empty(n_assets, np.int64), np.empty(n_assets, np.bool_)
     economy = np.ones(n_factors + 2)
     level_path = np.zeros((n_periods, n_assets))
@@ -156,10 +160,10 @@ def main() -> None:
         full = _best(lambda: run_paths(deal, **kw)) / 1e4
         replay = _best(lambda: run_paths(deal, **kw, pool_cache=cache)) / 1e4
     n = 1000
-    _pool_only(pool, 2, 1)
+    _pool_only(pool, 2, 1, N_PADDED(n_assets))
     _draws_only(2, n_periods, n_factors, n_assets, n_assets, 1)
     cells = n * n_periods * n_assets
-    pool_ns = _best(lambda: _pool_only(pool, n, 1)) / cells * 1e9
+    pool_ns = _best(lambda: _pool_only(pool, n, 1, N_PADDED(n_assets))) / cells * 1e9
     if LANES:
         _lane_draws_only(2, n_periods, n_factors, n_assets, 1)
         draws = lambda: _lane_draws_only(n, n_periods, n_factors, n_assets, 1)  # noqa: E731

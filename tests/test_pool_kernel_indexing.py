@@ -12,7 +12,13 @@ from helpers import REPO, pool_scratch
 
 from ipabs.engine.compile import compile_scenario
 from ipabs.engine.rng import seed_latent_stream, seed_stream
-from ipabs.pool.kernels import new_pool_work, pool_path, pool_work_shapes, simulate_pool_path
+from ipabs.pool.kernels import (
+    new_pool_work,
+    padded_assets,
+    pool_path,
+    pool_work_shapes,
+    simulate_pool_path,
+)
 from ipabs.scenario.load import load
 
 
@@ -61,3 +67,33 @@ def test_the_work_arrays_have_the_shapes_the_device_allocates(scenario):
     pool = compile_scenario(load(REPO / "scenarios" / scenario)).pool
     made = [(a.shape, a.dtype) for a in new_pool_work(pool)]
     assert made == [(shape, np.dtype(dtype)) for shape, dtype in pool_work_shapes(pool)]
+
+
+@pytest.mark.parametrize("scenario", ["beijing_ip_trust.toml", "wenke_leasing_ip_abs_2019.toml"])
+def test_padded_log_level_arrays_give_the_same_bits(scenario):
+    # the engine gives the kernel log-level and level arrays of whole 8-wide vectors, so that its
+    # exponentials leave no scalar remainder; the padding changes no number
+    pool = compile_scenario(load(REPO / "scenarios" / scenario)).pool
+    n_assets = pool.asset_income_weight.shape[1]
+    padded = padded_assets(n_assets)
+    assert padded % 8 == 0 and n_assets <= padded < n_assets + 8
+    for path in range(3):
+        runs = []
+        for length in (n_assets, padded, padded + 8):
+            state, latent_state = np.empty(4, np.uint64), np.empty(4, np.uint64)
+            seed_stream(state, 99, path)
+            seed_latent_stream(latent_state, 99, path)
+            scratch = list(_scratch(pool))
+            scratch[8], scratch[9] = (
+                np.full(length, np.nan),
+                np.full(length, np.nan),
+            )  # log level, level
+            totals = simulate_pool_path(state, latent_state, pool, *scratch)
+            runs.append((totals, scratch, state))
+            np.testing.assert_array_equal(scratch[9][n_assets:], 1.0)  # exp(0): never read
+        for totals, scratch, state in runs[1:]:
+            assert totals == runs[0][0]
+            for at in (0, 1, 2, 12, 14, 15):
+                np.testing.assert_array_equal(scratch[at], runs[0][1][at])
+            np.testing.assert_array_equal(scratch[9][:n_assets], runs[0][1][9])
+            np.testing.assert_array_equal(state, runs[0][2])

@@ -33,7 +33,7 @@ from ipabs.engine.borrow import borrowed as _borrowed
 from ipabs.engine.compile import CompiledDeal
 from ipabs.engine.metrics import tranche_path_metrics
 from ipabs.engine.rng import seed_latent_stream, seed_stream
-from ipabs.pool.kernels import new_pool_work, pool_path
+from ipabs.pool.kernels import new_pool_work, padded_assets, pool_path
 from ipabs.pool.loan_kernel import N_LOAN_TOTALS, simulate_loans_path
 from ipabs.structures.collateral import collateral_values
 from ipabs.structures.credit_support import provider_default_periods
@@ -344,8 +344,10 @@ def _run_blocks(
         bridge = np.empty(n_factors)
         economy = np.ones(n_factors + 2)  # M, S, the path's weight
         factor_z = np.empty(n_factors)
-        log_level = np.empty(n_assets)
-        level = np.empty(n_assets)
+        # each asset's log level and level, with room for whole vectors: the pool kernel takes
+        # its exponentials over the whole array, so no asset is left for a scalar remainder
+        log_level = np.empty(padded_assets(n_assets))
+        level = np.empty(padded_assets(n_assets))
         alive = np.empty(n_assets, np.bool_)
         costs = np.empty(n_periods)
         pool_work = new_pool_work(pool)  # the pool kernel's work arrays, once a block

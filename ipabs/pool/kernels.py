@@ -90,6 +90,14 @@ def _paid_after_default(pool, k, i, defaulted_in, due, royalty):
 
 
 @njit(cache=True)
+def padded_assets(n_assets):
+    """The length of the log-level and level arrays for `n_assets` assets: a whole number of
+    8-wide vectors, so that `exp_into` over the array leaves no scalar remainder (the padding's
+    log level stays 0 and its level 1, never read)."""
+    return -(-n_assets // 8) * 8
+
+
+@njit(cache=True)
 def _chunk_periods(n_draws):
     """The periods whose F + A normals are drawn at a time: as many as fill about CHUNK_NORMALS,
     at least one (written without max(): the CUDA target compiles `pool_path` too)."""
@@ -152,7 +160,7 @@ def simulate_pool_path(
     other names' default times read, then the path's likelihood-ratio weight (1 without
     importance sampling). The other arrays are scratch (`path_normals` holds
     F + nu + L normals, `shocks` F (or more), `event_target` A (each asset's next event's survival
-    level), `bridge` F, `level` A
+    level), `bridge` F, `log_level` and `level` A or more (the engine gives `padded_assets(A)`)
     values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
     asset's log level and status per period are kept (for the loan kernel, which values pledged
     IP at default, and for a trust's IP value).
@@ -176,8 +184,9 @@ def pool_path(
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
     dof = pool.copula_dof
-    for i in range(n_assets):
+    for i in range(log_level.shape[0]):  # (the padding too: its exponentials are taken)
         log_level[i] = 0.0
+    for i in range(n_assets):
         alive[i] = True
     for j in range(n_licensees):
         default_period[j] = -1
