@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import collections
 import ctypes
-import itertools
 import json
 import os
 import re
@@ -33,13 +32,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STANDARD = HERE / "standard.toml"
-#: the compiled function whose code is copied, per stage (a part of its mangled name)
+#: the compiled function whose loops are listed, per stage (a part of its mangled name)
 TARGET = {"pool": "9pool_path", "waterfall": "13pay_waterfall", "run": "9pool_path"}
-CODE_BYTES = 0x8000  # the copy of the target's code (the functions are smaller)
 
 
 def _child(stage: str, paths: int, out: Path) -> None:
-    """Compile and run `stage` (the perf map and the code copy written before the timed run)."""
+    """Compile and run `stage`; before the timed run, write where each compiled function lies
+    (meta.json) and a copy of the target's machine code (code.bin)."""
     sys.path.insert(0, str(HERE))
     import numpy as np
 
@@ -83,21 +82,38 @@ def _child(stage: str, paths: int, out: Path) -> None:
             dispatcher(*args)
 
     library = dispatcher.overloads[dispatcher.signatures[0]].library
-    names = [f.name for f in library._final_module.functions if not f.is_declaration]
-    functions = sorted((library.get_pointer_to_function(n), n) for n in names)
-    # each function's extent: up to the next (the last is the runtime's small NRT_decref)
-    sizes = [min(b[0] - a[0], CODE_BYTES) for a, b in itertools.pairwise(functions)] + [0x100]
-    listed = [[a, n, z] for (a, n), z in zip(functions, sizes, strict=True)]
-    perf_map = Path(f"/tmp/perf-{os.getpid()}.map")  # where perf looks for a JIT's symbols
-    perf_map.write_text("".join(f"{a:x} {z:x} {n}\n" for a, n, z in listed))
-    start = next(a for a, n in functions if TARGET[stage] in n)
-    (out / "code.bin").write_bytes(ctypes.string_at(start, CODE_BYTES))
-    meta = {"start": start, "functions": listed, "perf_map": str(perf_map)}
-    (out / "meta.json").write_text(json.dumps(meta))
+    functions = _extents(library)
+    targets = [f for f in functions if TARGET[stage] in f[1]]
+    if not targets:
+        sys.exit(f"hotspots.py: {TARGET[stage]} is not among the compiled functions")
+    start, _, size = targets[0]
+    (out / "code.bin").write_bytes(ctypes.string_at(start, size))
+    (out / "meta.json").write_text(json.dumps({"start": start, "functions": functions}))
     t = time.process_time()
     for _ in range(15 if stage == "waterfall" else 3):
         dispatcher_call()
     print(f"timed part {time.process_time() - t:.2f} s", file=sys.stderr)
+
+
+def _extents(library) -> list[list]:
+    """[address, symbol, size] of every function in a compiled Numba library: the sizes from its
+    object code's symbol table (`nm -S`), the addresses where they were loaded. The library must
+    have been compiled in this process, not loaded from Numba's cache (whose libraries hold only
+    their entry points), so the parent gives the child an empty cache."""
+    with tempfile.NamedTemporaryFile(suffix=".o") as fh:
+        fh.write(library._get_compiled_object())
+        fh.flush()
+        table = subprocess.run(
+            ["nm", "-S", "--defined-only", fh.name], capture_output=True, text=True, check=True
+        ).stdout
+    functions = []
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and fields[2] in "tTwW":  # (linked-in functions are weak)
+            address = library.get_pointer_to_function(fields[3])
+            if address:
+                functions.append([address, fields[3], int(fields[1], 16)])
+    return sorted(functions)
 
 
 def _readable(symbol: str) -> str:
@@ -111,6 +127,21 @@ def _readable(symbol: str) -> str:
         parts.append(symbol[at : at + int(digits)])
         at += int(digits)
     return ".".join(parts)
+
+
+def _width(instructions: list[str]) -> str:
+    """The widest vectors a loop's instructions use: zmm, ymm, xmm (packed), or scalar."""
+    for register in ("zmm", "ymm"):
+        if any(register in text for text in instructions):
+            return register
+    # packed arithmetic on xmm (moves and xor-zeroing on xmm are common in scalar code too)
+    packed = re.compile(r"^(v?p\w+|v?\w+p[sd])\s")
+    if any(
+        "xmm" in text and packed.match(text) and not re.match(r"^v?(p?xor|mov)", text)
+        for text in instructions
+    ):
+        return "xmm"
+    return "scalar"
 
 
 def _loops(rows: list[tuple[int, int, str]]) -> list[tuple[int, int, int]]:
@@ -140,9 +171,9 @@ def main() -> None:
     if args.child:
         _child(args.stage, args.paths, args.child)
         return
-    missing = [tool for tool in ("perf", "objdump") if shutil.which(tool) is None]
+    missing = [tool for tool in ("perf", "objdump", "nm") if shutil.which(tool) is None]
     if missing:
-        sys.exit(f"hotspots.py needs {' and '.join(missing)} on the path")
+        sys.exit(f"hotspots.py needs {', '.join(missing)} on the path")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / "perf.data"
@@ -150,9 +181,9 @@ def main() -> None:
             ["perf", "record", "-q", "-F", "10000", "-o", str(data), sys.executable, __file__,
              "--stage", args.stage, "--paths", str(args.paths), "--child", str(work)],
             check=True,
-            # the whole run's library has its functions' code only when compiled, not loaded
-            # from the cache (about 25 s)
-            env={**os.environ, "NUMBA_CACHE_DIR": str(work / "cache")} if args.stage == "run" else None,
+            # a library's code can be read only when compiled, not loaded from the cache (the
+            # whole run compiles for about 25 s)
+            env={**os.environ, "NUMBA_CACHE_DIR": str(work / "cache")},
         )  # fmt: skip
         meta = json.loads((work / "meta.json").read_text())
         ips = subprocess.run(
@@ -161,7 +192,6 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.split()
-        Path(meta["perf_map"]).unlink(missing_ok=True)
         listing = subprocess.run(
             ["objdump", "-D", "-b", "binary", "-mi386:x86-64", f"--adjust-vma={meta['start']:#x}",
              str(work / "code.bin")],
@@ -183,7 +213,10 @@ def main() -> None:
         if name:
             per_function[name] += count
     total = sum(per_function.values())
-    print(f"{sum(samples.values()):,} samples, {total:,} in the stage's compiled functions")
+    print(
+        f"{sum(samples.values()):,} samples, {total:,} of them in the stage's compiled functions "
+        "(the shares below are of these: compiling, Python and the allocator are left out)"
+    )
     for name, count in per_function.most_common(8):
         print(f"  {100 * count / total:5.1f}%  {name}")
     rows = []
@@ -197,20 +230,19 @@ def main() -> None:
             "\n".join(f"{c:6d} {a - meta['start']:#07x} {t}" for a, c, t in rows) + "\n"
         )
     print(
-        f"innermost loops in the {CODE_BYTES:#x} bytes from {TARGET[args.stage]}'s start (share of "
-        "the stage's samples; offsets from that start; the function they are in):"
+        f"innermost loops of {owner(meta['start'])} (share of the samples above; "
+        "offsets from its start):"
     )
     for count, first, last in _loops(rows)[: args.loops]:
-        loads = sum(
+        loads = sum(  # vector instructions reading or writing memory
             "(" in rows[j][2] and rows[j][2].startswith("v") for j in range(first, last + 1)
         )
         gathers = sum("gather" in rows[j][2] for j in range(first, last + 1))
-        wide = "ymm" if any("ymm" in rows[j][2] for j in range(first, last + 1)) else "scalar"
-        wide = "zmm" if any("zmm" in rows[j][2] for j in range(first, last + 1)) else wide
         print(
             f"  {100 * count / total:5.1f}%  {rows[first][0] - meta['start']:#07x}-"
-            f"{rows[last][0] - meta['start']:#07x}  {last - first + 1:3d} instructions, {wide}, "
-            f"{loads} vector operands from memory, {gathers} gathers  {owner(rows[first][0])}"
+            f"{rows[last][0] - meta['start']:#07x}  {last - first + 1:3d} instructions, "
+            f"{_width([rows[j][2] for j in range(first, last + 1)])}, {loads} with a memory "
+            f"operand, {gathers} gathers"
         )
 
 

@@ -168,3 +168,37 @@ def test_a_path_s_normals_come_from_its_seed_and_number_alone():
         np.testing.assert_array_equal(paths[path], _path_alone(11, path, 2_000, 1_000))
     assert not np.any(paths[0] == paths[1]) and not np.any(paths[1] == paths[2])
     assert not np.any(_path_alone(12, 2, 2_000, 1_000) == paths[2])  # another seed
+
+
+def test_the_words_outside_the_boxes_go_on_in_order_wherever_they_fall():
+    # `_outside_boxes` tests eight words at a time and walks only a group holding a word left;
+    # against the plain walk of every word, in order: the same normals and the same state after,
+    # with words left at group edges, in the last whole group, in the tail and next to each other
+    # (bit 10 set marks a word left, as `_inside_boxes` leaves it; 0 is a word inside)
+    def plain(state, words, out):
+        for j in range(words.shape[0]):
+            if words[j] != 0:
+                bits = int(words[j])
+                u = 2.0 * ((bits >> 11) * 2.0**-53) - 1.0
+                value, accepted = rng._lane_slow_path(state, u, bits & 1023)
+                out[j] = value if accepted else rng.normal(state)
+
+    generator = np.random.default_rng(5)
+    for n, left in [
+        (8, [0]), (8, [7]), (9, [8]), (16, [7, 8]), (23, [15, 16, 22]), (61, [0, 31, 55, 56, 60]),
+        (64, list(range(64))), (40, []),
+    ]:  # fmt: skip
+        words = np.zeros(n, np.uint64)
+        for j in left:  # a random uniform and block, the mark set
+            words[j] = np.uint64(
+                int(generator.integers(0, 2**53)) << 11 | 1 << 10 | int(generator.integers(0, 1024))
+            )
+        state_a, state_b = np.empty(4, np.uint64), np.empty(4, np.uint64)
+        rng.seed_stream(state_a, 17, n)
+        rng.seed_stream(state_b, 17, n)
+        out_a, out_b = np.full(n, -9.0), np.full(n, -9.0)
+        rng._outside_boxes(state_a, words.copy(), out_a, np.empty(n, np.int64))
+        plain(state_b, words, out_b)
+        np.testing.assert_array_equal(out_a, out_b)
+        np.testing.assert_array_equal(state_a, state_b)
+        assert (out_a != -9.0).sum() == len(left)  # each word left, and no other, written

@@ -318,11 +318,21 @@ def _inside_boxes(words, out):
 @njit(cache=True)
 def _outside_boxes(state, words, out, places):
     """The words left (nonzero), in order: the ziggurat goes on from `state`. Their places are
-    gathered first (into `places`), without a branch per word (one would be mispredicted at each
-    such word)."""
+    gathered first (into `places`): eight words at a time are tested together (one in about 30
+    such groups holds a word left), and only a group that holds one is walked, without a branch
+    per word (one would be mispredicted at each such word)."""
     n = out.shape[0]
     count = 0
-    for j in range(n):
+    whole = n - n % 8
+    for first in range(0, whole, 8):
+        left = ((words[first] | words[first + 1]) | (words[first + 2] | words[first + 3])) | (
+            (words[first + 4] | words[first + 5]) | (words[first + 6] | words[first + 7])
+        )
+        if left != uint64(0):
+            for j in range(first, first + 8):
+                places[count] = j
+                count += words[j] != uint64(0)
+    for j in range(whole, n):
         places[count] = j
         count += words[j] != uint64(0)
     for m in range(count):

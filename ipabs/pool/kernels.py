@@ -91,9 +91,10 @@ def _paid_after_default(pool, k, i, defaulted_in, due, royalty):
 
 @njit(cache=True)
 def padded_assets(n_assets):
-    """The length of the log-level and level arrays for `n_assets` assets: a whole number of
-    8-wide vectors, so that `exp_into` over the array leaves no scalar remainder (the padding's
-    log level stays 0 and its level 1, never read)."""
+    """The length of the log-level and level arrays for `n_assets` assets: a multiple of 8, so
+    that `exp_into` over the array runs in whole vectors (4 doubles wide here, 8 with AVX-512
+    vectors) and leaves no scalar remainder; the padding's log level stays 0 and its level 1,
+    never read."""
     return -(-n_assets // 8) * 8
 
 
@@ -160,9 +161,10 @@ def simulate_pool_path(
     other names' default times read, then the path's likelihood-ratio weight (1 without
     importance sampling). The other arrays are scratch (`path_normals` holds
     F + nu + L normals, `shocks` F (or more), `event_target` A (each asset's next event's survival
-    level), `bridge` F, `log_level` and `level` A or more (the engine gives `padded_assets(A)`)
-    values; `error_model="numpy"` lets LLVM vectorise the exponentials). With `record`, each
-    asset's log level and status per period are kept (for the loan kernel, which values pledged
+    level), `bridge` F, `log_level` A or more (the engine gives `padded_assets(A)`) and `level`
+    as long as `log_level` (an exponential is written for each) values; `error_model="numpy"`
+    lets LLVM vectorise the exponentials). With `record`, each asset's log level and status per
+    period are kept (for the loan kernel, which values pledged
     IP at default, and for a trust's IP value).
     Returns (defaults, IP rights lost, annuities paid, income collected after legal final)."""
     return pool_path(
