@@ -18,6 +18,7 @@ from scipy import stats
 
 import ipabs
 from ipabs.calendar import add_months
+from ipabs.engine.run import scheduled_block_size
 from ipabs.scenario.load import validate
 
 CLOSING = dt.date(2024, 1, 15)
@@ -272,6 +273,7 @@ def test_same_seed_same_numbers_for_any_thread_count_or_block_size():
         {"threads": 2},
         {"block_size": 7, "threads": 2},
         {"block_size": 4096, "threads": 1},
+        {"block_size": 4096, "threads": 2},  # cut to blocks of 256 (scheduled_block_size)
     ):
         other = _arrays(ipabs.simulate(sc, **kwargs))
         for a, b in zip(base, other, strict=True):
@@ -281,6 +283,17 @@ def test_same_seed_same_numbers_for_any_thread_count_or_block_size():
     # a longer run extends a shorter one: path p does not depend on how many paths there are
     longer = ipabs.simulate(sc, paths=2000)
     assert np.array_equal(longer.raw.tranche[:1500], base[0], equal_nan=True)
+
+
+def test_a_run_with_few_blocks_a_thread_cuts_them_smaller():
+    # the last block to finish sets the wall time: each thread gets at least 8 blocks, where
+    # that leaves them at least 256 paths; the scenario's size is never exceeded
+    assert scheduled_block_size(10_000, 1024, 2) == 625  # 16 blocks, not 10
+    assert scheduled_block_size(100_000, 1024, 2) == 1024
+    assert scheduled_block_size(2_000, 1024, 2) == 256
+    assert scheduled_block_size(100, 1024, 4) == 256  # one block: nothing to share
+    assert scheduled_block_size(10_000, 100, 2) == 100
+    assert scheduled_block_size(10_000, 1024, 1) == 1024
 
 
 def test_expected_income_matches_the_lognormal_mean():

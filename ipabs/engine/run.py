@@ -1,6 +1,7 @@
 """Run a compiled deal over blocks of paths, in parallel and deterministically.
 
-Paths are cut into blocks of `block_size`; a pool of Python threads runs the blocks through
+Paths are cut into blocks of `block_size` (smaller where a thread would get fewer than 8:
+`scheduled_block_size`); a pool of Python threads runs the blocks through
 `_run_blocks`, a Numba kernel that releases the GIL (`nogil`). Path p's
 random stream is keyed by (seed, p) alone (see `ipabs.engine.rng`) and every per-path result is
 written to row p, so the numbers are the same for any thread count, block size or block order.
@@ -600,6 +601,22 @@ def _run_blocks(
 
 #: the fewest paths in one task handed to a thread (a block of the default 1,024 paths is one task)
 TASK_PATHS = 256
+#: the fewest blocks a run gives each thread: a run with fewer cuts its blocks smaller (not below
+#: MIN_BLOCK_PATHS paths), because the last block to finish sets the wall time: 10 blocks on 2
+#: threads often ran as 6 and 4 (`scheduled_block_size`)
+BLOCKS_PER_THREAD = 8
+MIN_BLOCK_PATHS = 256
+
+
+def scheduled_block_size(paths: int, block_size: int, threads: int) -> int:
+    """The paths per block a run uses: the scenario's `block_size`, or fewer where that would give
+    a thread fewer than BLOCKS_PER_THREAD blocks (down to MIN_BLOCK_PATHS, or the scenario's
+    size if that is smaller). The numbers never depend on it (each path's stream is keyed by
+    the path alone)."""
+    if threads <= 1:
+        return block_size
+    fair = -(-paths // (threads * BLOCKS_PER_THREAD))
+    return min(block_size, max(MIN_BLOCK_PATHS, fair))
 
 
 def _optional(deal: CompiledDeal) -> tuple:
@@ -700,6 +717,8 @@ def run_paths(
         cache_series, cache_scalars = np.empty((0, 0, 0)), np.empty((0, n_scalars))
         cache_providers = np.empty((0, 0), np.int64)
 
+    threads = threads or numba.config.NUMBA_NUM_THREADS
+    block_size = scheduled_block_size(paths, block_size, threads)
     n_blocks = -(-paths // block_size)
     loans, support, revolving, trust_value = _optional(deal)
     triggers = has_triggers(deal.waterfall)
@@ -725,9 +744,7 @@ def run_paths(
     # enough blocks of a small size for TASK_PATHS paths, so that a call's overhead stays small
     per_task = 1 if progress is not None else max(1, TASK_PATHS // block_size)
     tasks = [(first, min(per_task, n_blocks - first)) for first in range(0, n_blocks, per_task)]
-    _run_tasks(
-        run_blocks, tasks, threads or numba.config.NUMBA_NUM_THREADS, block_size, paths, progress
-    )
+    _run_tasks(run_blocks, tasks, threads, block_size, paths, progress)
     if cache_mode == CACHE_STORE:  # only a finished run is kept
         pool_cache.key, pool_cache.series = cache_key, cache_series
         pool_cache.scalars, pool_cache.providers = cache_scalars, cache_providers

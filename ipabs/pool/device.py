@@ -37,7 +37,8 @@ from numba import cuda
 from ipabs.engine.rng import seed_latent_stream, seed_stream
 from ipabs.pool.kernels import pool_path, pool_work_shapes
 
-#: threads a block: the kernel holds 141 registers a thread (ptxas, sm_80, the standard deal)
+#: threads a block: the kernel holds 173 registers a thread (ptxas, sm_80, the standard deal,
+#: `python benchmarks/gpu.py --compile-only`, 2026-12-03)
 THREADS_PER_BLOCK = 64
 
 
