@@ -193,7 +193,11 @@ class Simulation(Spec):
     block_size: int = _field(
         1024,
         unit="paths",
-        description="Paths per work block handed to a thread. Changes speed only, never results.",
+        description=(
+            "Paths per work block handed to a thread, at most: a run that would give a thread "
+            "fewer than 8 blocks cuts them smaller, down to 256 paths (or this size if smaller), "
+            "so that the threads finish together. Changes speed only, never results."
+        ),
         ge=1,
         le=1_048_576,
     )
