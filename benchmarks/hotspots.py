@@ -45,42 +45,40 @@ def _child(stage: str, paths: int, out: Path) -> None:
     import ipabs
     from ipabs.engine.compile import compile_scenario
 
-    deal = compile_scenario(ipabs.load(STANDARD))
+    scenario = ipabs.load(STANDARD)
+    deal = compile_scenario(scenario)
     if stage == "run":  # the whole run on one thread: every stage's share (the loops: the pool's)
         from ipabs.engine.run import _run_blocks, run_paths
 
-        def dispatcher_call():
-            run_paths(deal, paths=paths, seed=1, block_size=1024, sample_paths=1, threads=1)
-
-        dispatcher_call()  # compile or load
         dispatcher = _run_blocks
-        args = None
-    elif stage == "pool":
-        import pool_profile
+        args = dict(paths=paths, seed=1, block_size=1024, sample_paths=1, threads=1)
 
-        dispatcher = pool_profile._pool_only
-        n_assets = deal.pool.asset_income_weight.shape[1]
-        args = (deal.pool, paths, 1, pool_profile.N_PADDED(n_assets))
+        def run() -> None:
+            run_paths(deal, **args)
     else:
-        import waterfall_profile
+        if stage == "pool":
+            import pool_profile
 
-        from ipabs.engine.run import PoolCache
-        from ipabs.structures.waterfall import has_triggers
+            dispatcher = pool_profile._pool_only
+            n_assets = deal.pool.asset_income_weight.shape[1]
+            args = (deal.pool, paths, 1, pool_profile.N_PADDED(n_assets))
+        else:
+            import waterfall_profile
 
-        cache = PoolCache()
-        ipabs.simulate(
-            ipabs.load(STANDARD), paths=paths, threads=1, progress=False, pool_cache=cache
-        )
-        series = np.ascontiguousarray(cache.series[:, :2, :])
-        balances = np.zeros((paths, deal.n_tranches, deal.n_periods))
-        dispatcher = waterfall_profile.waterfall_only
-        args = (deal.waterfall, has_triggers(deal.waterfall), series, balances)
-    if args is not None:
-        dispatcher(*args)  # compile or load
+            from ipabs.engine.run import PoolCache
+            from ipabs.structures.waterfall import has_triggers
 
-        def dispatcher_call():
+            cache = PoolCache()
+            ipabs.simulate(scenario, paths=paths, threads=1, progress=False, pool_cache=cache)
+            series = np.ascontiguousarray(cache.series[:, :2, :])
+            balances = np.zeros((paths, deal.n_tranches, deal.n_periods))
+            dispatcher = waterfall_profile.waterfall_only
+            args = (deal.waterfall, has_triggers(deal.waterfall), series, balances)
+
+        def run() -> None:
             dispatcher(*args)
 
+    run()  # compile
     library = dispatcher.overloads[dispatcher.signatures[0]].library
     functions = _extents(library)
     targets = [f for f in functions if TARGET[stage] in f[1]]
@@ -91,7 +89,7 @@ def _child(stage: str, paths: int, out: Path) -> None:
     (out / "meta.json").write_text(json.dumps({"start": start, "functions": functions}))
     t = time.process_time()
     for _ in range(15 if stage == "waterfall" else 3):
-        dispatcher_call()
+        run()
     print(f"timed part {time.process_time() - t:.2f} s", file=sys.stderr)
 
 
