@@ -18,7 +18,7 @@ from scipy import stats
 
 import ipabs
 from ipabs.calendar import add_months
-from ipabs.engine.run import scheduled_block_size
+from ipabs.engine.run import _sample_row, scheduled_block_size
 from ipabs.scenario.load import validate
 
 CLOSING = dt.date(2024, 1, 15)
@@ -294,6 +294,19 @@ def test_a_run_with_few_blocks_a_thread_cuts_them_smaller():
     assert scheduled_block_size(100, 1024, 4) == 256  # one block: nothing to share
     assert scheduled_block_size(10_000, 100, 2) == 100
     assert scheduled_block_size(10_000, 1024, 1) == 1024
+
+
+def test_a_sample_row_of_zeros_is_left_untouched():
+    # the kernel copies a path's per-period series into zeroed sample rows, and skips a series of
+    # +0.0 (its memory is then never written); anything else is copied as it is, -0.0 included
+    row = np.full(4, np.nan)  # (a row that was not zeroed shows whether it was written)
+    _sample_row(np.zeros(4), row)
+    assert np.isnan(row).all()
+    for values in ([0.0, 0.0, 0.0, 2.5], [-0.0, 0.0, 0.0, 0.0], [0.0, np.nan, 0.0, 0.0]):
+        row = np.full(4, np.nan)
+        _sample_row(np.array(values), row)
+        assert np.array_equal(row, values, equal_nan=True)
+        assert np.array_equal(np.signbit(row), np.signbit(values))
 
 
 def test_expected_income_matches_the_lognormal_mean():

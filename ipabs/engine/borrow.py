@@ -24,9 +24,11 @@ def borrowed(typingctx, value):
     each array's meminfo and parent set to NULL, as a parfor hands arrays to its threads: a view
     the kernel or a callee takes of it then skips Numba's reference counting (an atomic increment
     and decrement per view, thousands per path in the waterfall; benchmarks/README.md, issue
-    #14). For the kernel's arguments only: the caller holds them for the whole call, while an
-    array the kernel allocates would be freed under the borrowed copy. Such an array must not
-    reach Python (no print, objmode or exception argument of it)."""
+    #14). For the kernel's arguments, which the caller holds for the whole call, or for arrays
+    the kernel allocates and keeps alive past the borrowed copy's last use (as `_run_blocks`
+    holds its block's arrays with `ipabs.engine.run._hold`); an array freed while its borrowed
+    copy is in use would be memory another allocation reuses. Such an array must not reach
+    Python (no print, objmode or exception argument of it)."""
     if not borrowable(value):
         raise TypingError(
             f"borrowed takes arrays, numbers, booleans, None and tuples of them, not {value}"

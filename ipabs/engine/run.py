@@ -20,6 +20,7 @@ purchases or values the IP per period, are not cached.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -325,6 +326,10 @@ def _run_blocks(
     tranche_out, pool_out, trigger_out, weight_out = _borrowed(
         (tranche_out, pool_out, trigger_out, weight_out)
     )
+    sample_reserve, sample_performing, sample_loan_loss, sample_holdback, sample_pdl = _borrowed(
+        (sample_reserve, sample_performing, sample_loan_loss, sample_holdback, sample_pdl)
+    )
+    sample_flows = _borrowed(sample_flows)
     n_factors = pool.factor_chol.shape[0]
     n_periods, n_assets = pool.asset_income_weight.shape
     n_licensees = pool.licensee_threshold.shape[1]
@@ -395,11 +400,22 @@ def _run_blocks(
         # the loan totals, then each loss-sharing layer's payments to the lender and each subsidy's
         n_named = 0 if loans is None else loans.layer_kind.shape[0] + loans.subsidy_share.shape[0]
         loan_totals = np.zeros(N_LOAN_TOTALS + n_named)
+        cash_flows = np.empty(n_periods)
+        # the block's arrays that the pool kernel, the waterfall and the metrics take at every
+        # path, borrowed (`_borrowed`: otherwise each call and each view of a class's row counts
+        # references, two atomic operations an array); `kept` holds them until the block ends
+        kept = (
+            state, latent_state, collections, lost, default_period, path_normals, shocks, event_target, bridge,
+            factor_z, log_level, level, alive, costs, economy, level_path, alive_path, pool_work, wout, cash_flows,
+        )  # fmt: skip
+        (
+            state, latent_state, collections, lost, default_period, path_normals, shocks, event_target, bridge,
+            factor_z, log_level, level, alive, costs, economy, level_path, alive_path, pool_work, wout, cash_flows,
+        ) = _borrowed(kept)  # fmt: skip
         interest = wout.interest
         principal = wout.principal
         residual = wout.residual
         balance = wout.balance
-        cash_flows = np.empty(n_periods)
         sub = n_tranches - 1
         for p in range(start, stop):
             if cache_mode == CACHE_REPLAY:
@@ -565,18 +581,21 @@ def _run_blocks(
             if p < n_sample:
                 for k in range(n_periods):
                     sample_collections[p, k] = wout.collected[k]
-                    sample_reserve[p, k] = wout.reserve[k]
-                    sample_performing[p, k] = performing[k]
-                    sample_loan_loss[p, k] = loan_loss[k]
                     sample_debt_service[p, k] = wout.debt_service[k]
                     sample_pool_income[p, k] = collections[k]
-                    sample_holdback[p, k] = wout.holdback[k]
-                    sample_pdl[p, k] = wout.pdl[k]
                     for t in range(n_tranches):
                         sample_balances[p, t, k] = balance[t, k]
+                # series that are zeros on a deal without a reserve, loans, a holdback or a
+                # principal deficiency: their zeroed rows are left untouched
+                _sample_row(wout.reserve, sample_reserve[p])
+                _sample_row(performing, sample_performing[p])
+                _sample_row(loan_loss, sample_loan_loss[p])
+                _sample_row(wout.holdback, sample_holdback[p])
+                _sample_row(wout.pdl, sample_pdl[p])
             if p < n_statement:
                 # each period's flows, for the cash-flow statement (ipabs.engine.statement), a
-                # series at a time; the pool's in POOL_FLOWS' order
+                # series at a time, into zeroed rows (most deals leave many series at zero); the
+                # pool's in POOL_FLOWS' order
                 flows = (
                     wout.collected, wout.call_proceeds, wout.support_paid, wout.liquidity_draw,
                     wout.reserve_draw, wout.reserve_release, wout.holdback_drawn,
@@ -585,18 +604,37 @@ def _run_blocks(
                     wout.liquidity_repaid, residual,
                 )  # fmt: skip
                 for i in range(N_POOL_FLOWS):
-                    values = flows[i]
-                    for k in range(n_periods):
-                        sample_flows[p, i, k] = values[k]
+                    _sample_row(flows[i], sample_flows[p, i])
                 for f in range(n_fees):
-                    for k in range(n_periods):
-                        sample_flows[p, N_POOL_FLOWS + f, k] = wout.fee_paid[f, k]
+                    _sample_row(wout.fee_paid[f], sample_flows[p, N_POOL_FLOWS + f])
                 first_class = N_POOL_FLOWS + n_fees
                 for t in range(n_tranches):
-                    for k in range(n_periods):
-                        sample_flows[p, first_class + 2 * t, k] = interest[t, k]
-                    for k in range(n_periods):
-                        sample_flows[p, first_class + 2 * t + 1, k] = principal[t, k]
+                    _sample_row(interest[t], sample_flows[p, first_class + 2 * t])
+                    _sample_row(principal[t], sample_flows[p, first_class + 2 * t + 1])
+        _hold(kept)  # (the borrowed arrays are the block's until here)
+
+
+@njit(cache=True, inline="always")
+def _sample_row(values, row):
+    """row[:] = values, into a zeroed row: written only if some value is not +0.0 (a -0.0 is
+    written too), so that a series of zeros leaves the row's memory untouched (10,000 sample
+    paths' rows are about 10 MB a series, each page zeroed by the system as it is first
+    written)."""
+    n = values.shape[0]
+    zeros = True
+    for k in range(n):
+        v = values[k]
+        zeros = zeros and v == 0.0 and math.copysign(1.0, v) > 0.0
+    if not zeros:
+        for k in range(n):
+            row[k] = values[k]
+
+
+@njit(cache=True)
+def _hold(value):
+    """Nothing: a use of `value` that keeps it alive to this point of the caller (Numba frees a
+    variable after its last use)."""
+    return value
 
 
 #: the fewest paths in one task handed to a thread (a block of the default 1,024 paths is one task)
@@ -694,7 +732,7 @@ def run_paths(
     n_scalars = _SCALARS + n_layers
     sample_collections = np.empty((n_sample, n_periods))
     sample_balances = np.empty((n_sample, n_tranches, n_periods))
-    sample_reserve = np.empty((n_sample, n_periods))
+    sample_reserve = np.zeros((n_sample, n_periods))
     trigger_out = np.empty((paths, deal.waterfall.trigger_condition.shape[0]), np.int64)
     sample_performing = np.zeros((n_sample, n_periods))
     sample_loan_loss = np.zeros((n_sample, n_periods))
@@ -703,7 +741,7 @@ def run_paths(
     sample_holdback = np.zeros((n_sample, n_periods))
     sample_pdl = np.zeros((n_sample, n_periods))
     n_series = N_POOL_FLOWS + deal.waterfall.fee_fixed.shape[0] + 2 * n_tranches
-    sample_flows = np.empty((min(n_sample, STATEMENT_PATHS), n_series, n_periods))
+    sample_flows = np.zeros((min(n_sample, STATEMENT_PATHS), n_series, n_periods))
     weight = np.ones(paths)
     cache_mode, cache_key = _cache_mode(pool_cache, deal, paths, seed, first_path)
     if cache_mode == CACHE_REPLAY:

@@ -375,10 +375,16 @@ def pool_path(
             costs[k] = period_cost
             continue
         # with a collection lag: what each licence owes and, while its licensee stands, pays, in
-        # loops LLVM vectorises
-        for i in range(n_assets):
-            royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
-            dues[i] = _owed(pool, k, i, royalty, shares[i])
+        # loops LLVM vectorises (the minimum guarantees' test outside the loop: inside it, LLVM
+        # reads the minimums under a mask, and a masked read of a deal's empty (K, 0) minimums
+        # takes the processor's slow path at every vector)
+        if pool.has_minimum:
+            for i in range(n_assets):
+                royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
+                dues[i] = _owed(pool, k, i, royalty, shares[i])
+        else:
+            for i in range(n_assets):
+                dues[i] = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
         for i in range(n_assets):
             paid[i] = dues[i] if k < asset_default[i] else 0.0
         # the licences whose licensee has defaulted
