@@ -16,7 +16,14 @@ normal draws (each path has its own stream), the IP events' walk (per path, rare
 waterfall. It checks that both layouts give every path's sums to the bit, then prints
 nanoseconds an asset-period in each (best of 5, process time, one thread):
 
-    python benchmarks/layout_ceiling.py --paths 4000
+    python benchmarks/layout_ceiling.py --paths 4096 --lanes 4 8 16 32 64   # normals from memory
+    python benchmarks/layout_ceiling.py --paths 64 --lanes 4 8 16 32 64     # 64 paths, in cache
+
+With 4,096 paths both layouts read the pre-drawn normals (200 MB) from memory, where the engine
+draws each chunk into a cache-sized array; with 64 paths, run 64 times over, they stay in cache
+(a lanes kernel would draw a chunk of periods for its P paths, about 0.5 MB at 64 lanes).
+Default periods are drawn for each licensee (uniform over four times the deal's periods: none
+within the deal on most paths), and its assets default with it, as in the engine.
 """
 
 from __future__ import annotations
@@ -150,26 +157,38 @@ def _best(run, repeats=5):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paths", type=int, default=4_000)
+    parser.add_argument("--paths", type=int, default=4_096, help="a multiple of the most lanes")
     parser.add_argument("--lanes", type=int, nargs="+", default=[4, 8, 16])
     args = parser.parse_args()
     pool, recovery = _deal()
     n_periods, n_assets = pool.asset_income_weight.shape
     n_factors = pool.factor_chol.shape[0]
     rng = np.random.default_rng(1)
-    paths = args.paths - args.paths % (4 * max(args.lanes))
+    paths = args.paths - args.paths % max(args.lanes)
+    if paths == 0:
+        raise SystemExit(f"--paths must be at least the most lanes ({max(args.lanes)})")
+    repeats = max(1, 4_096 // paths)  # (a few paths' arrays stay in cache: run them again)
     normals = rng.standard_normal((paths, n_periods, n_factors + n_assets))
-    # a default period for each asset on each path, about as often as on the standard deal
-    default = rng.integers(0, 4 * n_periods, (paths, n_assets))
+    # each licensee's default period (none within the deal on most paths), its assets' too
+    licensee_default = rng.integers(0, 4 * n_periods, (paths, pool.licensee_recovery.shape[0]))
+    default = licensee_default[:, pool.asset_licensee]
     common = (
         pool.factor_chol, pool.asset_factor, pool.asset_loading, pool.asset_idiosyncratic,
         pool.asset_log_drift, pool.asset_log_vol, pool.asset_income_weight, recovery,
     )  # fmt: skip
-    cells = paths * n_periods * n_assets
+    cells = paths * n_periods * n_assets * repeats
     reference = np.empty((paths, n_periods, 2))
+
+    def repeated(kernel, *arrays):
+        for _ in range(repeats):
+            kernel(*common, *arrays)
+
     by_path(*common, default, normals, reference)
-    seconds = _best(lambda: by_path(*common, default, normals, reference))
-    print(f"{paths:,} paths of the standard deal's {n_assets} assets and {n_periods} periods")
+    seconds = _best(lambda: repeated(by_path, default, normals, reference))
+    print(
+        f"{paths:,} paths of the standard deal's {n_assets} assets and {n_periods} periods, "
+        f"{repeats} time(s) over"
+    )
     print(
         f"  one path at a time (the engine's layout): {seconds / cells * 1e9:.2f} ns an asset-period"
     )
@@ -185,7 +204,7 @@ def main() -> None:
         by_lanes(*common, default_t, normals_t, out)
         if not np.array_equal(out, reference):
             raise SystemExit(f"{lanes} lanes: the sums differ from the engine layout's")
-        seconds = _best(lambda d=default_t, n=normals_t, o=out: by_lanes(*common, d, n, o))
+        seconds = _best(lambda d=default_t, n=normals_t, o=out: repeated(by_lanes, d, n, o))
         print(
             f"  {lanes:>2} paths side by side:                  {seconds / cells * 1e9:.2f} ns an "
             "asset-period (every path's sums the same to the bit)"

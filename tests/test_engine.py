@@ -309,6 +309,57 @@ def test_a_sample_row_of_zeros_is_left_untouched():
         assert np.array_equal(np.signbit(row), np.signbit(values))
 
 
+_DIRTY_MEMORY_RUN = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from helpers import small_deal
+import ipabs
+from ipabs.engine.run import POOL_FLOWS
+from ipabs.scenario.load import validate
+probe = np.empty(5000)  # glibc fills memory malloc hands out with 0x5a bytes (MALLOC_PERTURB_)
+perturbed = bool((probe != 0.0).all())
+del probe
+sim = {{"paths": 60, "seed": 3, "block_size": 16, "sample_paths": 40}}
+raw = ipabs.simulate(validate(small_deal(simulation=sim)), threads=1, progress=False).raw
+def zero(a):
+    return bool((a == 0.0).all() and not np.signbit(a).any())
+names = ("sample_reserve", "sample_performing", "sample_loan_loss", "sample_holdback", "sample_pdl")
+print(json.dumps({{
+    "perturbed": perturbed,
+    "rows": {{n: zero(getattr(raw, n)) for n in names}},
+    "flows": {{n: zero(raw.sample_flows[:, i]) for i, n in enumerate(POOL_FLOWS)}},
+}}))
+"""
+
+
+def test_sample_series_a_deal_lacks_are_zeros_even_in_dirty_memory():
+    # the kernel leaves a sample row of zeros unwritten (`_sample_row`), so the arrays must be
+    # zeroed when allocated: run where fresh memory is filled with junk (glibc's MALLOC_PERTURB_;
+    # 40 paths' rows are small enough to come from malloc's heap)
+    import json
+    import subprocess
+    import sys
+
+    code = _DIRTY_MEMORY_RUN.format(tests=str(Path(__file__).parent))
+    env = {**os.environ, "MALLOC_PERTURB_": "165"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["perturbed"], "MALLOC_PERTURB_ did not fill fresh memory: the test shows nothing"
+    rows, flows = out["rows"], out["flows"]
+    # a licence pool without loans, a holdback or a principal deficiency ledger
+    assert rows["sample_performing"] and rows["sample_loan_loss"], rows
+    assert rows["sample_holdback"] and rows["sample_pdl"], rows
+    lacks = ("call_proceeds", "credit_support", "liquidity_drawn", "holdback_drawn",
+             "holdback_released", "revolving_purchases", "holdback_in", "liquidity_charges",
+             "liquidity_repaid", "performance_fee")  # fmt: skip
+    assert all(flows[name] for name in lacks), flows
+    # and what it has is written: the reserve (funded at closing), fees, collections
+    assert not rows["sample_reserve"], rows
+    assert not flows["collections"] and not flows["fees"], flows
+
+
 def test_expected_income_matches_the_lognormal_mean():
     """No defaults: E[collections] = sum_k base e^(g t_k) dt_k (the volatility drift correction
     makes the level a martingale times e^(g t)). Compared within 4 standard errors."""

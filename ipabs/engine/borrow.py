@@ -1,4 +1,5 @@
-"""Borrowed arrays: a kernel's arguments as views that skip Numba's reference counting."""
+"""Borrowed arrays: views that skip Numba's reference counting, of a kernel's arguments or of
+arrays it holds alive itself."""
 
 from __future__ import annotations
 
