@@ -376,8 +376,8 @@ def pool_path(
             continue
         # with a collection lag: what each licence owes and, while its licensee stands, pays, in
         # loops LLVM vectorises (the minimum guarantees' test outside the loop: inside it, LLVM
-        # reads the minimums under a mask, and a masked read of a deal's empty (K, 0) minimums
-        # takes the processor's slow path at every vector)
+        # reads the guarantees' arrays with masked loads, even for a deal that has none, and in
+        # a similar loop they held about 40% of the kernel's samples; benchmarks/README.md)
         if pool.has_minimum:
             for i in range(n_assets):
                 royalty = (pool.asset_income_weight[k, i] * shares[i]) * level[i]
