@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from ipabs.engine.exp import exp_into
+from ipabs.pool.kernels import padded_assets
 
 STANDARD = Path(__file__).with_name("standard.toml")
 
@@ -47,7 +48,7 @@ def by_path(chol, factor, loading, idio, drift, vol, weight, recovery, default, 
     n_paths, n_periods, n_draws = normals.shape
     n_factors = chol.shape[0]
     n_assets = n_draws - n_factors
-    padded = -(-n_assets // 8) * 8
+    padded = padded_assets(n_assets)
     log_level = np.zeros(padded)
     level = np.empty(padded)
     z = np.empty(n_factors)
