@@ -6,7 +6,8 @@
 
 `--compile-only` compiles the kernel for the standard deal (benchmarks/standard.toml) to PTX
 through NVVM, as the device would (fused multiply-adds off: `ipabs.pool.device.no_fma`), counts
-the fused multiply-adds left (libdevice's own `exp` and `log` use them), and assembles the PTX
+the fused multiply-adds left (libdevice's own `exp` and `log` use them, and the engine's own
+written out, `ipabs.engine.fma`, which the CPU rounds the same way), and assembles the PTX
 with `ptxas` for the target, printing its registers and spills. Numba's CUDA target asks the
 driver for the device's compute capability even to compile; without a driver this script answers
 for it (`--cc`), which is the only thing it changes.
@@ -62,7 +63,7 @@ def compile_only(cc: tuple[int, int]) -> None:
     seconds = time.perf_counter() - start
     print(
         f"PTX for sm_{cc[0]}{cc[1]}: {len(ptx.splitlines()):,} lines in {seconds:.1f} s; "
-        f"fused multiply-adds {ptx.count('fma.rn.f64'):,} (libdevice's exp and log), "
+        f"fused multiply-adds {ptx.count('fma.rn.f64'):,} (libdevice's exp and log, ipabs.engine.fma's), "
         f"divisions {ptx.count('div.rn.f64'):,}"
     )
     ptxas = shutil.which("ptxas")

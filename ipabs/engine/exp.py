@@ -3,8 +3,8 @@
 The pool kernel takes one exponential per asset and period (the income level exp(log L)); the C
 library's `exp` is a call per value that LLVM cannot vectorise, and cost about 4.3 ns of the
 engine's 16 ns per asset-period-path. This is fdlibm's algorithm (Sun Microsystems, e_exp.c,
-1993; the constants below are fdlibm's): with k = round(x / ln 2) and r = x - k ln 2 in
-Cody-Waite form (ln 2 = LN2_HI + LN2_LO),
+1993; the constants below are fdlibm's) with fused multiply-adds: with k = round(x / ln 2) and
+r = x - k ln 2 in Cody-Waite form (ln 2 = LN2_HI + LN2_LO),
 
     R(r^2) = r^2 (P1 + r^2 (P2 + r^2 (P3 + r^2 (P4 + r^2 P5))))     c = r - R(r^2)
     exp(r) = 1 - ((lo - r c / (2 - c)) - hi),   exp(x) = 2^k exp(r)
@@ -14,10 +14,12 @@ built from its bits, by a bit cast in the same loop (an LLVM intrinsic; a NumPy 
 kernels run as Python). Arguments are clamped to [-700, 700] (exp(700) is about 1e304), where 2^k is
 a normal number.
 
-Every operation is an IEEE add, multiply or divide, with no fused multiply-add (Numba does not
-contract without `fastmath`), so the vectorised loop and the scalar `exp1` give the same bits on
-any x86-64 machine, whatever the vector width; unlike the C library's exp, the result does not
-depend on the libm version. `error_model="numpy"` drops Numba's division-by-zero check, which
+Every operation is an IEEE add, multiply or divide, or a fused multiply-add written out
+(`ipabs.engine.fma`: k, hi and the polynomial's Horner steps, each rounded once; 0.25 ns of about
+1 ns an exponential saved on this machine, benchmarks/README.md), and Numba contracts nothing else
+without `fastmath`; so the vectorised loop and the scalar `exp1` give the same bits on any
+machine, whatever the vector width, and unlike the C library's exp the result does not depend on
+the libm version. `error_model="numpy"` drops Numba's division-by-zero check, which
 would otherwise stop the vectoriser (2 - c is never 0 here).
 """
 
@@ -31,6 +33,8 @@ from numba import njit, types
 from numba.core import config
 from numba.core.typing import signature
 from numba.extending import intrinsic
+
+from ipabs.engine.fma import fma
 
 _LOG2E = 1.44269504088896338700e00
 _LN2_HI = 6.93147180369123816490e-01
@@ -49,12 +53,12 @@ def _reduced(x):
     """(exp(r), k) for the clamped x = k ln 2 + r."""
     x = x if x > -_BOUND else -_BOUND
     x = x if x < _BOUND else _BOUND
-    k = (x * _LOG2E + _SHIFT) - _SHIFT
-    hi = x - k * _LN2_HI
+    k = fma(x, _LOG2E, _SHIFT) - _SHIFT
+    hi = fma(-k, _LN2_HI, x)
     lo = k * _LN2_LO
     r = hi - lo
     s = r * r
-    c = r - s * (_P1 + s * (_P2 + s * (_P3 + s * (_P4 + s * _P5))))
+    c = fma(-s, fma(s, fma(s, fma(s, fma(s, _P5, _P4), _P3), _P2), _P1), r)
     return 1.0 - ((lo - (r * c) / (2.0 - c)) - hi), k
 
 

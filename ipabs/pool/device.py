@@ -9,7 +9,9 @@ the numbers are the CPU's:
 - in Numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`), bit for bit (tests/test_device_pool.py);
 - on a device, compiled with NVVM's fused multiply-add contraction off (Numba's CUDA target passes
   no `-fma` option, and NVVM's default contracts a*b + c, which would round the engine's exp and
-  every sum differently from the CPU: `no_fma`). What can still differ is where CUDA's libdevice
+  every sum differently from the CPU: `no_fma`); the fused multiply-adds the engine writes out
+  (`ipabs.engine.fma`, LLVM's `llvm.fma`) are not contractions and stay, as PTX's `fma.rn.f64`,
+  rounded once as on the CPU. What can still differ is where CUDA's libdevice
   `exp`, `log` and `sqrt` differ from the C library's in the last bit: the value of a normal from
   the ziggurat's tail (r - log(U)/r; about 5.4 in 100,000 normals, so about 0.34 a path on the
   standard deal), the period stream's own ziggurat's wedge test in its rare fallback (a

@@ -12,6 +12,7 @@ then per period k:
     Z_k = R e_k
     X_ik = b_i Z_f(i),k + sqrt(1 - b_i^2) e_ik
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
+               (X_ik and the update each a fused multiply-add, rounded once: docs/model.md 3.3)
     an obsolescence jump, an invalidation or a lapse (competing hazards) in the first period
     whose survival S_ik falls to or below the asset's event uniform (times the survival at its
     last jump), of a kind set by a second uniform; one uniform at a renewal date decides it
@@ -35,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from ipabs.engine.exp import exp1, exp_into
+from ipabs.engine.fma import fma
 from ipabs.engine.rng import (
     EVENT_ASSET_SHIFT,
     SHOCK_LANES,
@@ -288,9 +290,10 @@ def pool_path(
         # (through an unsigned index, which Numba does not wrap around as it wraps a signed one)
         for i in range(n_assets):
             dues[i] = factor_z[np.uint64(pool.asset_factor[i])]
+        # (fused multiply-adds, ipabs.engine.fma: one instruction and one rounding for a b + c)
         for i in range(n_assets):
-            x = pool.asset_loading[i] * dues[i] + pool.asset_idiosyncratic[i] * asset_normals[i]
-            log_level[i] += pool.asset_log_drift[k, i] + pool.asset_log_vol[k, i] * x
+            x = fma(pool.asset_loading[i], dues[i], pool.asset_idiosyncratic[i] * asset_normals[i])
+            log_level[i] += fma(pool.asset_log_vol[k, i], x, pool.asset_log_drift[k, i])
         exp_into(log_level, level)
         # `shares[i]`: the share of the period's income and fees asset i keeps (1 alive, 0 dead,
         # the part up to the expiry date if not renewed). Most periods have no event and no
