@@ -1,5 +1,6 @@
 """The fused multiply-add (ipabs.engine.fma): a b + c rounded once, compiled and as Python, checked
-against exact rational arithmetic (Python's Fraction, an independent route to the same value)."""
+against exact rational arithmetic rounded by hand (`_rounded_once`: integer floor and comparison
+only, not the integer division `exact_fma` itself rounds with)."""
 
 from __future__ import annotations
 
@@ -26,30 +27,56 @@ def _compiled_loop(a, b, c, out):
 
 
 def _rounded_once(a: float, b: float, c: float) -> float:
-    """The exact a b + c as a Fraction, rounded to the nearest double (ties to even) by
-    Fraction's own conversion."""
+    """The exact a b + c, rounded to the nearest double, ties to even, by hand: the exact value's
+    binary exponent e, its multiple of the double's unit at e (2^(max(e, -1022) - 52)) by floor
+    and a comparison of the remainder with 1/2, then ldexp (exact)."""
     exact = Fraction(a) * Fraction(b) + Fraction(c)
     if exact == 0:
-        return a * b + c  # the sign of an exact zero (both rules agree on it)
-    return float(exact)
+        return a * b + c  # exact zero: its sign by IEEE's rule, which plain float ops follow
+    negative, q = exact < 0, abs(exact)
+    e = q.numerator.bit_length() - q.denominator.bit_length()
+    while Fraction(2) ** e > q:
+        e -= 1
+    while Fraction(2) ** (e + 1) <= q:
+        e += 1
+    unit = max(e, -1022) - 52
+    scaled = q / Fraction(2) ** unit
+    m = scaled.numerator // scaled.denominator
+    rest = scaled - m
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and m % 2 == 1):
+        m += 1
+    try:
+        value = math.ldexp(m, unit)
+    except OverflowError:
+        value = math.inf
+    return -value if negative else value
 
 
-_finite = st.floats(
-    min_value=-1e150, max_value=1e150, allow_nan=False, allow_infinity=False, allow_subnormal=True
-)
+def _same(x: float, y: float) -> bool:
+    """The same double, with the sign of a zero (NaNs equal to each other)."""
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
 
 
-@settings(max_examples=500, deadline=None)
+def test_the_hand_rounding_agrees_with_the_hardware_where_one_operation_is_exact():
+    rng = np.random.default_rng(5)
+    pairs = rng.normal(size=(2000, 2)) * 10.0 ** rng.integers(-300, 300, size=(2000, 2)) / 10
+    for a, b in pairs.tolist():  # Python floats (an overflowing product is inf, not a warning)
+        assert _same(_rounded_once(a, b, 0.0), a * b)  # one rounding: the product's
+        assert _same(_rounded_once(a, 1.0, b), a + b)  # the sum's
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=True)
+
+
+@settings(max_examples=600, deadline=None)
 @given(_finite, _finite, _finite)
 def test_compiled_and_python_forms_are_the_exactly_rounded_value(a, b, c):
+    """Over the whole double range: subnormal results, overflow to +-inf, signed zeros."""
     expected = _rounded_once(a, b, c)
-    got_python = exact_fma(a, b, c)
-    got_compiled = _compiled(a, b, c)
-    assert math.copysign(1.0, got_python) == math.copysign(1.0, expected)
-    assert got_python == expected
-    assert got_compiled == expected and math.copysign(1.0, got_compiled) == math.copysign(
-        1.0, expected
-    )
+    assert _same(exact_fma(a, b, c), expected)
+    assert _same(_compiled(a, b, c), expected)
 
 
 def test_one_rounding_not_two():
@@ -64,6 +91,28 @@ def test_one_rounding_not_two():
     assert math.copysign(1.0, _compiled(2.0, 3.0, -6.0)) == 1.0
     assert math.copysign(1.0, _compiled(-0.0, 1.0, -0.0)) == -1.0
     assert math.copysign(1.0, exact_fma(-0.0, 1.0, -0.0)) == -1.0
+
+
+def test_overflow_and_infinities():
+    big = 1e300
+    for a, b, c, expected in [
+        (big, big, 0.0, math.inf),
+        (-big, big, 0.0, -math.inf),
+        (big, big, -math.inf, -math.inf),  # a finite product, however large, cannot cancel it
+        (-big, big, math.inf, math.inf),
+        (math.inf, 0.0, 1.0, math.nan),  # invalid
+        (math.inf, 2.0, -math.inf, math.nan),
+        (math.nan, 1.0, 1.0, math.nan),
+    ]:
+        assert _same(exact_fma(a, b, c), expected), (a, b, c)
+        assert _same(_compiled(a, b, c), expected), (a, b, c)
+
+
+def test_arguments_are_made_float64_first():
+    third = np.float32(1.0 / 3.0)
+    expected = _rounded_once(float(third), 3.0, -1.0)
+    assert _compiled(third, np.float32(3.0), -1.0) == expected == exact_fma(third, 3.0, -1.0)
+    assert _compiled(True, 2.0, 1.0) == 3.0 == exact_fma(True, 2.0, 1.0)
 
 
 def test_vectorised_loop_gives_the_scalar_bits():

@@ -12,7 +12,7 @@ then per period k:
     Z_k = R e_k
     X_ik = b_i Z_f(i),k + sqrt(1 - b_i^2) e_ik
     log L_ik = log L_i,k-1 + G_i(t_k) - G_i(t_k-1) - s_i^2 dt_k / 2 + s_i sqrt(dt_k) X_ik
-               (X_ik and the update each a fused multiply-add, rounded once: docs/model.md 3.3)
+               (X_ik one fused multiply-add, the increment another, then added: docs/model.md 3.3)
     an obsolescence jump, an invalidation or a lapse (competing hazards) in the first period
     whose survival S_ik falls to or below the asset's event uniform (times the survival at its
     last jump), of a kind set by a second uniform; one uniform at a renewal date decides it
